@@ -1,0 +1,72 @@
+# pgdts top-level build.
+#
+# The extension (output plugin, SQL objects) is built with PGXS against the
+# pg_config on PATH (or PG_CONFIG=...); the applier `pgdts` with CMake under
+# build/applier. `make && make install` builds and installs both;
+# `make installcheck` runs pg_regress on a temporary instance; `make test`
+# runs every suite (pg_regress, applier unit tests, pytest integration).
+
+EXTENSION = pgdts
+MODULE_big = pgdts
+OBJS = \
+	plugin/gen/pgdts.pb-c.o \
+	plugin/pgdts.o \
+	plugin/encode.o \
+	plugin/inspect.o
+DATA = $(wildcard sql/pgdts--*.sql)
+PGFILEDESC = "pgdts - protobuf logical decoding output plugin"
+
+PG_CPPFLAGS = -I$(srcdir)/plugin -I$(srcdir)/plugin/gen
+SHLIB_LINK = -lprotobuf-c
+
+# pg_regress runs on its own temporary instance with wal_level=logical and
+# pgdts allowed as an output plugin (see test/regress/logical.conf).
+REGRESS = $(patsubst test/regress/sql/%.sql,%,$(sort $(wildcard test/regress/sql/*.sql)))
+REGRESS_OPTS = --inputdir=test/regress --outputdir=test/regress \
+	--temp-instance=test/regress/tmp_check \
+	--temp-config=test/regress/logical.conf \
+	--load-extension=pgdts
+EXTRA_CLEAN = plugin/gen test/regress/results test/regress/tmp_check \
+	test/regress/log test/regress/regression.diffs test/regress/regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Generated protobuf-c code is produced at build time, never committed.
+plugin/gen/pgdts.pb-c.c plugin/gen/pgdts.pb-c.h: proto/pgdts.proto
+	@mkdir -p plugin/gen
+	protoc-c --c_out=plugin/gen -Iproto proto/pgdts.proto
+
+$(filter-out plugin/gen/pgdts.pb-c.o,$(OBJS)): plugin/gen/pgdts.pb-c.h
+
+# ---- applier -------------------------------------------------------------
+
+APPLIER_BUILD ?= build/applier
+CMAKE_BUILD_TYPE ?= RelWithDebInfo
+PREFIX ?= /usr/local
+
+.PHONY: applier install-applier unittest test demo
+
+# SKIP_APPLIER=1 builds and installs the extension alone.
+ifneq ($(SKIP_APPLIER),1)
+all: applier
+install: install-applier
+endif
+
+applier:
+	cmake -S applier -B $(APPLIER_BUILD) -DCMAKE_BUILD_TYPE=$(CMAKE_BUILD_TYPE) >/dev/null
+	cmake --build $(APPLIER_BUILD) -j2
+
+install-applier: applier
+	install -D -m 755 $(APPLIER_BUILD)/pgdts $(DESTDIR)$(PREFIX)/bin/pgdts
+
+unittest: applier
+	cd $(APPLIER_BUILD) && ctest --output-on-failure
+
+# The whole suite; test/run-all handles running servers as a non-root user.
+test:
+	test/run-all
+
+demo:
+	./demo.sh
