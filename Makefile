@@ -23,6 +23,7 @@ SHLIB_LINK = -lprotobuf-c
 # pgdts allowed as an output plugin (see test/regress/logical.conf).
 REGRESS = $(patsubst test/regress/sql/%.sql,%,$(sort $(wildcard test/regress/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test/regress --outputdir=test/regress \
+	--encoding=UTF8 --no-locale \
 	--temp-instance=test/regress/tmp_check \
 	--temp-config=test/regress/logical.conf \
 	--load-extension=pgdts

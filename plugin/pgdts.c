@@ -1,0 +1,751 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgdts.c
+ *		Logical decoding output plugin of pgdts
+ *
+ * The callbacks here decide what goes into the pgdts change stream: a
+ * transaction's BEGIN before its first emitted record and its COMMIT only if
+ * BEGIN was sent; a RELATION before a relation's first change in the
+ * decoding session and again after its definition changed; its INSERTs,
+ * UPDATEs, DELETEs and TRUNCATEs; logical messages with a "pgdts" prefix;
+ * and DDL, decoded from the rows the event triggers insert into
+ * pgdts.dts_ddl_command.  Other changes to the extension's own tables are
+ * not sent.  How records are encoded is encode.c's business.
+ *
+ * Each record is one protobuf Record message, one XLogData message of the
+ * replication protocol (or one row of pg_logical_slot_get_binary_changes).
+ *
+ * Memory: everything a change needs lives in a context reset after the
+ * change, so that decoding a transaction of millions of rows, or of values
+ * of hundreds of megabytes, keeps the walsender's memory flat.
+ *
+ * IDENTIFICATION
+ *		plugin/pgdts.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/skey.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
+#include "commands/defrem.h"
+#include "replication/logical.h"
+#include "replication/origin.h"
+#include "replication/walsender.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "encode.h"
+
+PG_MODULE_MAGIC;
+
+#define PGDTS_EXTENSION_NAME	"pgdts"
+#define PGDTS_DDL_TABLE			"dts_ddl_command"
+
+/*
+ * Report progress to the walsender every this many changes, so that it can
+ * answer keepalives while decoding a long transaction whose changes are not
+ * sent (the extension's own tables), like pgoutput does.
+ */
+#define PGDTS_PROGRESS_INTERVAL	100
+
+/* State of one decoding session. */
+typedef struct PgdtsData
+{
+	MemoryContext context;		/* per change; reset after each one */
+	int			format_version;
+	bool		include_origin;
+	int			changes_since_progress;
+} PgdtsData;
+
+/* State of one transaction being sent. */
+typedef struct PgdtsTxnData
+{
+	bool		sent_begin;		/* BEGIN sent: COMMIT must follow */
+} PgdtsTxnData;
+
+/* What the stream carries of a relation's changes. */
+typedef enum PgdtsRelationClass
+{
+	PGDTS_REL_USER,				/* a user table: everything */
+	PGDTS_REL_OWN,				/* a table of the extension: nothing */
+	PGDTS_REL_DDL				/* dts_ddl_command: INSERTs, as Ddl records */
+} PgdtsRelationClass;
+
+/*
+ * Relation cache entry, keyed by relation oid.  An invalidation of the
+ * relation marks it invalid; the next change rebuilds it and sends RELATION
+ * again.
+ */
+typedef struct PgdtsRelationEntry
+{
+	Oid			relid;			/* hash key; must be first */
+	bool		valid;			/* info is up to date */
+	bool		sent;			/* RELATION sent since info was built */
+	PgdtsRelationClass relclass;
+	MemoryContext context;		/* holds info's allocations */
+	PgdtsRelationInfo info;
+} PgdtsRelationEntry;
+
+/*
+ * The relation cache lives in the decoding context; it goes away with it (a
+ * reset callback clears the pointer).  Invalidation callbacks cannot be
+ * unregistered, so they are registered once per process and do nothing
+ * while no decoding session exists.
+ */
+static HTAB *RelationCache = NULL;
+static MemoryContext RelationCacheContext = NULL;
+static bool invalidation_callbacks_registered = false;
+
+/*
+ * Schema of the pgdts extension, InvalidOid while it is not installed.
+ * Looked up only when a relation cache entry is built, and forgotten on any
+ * relation or schema invalidation, since CREATE/DROP EXTENSION produce both.
+ */
+static Oid	extension_schema = InvalidOid;
+static bool extension_schema_valid = false;
+
+extern PGDLLEXPORT void _PG_output_plugin_init(OutputPluginCallbacks *cb);
+
+static void pgdts_startup(LogicalDecodingContext *ctx,
+						  OutputPluginOptions *opt, bool is_init);
+static void pgdts_shutdown(LogicalDecodingContext *ctx);
+static void pgdts_begin_txn(LogicalDecodingContext *ctx,
+							ReorderBufferTXN *txn);
+static void pgdts_commit_txn(LogicalDecodingContext *ctx,
+							 ReorderBufferTXN *txn, XLogRecPtr commit_lsn);
+static void pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+						 Relation relation, ReorderBufferChange *change);
+static void pgdts_truncate(LogicalDecodingContext *ctx,
+						   ReorderBufferTXN *txn, int nrelations,
+						   Relation relations[], ReorderBufferChange *change);
+static void pgdts_message(LogicalDecodingContext *ctx,
+						  ReorderBufferTXN *txn, XLogRecPtr message_lsn,
+						  bool transactional, const char *prefix,
+						  Size message_size, const char *message);
+static bool pgdts_filter_by_origin(LogicalDecodingContext *ctx,
+								   RepOriginId origin_id);
+
+static void pgdts_parse_options(List *options, PgdtsData *data);
+static void pgdts_fix_output_settings(void);
+static int	pgdts_parse_format_version(DefElem *elem);
+static void pgdts_update_progress(LogicalDecodingContext *ctx,
+								  PgdtsData *data);
+static void pgdts_send_begin(LogicalDecodingContext *ctx,
+							 ReorderBufferTXN *txn);
+static void pgdts_send_relation(LogicalDecodingContext *ctx,
+								Relation relation,
+								PgdtsRelationEntry *entry);
+
+static void pgdts_init_relation_cache(MemoryContext decoding_context);
+static void pgdts_relation_cache_reset(void *arg);
+static PgdtsRelationEntry *pgdts_get_relation_entry(Relation relation);
+static PgdtsRelationClass pgdts_classify_relation(Relation relation);
+static Oid	pgdts_lookup_extension_schema(void);
+static void pgdts_relcache_invalidate(Datum arg, Oid relid);
+static void pgdts_namespace_invalidate(Datum arg, int cacheid,
+									   uint32 hashvalue);
+
+/*
+ * Specify the output plugin callbacks.
+ */
+void
+_PG_output_plugin_init(OutputPluginCallbacks *cb)
+{
+	cb->startup_cb = pgdts_startup;
+	cb->begin_cb = pgdts_begin_txn;
+	cb->change_cb = pgdts_change;
+	cb->truncate_cb = pgdts_truncate;
+	cb->message_cb = pgdts_message;
+	cb->commit_cb = pgdts_commit_txn;
+	cb->filter_by_origin_cb = pgdts_filter_by_origin;
+	cb->shutdown_cb = pgdts_shutdown;
+}
+
+/*
+ * Start a decoding session: parse the options, set up the contexts and the
+ * relation cache.
+ */
+static void
+pgdts_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
+			  bool is_init)
+{
+	PgdtsData  *data = MemoryContextAllocZero(ctx->context,
+											  sizeof(PgdtsData));
+
+	data->context = AllocSetContextCreate(ctx->context,
+										  "pgdts change context",
+										  ALLOCSET_DEFAULT_SIZES);
+	data->format_version = PGDTS_FORMAT_VERSION;
+	data->include_origin = false;
+	ctx->output_plugin_private = data;
+
+	opt->output_type = OUTPUT_PLUGIN_BINARY_OUTPUT;
+	opt->receive_rewrites = false;
+
+	pgdts_parse_options(ctx->output_plugin_options, data);
+
+	if (am_walsender)
+		pgdts_fix_output_settings();
+
+	pgdts_init_relation_cache(ctx->context);
+}
+
+/*
+ * Values without a typed encoding travel as their type's text output, which
+ * some settings change.  A walsender serves nothing but this stream, so fix
+ * them there to spellings every destination reads back exactly, whatever
+ * the connection asked for.  (The SQL decoding functions run in a user's
+ * session, whose settings are left alone.)
+ */
+static void
+pgdts_fix_output_settings(void)
+{
+	SetConfigOption("DateStyle", "ISO", PGC_USERSET, PGC_S_SESSION);
+	SetConfigOption("IntervalStyle", "postgres", PGC_USERSET, PGC_S_SESSION);
+	SetConfigOption("extra_float_digits", "3", PGC_USERSET, PGC_S_SESSION);
+	SetConfigOption("bytea_output", "hex", PGC_USERSET, PGC_S_SESSION);
+	SetConfigOption("lc_monetary", "C", PGC_USERSET, PGC_S_SESSION);
+}
+
+static void
+pgdts_shutdown(LogicalDecodingContext *ctx)
+{
+	/* deleting the cache's context clears RelationCache */
+	if (RelationCacheContext != NULL)
+		MemoryContextDelete(RelationCacheContext);
+}
+
+/*
+ * Parse the plugin options given to START_REPLICATION or to the SQL
+ * decoding functions.
+ */
+static void
+pgdts_parse_options(List *options, PgdtsData *data)
+{
+	bool		format_version_given = false;
+	bool		include_origin_given = false;
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *elem = lfirst(lc);
+
+		Assert(elem->arg == NULL || IsA(elem->arg, String));
+
+		if (strcmp(elem->defname, "format_version") == 0)
+		{
+			if (format_version_given)
+				ereport(ERROR,
+						(errcode(ERRCODE_SYNTAX_ERROR),
+						 errmsg("conflicting or redundant options"),
+						 errdetail("Option \"%s\" is given more than once.",
+								   elem->defname)));
+			format_version_given = true;
+			data->format_version = pgdts_parse_format_version(elem);
+		}
+		else if (strcmp(elem->defname, "include_origin") == 0)
+		{
+			if (include_origin_given)
+				ereport(ERROR,
+						(errcode(ERRCODE_SYNTAX_ERROR),
+						 errmsg("conflicting or redundant options"),
+						 errdetail("Option \"%s\" is given more than once.",
+								   elem->defname)));
+			include_origin_given = true;
+			data->include_origin = defGetBoolean(elem);
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unrecognized pgdts output plugin option \"%s\"",
+							elem->defname),
+					 errhint("The options are \"format_version\" and \"include_origin\".")));
+	}
+
+	if (data->format_version != PGDTS_FORMAT_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("pgdts output plugin does not support format version %d",
+						data->format_version),
+				 errdetail("This version of the pgdts output plugin supports format version %d only.",
+						   PGDTS_FORMAT_VERSION),
+				 errhint("Upgrade the pgdts extension on the source or the pgdts applier so that both speak the same format version.")));
+}
+
+static int
+pgdts_parse_format_version(DefElem *elem)
+{
+	char	   *str;
+	char	   *end;
+	long		version;
+
+	if (elem->arg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pgdts output plugin option \"%s\" requires a value",
+						elem->defname)));
+
+	str = strVal(elem->arg);
+	errno = 0;
+	version = strtol(str, &end, 10);
+	if (errno != 0 || end == str || *end != '\0' ||
+		version < INT_MIN || version > INT_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value \"%s\" for pgdts output plugin option \"%s\"",
+						str, elem->defname),
+				 errdetail("The format version is an integer.")));
+	return (int) version;
+}
+
+/*
+ * Let the walsender answer keepalives and track lag while a long
+ * transaction is being decoded.
+ */
+static void
+pgdts_update_progress(LogicalDecodingContext *ctx, PgdtsData *data)
+{
+	if (++data->changes_since_progress >= PGDTS_PROGRESS_INTERVAL)
+	{
+		OutputPluginUpdateProgress(ctx, false);
+		data->changes_since_progress = 0;
+	}
+}
+
+/*
+ * BEGIN is not sent here but before the transaction's first record (see
+ * pgdts_send_begin), so that transactions with nothing to send send
+ * nothing.
+ */
+static void
+pgdts_begin_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	txn->output_plugin_private =
+		MemoryContextAllocZero(ctx->context, sizeof(PgdtsTxnData));
+}
+
+/* Send the transaction's BEGIN unless it was sent already. */
+static void
+pgdts_send_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	PgdtsTxnData *txndata = txn->output_plugin_private;
+
+	Assert(txndata != NULL);
+	if (txndata->sent_begin)
+		return;
+
+	OutputPluginPrepareWrite(ctx, false);
+	pgdts_write_begin(ctx->out, txn);
+	OutputPluginWrite(ctx, false);
+	txndata->sent_begin = true;
+}
+
+static void
+pgdts_commit_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+				 XLogRecPtr commit_lsn)
+{
+	PgdtsData  *data = ctx->output_plugin_private;
+	PgdtsTxnData *txndata = txn->output_plugin_private;
+	bool		sent_begin = txndata->sent_begin;
+
+	/*
+	 * A skipped transaction still advances the walsender's progress (it may
+	 * have to answer a synchronous standby).
+	 */
+	OutputPluginUpdateProgress(ctx, !sent_begin);
+	data->changes_since_progress = 0;
+
+	pfree(txndata);
+	txn->output_plugin_private = NULL;
+
+	if (!sent_begin)
+		return;
+
+	OutputPluginPrepareWrite(ctx, true);
+	pgdts_write_commit(ctx->out, txn, commit_lsn);
+	OutputPluginWrite(ctx, true);
+}
+
+/*
+ * Send RELATION unless it was sent since the relation's definition last
+ * changed.
+ */
+static void
+pgdts_send_relation(LogicalDecodingContext *ctx, Relation relation,
+					PgdtsRelationEntry *entry)
+{
+	if (entry->sent)
+		return;
+
+	OutputPluginPrepareWrite(ctx, false);
+	pgdts_write_relation(ctx->out, relation, &entry->info);
+	OutputPluginWrite(ctx, false);
+	entry->sent = true;
+}
+
+static void
+pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			 Relation relation, ReorderBufferChange *change)
+{
+	PgdtsData  *data = ctx->output_plugin_private;
+	PgdtsRelationEntry *entry;
+	PgdtsRelationInfo *info;
+	HeapTuple	oldtuple;
+	HeapTuple	newtuple;
+	MemoryContext oldcxt;
+
+	pgdts_update_progress(ctx, data);
+
+	entry = pgdts_get_relation_entry(relation);
+	if (entry->relclass == PGDTS_REL_OWN)
+		return;
+	if (entry->relclass == PGDTS_REL_DDL &&
+		change->action != REORDER_BUFFER_CHANGE_INSERT)
+		return;
+
+	info = &entry->info;
+	oldtuple = PGDTS_CHANGE_TUPLE(change->data.tp.oldtuple);
+	newtuple = PGDTS_CHANGE_TUPLE(change->data.tp.newtuple);
+
+	oldcxt = MemoryContextSwitchTo(data->context);
+
+	switch (change->action)
+	{
+		case REORDER_BUFFER_CHANGE_INSERT:
+			if (newtuple == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("INSERT into relation \"%s\" was logged without its new row",
+								RelationGetRelationName(relation))));
+			pgdts_send_begin(ctx, txn);
+			if (entry->relclass == PGDTS_REL_DDL)
+			{
+				OutputPluginPrepareWrite(ctx, true);
+				pgdts_write_ddl(ctx->out, relation, info, newtuple);
+				OutputPluginWrite(ctx, true);
+				break;
+			}
+			pgdts_send_relation(ctx, relation, entry);
+			OutputPluginPrepareWrite(ctx, true);
+			pgdts_write_insert(ctx->out, relation, info, newtuple);
+			OutputPluginWrite(ctx, true);
+			break;
+
+		case REORDER_BUFFER_CHANGE_UPDATE:
+			if (newtuple == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("UPDATE of relation \"%s\" was logged without its new row",
+								RelationGetRelationName(relation))));
+			pgdts_send_begin(ctx, txn);
+			pgdts_send_relation(ctx, relation, entry);
+			OutputPluginPrepareWrite(ctx, true);
+			pgdts_write_update(ctx->out, relation, info, oldtuple, newtuple);
+			OutputPluginWrite(ctx, true);
+			break;
+
+		case REORDER_BUFFER_CHANGE_DELETE:
+
+			/*
+			 * Without a replica identity PostgreSQL logs no old row; the
+			 * DELETE still goes, with no old image, so that the applier can
+			 * report it.
+			 */
+			pgdts_send_begin(ctx, txn);
+			pgdts_send_relation(ctx, relation, entry);
+			OutputPluginPrepareWrite(ctx, true);
+			pgdts_write_delete(ctx->out, relation, info, oldtuple);
+			OutputPluginWrite(ctx, true);
+			break;
+
+		default:
+			Assert(false);
+			break;
+	}
+
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(data->context);
+}
+
+static void
+pgdts_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			   int nrelations, Relation relations[],
+			   ReorderBufferChange *change)
+{
+	PgdtsData  *data = ctx->output_plugin_private;
+	MemoryContext oldcxt;
+	Oid		   *relids;
+	int			nrelids = 0;
+	int			i;
+
+	pgdts_update_progress(ctx, data);
+
+	oldcxt = MemoryContextSwitchTo(data->context);
+
+	relids = palloc(sizeof(Oid) * nrelations);
+	for (i = 0; i < nrelations; i++)
+	{
+		Relation	relation = relations[i];
+		PgdtsRelationEntry *entry = pgdts_get_relation_entry(relation);
+
+		if (entry->relclass != PGDTS_REL_USER)
+			continue;
+
+		pgdts_send_begin(ctx, txn);
+		pgdts_send_relation(ctx, relation, entry);
+		relids[nrelids++] = RelationGetRelid(relation);
+	}
+
+	if (nrelids > 0)
+	{
+		OutputPluginPrepareWrite(ctx, true);
+		pgdts_write_truncate(ctx->out, nrelids, relids,
+							 change->data.truncate.restart_seqs,
+							 change->data.truncate.cascade);
+		OutputPluginWrite(ctx, true);
+	}
+
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(data->context);
+}
+
+/*
+ * Send logical messages whose prefix starts with "pgdts": transactional
+ * ones inside their transaction, the others on their own.
+ */
+static void
+pgdts_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			  XLogRecPtr message_lsn, bool transactional, const char *prefix,
+			  Size message_size, const char *message)
+{
+	PgdtsData  *data = ctx->output_plugin_private;
+	MemoryContext oldcxt;
+
+	if (strncmp(prefix, PGDTS_MESSAGE_PREFIX,
+				strlen(PGDTS_MESSAGE_PREFIX)) != 0)
+		return;
+
+	oldcxt = MemoryContextSwitchTo(data->context);
+
+	if (transactional)
+	{
+		pgdts_update_progress(ctx, data);
+		pgdts_send_begin(ctx, txn);
+	}
+	OutputPluginPrepareWrite(ctx, true);
+	pgdts_write_message(ctx->out, message_lsn, transactional, prefix,
+						message_size, message);
+	OutputPluginWrite(ctx, true);
+
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(data->context);
+}
+
+/*
+ * Skip the transactions that carry a replication origin, i.e. that an
+ * applier (pgdts itself, or another one) replayed here, unless asked for:
+ * sending them back would loop in bidirectional or cascaded setups.
+ */
+static bool
+pgdts_filter_by_origin(LogicalDecodingContext *ctx, RepOriginId origin_id)
+{
+	PgdtsData  *data = ctx->output_plugin_private;
+
+	return !data->include_origin && origin_id != InvalidRepOriginId;
+}
+
+/*
+ * Create the relation cache in a context under the decoding context, and
+ * register the invalidation callbacks once per process.
+ */
+static void
+pgdts_init_relation_cache(MemoryContext decoding_context)
+{
+	HASHCTL		ctl;
+	MemoryContextCallback *callback;
+
+	RelationCacheContext = AllocSetContextCreate(decoding_context,
+												 "pgdts relation cache",
+												 ALLOCSET_DEFAULT_SIZES);
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(PgdtsRelationEntry);
+	ctl.hcxt = RelationCacheContext;
+	RelationCache = hash_create("pgdts relation cache", 128, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	callback = MemoryContextAlloc(RelationCacheContext,
+								  sizeof(MemoryContextCallback));
+	callback->func = pgdts_relation_cache_reset;
+	callback->arg = RelationCacheContext;
+	MemoryContextRegisterResetCallback(RelationCacheContext, callback);
+
+	/* the extension may have been created or dropped since last session */
+	extension_schema_valid = false;
+
+	if (!invalidation_callbacks_registered)
+	{
+		CacheRegisterRelcacheCallback(pgdts_relcache_invalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID,
+									  pgdts_namespace_invalidate, (Datum) 0);
+		invalidation_callbacks_registered = true;
+	}
+}
+
+/* The cache's context is going away: forget the cache. */
+static void
+pgdts_relation_cache_reset(void *arg)
+{
+	if (RelationCacheContext == (MemoryContext) arg)
+	{
+		RelationCache = NULL;
+		RelationCacheContext = NULL;
+	}
+}
+
+/*
+ * Find or build the cache entry of a relation.  A new or invalidated entry
+ * is rebuilt from the relation as the historic snapshot sees it, and its
+ * RELATION record is due again.
+ */
+static PgdtsRelationEntry *
+pgdts_get_relation_entry(Relation relation)
+{
+	Oid			relid = RelationGetRelid(relation);
+	PgdtsRelationEntry *entry;
+	MemoryContext oldcxt;
+	bool		found;
+
+	Assert(RelationCache != NULL);
+
+	entry = hash_search(RelationCache, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->valid = false;
+		entry->context = NULL;
+	}
+	if (entry->valid)
+		return entry;
+
+	/*
+	 * Mark the entry valid before building it: an invalidation arriving
+	 * while the catalogs are read marks it invalid again, and the next
+	 * change rebuilds it.
+	 */
+	entry->valid = true;
+	entry->sent = false;
+	if (entry->context != NULL)
+		MemoryContextDelete(entry->context);
+	entry->context = AllocSetContextCreate(RelationCacheContext,
+										   "pgdts relation",
+										   ALLOCSET_SMALL_SIZES);
+	memset(&entry->info, 0, sizeof(PgdtsRelationInfo));
+
+	entry->relclass = pgdts_classify_relation(relation);
+	if (entry->relclass != PGDTS_REL_OWN)
+	{
+		oldcxt = MemoryContextSwitchTo(entry->context);
+		pgdts_relation_info_build(relation,
+								  entry->relclass == PGDTS_REL_DDL,
+								  &entry->info);
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	return entry;
+}
+
+/*
+ * A relation in the extension's schema is the extension's own: its changes
+ * are not user data.  dts_ddl_command is the one whose INSERTs are sent, as
+ * the DDL they record.
+ */
+static PgdtsRelationClass
+pgdts_classify_relation(Relation relation)
+{
+	if (!extension_schema_valid)
+	{
+		/* marked valid first, so that an invalidation meanwhile wins */
+		extension_schema_valid = true;
+		extension_schema = pgdts_lookup_extension_schema();
+	}
+
+	if (!OidIsValid(extension_schema) ||
+		RelationGetNamespace(relation) != extension_schema)
+		return PGDTS_REL_USER;
+	if (strcmp(RelationGetRelationName(relation), PGDTS_DDL_TABLE) == 0)
+		return PGDTS_REL_DDL;
+	return PGDTS_REL_OWN;
+}
+
+/* The schema of the pgdts extension, or InvalidOid if it is not installed. */
+static Oid
+pgdts_lookup_extension_schema(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			result = InvalidOid;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum(PGDTS_EXTENSION_NAME));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		result = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	return result;
+}
+
+/*
+ * Relcache invalidation: the relation's definition (or, for InvalidOid,
+ * any relation's) may have changed.  Creating or dropping the extension
+ * creates or drops relations, so the extension's schema is looked up again
+ * too.
+ */
+static void
+pgdts_relcache_invalidate(Datum arg, Oid relid)
+{
+	PgdtsRelationEntry *entry;
+
+	extension_schema_valid = false;
+
+	if (RelationCache == NULL)
+		return;
+
+	if (OidIsValid(relid))
+	{
+		entry = hash_search(RelationCache, &relid, HASH_FIND, NULL);
+		if (entry != NULL)
+			entry->valid = false;
+	}
+	else
+	{
+		HASH_SEQ_STATUS status;
+
+		hash_seq_init(&status, RelationCache);
+		while ((entry = hash_seq_search(&status)) != NULL)
+			entry->valid = false;
+	}
+}
+
+static void
+pgdts_namespace_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	extension_schema_valid = false;
+}
