@@ -41,7 +41,7 @@ def pytest_pyfunc_call(pyfuncitem):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
-    if rep.when != "call" or not rep.failed:
+    if rep.when != "call" or not rep.failed or item.stash.get(PREREQ, None):
         return
     arts = item.stash.get(ARTIFACTS, {})
     for app in arts.get("appliers", []):
