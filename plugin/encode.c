@@ -57,6 +57,7 @@ static PgdtsValueKind pgdts_value_kind(Oid typid);
 static char *pgdts_type_name(Oid typid, int32 typmod);
 static Pgdts__ReplicaIdentity pgdts_replica_identity(char replident);
 static int	pgdts_ddl_column(TupleDesc desc, const char *name, Oid typid);
+static struct varlena *pgdts_varlena(Datum datum);
 static void pgdts_encode_value(Pgdts__Value *value, PgdtsColumn *col,
 							   Datum datum, bool isnull);
 static Pgdts__Tuple *pgdts_encode_tuple(PgdtsRelationInfo *info,
@@ -263,9 +264,33 @@ pgdts_relation_info_build(Relation rel, bool is_ddl_table,
 }
 
 /*
- * Encode one column value.  Variable-length values are used in place where
- * their bytes are what is sent (bytea, text-like types), after detoasting
- * into the current memory context when they are compressed or out of line.
+ * A varlena value whose bytes are sent as they are, detoasted when needed.
+ * A value the reorder buffer reassembled from TOAST chunks arrives as an
+ * indirect pointer to the reorder buffer's copy; unless compressed, that
+ * copy is used in place rather than copied once more (it may be hundreds
+ * of megabytes).
+ */
+static struct varlena *
+pgdts_varlena(Datum datum)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(datum);
+
+	if (VARATT_IS_EXTERNAL_INDIRECT(v))
+	{
+		struct varatt_indirect redirect;
+
+		VARATT_EXTERNAL_GET_POINTER(redirect, v);
+		if (!VARATT_IS_EXTERNAL(redirect.pointer) &&
+			!VARATT_IS_COMPRESSED(redirect.pointer))
+			return redirect.pointer;
+	}
+	return pg_detoast_datum_packed(v);
+}
+
+/*
+ * Encode one column value.  Variable-length values whose bytes are what is
+ * sent (bytea, text-like types) are used in place where they can be, see
+ * pgdts_varlena.
  */
 static void
 pgdts_encode_value(Pgdts__Value *value, PgdtsColumn *col, Datum datum,
@@ -324,7 +349,7 @@ pgdts_encode_value(Pgdts__Value *value, PgdtsColumn *col, Datum datum,
 				struct varlena *v;
 				ProtobufCBinaryData *bin;
 
-				v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(datum));
+				v = pgdts_varlena(datum);
 				if (col->kind == PGDTS_VALUE_BYTEA)
 				{
 					value->kind_case = PGDTS__VALUE__KIND_BINARY_VALUE;
@@ -634,7 +659,7 @@ pgdts_write_ddl(StringInfo out, Relation rel, PgdtsRelationInfo *info,
 	{
 		struct varlena *v;
 
-		v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(values[cols->statement]));
+		v = pgdts_varlena(values[cols->statement]);
 		ddl.statement.data = (uint8_t *) VARDATA_ANY(v);
 		ddl.statement.len = VARSIZE_ANY_EXHDR(v);
 	}

@@ -40,6 +40,24 @@ SELECT j #>> '{insert,new_tuple,2,text}' = big_value(0) AS inserted_big,
 	   j #>> '{insert,new_tuple,4,bytes}' = '\x' || big_value(1) || big_value(4) AS inserted_blob
 FROM r WHERE j ? 'insert' AND j #>> '{insert,new_tuple,0,int}' = '1';
 
+-- compressed values, inline and out of line, are sent decompressed
+CREATE TABLE compressed (id int PRIMARY KEY, t text, b bytea);
+INSERT INTO compressed VALUES
+	(1, repeat('x', 5000), convert_to(repeat('y', 5000), 'UTF8')),
+	(2, repeat('abc', 100000), convert_to(repeat('abc', 100000), 'UTF8'));
+SELECT id, pg_column_compression(t) AS t_compression, pg_column_size(t) < length(t) AS t_smaller,
+	   pg_column_compression(b) AS b_compression, pg_column_size(b) < length(b) AS b_smaller
+FROM compressed ORDER BY id;
+WITH r AS (
+	SELECT pgdts.record_json(data, true)::jsonb -> 'insert' -> 'new_tuple' AS t
+	FROM pg_logical_slot_get_binary_changes('regression_slot', NULL, NULL)
+)
+SELECT c.id,
+	   r.t #>> '{1,text}' = c.t AS same_text,
+	   r.t #>> '{2,bytes}' = '\x' || encode(c.b, 'hex') AS same_bytes
+FROM r JOIN compressed c ON c.id = (r.t #>> '{0,int}')::int
+ORDER BY c.id;
+
 SELECT pg_drop_replication_slot('regression_slot');
-DROP TABLE toasted;
+DROP TABLE toasted, compressed;
 DROP FUNCTION big_value(int);
