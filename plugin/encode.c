@@ -22,7 +22,11 @@
  */
 #include "postgres.h"
 
+#if PG_VERSION_NUM >= 130000
 #include "access/detoast.h"
+#else
+#include "access/tuptoaster.h"
+#endif
 #include "access/htup_details.h"
 #include "access/sysattr.h"
 #include "catalog/pg_namespace.h"
@@ -46,6 +50,10 @@
 #define PGDTS_TXN_COMMIT_TIME(txn) ((txn)->xact_time.commit_time)
 #else
 #define PGDTS_TXN_COMMIT_TIME(txn) ((txn)->commit_time)
+#endif
+
+#ifndef TYPALIGN_INT
+#define TYPALIGN_INT 'i'		/* before PostgreSQL 13 */
 #endif
 
 /* Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01). */

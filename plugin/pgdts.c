@@ -108,6 +108,9 @@ static HTAB *RelationCache = NULL;
 static MemoryContext RelationCacheContext = NULL;
 static bool invalidation_callbacks_registered = false;
 
+/* Some entry was invalidated since the cache was last swept. */
+static bool relation_cache_has_invalid = false;
+
 /*
  * Schema of the pgdts extension, InvalidOid while it is not installed.
  * Looked up only when a relation cache entry is built, and forgotten on any
@@ -151,6 +154,7 @@ static void pgdts_send_relation(LogicalDecodingContext *ctx,
 static void pgdts_init_relation_cache(MemoryContext decoding_context);
 static void pgdts_relation_cache_reset(void *arg);
 static PgdtsRelationEntry *pgdts_get_relation_entry(Relation relation);
+static void pgdts_sweep_relation_cache(void);
 static PgdtsRelationClass pgdts_classify_relation(Relation relation);
 static Oid	pgdts_lookup_extension_schema(void);
 static void pgdts_relcache_invalidate(Datum arg, Oid relid);
@@ -370,12 +374,16 @@ pgdts_commit_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	pfree(txndata);
 	txn->output_plugin_private = NULL;
 
-	if (!sent_begin)
-		return;
+	if (sent_begin)
+	{
+		OutputPluginPrepareWrite(ctx, true);
+		pgdts_write_commit(ctx->out, txn, commit_lsn);
+		OutputPluginWrite(ctx, true);
+	}
 
-	OutputPluginPrepareWrite(ctx, true);
-	pgdts_write_commit(ctx->out, txn, commit_lsn);
-	OutputPluginWrite(ctx, true);
+	/* between transactions no entry is in use: drop the invalidated ones */
+	if (relation_cache_has_invalid)
+		pgdts_sweep_relation_cache();
 }
 
 /*
@@ -667,6 +675,36 @@ pgdts_get_relation_entry(Relation relation)
 }
 
 /*
+ * Remove invalidated entries, so that a long session does not accumulate
+ * the entries of relations dropped or altered long ago.  Only called
+ * between transactions: an invalidation may arrive while an entry is being
+ * used to encode a change, which is why the callback only marks it.
+ */
+static void
+pgdts_sweep_relation_cache(void)
+{
+	HASH_SEQ_STATUS status;
+	PgdtsRelationEntry *entry;
+
+	relation_cache_has_invalid = false;
+	if (RelationCache == NULL)
+		return;
+
+	hash_seq_init(&status, RelationCache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (entry->valid)
+			continue;
+		if (entry->context != NULL)
+			MemoryContextDelete(entry->context);
+		/* removing the element just returned is allowed during a scan */
+		if (hash_search(RelationCache, &entry->relid, HASH_REMOVE,
+						NULL) == NULL)
+			elog(ERROR, "pgdts relation cache is corrupted");
+	}
+}
+
+/*
  * A relation in the extension's schema is the extension's own: its changes
  * are not user data.  dts_ddl_command is the one whose INSERTs are sent, as
  * the DDL they record.
@@ -732,7 +770,10 @@ pgdts_relcache_invalidate(Datum arg, Oid relid)
 	{
 		entry = hash_search(RelationCache, &relid, HASH_FIND, NULL);
 		if (entry != NULL)
+		{
 			entry->valid = false;
+			relation_cache_has_invalid = true;
+		}
 	}
 	else
 	{
@@ -741,6 +782,7 @@ pgdts_relcache_invalidate(Datum arg, Oid relid)
 		hash_seq_init(&status, RelationCache);
 		while ((entry = hash_seq_search(&status)) != NULL)
 			entry->valid = false;
+		relation_cache_has_invalid = true;
 	}
 }
 
