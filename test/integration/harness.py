@@ -333,11 +333,11 @@ class Applier:
         self.args = [binary, "sync", "--source", source.conninfo(),
                      "--target", dest.conninfo(), "--task", task,
                      "--phases", "incremental", "--log-level", LOG_LEVEL, *extra_args]
-        self._log = open(logfile, "ab")
-        self._log.write(f"==== started: {' '.join(self.args)}\n".encode())
-        self._log.flush()
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        with open(logfile, "ab") as log:   # the child keeps its own descriptor
+            log.write(f"==== started: {' '.join(self.args)}\n".encode())
+            log.flush()
+            self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=subprocess.STDOUT)
         self.pid = self.proc.pid
 
     @property
@@ -348,7 +348,6 @@ class Applier:
         return self.proc.poll() is None
 
     def logs(self) -> str:
-        self._log.flush()
         return read_text(self.logfile)
 
     def log_tail(self, lines: int = 60) -> str:
@@ -392,7 +391,6 @@ class Applier:
                 raise AssertionError(f"pgdts sync did not exit within {timeout:.0f} s of "
                                      f"SIGTERM; log tail:\n{self.log_tail()}")
         rc = self.proc.returncode
-        self._log.close()
         assert rc == 0, (f"pgdts sync exited with status {rc} (expected 0 after SIGTERM); "
                          f"log tail:\n{self.log_tail()}")
 
@@ -408,8 +406,6 @@ class Applier:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill9()
-        with contextlib.suppress(Exception):
-            self._log.close()
 
 
 class Pgdts:
@@ -466,7 +462,7 @@ def current_wal_lsn(source: Cluster) -> str:
     return source.one("SELECT pg_current_wal_lsn()::text")
 
 
-def wait_caught_up(source: Cluster, dest: Cluster, task_or_applier, timeout: float = 180,
+def wait_caught_up(source: Cluster, dest: Cluster, task_or_applier, timeout: float = 60,
                    target_lsn: str | None = None) -> None:
     """Call after the writes are done: reads the source's current WAL position
     and waits until the slot dts_sync_<task> confirms it (the applier confirms

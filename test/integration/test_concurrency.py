@@ -23,7 +23,7 @@ from harness import assert_tables_equal, run_on_both, wait_caught_up
 ACCOUNTS = 50
 INITIAL = 1000
 WORKERS = 4
-TRANSACTIONS_PER_WORKER = 300
+TRANSACTIONS_PER_WORKER = 500
 
 SCHEMA = """
 CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL);
@@ -54,17 +54,16 @@ def _worker(conninfo, seed, errors):
             for i in range(TRANSACTIONS_PER_WORKER):
                 kind = rnd.random()
                 conn.execute("BEGIN")
-                transfers = 1 if kind < 0.6 else rnd.randint(2, 4)
+                transfers = [(*rnd.sample(range(1, ACCOUNTS + 1), 2), rnd.randint(1, 50))
+                             for _ in range(1 if kind < 0.6 else rnd.randint(2, 4))]
+                # Lock every account involved in id order first: no deadlocks.
+                conn.execute("SELECT id FROM accounts WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                             [sorted({x for a, b, _ in transfers for x in (a, b)})])
                 log_ids = []
-                for t in range(transfers):
-                    a, b = rnd.sample(range(1, ACCOUNTS + 1), 2)
-                    amount = rnd.randint(1, 50)
-                    lo, hi = sorted((a, b))            # lock in id order: no deadlocks
-                    for acct in (lo, hi):
-                        delta = -amount if acct == a else amount
-                        conn.execute("UPDATE accounts SET balance = balance + %s WHERE id = %s",
-                                     [delta, acct])
-                    if t == 0 and transfers > 1:
+                for t, (a, b, amount) in enumerate(transfers):
+                    conn.execute("UPDATE accounts SET balance = balance - %s WHERE id = %s", [amount, a])
+                    conn.execute("UPDATE accounts SET balance = balance + %s WHERE id = %s", [amount, b])
+                    if t == 0 and len(transfers) > 1:
                         # a subtransaction whose transfer is rolled back
                         conn.execute("SAVEPOINT sp")
                         conn.execute("UPDATE accounts SET balance = balance + 1000000 WHERE id = %s", [a])
