@@ -499,9 +499,10 @@ def wait_caught_up(source: Cluster, dest: Cluster, task_or_applier, timeout: flo
             # A write after the target guarantees WAL beyond it, so keepalives
             # carry a position past the target even if the target sat on a page
             # boundary.  It does not mask an applier that never confirms
-            # keepalives: the message is non-transactional and carries no data.
+            # keepalives: the message is non-transactional, carries no data,
+            # and its prefix does not start with "pgdts", so the plugin drops it.
             with contextlib.suppress(psycopg.Error):
-                source.sql("SELECT pg_logical_emit_message(false, 'pgdts_it_nudge', '')")
+                source.sql("SELECT pg_logical_emit_message(false, 'integration_test_nudge', '')")
             nudged = True
         time.sleep(0.2)
 

@@ -56,7 +56,8 @@ def test_source_without_extension_exits_1_naming_create_extension(make_cluster, 
 
 
 def test_source_with_wal_level_replica_exits_1_naming_wal_level(make_cluster, dest, pgdts):
-    replica = make_cluster("src", "app", conf={"wal_level": "replica"}, extension=True)
+    # pgdts is an allowed plugin there: wal_level is the only problem.
+    replica = make_cluster("src", "app", logical=True, conf={"wal_level": "replica"}, extension=True)
     result = pgdts.run(_sync_args(replica.conninfo(), dest.conninfo()), timeout=TIMEOUT)
     _error_line(result, 1, "wal_level")
 

@@ -324,7 +324,8 @@ def test_values_survive_when_databases_use_other_output_settings(source, dest, p
     differ must not change them (PostgreSQL's own subscriber pins these on
     its replication connection).  Under DMY '01/02/2020' is 1 February; under
     MDY it is 2 January; sql_standard's '-1 2:03:04' is -1 day -2:03:04, and
-    postgres style reads it as -1 day +2:03:04."""
+    postgres style reads it as -1 day +2:03:04.  Both sides differ from each
+    other and from the defaults."""
     run_on_both(source, dest, "CREATE TABLE s (id int PRIMARY KEY, d date, ts timestamp, "
                               "tz timestamptz, t timetz, iv interval, p point, r tsrange, "
                               "dates date[])")
@@ -333,7 +334,7 @@ def test_values_survive_when_databases_use_other_output_settings(source, dest, p
     source.sql("ALTER DATABASE app SET timezone = 'Pacific/Chatham'")
     source.sql("ALTER DATABASE app SET extra_float_digits = -15")
     dest.sql("ALTER DATABASE app_copy SET datestyle = 'SQL, MDY'")
-    dest.sql("ALTER DATABASE app_copy SET intervalstyle = 'postgres'")
+    dest.sql("ALTER DATABASE app_copy SET intervalstyle = 'sql_standard'")
     dest.sql("ALTER DATABASE app_copy SET timezone = 'America/St_Johns'")
     app = pgdts.sync(source, dest)
     with source.connect() as conn:  # pinned ISO/UTC session: the literals mean what they say
