@@ -1,0 +1,454 @@
+// The per-change hot path: look the statement up by a key built in a reused
+// buffer, fill the reused parameter arrays, queue the execution. Nothing here
+// waits for the destination except when the pipeline is full.
+#include "apply/applier.h"
+
+#include <cstring>
+#include <ctime>
+
+#include "apply/statement_sql.h"
+#include "error.h"
+#include "log/log.h"
+
+namespace pgdts::apply {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kOriginStatement = "pgdts_origin";
+// pg_current_xact_id() gives the transaction an xid even when it wrote
+// nothing (only skipped changes or messages): without one, COMMIT writes no
+// commit record and the origin would not advance.
+constexpr const char* kOriginSql =
+    "SELECT pg_catalog.pg_replication_origin_xact_setup($1::pg_catalog.pg_lsn, "
+    "$2::pg_catalog.timestamptz), pg_catalog.pg_current_xact_id()";
+
+constexpr auto kWarnEvery = std::chrono::seconds(30);
+
+bool is_typed(const pgdts::Value& v) {
+  switch (v.kind_case()) {
+    case pgdts::Value::kIntValue:
+    case pgdts::Value::kFloatValue:
+    case pgdts::Value::kBoolValue:
+    case pgdts::Value::kBinaryValue:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void append_version(std::string& key, std::uint64_t version, char op) {
+  char buf[sizeof version];
+  std::memcpy(buf, &version, sizeof version);
+  key.append(buf, sizeof buf);
+  key += op;
+}
+
+std::string truncated(std::string_view s, std::size_t n) {
+  if (s.size() <= n) return std::string(s);
+  return std::string(s.substr(0, n)) + "...";
+}
+
+}  // namespace
+
+std::string format_timestamptz(std::int64_t unix_micros) {
+  std::int64_t secs = unix_micros / 1000000, micros = unix_micros % 1000000;
+  if (micros < 0) {
+    micros += 1000000;
+    --secs;
+  }
+  std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%06lld+00", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<long long>(micros));
+  return buf;
+}
+
+Applier::Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limits,
+                 std::function<bool(const stream::Relation&)> is_partitioned)
+    : dest_(dest),
+      pipeline_(dest),
+      limits_(limits),
+      is_partitioned_(std::move(is_partitioned)),
+      skip_before_(origin_position) {
+  pipeline_.on_no_row = [this](const pg::CommandTag& tag) { row_not_found(tag); };
+  static const std::string origin_sql = kOriginSql;
+  pipeline_.prepare(kOriginStatement, origin_sql, 2,
+                    pg::CommandTag{"preparing the origin statement", origin_sql, 0, false});
+}
+
+void Applier::handle(const pgdts::Record& record, pg::Lsn lsn) {
+  switch (record.kind_case()) {
+    case pgdts::Record::kBegin: begin(record.begin(), lsn); break;
+    case pgdts::Record::kCommit: commit(record.commit(), lsn); break;
+    case pgdts::Record::kRelation: relations_.update(record.relation()); break;
+    case pgdts::Record::kInsert: insert(record.insert(), lsn); break;
+    case pgdts::Record::kUpdate: update(record.update(), lsn); break;
+    case pgdts::Record::kDelete: remove(record.delete_(), lsn); break;
+    case pgdts::Record::kTruncate: truncate(record.truncate(), lsn); break;
+    case pgdts::Record::kMessage:
+      // Heartbeats and other pgdts messages change no data; a transactional
+      // one still belongs to its transaction, which advances the origin.
+      break;
+    case pgdts::Record::kDdl: ddl(record.ddl(), lsn); break;
+    default:
+      throw Error("change record at source LSN " + pg::format_lsn(lsn) + " is of no known kind");
+  }
+}
+
+void Applier::begin(const pgdts::Begin& b, pg::Lsn lsn) {
+  if (in_txn_)
+    throw Error("stream out of order: BEGIN at source LSN " + pg::format_lsn(lsn) +
+                " inside transaction " + std::to_string(xid_));
+  if (b.format_version() != pgdts::FORMAT_VERSION)
+    throw Error("the source's pgdts plugin speaks format version " +
+                std::to_string(b.format_version()) + ", this pgdts speaks " +
+                std::to_string(pgdts::FORMAT_VERSION) + "; install matching versions");
+  in_txn_ = true;
+  xid_ = b.xid();
+  // A transaction whose commit record lies before the origin's position
+  // ended at or before it: applied already (the slot may re-send it after
+  // a source crash moved its confirmed position back).
+  skip_txn_ = b.final_lsn() < skip_before_;
+  if (skip_txn_) {
+    ++counters_.replayed;
+    log::Event("transaction_skipped")
+        .field("xid", xid_)
+        .field("commit_lsn", pg::format_lsn(b.final_lsn()))
+        .field("reason", "already applied")
+        .debug();
+    return;
+  }
+  if (!group_open_) open_group();
+}
+
+void Applier::commit(const pgdts::Commit& c, pg::Lsn lsn) {
+  if (!in_txn_)
+    throw Error("stream out of order: COMMIT at source LSN " + pg::format_lsn(lsn) +
+                " outside a transaction");
+  in_txn_ = false;
+  if (skip_txn_) {
+    skip_txn_ = false;
+    return;
+  }
+  group_end_ = c.end_lsn();
+  group_commit_time_ = c.commit_time();
+  ++group_txns_;
+  if (group_changes_ >= limits_.group_max_changes ||
+      Clock::now() - group_started_ >= limits_.group_max_age)
+    close_group();
+}
+
+void Applier::open_group() {
+  static const pg::CommandTag tag{"BEGIN", "BEGIN", 0, false};
+  pipeline_.query("BEGIN", 0, nullptr, tag);
+  group_open_ = true;
+  group_changes_ = 0;
+  group_txns_ = 0;
+  group_started_ = Clock::now();
+}
+
+void Applier::close_group() {
+  if (!group_open_ || in_txn_) return;
+  group_open_ = false;
+  if (group_txns_ == 0) {
+    static const pg::CommandTag tag{"ROLLBACK", "ROLLBACK", 0, false};
+    pipeline_.query("ROLLBACK", 0, nullptr, tag);
+    pipeline_.sync();
+    return;
+  }
+  std::string lsn_text = pg::format_lsn(group_end_);
+  std::snprintf(origin_lsn_, sizeof origin_lsn_, "%s", lsn_text.c_str());
+  std::snprintf(origin_time_, sizeof origin_time_, "%s",
+                format_timestamptz(group_commit_time_).c_str());
+  const char* values[2] = {origin_lsn_, origin_time_};
+  static const pg::CommandTag origin_tag{"advancing the replication origin", kOriginSql, 0, false};
+  pipeline_.execute(kOriginStatement, 2, values, nullptr, nullptr,
+                    pg::CommandTag{origin_tag.what, origin_tag.sql, group_end_, false});
+  pipeline_.query("COMMIT", 0, nullptr, pg::CommandTag{"COMMIT", "COMMIT", group_end_, false});
+  pipeline_.sync();
+  counters_.changes += group_changes_;
+  counters_.transactions += group_txns_;
+  counters_.last_end = group_end_;
+  log::Event("group_committed")
+      .field("transactions", group_txns_)
+      .field("changes", group_changes_)
+      .field("end_lsn", lsn_text)
+      .debug();
+}
+
+void Applier::idle() {
+  close_group();
+  pipeline_.poll();
+}
+
+void Applier::finish() {
+  close_group();
+  pipeline_.wait_all();
+}
+
+void Applier::require_transaction(std::string_view what, pg::Lsn lsn) const {
+  if (!in_txn_)
+    throw Error("stream out of order: " + std::string(what) + " at source LSN " +
+                pg::format_lsn(lsn) + " outside a transaction");
+}
+
+const Statement& Applier::prepare(std::string sql, std::string what) {
+  const Statement& st =
+      statements_.add(key_, std::move(sql), std::move(what), count_params(set_) + count_params(where_));
+  pipeline_.prepare(st.name.c_str(), st.sql, 0, pg::CommandTag{st.what, st.sql, 0, false});
+  log::Event("statement_prepared").field("name", st.name).field("sql", st.sql).debug();
+  return st;
+}
+
+static std::vector<std::string> column_names(const stream::Relation& rel) {
+  std::vector<std::string> names;
+  names.reserve(rel.columns.size());
+  for (const auto& c : rel.columns) names.push_back(c.name);
+  return names;
+}
+
+void Applier::send(const Statement& st, pg::Lsn lsn, bool expect_row) {
+  if (params_.size() != st.nparams)
+    throw Error("internal error: " + st.what + " has " + std::to_string(st.nparams) +
+                " parameters, got " + std::to_string(params_.size()));
+  pipeline_.execute(st.name.c_str(), params_.size(), params_.values(), params_.lengths(),
+                    params_.formats(), pg::CommandTag{st.what, st.sql, lsn, expect_row});
+  ++group_changes_;
+}
+
+static void check_arity(const stream::Relation& rel, int n, pg::Lsn lsn, const char* what) {
+  if (static_cast<std::size_t>(n) != rel.columns.size())
+    throw Error(std::string(what) + " of " + rel.display_name + " at source LSN " +
+                pg::format_lsn(lsn) + " has " + std::to_string(n) + " values for " +
+                std::to_string(rel.columns.size()) + " columns");
+}
+
+void Applier::insert(const pgdts::Insert& ins, pg::Lsn lsn) {
+  require_transaction("INSERT", lsn);
+  if (skip_txn_) return;
+  const stream::Relation& rel = relations_.get(ins.relation_oid(), lsn);
+  const auto& values = ins.new_tuple().values();
+  check_arity(rel, values.size(), lsn, "INSERT");
+
+  set_.clear();
+  where_.clear();
+  for (const auto& v : values)
+    set_ += v.kind_case() == pgdts::Value::kUnchangedToast ? code::kSkip : code::kValue;
+  key_.clear();
+  append_version(key_, rel.version, 'I');
+  key_ += set_;
+  const Statement* st = statements_.find(key_);
+  if (!st)
+    st = &prepare(insert_sql(table_names(rel.schema, rel.name, column_names(rel)), set_),
+                  "INSERT into " + rel.display_name);
+
+  params_.clear();
+  for (int i = 0; i < values.size(); ++i)
+    if (set_[i] == code::kValue) params_.add(values[i], rel.columns[i].type_oid);
+  send(*st, lsn, false);
+}
+
+bool Applier::identify_row(const stream::Relation& rel, pgdts::OldImage image,
+                           const pgdts::Tuple* old, const pgdts::Tuple* new_tuple, pg::Lsn lsn,
+                           bool& by_ctid) {
+  std::size_t n = rel.columns.size();
+  where_.assign(n, code::kSkip);
+  where_values_.assign(n, nullptr);
+  by_ctid = false;
+
+  auto use = [&](std::size_t col, const pgdts::Value& v, bool full) {
+    switch (v.kind_case()) {
+      case pgdts::Value::kIsNull:
+        where_[col] = code::kIsNull;
+        return;
+      case pgdts::Value::kUnchangedToast:
+        if (!full)
+          throw Error("key column " + rel.columns[col].name + " of " + rel.display_name +
+                      " at source LSN " + pg::format_lsn(lsn) + " was sent as an unchanged TOAST value");
+        return;  // not compared
+      default:
+        break;
+    }
+    // Typed values (ints, floats, bool, bytea) belong to types whose =
+    // means "same value", domains over them included.
+    where_[col] = (!full || is_typed(v) || has_reliable_equality(rel.columns[col].type_oid))
+                      ? code::kEqual
+                      : code::kTextEqual;
+    where_values_[col] = &v;
+  };
+
+  if (image == pgdts::OLD_IMAGE_FULL && old) {
+    if (static_cast<std::size_t>(old->values_size()) != n)
+      throw Error("old row of " + rel.display_name + " at source LSN " + pg::format_lsn(lsn) +
+                  " has " + std::to_string(old->values_size()) + " values for " +
+                  std::to_string(n) + " columns");
+    for (std::size_t i = 0; i < n; ++i) use(i, old->values(static_cast<int>(i)), true);
+    by_ctid = true;
+    return true;
+  }
+  if (rel.key_columns.empty()) return false;
+  if (image == pgdts::OLD_IMAGE_KEY && old) {
+    if (static_cast<std::size_t>(old->values_size()) != rel.key_columns.size())
+      throw Error("old key of " + rel.display_name + " at source LSN " + pg::format_lsn(lsn) +
+                  " has " + std::to_string(old->values_size()) + " values for " +
+                  std::to_string(rel.key_columns.size()) + " key columns");
+    for (std::size_t k = 0; k < rel.key_columns.size(); ++k)
+      use(static_cast<std::size_t>(rel.key_columns[k]), old->values(static_cast<int>(k)), false);
+    return true;
+  }
+  if (new_tuple) {  // UPDATE that kept its key: the new row's key finds it
+    for (int col : rel.key_columns) use(static_cast<std::size_t>(col), new_tuple->values(col), false);
+    return true;
+  }
+  return false;
+}
+
+void Applier::update(const pgdts::Update& upd, pg::Lsn lsn) {
+  require_transaction("UPDATE", lsn);
+  if (skip_txn_) return;
+  const stream::Relation& rel = relations_.get(upd.relation_oid(), lsn);
+  const auto& values = upd.new_tuple().values();
+  check_arity(rel, values.size(), lsn, "UPDATE");
+
+  bool by_ctid = false;
+  if (!identify_row(rel, upd.old_image(), upd.has_old_tuple() ? &upd.old_tuple() : nullptr,
+                    &upd.new_tuple(), lsn, by_ctid)) {
+    skip_change(rel, "UPDATE");
+    return;
+  }
+  set_.clear();
+  bool sets_any = false;
+  for (const auto& v : values) {
+    bool unchanged = v.kind_case() == pgdts::Value::kUnchangedToast;
+    set_ += unchanged ? code::kSkip : code::kValue;
+    sets_any |= !unchanged;
+  }
+  if (!sets_any) return;  // only unchanged TOAST values: nothing to write
+
+  key_.clear();
+  append_version(key_, rel.version, by_ctid ? 'u' : 'U');
+  key_ += set_;
+  key_ += where_;
+  const Statement* st = statements_.find(key_);
+  if (!st)
+    st = &prepare(
+        update_sql(table_names(rel.schema, rel.name, column_names(rel)), set_, where_, by_ctid),
+        "UPDATE of " + rel.display_name);
+
+  params_.clear();
+  for (int i = 0; i < values.size(); ++i)
+    if (set_[i] == code::kValue) params_.add(values[i], rel.columns[i].type_oid);
+  for (std::size_t i = 0; i < where_.size(); ++i)
+    if (where_values_[i]) params_.add(*where_values_[i], rel.columns[i].type_oid);
+  send(*st, lsn, true);
+}
+
+void Applier::remove(const pgdts::Delete& del, pg::Lsn lsn) {
+  require_transaction("DELETE", lsn);
+  if (skip_txn_) return;
+  const stream::Relation& rel = relations_.get(del.relation_oid(), lsn);
+  bool by_ctid = false;
+  if (!identify_row(rel, del.old_image(), del.has_old_tuple() ? &del.old_tuple() : nullptr,
+                    nullptr, lsn, by_ctid)) {
+    skip_change(rel, "DELETE");
+    return;
+  }
+  set_.clear();
+  key_.clear();
+  append_version(key_, rel.version, by_ctid ? 'd' : 'D');
+  key_ += where_;
+  const Statement* st = statements_.find(key_);
+  if (!st)
+    st = &prepare(delete_sql(table_names(rel.schema, rel.name, column_names(rel)), where_, by_ctid),
+                  "DELETE from " + rel.display_name);
+
+  params_.clear();
+  for (std::size_t i = 0; i < where_.size(); ++i)
+    if (where_values_[i]) params_.add(*where_values_[i], rel.columns[i].type_oid);
+  send(*st, lsn, true);
+}
+
+void Applier::truncate(const pgdts::Truncate& tr, pg::Lsn lsn) {
+  require_transaction("TRUNCATE", lsn);
+  if (skip_txn_) return;
+  std::vector<TruncateTarget> targets;
+  std::string names;
+  for (std::uint32_t oid : tr.relation_oids()) {
+    const stream::Relation& rel = relations_.get(oid, lsn);
+    targets.push_back({quote_identifier(rel.schema) + "." + quote_identifier(rel.name),
+                       is_partitioned_ && is_partitioned_(rel)});
+    if (!names.empty()) names += ", ";
+    names += rel.display_name;
+  }
+  if (targets.empty()) return;
+  std::string sql = truncate_sql(targets, tr.restart_identity(), tr.cascade());
+  std::string what = "TRUNCATE of " + names;
+  pipeline_.query(sql.c_str(), 0, nullptr, pg::CommandTag{what, sql, lsn, false});
+  // sql and what must outlive the command: wait for it (TRUNCATE is rare,
+  // and heavy on the destination anyway).
+  pipeline_.wait_all();
+  ++group_changes_;
+}
+
+void Applier::ddl(const pgdts::Ddl& ddl, pg::Lsn lsn) {
+  // DDL replay comes with a later release: until then the statement is
+  // reported, and the destination's schema must be changed by hand.
+  log::Event("ddl_skipped")
+      .field("lsn", pg::format_lsn(lsn))
+      .field("command_tag", ddl.command_tag())
+      .field("schema", ddl.schema())
+      .field("statement", truncated(ddl.statement(), 300))
+      .field("reason", "DDL replay is not available yet; apply it on the destination by hand")
+      .warn();
+}
+
+void Applier::skip_change(const stream::Relation& rel, const char* op) {
+  auto& s = skips_[rel.oid];
+  if (s.table != rel.display_name) s = SkipCounter{rel.display_name, op, "", 0, 0, {}};
+  s.op = op;
+  s.reason = rel.identity == pgdts::REPLICA_IDENTITY_NOTHING
+                 ? "table has REPLICA IDENTITY NOTHING"
+                 : "table has no primary key or replica identity";
+  ++s.count;
+  ++counters_.skipped;
+  if (s.reported == 0) report_skips(false);
+}
+
+void Applier::report_skips(bool force) {
+  auto now = Clock::now();
+  for (auto& [oid, s] : skips_) {
+    if (s.count == s.reported) continue;
+    if (!force && s.reported != 0 && now - s.last_warned < kWarnEvery) continue;
+    log::Event("change_skipped")
+        .field("table", s.table)
+        .field("op", s.op)
+        .field("reason", s.reason)
+        .field("skipped", s.count)
+        .warn();
+    s.reported = s.count;
+    s.last_warned = now;
+  }
+  for (auto& [what, m] : misses_) {
+    if (m.count == m.reported) continue;
+    if (!force && m.reported != 0 && now - m.last_warned < kWarnEvery) continue;
+    log::Event("row_not_found")
+        .field("change", what)
+        .field("count", m.count)
+        .field("reason", "the destination has no row with the old key; it differs from the source")
+        .warn();
+    m.reported = m.count;
+    m.last_warned = now;
+  }
+}
+
+void Applier::row_not_found(const pg::CommandTag& tag) {
+  auto& m = misses_[std::string(tag.what)];
+  ++m.count;
+  if (m.reported == 0) report_skips(false);
+}
+
+}  // namespace pgdts::apply

@@ -1,0 +1,148 @@
+// Replays decoded change records on the destination, in one session in
+// pipeline mode.
+//
+// Transactions: source transactions are grouped into one destination
+// transaction while the stream has more data at hand (bounded by
+// ApplyLimits), in order. Each destination transaction ends with
+// pg_replication_origin_xact_setup(<end LSN of its last source commit>,
+// <its commit time>), so the origin advances atomically with the data: the
+// destination's origin position is exactly what it has applied.
+// Transactions that end at or before the position the session started from
+// were applied before and are skipped (a re-sent transaction is never
+// applied twice).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "apply/statement_cache.h"
+#include "apply/value_format.h"
+#include "pg/connection.h"
+#include "pg/lsn.h"
+#include "pg/pipeline.h"
+#include "pgdts.pb.h"
+#include "stream/relation_cache.h"
+
+namespace pgdts::apply {
+
+struct ApplyLimits {
+  std::size_t group_max_changes = 10000;
+  std::chrono::milliseconds group_max_age{500};
+};
+
+struct ApplyCounters {
+  std::uint64_t changes = 0;       // changes committed on the destination
+  std::uint64_t skipped = 0;       // UPDATE/DELETE skipped: no replica identity
+  std::uint64_t transactions = 0;  // source transactions committed
+  std::uint64_t replayed = 0;      // re-sent source transactions skipped
+  pg::Lsn last_end = 0;            // end LSN of the last transaction sent to commit
+};
+
+class Applier {
+ public:
+  // dest is the apply session (origin already set up); origin_position is
+  // the origin's progress when the stream was started. is_partitioned
+  // answers whether a destination table is partitioned (for TRUNCATE).
+  Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limits,
+          std::function<bool(const stream::Relation&)> is_partitioned);
+
+  // One record of the stream, at its LSN.
+  void handle(const pgdts::Record& record, pg::Lsn lsn);
+
+  // The stream has nothing more at hand: commit the open group if it ends
+  // at a transaction boundary, send what is queued, take arrived results.
+  void idle();
+  // Commits the open group (at a transaction boundary) and waits for every
+  // result: on return everything sent is committed.
+  void finish();
+
+  bool in_source_transaction() const { return in_txn_; }
+  // Something sent or received is not yet known committed.
+  bool has_pending() const { return in_txn_ || group_open_ || pipeline_.pending_syncs() > 0; }
+  const ApplyCounters& counters() const { return counters_; }
+  int socket() const { return pipeline_.socket(); }
+  std::uint32_t current_xid() const { return xid_; }
+
+  // Logs change_skipped warnings for tables with skips not yet reported
+  // (rate-limited per table unless force).
+  void report_skips(bool force);
+
+ private:
+  struct SkipCounter {
+    std::string table;
+    std::string op;
+    std::string reason;
+    std::uint64_t count = 0;
+    std::uint64_t reported = 0;
+    std::chrono::steady_clock::time_point last_warned{};
+  };
+  struct MissCounter {
+    std::uint64_t count = 0;
+    std::uint64_t reported = 0;
+    std::chrono::steady_clock::time_point last_warned{};
+  };
+
+  void begin(const pgdts::Begin& b, pg::Lsn lsn);
+  void commit(const pgdts::Commit& c, pg::Lsn lsn);
+  void insert(const pgdts::Insert& ins, pg::Lsn lsn);
+  void update(const pgdts::Update& upd, pg::Lsn lsn);
+  void remove(const pgdts::Delete& del, pg::Lsn lsn);
+  void truncate(const pgdts::Truncate& tr, pg::Lsn lsn);
+  void ddl(const pgdts::Ddl& ddl, pg::Lsn lsn);
+
+  void require_transaction(std::string_view what, pg::Lsn lsn) const;
+  void open_group();
+  void close_group();
+
+  // Fills where_ (codes) and where_values_ for the old row of an UPDATE or
+  // DELETE; false when the table has no usable identity.
+  bool identify_row(const stream::Relation& rel, pgdts::OldImage image, const pgdts::Tuple* old,
+                    const pgdts::Tuple* new_tuple, pg::Lsn lsn, bool& by_ctid);
+  // Adds the statement for key_ and queues its preparation.
+  const Statement& prepare(std::string sql, std::string what);
+  void send(const Statement& st, pg::Lsn lsn, bool expect_row);
+  void skip_change(const stream::Relation& rel, const char* op);
+  void row_not_found(const pg::CommandTag& tag);
+
+  pg::Connection& dest_;
+  pg::Pipeline pipeline_;
+  stream::RelationCache relations_;
+  StatementCache statements_;
+  ApplyLimits limits_;
+  std::function<bool(const stream::Relation&)> is_partitioned_;
+
+  pg::Lsn skip_before_;  // transactions committed before this were applied
+  bool in_txn_ = false;
+  bool skip_txn_ = false;
+  std::uint32_t xid_ = 0;
+
+  bool group_open_ = false;
+  std::size_t group_changes_ = 0;
+  std::size_t group_txns_ = 0;
+  pg::Lsn group_end_ = 0;
+  std::int64_t group_commit_time_ = 0;
+  std::chrono::steady_clock::time_point group_started_;
+
+  ApplyCounters counters_;
+
+  // reused per change: no allocation once grown
+  std::string key_;
+  std::string set_;
+  std::string where_;
+  std::vector<const pgdts::Value*> where_values_;
+  ParamBuffer params_;
+  char origin_lsn_[32] = {};
+  char origin_time_[64] = {};
+
+  std::unordered_map<std::uint32_t, SkipCounter> skips_;
+  std::unordered_map<std::string, MissCounter> misses_;
+};
+
+// "2026-11-25 21:40:01.123456+00" for microseconds since the Unix epoch.
+std::string format_timestamptz(std::int64_t unix_micros);
+
+}  // namespace pgdts::apply

@@ -1,0 +1,404 @@
+#include "apply/session.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <regex>
+#include <thread>
+
+#include <poll.h>
+
+#include "apply/origin.h"
+#include "error.h"
+#include "log/log.h"
+#include "pg/connection.h"
+#include "pg/replication_stream.h"
+#include "stream/record_decoder.h"
+
+namespace pgdts::apply {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr auto kFeedbackEvery = 1s;
+constexpr auto kProgressLogEvery = 10s;
+// An idle walsender sends nothing while our status updates keep it content:
+// after this much silence we ask it for a keepalive...
+constexpr auto kPingAfter = 10s;
+// ...and after this much the connection is taken for dead.
+constexpr auto kDeadAfter = 60s;
+// On SIGTERM inside a source transaction: how long to wait for its COMMIT.
+constexpr auto kStopGrace = 5s;
+constexpr auto kSlotBusyRetry = 10s;
+
+bool warned_replica_role = false;  // once per process, not per session
+
+std::string pid_in(const std::string& message) {
+  static const std::regex pid_re("PID ([0-9]+)");
+  std::smatch m;
+  return std::regex_search(message, m, pid_re) ? m[1].str() : "?";
+}
+
+class Session {
+ public:
+  Session(const SessionConfig& config, const std::atomic<bool>& stop, SessionHooks& hooks,
+          SessionTotals& totals)
+      : cfg_(config), stop_(stop), hooks_(hooks), totals_(totals) {}
+
+  void run() {
+    try {
+      connect();
+      loop();
+    } catch (...) {
+      collect_totals();
+      throw;
+    }
+    collect_totals();
+  }
+
+ private:
+  void connect();
+  void connect_destination(const std::string& source_encoding);
+  void check_slot();
+  void start_stream();
+  void loop();
+  void periodic(Clock::time_point now);
+  void send_feedback();
+  void wait_for_input(Clock::time_point now);
+  void stop_cleanly();
+  void abandon_transaction();
+  void collect_totals();
+  bool is_partitioned(const stream::Relation& rel);
+
+  const SessionConfig& cfg_;
+  const std::atomic<bool>& stop_;
+  SessionHooks& hooks_;
+  SessionTotals& totals_;
+
+  // Declared before applier_: it refers to apply_ and is destroyed first.
+  std::optional<pg::ReplicationStream> stream_;
+  pg::Connection apply_;
+  pg::Connection progress_;
+  std::optional<Applier> applier_;
+  stream::RecordDecoder decoder_;
+
+  pg::Lsn origin_start_ = 0;
+  pg::Lsn last_received_ = 0;
+  pg::Lsn idle_wal_end_ = 0;
+  pg::Lsn reported_ = 0;
+  pg::Lsn durable_ = 0;
+  ApplyCounters collected_;
+
+  Clock::time_point next_feedback_{}, next_progress_log_{}, last_message_{};
+  std::uint64_t messages_since_periodic_ = 0;
+  bool ping_sent_ = false;
+  std::uint64_t logged_changes_ = 0;
+  Clock::time_point logged_at_{};
+};
+
+void Session::connect() {
+  pg::ConnectOptions src_options{"source", true, cfg_.application_name,
+                                 // text values of timestamptz inside arrays and
+                                 // composites are compared as text under
+                                 // REPLICA IDENTITY FULL: both sides in UTC
+                                 "-c timezone=UTC"};
+  stream_.emplace(pg::Connection::open(cfg_.source, src_options));
+  pg::SystemIdentity id = stream_->identify_system();
+  if (id.system_id != cfg_.source_system_id)
+    throw Error("source system identifier changed from " + cfg_.source_system_id + " to " +
+                id.system_id + "; task \"" + cfg_.task + "\" belongs to the former source");
+  connect_destination(stream_->connection().parameter_status("server_encoding"));
+  check_slot();
+  start_stream();
+}
+
+void Session::connect_destination(const std::string& source_encoding) {
+  pg::ConnectOptions dst_options{"destination", false, cfg_.application_name, ""};
+  progress_ = pg::Connection::open(cfg_.target, dst_options);
+  apply_ = pg::Connection::open(cfg_.target, dst_options);
+
+  // Triggers and foreign keys are not fired again: the source fired them.
+  try {
+    apply_.exec("SET session_replication_role = replica");
+  } catch (const pg::SqlError& e) {
+    if (!warned_replica_role) {
+      log::Event("replica_role_unavailable")
+          .field("reason", e.what())
+          .field("effect", "destination triggers and foreign key checks fire on replayed changes")
+          .warn();
+      warned_replica_role = true;
+    }
+  }
+  // synchronous_commit = off is safe here because nothing is reported to the
+  // source as flushed before read_origin_progress(..., true) on the other
+  // connection has flushed the destination's WAL up to it (see origin.h).
+  apply_.exec("SET synchronous_commit = off");
+  // Text values arrive in the source's encoding.
+  if (!source_encoding.empty())
+    apply_.exec("SET client_encoding = " + apply_.literal(source_encoding));
+  // Read values back in the spellings the plugin sends them in, and never
+  // time out a long transaction or a wait for the source.
+  apply_.exec(
+      "SET datestyle = 'ISO'; SET intervalstyle = 'postgres'; SET extra_float_digits = 3;"
+      "SET lc_monetary = 'C'; SET timezone = 'UTC'; SET statement_timeout = 0;"
+      "SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0");
+  setup_origin_session(apply_, cfg_.origin, stop_);
+  origin_start_ = read_origin_progress(progress_, cfg_.origin);
+  durable_ = origin_start_;
+}
+
+void Session::check_slot() {
+  std::optional<pg::SlotInfo> slot = stream_->find_slot(cfg_.slot);
+  std::string dbname = stream_->connection().parameter_status("database");
+  if (!slot) {
+    if (!cfg_.may_create_slot)
+      throw Error("replication slot \"" + cfg_.slot +
+                  "\" no longer exists on the source; changes made since it was dropped are "
+                  "lost to this task: release it and start over");
+    if (origin_start_ != 0)
+      throw Error("replication slot \"" + cfg_.slot +
+                  "\" does not exist on the source, but the destination has applied task \"" +
+                  cfg_.task + "\" up to source LSN " + pg::format_lsn(origin_start_) +
+                  "; changes made since the slot was dropped cannot be streamed: run pgdts "
+                  "release --task " + cfg_.task + " and sync again from a fresh copy");
+    log::Event("slot_creating").field("slot", cfg_.slot).field("plugin", "pgdts").info();
+    pg::Lsn consistent = stream_->create_slot(cfg_.slot, "pgdts");
+    log::Event("slot_created")
+        .field("slot", cfg_.slot)
+        .field("consistent_lsn", pg::format_lsn(consistent))
+        .info();
+    return;
+  }
+  if (slot->slot_type != "logical" || slot->plugin != "pgdts")
+    throw Error("replication slot \"" + cfg_.slot + "\" exists with output plugin \"" +
+                slot->plugin + "\", not pgdts; drop it or use another --task");
+  if (!slot->database.empty() && !dbname.empty() && slot->database != dbname)
+    throw Error("replication slot \"" + cfg_.slot + "\" belongs to source database \"" +
+                slot->database + "\", not \"" + dbname + "\"; use another --task");
+  // Never report less than the slot already has: PostgreSQL 15 would move
+  // its confirmed position back.
+  reported_ = std::max(origin_start_, slot->confirmed_flush);
+}
+
+void Session::start_stream() {
+  auto deadline = Clock::now() + kSlotBusyRetry;
+  while (true) {
+    try {
+      stream_->start(cfg_.slot, origin_start_, {{"format_version", "1"}});
+      break;
+    } catch (const pg::SqlError& e) {
+      if (e.sqlstate() != "55006") throw;
+      // A killed applier's walsender lingers until it notices: wait a bit.
+      if (Clock::now() >= deadline || stop_)
+        throw Error("replication slot \"" + cfg_.slot + "\" is in use by another process (PID " +
+                    pid_in(e.what()) + ")");
+      std::this_thread::sleep_for(500ms);
+    }
+  }
+  last_received_ = std::max(origin_start_, reported_);
+  applier_.emplace(apply_, origin_start_, cfg_.limits,
+                   [this](const stream::Relation& rel) { return is_partitioned(rel); });
+  log::Event("apply_started")
+      .field("task", cfg_.task)
+      .field("slot", cfg_.slot)
+      .field("origin", cfg_.origin)
+      .field("start_lsn", pg::format_lsn(origin_start_))
+      .info();
+  if (hooks_.streaming) hooks_.streaming();
+}
+
+bool Session::is_partitioned(const stream::Relation& rel) {
+  pg::Result r = progress_.exec(
+      "SELECT c.relkind = 'p' FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+      "ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+      {rel.schema.c_str(), rel.name.c_str()});
+  return r.rows() == 1 && r.value(0, 0) == "t";
+}
+
+void Session::loop() {
+  auto now = Clock::now();
+  next_feedback_ = now;
+  next_progress_log_ = now + kProgressLogEvery;
+  last_message_ = now;
+  logged_at_ = now;
+  std::optional<Clock::time_point> stop_deadline;
+  int since_periodic = 0;
+
+  while (true) {
+    if (stop_) {
+      if (!applier_->in_source_transaction()) return stop_cleanly();
+      if (!stop_deadline) {
+        stop_deadline = Clock::now() + kStopGrace;
+        log::Event("stopping")
+            .field("task", cfg_.task)
+            .field("xid", applier_->current_xid())
+            .field("reason", "waiting for the current source transaction to end")
+            .info();
+      } else if (Clock::now() >= *stop_deadline) {
+        return abandon_transaction();
+      }
+    }
+
+    auto m = stream_->read();
+    using Kind = pg::ReplicationStream::Message::Kind;
+    if (m.kind == Kind::data) {
+      ++messages_since_periodic_;
+      last_received_ = std::max(last_received_, m.wal_end);
+      const pgdts::Record& record = decoder_.decode(m.payload, m.data_start);
+      applier_->handle(record, m.data_start);
+      if (++since_periodic >= 64 || record.kind_case() == pgdts::Record::kCommit) {
+        since_periodic = 0;
+        periodic(Clock::now());
+      }
+      continue;
+    }
+    if (m.kind == Kind::keepalive) {
+      ++messages_since_periodic_;
+      last_received_ = std::max(last_received_, m.wal_end);
+      // Everything before this position has been sent; once nothing
+      // received is pending, it may be confirmed.
+      if (!applier_->in_source_transaction()) idle_wal_end_ = std::max(idle_wal_end_, m.wal_end);
+      if (m.reply_requested) send_feedback();
+      continue;
+    }
+    // Nothing more at hand: the group may commit now.
+    applier_->idle();
+    now = Clock::now();
+    periodic(now);
+    wait_for_input(now);
+  }
+}
+
+void Session::periodic(Clock::time_point now) {
+  if (messages_since_periodic_ > 0) {
+    last_message_ = now;
+    ping_sent_ = false;
+    messages_since_periodic_ = 0;
+  }
+  if (now >= next_feedback_) {
+    send_feedback();
+    next_feedback_ = now + kFeedbackEvery;
+  }
+  if (now >= next_progress_log_) {
+    applier_->report_skips(false);
+    const ApplyCounters& c = applier_->counters();
+    std::uint64_t total = c.changes;
+    if (total != logged_changes_) {
+      double secs = std::chrono::duration<double>(now - logged_at_).count();
+      log::Event("progress")
+          .field("task", cfg_.task)
+          .field("applied_changes", totals_.counters.changes + total)
+          .field("applied_transactions", totals_.counters.transactions + c.transactions)
+          .field("skipped_changes", totals_.counters.skipped + c.skipped)
+          .field("changes_per_second",
+                 static_cast<std::uint64_t>(secs > 0 ? (total - logged_changes_) / secs : 0))
+          .field("lsn", pg::format_lsn(c.last_end))
+          .field("confirmed_lsn", pg::format_lsn(reported_))
+          .info();
+      logged_changes_ = total;
+    }
+    logged_at_ = now;
+    next_progress_log_ = now + kProgressLogEvery;
+  }
+  if (now - last_message_ >= kDeadAfter)
+    throw pg::ConnectionError("source: no message from the walsender for " +
+                              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                 now - last_message_)
+                                                 .count()) +
+                              " s");
+  if (now - last_message_ >= kPingAfter && !ping_sent_) {
+    stream_->send_status(last_received_, reported_, reported_, true);
+    ping_sent_ = true;
+  }
+}
+
+void Session::send_feedback() {
+  pg::Lsn durable = read_origin_progress(progress_, cfg_.origin);
+  if (durable > durable_) {
+    durable_ = durable;
+    if (hooks_.progressed) hooks_.progressed();
+  }
+  pg::Lsn flush = durable;
+  // Nothing received is waiting to be applied or committed, and all that
+  // was committed is durable: everything up to the last keepalive position
+  // is done (the transactions in between sent nothing).
+  if (!applier_->has_pending() && durable >= applier_->counters().last_end)
+    flush = std::max(flush, idle_wal_end_);
+  reported_ = std::max(reported_, flush);
+  stream_->send_status(last_received_, reported_, reported_, false);
+  totals_.confirmed = reported_;
+}
+
+void Session::wait_for_input(Clock::time_point now) {
+  auto until = std::min(next_feedback_, now + 200ms);
+  int timeout = static_cast<int>(
+      std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()));
+  pollfd fds[2] = {{stream_->socket(), POLLIN, 0}, {applier_->socket(), POLLIN, 0}};
+  if (::poll(fds, 2, timeout) < 0 && errno != EINTR)
+    throw pg::ConnectionError(std::string("poll failed: ") + std::strerror(errno));
+}
+
+void Session::stop_cleanly() {
+  applier_->finish();
+  send_feedback();
+}
+
+void Session::abandon_transaction() {
+  log::Event("transaction_rolled_back")
+      .field("task", cfg_.task)
+      .field("xid", applier_->current_xid())
+      .field("reason", "stopping before the source transaction was complete; it is applied "
+                       "whole on the next start")
+      .warn();
+  // Closing the connection rolls the open destination transaction back.
+  // Source transactions grouped with it are rolled back too; the origin did
+  // not move, so the next start applies them.
+  ApplyCounters c = applier_->counters();
+  applier_.reset();
+  apply_.close();
+  pg::Lsn durable = read_origin_progress(progress_, cfg_.origin);
+  durable_ = std::max(durable_, durable);
+  if (c.last_end <= durable_) {
+    collected_.changes += c.changes;
+    collected_.transactions += c.transactions;
+  }
+  collected_.skipped += c.skipped;
+  collected_.replayed += c.replayed;
+  reported_ = std::max(reported_, durable);
+  stream_->send_status(last_received_, reported_, reported_, false);
+  totals_.confirmed = reported_;
+}
+
+void Session::collect_totals() {
+  ApplyCounters c = collected_;
+  if (applier_) {
+    const ApplyCounters& a = applier_->counters();
+    // Only what is known committed counts as applied.
+    if (a.last_end <= durable_) {
+      c.changes += a.changes;
+      c.transactions += a.transactions;
+    }
+    c.skipped += a.skipped;
+    c.replayed += a.replayed;
+    c.last_end = a.last_end;
+    applier_->report_skips(true);
+  }
+  totals_.counters.changes += c.changes;
+  totals_.counters.transactions += c.transactions;
+  totals_.counters.skipped += c.skipped;
+  totals_.counters.replayed += c.replayed;
+  totals_.counters.last_end = std::max(totals_.counters.last_end, durable_);
+}
+
+}  // namespace
+
+void run_session(const SessionConfig& config, const std::atomic<bool>& stop, SessionHooks& hooks,
+                 SessionTotals& totals) {
+  Session session(config, stop, hooks, totals);
+  session.run();
+}
+
+}  // namespace pgdts::apply

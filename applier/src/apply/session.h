@@ -1,0 +1,48 @@
+// One apply session: connections to both sides, the stream resumed from the
+// destination's origin, records applied until a stop is requested (then it
+// returns, having committed every complete source transaction) or something
+// fails (then it throws; the caller decides whether to retry).
+//
+// Flush reporting: the source is told as flushed only the origin position
+// read with pg_replication_origin_progress(origin, true) on a second
+// destination connection (committed and durable there), or, when nothing is
+// pending at all, the end of WAL the source last reported in a keepalive, so
+// that the slot advances on an idle or fully filtered source.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "apply/applier.h"
+#include "pg/conninfo.h"
+#include "pg/lsn.h"
+
+namespace pgdts::apply {
+
+struct SessionConfig {
+  pg::ConnInfo source;
+  pg::ConnInfo target;
+  std::string task;
+  std::string slot;
+  std::string origin;
+  std::string application_name;
+  std::string source_system_id;  // the task's source: a session refuses another
+  bool may_create_slot = false;  // only the first session of a run
+  ApplyLimits limits;
+};
+
+struct SessionTotals {
+  ApplyCounters counters;  // summed over the sessions of a run
+  pg::Lsn confirmed = 0;   // last position reported to the source as flushed
+};
+
+struct SessionHooks {
+  std::function<void()> streaming;   // START_REPLICATION succeeded
+  std::function<void()> progressed;  // the destination's durable position moved
+};
+
+void run_session(const SessionConfig& config, const std::atomic<bool>& stop, SessionHooks& hooks,
+                 SessionTotals& totals);
+
+}  // namespace pgdts::apply

@@ -1,0 +1,159 @@
+#include "apply/statement_sql.h"
+
+#include "error.h"
+
+namespace pgdts::apply {
+namespace {
+
+void append_param(std::string& sql, int& n) {
+  sql += '$';
+  sql += std::to_string(++n);
+}
+
+// "a = $3 AND b IS NULL ..." for the where codes; n is the last parameter
+// number used so far.
+std::string conditions(const TableNames& t, std::string_view where_codes, int& n) {
+  std::string sql;
+  for (size_t i = 0; i < where_codes.size(); ++i) {
+    char c = where_codes[i];
+    if (c == code::kSkip) continue;
+    if (!sql.empty()) sql += " AND ";
+    sql += t.columns[i];
+    switch (c) {
+      case code::kEqual:
+        sql += " = ";
+        append_param(sql, n);
+        break;
+      case code::kTextEqual:
+        sql += "::pg_catalog.text = ";
+        append_param(sql, n);
+        break;
+      case code::kIsNull:
+        sql += " IS NULL";
+        break;
+      default:
+        throw Error(std::string("internal error: bad where code '") + c + "'");
+    }
+  }
+  if (sql.empty()) sql = "true";
+  return sql;
+}
+
+std::string where_clause(const TableNames& t, std::string_view where_codes, bool by_ctid, int& n) {
+  std::string cond = conditions(t, where_codes, n);
+  if (!by_ctid) return " WHERE " + cond;
+  return " WHERE ctid = (SELECT ctid FROM ONLY " + t.qualified + " WHERE " + cond + " LIMIT 1)";
+}
+
+}  // namespace
+
+std::string quote_identifier(std::string_view name) {
+  std::string out;
+  out.reserve(name.size() + 2);
+  out += '"';
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+TableNames table_names(std::string_view schema, std::string_view table,
+                       const std::vector<std::string>& columns) {
+  TableNames t;
+  t.qualified = quote_identifier(schema) + "." + quote_identifier(table);
+  t.columns.reserve(columns.size());
+  for (const auto& c : columns) t.columns.push_back(quote_identifier(c));
+  return t;
+}
+
+bool has_reliable_equality(std::uint32_t oid) {
+  switch (oid) {
+    case 16:    // bool
+    case 17:    // bytea
+    case 18:    // char
+    case 19:    // name
+    case 20:    // int8
+    case 21:    // int2
+    case 23:    // int4
+    case 25:    // text
+    case 26:    // oid
+    case 700:   // float4
+    case 701:   // float8
+    case 790:   // money
+    case 1042:  // bpchar
+    case 1043:  // varchar
+    case 1082:  // date
+    case 1083:  // time
+    case 1114:  // timestamp
+    case 1184:  // timestamptz
+    case 1560:  // bit
+    case 1562:  // varbit
+    case 2950:  // uuid
+    case 3220:  // pg_lsn
+      return true;
+    default:
+      return false;
+  }
+}
+
+int count_params(std::string_view codes) {
+  int n = 0;
+  for (char c : codes)
+    if (c == code::kValue || c == code::kEqual || c == code::kTextEqual) ++n;
+  return n;
+}
+
+std::string insert_sql(const TableNames& t, std::string_view set_codes) {
+  std::string cols, vals;
+  int n = 0;
+  for (size_t i = 0; i < set_codes.size(); ++i) {
+    if (set_codes[i] != code::kValue) continue;
+    if (!cols.empty()) {
+      cols += ", ";
+      vals += ", ";
+    }
+    cols += t.columns[i];
+    append_param(vals, n);
+  }
+  if (cols.empty()) return "INSERT INTO " + t.qualified + " DEFAULT VALUES";
+  return "INSERT INTO " + t.qualified + " (" + cols + ") VALUES (" + vals + ")";
+}
+
+std::string update_sql(const TableNames& t, std::string_view set_codes,
+                       std::string_view where_codes, bool by_ctid) {
+  std::string set;
+  int n = 0;
+  for (size_t i = 0; i < set_codes.size(); ++i) {
+    if (set_codes[i] != code::kValue) continue;
+    if (!set.empty()) set += ", ";
+    set += t.columns[i];
+    set += " = ";
+    append_param(set, n);
+  }
+  if (set.empty()) throw Error("internal error: UPDATE of " + t.qualified + " sets no column");
+  return "UPDATE ONLY " + t.qualified + " SET " + set + where_clause(t, where_codes, by_ctid, n);
+}
+
+std::string delete_sql(const TableNames& t, std::string_view where_codes, bool by_ctid) {
+  int n = 0;
+  return "DELETE FROM ONLY " + t.qualified + where_clause(t, where_codes, by_ctid, n);
+}
+
+std::string truncate_sql(const std::vector<TruncateTarget>& tables, bool restart_identity,
+                         bool cascade) {
+  std::string sql = "TRUNCATE ";
+  for (size_t i = 0; i < tables.size(); ++i) {
+    if (i) sql += ", ";
+    // ONLY binds to each name. A partitioned table refuses it (its rows are
+    // its partitions', which the record lists too).
+    if (!tables[i].partitioned) sql += "ONLY ";
+    sql += tables[i].qualified;
+  }
+  if (restart_identity) sql += " RESTART IDENTITY";
+  if (cascade) sql += " CASCADE";
+  return sql;
+}
+
+}  // namespace pgdts::apply

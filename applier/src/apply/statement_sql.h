@@ -1,0 +1,67 @@
+// SQL text of the statements that replay changes. Pure functions of names
+// and per-column codes, so that they are unit-tested without a server.
+//
+// Per-column codes (one char per column of the relation, in column order):
+//   SET / INSERT list:  'v' the column gets a parameter, '-' left out
+//                       (an unchanged TOAST value: the destination keeps it)
+//   WHERE:              '=' col = $n      (a type whose = means "same value")
+//                       't' col::text = $n (json, xml, point...: no or a
+//                                           misleading =)
+//                       'n' col IS NULL
+//                       '-' not compared
+// Parameters are numbered in order: SET/INSERT columns first, then WHERE.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgdts::apply {
+
+namespace code {
+constexpr char kValue = 'v';
+constexpr char kSkip = '-';
+constexpr char kEqual = '=';
+constexpr char kTextEqual = 't';
+constexpr char kIsNull = 'n';
+}  // namespace code
+
+// "name" with embedded quotes doubled: always quoted, so case, spaces and
+// reserved words survive. Equivalent to PQescapeIdentifier for every
+// encoding PostgreSQL accepts from a client (no multibyte character there
+// contains the byte '"').
+std::string quote_identifier(std::string_view name);
+
+// Quoted names of a destination table and its columns (stream order).
+struct TableNames {
+  std::string qualified;             // "schema"."table"
+  std::vector<std::string> columns;  // "col", ...
+};
+
+TableNames table_names(std::string_view schema, std::string_view table,
+                       const std::vector<std::string>& columns);
+
+// Whether the text form of a value may be compared with the type's own =
+// operator: equal means identical for these built-in types. Everything else
+// (json, xml, geometric types, numeric's 1.0 = 1.00, interval's
+// '1 day' = '24 hours', user types) is compared as text.
+bool has_reliable_equality(std::uint32_t type_oid);
+
+std::string insert_sql(const TableNames& t, std::string_view set_codes);
+// by_ctid: the WHERE matches a whole old row (REPLICA IDENTITY FULL), of
+// which there may be duplicates: touch exactly one, the first found.
+std::string update_sql(const TableNames& t, std::string_view set_codes,
+                       std::string_view where_codes, bool by_ctid);
+std::string delete_sql(const TableNames& t, std::string_view where_codes, bool by_ctid);
+struct TruncateTarget {
+  std::string qualified;
+  bool partitioned = false;  // on the destination
+};
+std::string truncate_sql(const std::vector<TruncateTarget>& tables, bool restart_identity,
+                         bool cascade);
+
+// Number of parameters codes call for.
+int count_params(std::string_view codes);
+
+}  // namespace pgdts::apply

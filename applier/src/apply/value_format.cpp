@@ -1,0 +1,93 @@
+#include "apply/value_format.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+#include "error.h"
+
+namespace pgdts::apply {
+namespace {
+
+std::string_view put(const char* text, char* buf, std::size_t size) {
+  std::size_t n = std::strlen(text);
+  std::memcpy(buf, text, n + 1);
+  (void)size;
+  return {buf, n};
+}
+
+}  // namespace
+
+std::string_view format_float(double v, bool as_float4, char* buf, std::size_t size) {
+  if (std::isnan(v)) return put("NaN", buf, size);
+  if (std::isinf(v)) return put(v > 0 ? "Infinity" : "-Infinity", buf, size);
+  // std::to_chars without a precision gives the shortest text that reads
+  // back as the same value (and "-0" for negative zero).
+  auto r = as_float4 ? std::to_chars(buf, buf + size - 1, static_cast<float>(v))
+                     : std::to_chars(buf, buf + size - 1, v);
+  *r.ptr = '\0';
+  return {buf, static_cast<std::size_t>(r.ptr - buf)};
+}
+
+std::string_view format_int(std::int64_t v, char* buf, std::size_t size) {
+  auto r = std::to_chars(buf, buf + size - 1, v);
+  *r.ptr = '\0';
+  return {buf, static_cast<std::size_t>(r.ptr - buf)};
+}
+
+std::size_t ParamBuffer::next_slot() {
+  if (count_ == values_.size()) {
+    std::size_t n = values_.empty() ? 16 : values_.size() * 2;
+    values_.resize(n);
+    lengths_.resize(n);
+    formats_.resize(n);
+    scratch_.resize(n);
+  }
+  return count_++;
+}
+
+void ParamBuffer::add_null() {
+  std::size_t i = next_slot();
+  values_[i] = nullptr;
+  lengths_[i] = 0;
+  formats_[i] = 0;
+}
+
+void ParamBuffer::add(const pgdts::Value& value, std::uint32_t type_oid) {
+  std::size_t i = next_slot();
+  lengths_[i] = 0;
+  formats_[i] = 0;
+  char* buf = scratch_[i].data();
+  constexpr std::size_t size = std::tuple_size_v<std::array<char, 48>>;
+  switch (value.kind_case()) {
+    case pgdts::Value::kIsNull:
+      values_[i] = nullptr;
+      break;
+    case pgdts::Value::kIntValue:
+      values_[i] = format_int(value.int_value(), buf, size).data();
+      break;
+    case pgdts::Value::kFloatValue:
+      values_[i] = format_float(value.float_value(), type_oid == kFloat4Oid, buf, size).data();
+      break;
+    case pgdts::Value::kBoolValue:
+      values_[i] = value.bool_value() ? "t" : "f";
+      break;
+    case pgdts::Value::kBinaryValue:
+      // Binary format: bytea's wire format is its bytes. (An empty value
+      // still needs a non-null pointer: null means SQL NULL.)
+      values_[i] = value.binary_value().data();
+      lengths_[i] = static_cast<int>(value.binary_value().size());
+      formats_[i] = 1;
+      break;
+    case pgdts::Value::kTextValue:
+      // protobuf strings are NUL-terminated, as text parameters must be.
+      values_[i] = value.text_value().c_str();
+      break;
+    case pgdts::Value::kUnchangedToast:
+      throw Error("internal error: an unchanged TOAST value cannot be a parameter");
+    default:
+      throw Error("change record holds a value of no known kind");
+  }
+}
+
+}  // namespace pgdts::apply

@@ -1,0 +1,52 @@
+// Column values as statement parameters.
+//
+// Text parameters for everything but bytea, which goes as a binary
+// parameter (its raw bytes: no hex encoding that doubles its size). Integers
+// and floats are formatted into per-parameter scratch buffers that are
+// reused from change to change; text values point into the decoded record.
+// So the per-change hot path allocates nothing once the buffers have grown
+// to the widest table's column count.
+#pragma once
+
+#include <array>
+#include <deque>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "pgdts.pb.h"
+
+namespace pgdts::apply {
+
+constexpr std::uint32_t kFloat4Oid = 700;
+
+// Text PostgreSQL reads back as exactly v: the shortest round-trip digits;
+// NaN, Infinity, -Infinity; -0 keeps its sign. A float4 column's value is
+// formatted as a float (shortest for float4).
+std::string_view format_float(double v, bool as_float4, char* buf, std::size_t size);
+std::string_view format_int(std::int64_t v, char* buf, std::size_t size);
+
+class ParamBuffer {
+ public:
+  void clear() { count_ = 0; }
+  void add_null();
+  // The value must stay alive until the parameters are sent.
+  void add(const pgdts::Value& value, std::uint32_t type_oid);
+
+  int size() const { return static_cast<int>(count_); }
+  const char* const* values() const { return values_.data(); }
+  const int* lengths() const { return lengths_.data(); }
+  const int* formats() const { return formats_.data(); }
+
+ private:
+  std::size_t next_slot();
+
+  std::vector<const char*> values_;
+  std::vector<int> lengths_;
+  std::vector<int> formats_;
+  // a deque: growing it keeps earlier buffers (which values_ points into) in place
+  std::deque<std::array<char, 48>> scratch_;
+  std::size_t count_ = 0;
+};
+
+}  // namespace pgdts::apply

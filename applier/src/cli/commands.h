@@ -1,0 +1,18 @@
+// The commands available now. Each catches its own exceptions at one place,
+// prints one `pgdts: error: ...` line and returns the exit status.
+#pragma once
+
+#include <string>
+
+#include "cli/options.h"
+
+namespace pgdts::cli {
+
+int run_sync(const Options& options);
+int run_stream(const Options& options);
+int run_release(const Options& options);
+
+// Prints `pgdts: error: <message>` (on one line) to stderr; returns status.
+int report_error(const std::string& message, int status);
+
+}  // namespace pgdts::cli

@@ -1,0 +1,43 @@
+// The command line (and --config INI file) of pgdts: parsing, validation and
+// help. Everything that can be wrong with the options is found here and
+// reported as a UsageError (exit status 2) before anything connects.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "log/log.h"
+#include "pg/conninfo.h"
+#include "pg/lsn.h"
+
+namespace pgdts::cli {
+
+enum class Command { precheck, sync, status, verify, cutover, release, stream };
+
+struct Options {
+  Command command = Command::sync;
+  pg::ConnInfo source;
+  pg::ConnInfo target;
+  std::string task = "default";
+  log::Level log_level = log::Level::info;
+  // sync
+  std::vector<std::string> phases;
+  int retry_connection_minutes = 720;
+  int retry_other_minutes = 10;
+  // stream
+  bool consume = false;
+  bool create_slot = false;
+  std::optional<int> idle_exit_seconds;
+  std::optional<pg::Lsn> start_lsn;
+};
+
+struct ParseResult {
+  std::optional<Options> options;  // set unless help was asked for
+  std::string help;                // print it and exit 0
+};
+
+// args: argv without the program name. Throws UsageError.
+ParseResult parse_command_line(const std::vector<std::string>& args);
+
+}  // namespace pgdts::cli

@@ -1,0 +1,95 @@
+// pgdts release: drop the task's slot on the source, its origin and state
+// row on the destination. Each step skips what is already gone, so a
+// second release is a no-op.
+#include <chrono>
+#include <regex>
+#include <thread>
+
+#include "apply/origin.h"
+#include "cli/commands.h"
+#include "error.h"
+#include "log/log.h"
+#include "pg/connection.h"
+#include "task/task_state.h"
+
+namespace pgdts::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// A sync that was just stopped leaves its walsender and apply backend for
+// a moment: wait this long for them before calling the slot or origin busy.
+constexpr auto kBusyWait = 5s;
+
+std::string pid_in(const std::string& message) {
+  static const std::regex pid_re("PID ([0-9]+)");
+  std::smatch m;
+  return std::regex_search(message, m, pid_re) ? m[1].str() : "?";
+}
+
+void drop_slot(pg::Connection& source, const std::string& slot, const std::string& task) {
+  auto deadline = Clock::now() + kBusyWait;
+  while (true) {
+    pg::Result r = source.exec(
+        "SELECT active_pid FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+        {slot.c_str()});
+    if (r.rows() == 0) {
+      log::Event("slot_absent").field("slot", slot).info();
+      return;
+    }
+    std::string busy_pid = r.is_null(0, 0) ? "" : std::string(r.value(0, 0));
+    if (busy_pid.empty()) {
+      try {
+        source.exec("SELECT pg_catalog.pg_drop_replication_slot($1)", {slot.c_str()});
+        log::Event("slot_dropped").field("slot", slot).info();
+        return;
+      } catch (const pg::SqlError& e) {
+        if (e.sqlstate() == "42704") continue;  // dropped meanwhile: look again
+        if (e.sqlstate() != "55006") throw;
+        busy_pid = pid_in(e.what());
+      }
+    }
+    if (Clock::now() >= deadline)
+      throw Error("replication slot \"" + slot + "\" is in use by another process (PID " +
+                  busy_pid + "); stop the pgdts sync of task \"" + task + "\" first");
+    std::this_thread::sleep_for(200ms);
+  }
+}
+
+void drop_origin(pg::Connection& dest, const std::string& origin) {
+  auto deadline = Clock::now() + kBusyWait;
+  while (true) {
+    try {
+      if (apply::drop_origin_if_exists(dest, origin))
+        log::Event("origin_dropped").field("origin", origin).info();
+      else
+        log::Event("origin_absent").field("origin", origin).info();
+      return;
+    } catch (const Error& e) {
+      if (Clock::now() >= deadline) throw;
+      std::this_thread::sleep_for(200ms);
+    }
+  }
+}
+
+}  // namespace
+
+int run_release(const Options& o) {
+  std::string slot = task::slot_name(o.task), origin = task::origin_name(o.task);
+  std::string app = "pgdts_" + o.task;
+  try {
+    pg::Connection source = pg::Connection::open(o.source, {"source", false, app, ""});
+    drop_slot(source, slot, o.task);
+    pg::Connection dest = pg::Connection::open(o.target, {"destination", false, app, ""});
+    drop_origin(dest, origin);
+    if (task::TaskStore(dest).remove_task(o.task))
+      log::Event("task_state_removed").field("task", o.task).info();
+    log::Event("released").field("task", o.task).info();
+    return 0;
+  } catch (const std::exception& e) {
+    return report_error(e.what(), 1);
+  }
+}
+
+}  // namespace pgdts::cli

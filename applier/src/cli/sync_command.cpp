@@ -1,0 +1,211 @@
+// pgdts sync --phases incremental: startup checks (no retry: a bad setup
+// fails at once), then apply sessions, retried after failures within the
+// --retry-connection / --retry-other windows, until SIGINT/SIGTERM.
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "apply/origin.h"
+#include "apply/session.h"
+#include "cli/commands.h"
+#include "cli/stop_signal.h"
+#include "error.h"
+#include "log/log.h"
+#include "pg/connection.h"
+#include "pg/pipeline.h"
+#include "pg/replication_stream.h"
+#include "task/source_checks.h"
+#include "task/task_state.h"
+
+namespace pgdts::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr auto kBackoffFirst = 1s;
+constexpr auto kBackoffMax = 30s;
+
+// One failure window: starts at the first failure after the last success.
+class RetryWindow {
+ public:
+  RetryWindow(const char* option, int minutes) : option_(option), length_(minutes) {}
+  void success() { failing_ = false; }
+  // Records a failure; false when the window is used up.
+  bool failure() {
+    auto now = Clock::now();
+    if (!failing_) {
+      failing_ = true;
+      since_ = now;
+    }
+    return now - since_ < length_;
+  }
+  std::string describe() const {
+    return "retried for " + std::to_string(length_.count()) + " minutes (" + option_ + ")";
+  }
+
+ private:
+  const char* option_;
+  std::chrono::minutes length_;
+  bool failing_ = false;
+  Clock::time_point since_{};
+};
+
+// Sleeps, waking early on a stop request; true when stopped.
+bool sleep_or_stop(std::chrono::seconds duration, const std::atomic<bool>& stop) {
+  auto until = Clock::now() + duration;
+  while (Clock::now() < until) {
+    if (stop) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return stop;
+}
+
+std::string describe_failure(const Error& e) {
+  if (auto* p = dynamic_cast<const pg::PipelineError*>(&e)) {
+    std::string where = p->lsn() ? " at source LSN " + pg::format_lsn(p->lsn()) : "";
+    return "destination rejected " + p->what_failed() + where + ": " + p->what();
+  }
+  return e.what();
+}
+
+void log_failure(const Error& e, const char* kind, std::chrono::seconds retry_in) {
+  log::Event event("apply_failed");
+  event.field("kind", kind).field("error", describe_failure(e));
+  if (auto* p = dynamic_cast<const pg::PipelineError*>(&e)) {
+    event.field("change", p->what_failed()).field("statement", p->statement());
+    if (p->lsn()) event.field("lsn", pg::format_lsn(p->lsn()));
+    event.field("sqlstate", p->sqlstate());
+  }
+  event.field("retry_in", std::to_string(retry_in.count()) + "s").warn();
+}
+
+// Best effort: the reason the task stopped, for pgdts status and the DBA.
+void store_last_error(const Options& o, const std::string& message) {
+  try {
+    pg::Connection dest = pg::Connection::open(
+        o.target, {"destination", false, "pgdts_" + o.task, ""});
+    task::TaskStore(dest).set_last_error(o.task, message);
+  } catch (const std::exception&) {
+    // unreachable destination: the error line says it all
+  }
+}
+
+// Everything that must hold before the first session; no retries here.
+apply::SessionConfig start_task(const Options& o) {
+  apply::SessionConfig cfg;
+  cfg.source = o.source;
+  cfg.target = o.target;
+  cfg.task = o.task;
+  cfg.slot = task::slot_name(o.task);
+  cfg.origin = task::origin_name(o.task);
+  cfg.application_name = "pgdts_" + o.task;
+  cfg.may_create_slot = true;
+
+  pg::Connection source = pg::Connection::open(o.source, {"source", false, cfg.application_name, ""});
+  task::SourceFacts facts = task::check_source(source);
+  source.close();
+
+  pg::ReplicationStream replication(
+      pg::Connection::open(o.source, {"source", true, cfg.application_name, ""}));
+  pg::SystemIdentity id = replication.identify_system();
+  cfg.source_system_id = id.system_id;
+
+  pg::Connection dest = pg::Connection::open(o.target, {"destination", false, cfg.application_name, ""});
+  task::TaskStore(dest).register_task(o.task, "incremental", cfg.slot,
+                                      {id.system_id, id.dbname.empty() ? facts.database : id.dbname});
+  if (apply::create_origin_if_missing(dest, cfg.origin))
+    log::Event("origin_created").field("origin", cfg.origin).info();
+  return cfg;
+}
+
+}  // namespace
+
+int report_error(const std::string& message, int status) {
+  std::fprintf(stderr, "pgdts: error: %s\n", pg::one_line(message).c_str());
+  std::fflush(stderr);
+  return status;
+}
+
+int run_sync(const Options& o) {
+  const std::atomic<bool>& stop = install_stop_signals();
+  log::Event("sync_starting")
+      .field("task", o.task)
+      .field("phases", "incremental")
+      .field("source", o.source.masked())
+      .field("target", o.target.masked())
+      .info();
+
+  apply::SessionConfig cfg;
+  try {
+    cfg = start_task(o);
+  } catch (const std::exception& e) {
+    return report_error(e.what(), 1);
+  }
+
+  bool started = false;
+  RetryWindow connection_window("--retry-connection", o.retry_connection_minutes);
+  RetryWindow other_window("--retry-other", o.retry_other_minutes);
+  auto backoff = std::chrono::seconds(kBackoffFirst);
+  apply::SessionTotals totals;
+  apply::SessionHooks hooks;
+  hooks.streaming = [&] {
+    started = true;
+    cfg.may_create_slot = false;  // a slot that vanishes later is an error
+    connection_window.success();
+  };
+  hooks.progressed = [&] {
+    other_window.success();
+    backoff = kBackoffFirst;
+  };
+
+  auto summary = [&](const char* event) {
+    log::Event(event)
+        .field("task", o.task)
+        .field("applied_changes", totals.counters.changes)
+        .field("applied_transactions", totals.counters.transactions)
+        .field("skipped_changes", totals.counters.skipped)
+        .field("resent_transactions_skipped", totals.counters.replayed)
+        .field("confirmed_lsn", pg::format_lsn(totals.confirmed))
+        .info();
+  };
+
+  while (true) {
+    std::string failure;
+    bool window_left = true;
+    RetryWindow* window = nullptr;
+    try {
+      apply::run_session(cfg, stop, hooks, totals);
+      summary("shutdown");
+      return 0;
+    } catch (const pg::ConnectionError& e) {
+      if (!started) return report_error(e.what(), 1);
+      failure = e.what();
+      window = &connection_window;
+      window_left = connection_window.failure();
+      if (window_left) log_failure(e, "connection", backoff);
+    } catch (const Error& e) {
+      if (!started) return report_error(describe_failure(e), 1);
+      failure = describe_failure(e);
+      window = &other_window;
+      window_left = other_window.failure();
+      if (window_left) log_failure(e, "other", backoff);
+    } catch (const std::exception& e) {
+      summary("stopped");
+      return report_error(e.what(), 1);
+    }
+    if (!window_left) {
+      std::string message = failure + "; " + window->describe() + ", giving up";
+      store_last_error(o, message);
+      summary("stopped");
+      return report_error(message, 1);
+    }
+    if (sleep_or_stop(backoff, stop)) {
+      summary("shutdown");
+      return 0;
+    }
+    backoff = std::min<std::chrono::seconds>(backoff * 2, kBackoffMax);
+  }
+}
+
+}  // namespace pgdts::cli

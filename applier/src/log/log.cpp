@@ -1,0 +1,110 @@
+// spdlog set-up and the event line format.
+#include "log/log.h"
+
+#include <memory>
+
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace pgdts::log {
+namespace {
+
+// Upper-case level names (INFO, WARN, ...) instead of spdlog's "info",
+// "warning": shorter, and what log readers expect to grep for.
+class LevelFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    std::string_view name;
+    switch (msg.level) {
+      case spdlog::level::trace: name = "TRACE"; break;
+      case spdlog::level::debug: name = "DEBUG"; break;
+      case spdlog::level::info: name = "INFO"; break;
+      case spdlog::level::warn: name = "WARN"; break;
+      case spdlog::level::err: name = "ERROR"; break;
+      case spdlog::level::critical: name = "FATAL"; break;
+      default: name = "OFF"; break;
+    }
+    dest.append(name.data(), name.data() + name.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<LevelFlag>();
+  }
+};
+
+spdlog::level::level_enum to_spdlog(Level level) {
+  switch (level) {
+    case Level::error: return spdlog::level::err;
+    case Level::warn: return spdlog::level::warn;
+    case Level::info: return spdlog::level::info;
+    case Level::debug: return spdlog::level::debug;
+  }
+  return spdlog::level::info;
+}
+
+bool needs_quotes(std::string_view v) {
+  if (v.empty()) return true;
+  for (unsigned char c : v)
+    if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7f) return true;
+  return false;
+}
+
+}  // namespace
+
+std::optional<Level> parse_level(std::string_view text) {
+  if (text == "error") return Level::error;
+  if (text == "warn" || text == "warning") return Level::warn;
+  if (text == "info") return Level::info;
+  if (text == "debug") return Level::debug;
+  return std::nullopt;
+}
+
+void init(Level level) {
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_st>();
+  auto logger = std::make_shared<spdlog::logger>("pgdts", sink);
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<LevelFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e %* %v");
+  logger->set_formatter(std::move(formatter));
+  logger->set_level(to_spdlog(level));
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(logger);
+}
+
+bool enabled(Level level) { return spdlog::default_logger_raw()->should_log(to_spdlog(level)); }
+
+void append_field(std::string& line, std::string_view key, std::string_view value) {
+  if (!line.empty()) line += ' ';
+  line.append(key);
+  line += '=';
+  if (!needs_quotes(value)) {
+    line.append(value);
+    return;
+  }
+  line += '"';
+  for (char c : value) {
+    switch (c) {
+      case '"': line += "\\\""; break;
+      case '\\': line += "\\\\"; break;
+      case '\n': line += "\\n"; break;
+      case '\r': line += "\\r"; break;
+      case '\t': line += "\\t"; break;
+      default: line += c;
+    }
+  }
+  line += '"';
+}
+
+Event::Event(std::string_view name) { append_field(line_, "event", name); }
+
+Event& Event::field(std::string_view key, std::string_view value) {
+  append_field(line_, key, value);
+  return *this;
+}
+
+void Event::error() const { spdlog::error("{}", line_); }
+void Event::warn() const { spdlog::warn("{}", line_); }
+void Event::info() const { spdlog::info("{}", line_); }
+void Event::debug() const { spdlog::debug("{}", line_); }
+
+}  // namespace pgdts::log

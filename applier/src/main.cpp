@@ -1,0 +1,34 @@
+// pgdts: command dispatch only.
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "error.h"
+#include "log/log.h"
+
+int main(int argc, char** argv) {
+  using namespace pgdts;
+  cli::ParseResult parsed;
+  try {
+    parsed = cli::parse_command_line(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const UsageError& e) {
+    return cli::report_error(e.what(), 2);
+  } catch (const std::exception& e) {
+    return cli::report_error(e.what(), 2);
+  }
+  if (!parsed.options) {
+    std::fputs(parsed.help.c_str(), stdout);
+    return 0;
+  }
+  const cli::Options& options = *parsed.options;
+  log::init(options.log_level);
+  switch (options.command) {
+    case cli::Command::sync: return cli::run_sync(options);
+    case cli::Command::stream: return cli::run_stream(options);
+    case cli::Command::release: return cli::run_release(options);
+    default: return cli::report_error("command not available yet", 2);
+  }
+}

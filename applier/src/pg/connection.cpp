@@ -1,0 +1,176 @@
+// libpq connections: connect with pgdts' parameters added to the user's,
+// run statements, and turn failures into exceptions of the right type.
+#include "pg/connection.h"
+
+#include <cstdlib>
+#include <vector>
+
+#include <libpq-fe.h>
+
+namespace pgdts::pg {
+
+void ConnDeleter::operator()(pg_conn* conn) const { PQfinish(conn); }
+void ResultDeleter::operator()(pg_result* res) const { PQclear(res); }
+
+int Result::rows() const { return res_ ? PQntuples(res_.get()) : 0; }
+
+bool Result::is_null(int row, int col) const { return PQgetisnull(res_.get(), row, col) != 0; }
+
+std::string_view Result::value(int row, int col) const {
+  return {PQgetvalue(res_.get(), row, col),
+          static_cast<size_t>(PQgetlength(res_.get(), row, col))};
+}
+
+std::optional<std::string> Result::optional(int row, int col) const {
+  if (is_null(row, col)) return std::nullopt;
+  return std::string(value(row, col));
+}
+
+std::string one_line(std::string_view message) {
+  std::string out;
+  bool pending_space = false, pending_sep = false;
+  for (char c : message) {
+    if (c == '\n' || c == '\r') {
+      pending_sep = !out.empty();
+      pending_space = false;
+      continue;
+    }
+    if (c == ' ' || c == '\t') {
+      pending_space = !out.empty();
+      continue;
+    }
+    if (pending_sep) out += "; ";
+    else if (pending_space) out += ' ';
+    pending_sep = pending_space = false;
+    out += c;
+  }
+  return out;
+}
+
+bool is_connection_sqlstate(std::string_view s) {
+  return s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03" || s == "53300";
+}
+
+Connection Connection::open(const ConnInfo& info, const ConnectOptions& options) {
+  // Defaults first (the user's values override them), then the user's
+  // parameters, then what pgdts must set (overriding the user's).
+  std::vector<std::pair<std::string, std::string>> params = {
+      {"connect_timeout", "10"},
+      // Notice a dead peer while idle: the apply session may wait for the
+      // source for a long time, and a hang is a defect.
+      {"keepalives_idle", "30"},
+      {"keepalives_interval", "10"},
+      {"keepalives_count", "3"},
+  };
+  if (!options.fallback_application_name.empty())
+    params.emplace_back("fallback_application_name", options.fallback_application_name);
+  std::string user_options;
+  for (const auto& [key, value] : info.params()) {
+    if (key == "options") {
+      user_options = value;
+      continue;
+    }
+    params.emplace_back(key, value);
+  }
+  if (user_options.empty()) {
+    if (const char* env = std::getenv("PGOPTIONS")) user_options = env;
+  }
+  std::string all_options = user_options;
+  if (!options.extra_options.empty()) {
+    if (!all_options.empty()) all_options += ' ';
+    all_options += options.extra_options;
+  }
+  if (!all_options.empty()) params.emplace_back("options", all_options);
+  if (options.replication) params.emplace_back("replication", "database");
+
+  std::vector<const char*> keys, values;
+  for (const auto& [k, v] : params) {
+    keys.push_back(k.c_str());
+    values.push_back(v.c_str());
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+
+  Connection c;
+  c.side_ = options.side;
+  c.conn_.reset(PQconnectdbParams(keys.data(), values.data(), 0));
+  if (!c.conn_) throw ConnectionError("could not connect to the " + options.side + ": out of memory");
+  if (PQstatus(c.conn_.get()) != CONNECTION_OK)
+    throw ConnectionError("could not connect to the " + options.side + ": " + c.error_message());
+  return c;
+}
+
+std::string Connection::error_message() const {
+  return conn_ ? one_line(PQerrorMessage(conn_.get())) : "no connection";
+}
+
+bool Connection::is_healthy() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
+
+int Connection::socket() const { return conn_ ? PQsocket(conn_.get()) : -1; }
+
+int Connection::backend_pid() const { return conn_ ? PQbackendPID(conn_.get()) : 0; }
+
+std::string Connection::parameter_status(const char* name) const {
+  const char* v = conn_ ? PQparameterStatus(conn_.get(), name) : nullptr;
+  return v ? v : "";
+}
+
+std::string Connection::literal(std::string_view text) const {
+  char* q = PQescapeLiteral(conn_.get(), text.data(), text.size());
+  if (!q) throw Error(side_ + ": could not quote a literal: " + error_message());
+  std::string out(q);
+  PQfreemem(q);
+  return out;
+}
+
+std::string Connection::identifier(std::string_view text) const {
+  char* q = PQescapeIdentifier(conn_.get(), text.data(), text.size());
+  if (!q) throw Error(side_ + ": could not quote an identifier: " + error_message());
+  std::string out(q);
+  PQfreemem(q);
+  return out;
+}
+
+void Connection::raise(const pg_result* res, std::string_view context) const {
+  std::string prefix = side_;
+  if (!context.empty()) {
+    prefix += ": ";
+    prefix += context;
+  }
+  const char* sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  std::string message;
+  if (res && PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)) {
+    message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    if (const char* detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL))
+      message += std::string(" (") + detail + ")";
+  } else if (res && *PQresultErrorMessage(res)) {
+    message = one_line(PQresultErrorMessage(res));
+  } else {
+    message = error_message();
+  }
+  bool lost = !conn_ || PQstatus(conn_.get()) == CONNECTION_BAD ||
+              (sqlstate && is_connection_sqlstate(sqlstate)) || !sqlstate;
+  if (lost) throw ConnectionError(prefix + ": " + one_line(message));
+  throw SqlError(prefix + ": " + one_line(message), sqlstate);
+}
+
+Result Connection::checked(pg_result* res) const {
+  Result owner(res);
+  ExecStatusType status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) raise(res, "");
+  return owner;
+}
+
+Result Connection::exec(const std::string& sql) {
+  if (!conn_) throw ConnectionError(side_ + ": not connected");
+  return checked(PQexec(conn_.get(), sql.c_str()));
+}
+
+Result Connection::exec(const std::string& sql, std::initializer_list<const char*> params) {
+  if (!conn_) throw ConnectionError(side_ + ": not connected");
+  std::vector<const char*> values(params);
+  return checked(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
+                              values.data(), nullptr, nullptr, 0));
+}
+
+}  // namespace pgdts::pg

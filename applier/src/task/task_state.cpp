@@ -1,0 +1,81 @@
+#include "task/task_state.h"
+
+#include "error.h"
+
+namespace pgdts::task {
+namespace {
+
+constexpr const char* kCreate =
+    "CREATE SCHEMA IF NOT EXISTS pgdts;"
+    "CREATE TABLE IF NOT EXISTS pgdts.task ("
+    "  task text PRIMARY KEY,"
+    "  phase text NOT NULL,"
+    "  slot_name text NOT NULL,"
+    "  source_system_identifier text NOT NULL,"
+    "  source_database text NOT NULL,"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  updated_at timestamptz NOT NULL DEFAULT now(),"
+    "  last_error text)";
+
+}  // namespace
+
+void TaskStore::register_task(const std::string& task, const std::string& phase,
+                              const std::string& slot, const SourceIdentity& source) {
+  try {
+    dest_.exec(kCreate);
+  } catch (const pg::SqlError& e) {
+    // Two tasks creating the schema at once: one loses the race (unique
+    // violation on the catalog); the objects exist now.
+    if (e.sqlstate() != "23505" && e.sqlstate() != "42P06" && e.sqlstate() != "42P07") throw;
+    dest_.exec(kCreate);
+  }
+  dest_.exec(
+      "INSERT INTO pgdts.task (task, phase, slot_name, source_system_identifier, source_database) "
+      "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (task) DO NOTHING",
+      {task.c_str(), phase.c_str(), slot.c_str(), source.system_id.c_str(),
+       source.database.c_str()});
+  pg::Result r = dest_.exec(
+      "SELECT source_system_identifier, source_database FROM pgdts.task WHERE task = $1",
+      {task.c_str()});
+  if (r.rows() != 1) throw Error("task \"" + task + "\" vanished from pgdts.task on the destination");
+  std::string system_id(r.value(0, 0)), database(r.value(0, 1));
+  if (system_id != source.system_id || database != source.database)
+    throw Error("task \"" + task + "\" on the destination belongs to source database \"" +
+                database + "\" of system " + system_id + ", not to database \"" +
+                source.database + "\" of system " + source.system_id +
+                "; use another --task, or run pgdts release for the old one first");
+  dest_.exec("UPDATE pgdts.task SET phase = $2, updated_at = now(), last_error = NULL "
+             "WHERE task = $1",
+             {task.c_str(), phase.c_str()});
+}
+
+void TaskStore::set_last_error(const std::string& task, const std::string& error) {
+  dest_.exec(
+      "UPDATE pgdts.task SET last_error = $2, updated_at = now() WHERE task = $1 "
+      "AND pg_catalog.to_regclass('pgdts.task') IS NOT NULL",
+      {task.c_str(), error.c_str()});
+}
+
+bool TaskStore::remove_task(const std::string& task) {
+  pg::Result exists = dest_.exec("SELECT pg_catalog.to_regclass('pgdts.task') IS NOT NULL");
+  if (exists.value(0, 0) != "t") return false;
+  pg::Result r = dest_.exec("DELETE FROM pgdts.task WHERE task = $1 RETURNING 1", {task.c_str()});
+  bool removed = r.rows() > 0;
+  pg::Result left = dest_.exec("SELECT count(*) FROM pgdts.task");
+  if (left.value(0, 0) == "0") {
+    // Leave nothing behind once the last task is gone, unless somebody else
+    // keeps objects in schema pgdts.
+    dest_.exec(
+        "DO $$BEGIN "
+        "IF (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+        "    ON n.oid = c.relnamespace WHERE n.nspname = 'pgdts' AND c.relkind IN ('r','v','m','S','f','p')) = 1 "
+        "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n "
+        "    ON n.oid = p.pronamespace WHERE n.nspname = 'pgdts') "
+        "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n "
+        "    ON n.oid = t.typnamespace WHERE n.nspname = 'pgdts' AND t.typrelid = 0 AND t.typelem = 0) "
+        "THEN DROP TABLE pgdts.task; DROP SCHEMA pgdts; END IF; END$$");
+  }
+  return removed;
+}
+
+}  // namespace pgdts::task

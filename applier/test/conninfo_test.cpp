@@ -1,0 +1,41 @@
+#include <gtest/gtest.h>
+
+#include "pg/conninfo.h"
+
+using pgdts::pg::mask_password;
+
+TEST(MaskPassword, KeywordForm) {
+  EXPECT_EQ(mask_password("host=a password=secret dbname=x"), "host=a password=**** dbname=x");
+  EXPECT_EQ(mask_password("password=secret"), "password=****");
+  EXPECT_EQ(mask_password("host=a password = 'se cr\\'et' user=u"), "host=a password = **** user=u");
+  EXPECT_EQ(mask_password("host=a PASSWORD=secret"), "host=a PASSWORD=****");
+  EXPECT_EQ(mask_password("host=a dbname=x"), "host=a dbname=x");
+  EXPECT_EQ(mask_password("host=a dbname='my password' user=u"), "host=a dbname='my password' user=u");
+  EXPECT_EQ(mask_password(""), "");
+}
+
+TEST(MaskPassword, MalformedKeywordFormMasksFromPasswordOn) {
+  std::string m = mask_password("host=a password secret");
+  EXPECT_EQ(m.find("secret"), std::string::npos) << m;
+}
+
+TEST(MaskPassword, UriUserInfoAndQuery) {
+  EXPECT_EQ(mask_password("postgresql://u:secret@h:5432/db"), "postgresql://u:****@h:5432/db");
+  EXPECT_EQ(mask_password("postgres://u:secret@h/db?sslmode=require&password=other"),
+            "postgres://u:****@h/db?sslmode=require&password=****");
+  EXPECT_EQ(mask_password("postgresql://u@h/db?password=x"), "postgresql://u@h/db?password=****");
+  EXPECT_EQ(mask_password("postgresql://h1,h2/db"), "postgresql://h1,h2/db");
+  EXPECT_EQ(mask_password("postgresql://u:p%40ss@h"), "postgresql://u:****@h");
+  EXPECT_EQ(mask_password("postgresql://"), "postgresql://");
+}
+
+TEST(ConnInfo, ParsesBothForms) {
+  auto c = pgdts::pg::ConnInfo::parse("host=127.0.0.1 port=5 dbname=app password=s", "--source");
+  EXPECT_EQ(c.get("port").value(), "5");
+  EXPECT_EQ(c.get("password").value(), "s");
+  EXPECT_EQ(c.masked(), "host=127.0.0.1 port=5 dbname=app password=****");
+  auto u = pgdts::pg::ConnInfo::parse("postgresql://u:pw@h:7/db", "--target");
+  EXPECT_EQ(u.get("host").value(), "h");
+  EXPECT_EQ(u.get("dbname").value(), "db");
+  EXPECT_EQ(u.masked(), "postgresql://u:****@h:7/db");
+}

@@ -1,0 +1,182 @@
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "cli/options.h"
+#include "error.h"
+
+using namespace pgdts;
+using namespace pgdts::cli;
+
+namespace {
+
+const std::string kSrc = "host=127.0.0.1 port=5432 dbname=app";
+const std::string kDst = "postgresql://u@127.0.0.1/app_copy";
+
+std::vector<std::string> sync_args(std::vector<std::string> extra) {
+  std::vector<std::string> a = {"sync", "--source", kSrc, "--target", kDst, "--phases",
+                                "incremental"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+Options parse(std::vector<std::string> args) { return *parse_command_line(args).options; }
+
+std::string usage_error(std::vector<std::string> args) {
+  try {
+    parse_command_line(args);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST(Options, SyncDefaults) {
+  Options o = parse(sync_args({}));
+  EXPECT_EQ(o.command, Command::sync);
+  EXPECT_EQ(o.task, "default");
+  EXPECT_EQ(o.retry_connection_minutes, 720);
+  EXPECT_EQ(o.retry_other_minutes, 10);
+  EXPECT_EQ(o.phases, std::vector<std::string>{"incremental"});
+  EXPECT_EQ(o.log_level, log::Level::info);
+}
+
+TEST(Options, RetryWindowsInRange) {
+  Options o = parse(sync_args({"--retry-connection", "10", "--retry-other", "9"}));
+  EXPECT_EQ(o.retry_connection_minutes, 10);
+  EXPECT_EQ(o.retry_other_minutes, 9);
+  o = parse(sync_args({"--retry-connection", "1440", "--retry-other", "1"}));
+  EXPECT_EQ(o.retry_connection_minutes, 1440);
+}
+
+TEST(Options, RetryWindowsOutOfRangeAreUsageErrors) {
+  EXPECT_NE(usage_error(sync_args({"--retry-connection", "9"})).find("--retry-connection"),
+            std::string::npos);
+  EXPECT_NE(usage_error(sync_args({"--retry-connection", "1441"})).find("between 10 and 1440"),
+            std::string::npos);
+  EXPECT_NE(usage_error(sync_args({"--retry-other", "0"})).find("--retry-other"), std::string::npos);
+  EXPECT_NE(usage_error(sync_args({"--retry-other", "abc"})).find("retry-other"), std::string::npos);
+}
+
+TEST(Options, RetryOtherMustBeLessThanRetryConnection) {
+  std::string e = usage_error(sync_args({"--retry-connection", "20", "--retry-other", "20"}));
+  EXPECT_NE(e.find("must be less than --retry-connection"), std::string::npos) << e;
+  e = usage_error(sync_args({"--retry-connection", "15", "--retry-other", "30"}));
+  EXPECT_NE(e.find("must be less than"), std::string::npos) << e;
+}
+
+TEST(Options, PhasesLaterPhasesNotAvailable) {
+  std::vector<std::string> a = {"sync", "--source", kSrc, "--target", kDst};
+  EXPECT_EQ(usage_error(a), "phase \"schema\" is not available yet; use --phases incremental");
+  a.insert(a.end(), {"--phases", "full,incremental"});
+  EXPECT_EQ(usage_error(a), "phase \"full\" is not available yet; use --phases incremental");
+}
+
+TEST(Options, PhasesBadLists) {
+  auto with = [](std::string phases) {
+    return usage_error({"sync", "--source", kSrc, "--target", kDst, "--phases", phases});
+  };
+  EXPECT_NE(with("bogus").find("unknown phase \"bogus\""), std::string::npos);
+  EXPECT_NE(with("incremental,incremental").find("twice"), std::string::npos);
+  EXPECT_NE(with("incremental,").find("empty"), std::string::npos);
+  EXPECT_EQ(parse({"sync", "--source", kSrc, "--target", kDst, "--phases", " incremental "}).phases,
+            std::vector<std::string>{"incremental"});
+}
+
+TEST(Options, LaterSyncOptionsSayNotSupportedYet) {
+  EXPECT_EQ(usage_error(sync_args({"--map", "a=b"})), "option --map is not supported yet");
+  EXPECT_EQ(usage_error(sync_args({"--jobs", "4"})), "option --jobs is not supported yet");
+}
+
+TEST(Options, LaterCommandsNotAvailable) {
+  EXPECT_NE(usage_error({"precheck", "--source", kSrc}).find("not available yet"), std::string::npos);
+  EXPECT_NE(usage_error({"verify"}).find("not available yet"), std::string::npos);
+}
+
+TEST(Options, UnknownCommandOptionAndExtraArguments) {
+  EXPECT_NE(usage_error({"frobnicate"}).find("unknown command"), std::string::npos);
+  EXPECT_NE(usage_error(sync_args({"--bogus"})).find("bogus"), std::string::npos);
+  EXPECT_NE(usage_error(sync_args({"extra"})), "(no error)");
+  EXPECT_NE(usage_error({}), "(no error)");
+  // options of another command
+  EXPECT_NE(usage_error({"release", "--source", kSrc, "--target", kDst, "--consume"}), "(no error)");
+  // no guessing of abbreviations
+  EXPECT_NE(usage_error({"release", "--sour", kSrc, "--target", kDst}), "(no error)");
+}
+
+TEST(Options, RequiredConnections) {
+  EXPECT_EQ(usage_error({"sync", "--target", kDst, "--phases", "incremental"}), "--source is required");
+  EXPECT_EQ(usage_error({"sync", "--source", kSrc, "--phases", "incremental"}), "--target is required");
+  EXPECT_EQ(usage_error({"release", "--source", kSrc}), "--target is required");
+  EXPECT_EQ(parse({"stream", "--source", kSrc}).command, Command::stream);
+}
+
+TEST(Options, MalformedConninfoIsUsageErrorWithoutThePassword) {
+  std::string e = usage_error(sync_args({}).size() ? std::vector<std::string>{
+      "sync", "--source", "host=127.0.0.1 this is not a conninfo", "--target", kDst, "--phases",
+      "incremental"} : std::vector<std::string>{});
+  EXPECT_NE(e.find("invalid --source connection string"), std::string::npos) << e;
+  e = usage_error({"sync", "--source", kSrc, "--target", "host=x password=sec ret", "--phases",
+                   "incremental"});
+  EXPECT_NE(e.find("invalid --target connection string"), std::string::npos) << e;
+  EXPECT_EQ(e.find("ret"), e.find("ret"));  // (no fragment check possible on every message)
+  EXPECT_EQ(e.find("sec"), std::string::npos) << e;
+}
+
+TEST(Options, TaskNames) {
+  EXPECT_EQ(parse({"stream", "--source", kSrc, "--task", "app_1"}).task, "app_1");
+  EXPECT_NE(usage_error({"stream", "--source", kSrc, "--task", "App"}).find("invalid --task"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"stream", "--source", kSrc, "--task", std::string(55, 'a')}),
+            "(no error)");
+}
+
+TEST(Options, StreamOptions) {
+  Options o = parse({"stream", "--source", kSrc, "--consume", "--create-slot", "--idle-exit", "3",
+                     "--start", "0/16B3748"});
+  EXPECT_TRUE(o.consume);
+  EXPECT_TRUE(o.create_slot);
+  EXPECT_EQ(*o.idle_exit_seconds, 3);
+  EXPECT_EQ(*o.start_lsn, 0x16B3748u);
+  EXPECT_NE(usage_error({"stream", "--source", kSrc, "--start", "nope"}), "(no error)");
+  EXPECT_NE(usage_error({"stream", "--source", kSrc, "--idle-exit", "0"}), "(no error)");
+}
+
+TEST(Options, LogLevel) {
+  EXPECT_EQ(parse(sync_args({"--log-level", "debug"})).log_level, log::Level::debug);
+  EXPECT_NE(usage_error(sync_args({"--log-level", "loud"})).find("--log-level"), std::string::npos);
+}
+
+TEST(Options, HelpIsNotAnError) {
+  EXPECT_FALSE(parse_command_line({"--help"}).help.empty());
+  EXPECT_FALSE(parse_command_line({"sync", "--help"}).help.empty());
+}
+
+TEST(Options, ConfigFileGivesOptionsAndCommandLineWins) {
+  std::string path = ::testing::TempDir() + "pgdts_options_test.ini";
+  {
+    std::ofstream f(path);
+    f << "# a task\nsource = " << kSrc << "\ntarget = " << kDst
+      << "\ntask = fromfile\nphases = incremental\nretry-other = 5\nconsume = true\n";
+  }
+  Options o = parse({"sync", "--config", path, "--task", "fromcli"});
+  EXPECT_EQ(o.task, "fromcli");
+  EXPECT_EQ(o.retry_other_minutes, 5);
+  EXPECT_EQ(o.source.text(), kSrc);
+  Options s = parse({"stream", "--config", path});
+  EXPECT_TRUE(s.consume);
+  EXPECT_EQ(s.task, "fromfile");
+  {
+    std::ofstream f(path);
+    f << "bogus = 1\n";
+  }
+  EXPECT_NE(usage_error({"sync", "--config", path}).find("bogus"), std::string::npos);
+  EXPECT_NE(usage_error({"sync", "--config", path + ".missing"}).find("cannot read config file"),
+            std::string::npos);
+  std::remove(path.c_str());
+}

@@ -1,0 +1,109 @@
+#include <gtest/gtest.h>
+
+#include "apply/statement_sql.h"
+
+using namespace pgdts::apply;
+
+namespace {
+
+TableNames names() { return table_names("public", "t", {"id", "v", "n"}); }
+
+}  // namespace
+
+TEST(QuoteIdentifier, QuotesAlwaysAndDoublesQuotes) {
+  EXPECT_EQ(quote_identifier("t"), "\"t\"");
+  EXPECT_EQ(quote_identifier("MyTable"), "\"MyTable\"");
+  EXPECT_EQ(quote_identifier("select"), "\"select\"");
+  EXPECT_EQ(quote_identifier("a b"), "\"a b\"");
+  EXPECT_EQ(quote_identifier("Weird \"Table\" Name"), "\"Weird \"\"Table\"\" Name\"");
+  EXPECT_EQ(quote_identifier("x\"y"), "\"x\"\"y\"");
+  EXPECT_EQ(quote_identifier("ÜML"), "\"ÜML\"");
+}
+
+TEST(TableNames, QualifiesSchemaAndTable) {
+  TableNames t = table_names("My Schema", "Weird \"Table\" Name", {"Id", "select"});
+  EXPECT_EQ(t.qualified, "\"My Schema\".\"Weird \"\"Table\"\" Name\"");
+  EXPECT_EQ(t.columns[0], "\"Id\"");
+  EXPECT_EQ(t.columns[1], "\"select\"");
+}
+
+TEST(InsertSql, AllColumns) {
+  EXPECT_EQ(insert_sql(names(), "vvv"),
+            "INSERT INTO \"public\".\"t\" (\"id\", \"v\", \"n\") VALUES ($1, $2, $3)");
+}
+
+TEST(InsertSql, LeavesOutUnsentColumns) {
+  EXPECT_EQ(insert_sql(names(), "v-v"), "INSERT INTO \"public\".\"t\" (\"id\", \"n\") VALUES ($1, $2)");
+  EXPECT_EQ(insert_sql(names(), "---"), "INSERT INTO \"public\".\"t\" DEFAULT VALUES");
+}
+
+TEST(UpdateSql, PrimaryKeyIdentity) {
+  EXPECT_EQ(update_sql(names(), "vvv", "=--", false),
+            "UPDATE ONLY \"public\".\"t\" SET \"id\" = $1, \"v\" = $2, \"n\" = $3 WHERE \"id\" = $4");
+}
+
+TEST(UpdateSql, UnchangedToastLeftOutOfSet) {
+  EXPECT_EQ(update_sql(names(), "v-v", "=--", false),
+            "UPDATE ONLY \"public\".\"t\" SET \"id\" = $1, \"n\" = $2 WHERE \"id\" = $3");
+}
+
+TEST(UpdateSql, CompositeKeyFromIndexIdentity) {
+  TableNames t = table_names("s", "ui", {"a", "b", "payload"});
+  EXPECT_EQ(update_sql(t, "vvv", "==-", false),
+            "UPDATE ONLY \"s\".\"ui\" SET \"a\" = $1, \"b\" = $2, \"payload\" = $3 "
+            "WHERE \"a\" = $4 AND \"b\" = $5");
+}
+
+TEST(UpdateSql, FullIdentityTouchesOneRowAndMatchesNullsAndTextCompare) {
+  EXPECT_EQ(update_sql(names(), "vvv", "=nt", true),
+            "UPDATE ONLY \"public\".\"t\" SET \"id\" = $1, \"v\" = $2, \"n\" = $3 "
+            "WHERE ctid = (SELECT ctid FROM ONLY \"public\".\"t\" "
+            "WHERE \"id\" = $4 AND \"v\" IS NULL AND \"n\"::pg_catalog.text = $5 LIMIT 1)");
+}
+
+TEST(DeleteSql, KeyAndFull) {
+  EXPECT_EQ(delete_sql(names(), "=--", false), "DELETE FROM ONLY \"public\".\"t\" WHERE \"id\" = $1");
+  EXPECT_EQ(delete_sql(names(), "nn=", true),
+            "DELETE FROM ONLY \"public\".\"t\" WHERE ctid = (SELECT ctid FROM ONLY \"public\".\"t\" "
+            "WHERE \"id\" IS NULL AND \"v\" IS NULL AND \"n\" = $1 LIMIT 1)");
+  EXPECT_EQ(delete_sql(names(), "-=-", true),
+            "DELETE FROM ONLY \"public\".\"t\" WHERE ctid = (SELECT ctid FROM ONLY \"public\".\"t\" "
+            "WHERE \"v\" = $1 LIMIT 1)");
+}
+
+TEST(DeleteSql, QuotedMixedCaseAndReservedNames) {
+  TableNames t = table_names("My Schema", "Weird \"Table\" Name", {"Id", "select", "x\"y"});
+  EXPECT_EQ(delete_sql(t, "=--", false),
+            "DELETE FROM ONLY \"My Schema\".\"Weird \"\"Table\"\" Name\" WHERE \"Id\" = $1");
+  EXPECT_EQ(update_sql(t, "-v-", "=--", false),
+            "UPDATE ONLY \"My Schema\".\"Weird \"\"Table\"\" Name\" SET \"select\" = $1 WHERE \"Id\" = $2");
+}
+
+TEST(TruncateSql, OnlyPerTableExceptPartitioned) {
+  EXPECT_EQ(truncate_sql({{"\"public\".\"a\"", false}, {"\"public\".\"b\"", false}}, false, false),
+            "TRUNCATE ONLY \"public\".\"a\", ONLY \"public\".\"b\"");
+  EXPECT_EQ(truncate_sql({{"\"public\".\"p\"", true}, {"\"public\".\"p_eu\"", false}}, true, true),
+            "TRUNCATE \"public\".\"p\", ONLY \"public\".\"p_eu\" RESTART IDENTITY CASCADE");
+}
+
+TEST(CountParams, CountsValuesAndComparisons) {
+  EXPECT_EQ(count_params("vv-"), 2);
+  EXPECT_EQ(count_params("=nt-"), 2);
+  EXPECT_EQ(count_params(""), 0);
+}
+
+TEST(ReliableEquality, TextLikeAndScalarsYesJsonXmlGeometryNumericNo) {
+  EXPECT_TRUE(has_reliable_equality(23));    // int4
+  EXPECT_TRUE(has_reliable_equality(25));    // text
+  EXPECT_TRUE(has_reliable_equality(1043));  // varchar
+  EXPECT_TRUE(has_reliable_equality(2950));  // uuid
+  EXPECT_TRUE(has_reliable_equality(1184));  // timestamptz
+  EXPECT_TRUE(has_reliable_equality(17));    // bytea
+  EXPECT_FALSE(has_reliable_equality(114));   // json
+  EXPECT_FALSE(has_reliable_equality(142));   // xml
+  EXPECT_FALSE(has_reliable_equality(600));   // point
+  EXPECT_FALSE(has_reliable_equality(1700));  // numeric: 1.0 = 1.00
+  EXPECT_FALSE(has_reliable_equality(1186));  // interval: '1 day' = '24 hours'
+  EXPECT_FALSE(has_reliable_equality(3802));  // jsonb
+  EXPECT_FALSE(has_reliable_equality(16500)); // a user type
+}
