@@ -12,7 +12,8 @@ OBJS = \
 	plugin/gen/pgdts.pb-c.o \
 	plugin/pgdts.o \
 	plugin/encode.o \
-	plugin/inspect.o
+	plugin/inspect.o \
+	plugin/ddl_capture.o
 DATA = $(wildcard sql/pgdts--*.sql)
 PGFILEDESC = "pgdts - protobuf logical decoding output plugin"
 

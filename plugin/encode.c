@@ -76,6 +76,8 @@ static Pgdts__OldImage pgdts_encode_old_image(PgdtsRelationInfo *info,
 											  HeapTuple oldtuple,
 											  Pgdts__Tuple **old);
 static char *pgdts_ddl_text(Datum *values, bool *isnull, int off);
+static char *pgdts_ddl_name(Datum *values, bool *isnull, int off);
+static bool pgdts_ddl_bool(Datum *values, bool *isnull, int off);
 static void pgdts_pack_record(StringInfo out, const Pgdts__Record *record,
 							  Relation rel);
 
@@ -255,9 +257,15 @@ pgdts_relation_info_build(Relation rel, bool is_ddl_table,
 
 	if (is_ddl_table)
 	{
+		info->ddl.id = pgdts_ddl_column(desc, "id", INT8OID);
 		info->ddl.statement = pgdts_ddl_column(desc, "statement", TEXTOID);
+		info->ddl.statement_exact = pgdts_ddl_column(desc, "statement_exact",
+													 BOOLOID);
+		info->ddl.toplevel = pgdts_ddl_column(desc, "toplevel", BOOLOID);
 		info->ddl.search_path = pgdts_ddl_column(desc, "search_path", TEXTOID);
 		info->ddl.role = pgdts_ddl_column(desc, "role", NAMEOID);
+		info->ddl.session_role = pgdts_ddl_column(desc, "session_role",
+												  NAMEOID);
 		info->ddl.command_tag = pgdts_ddl_column(desc, "command_tag", TEXTOID);
 		info->ddl.object_type = pgdts_ddl_column(desc, "object_type", TEXTOID);
 		info->ddl.schema_name = pgdts_ddl_column(desc, "schema_name", TEXTOID);
@@ -647,8 +655,28 @@ pgdts_ddl_text(Datum *values, bool *isnull, int off)
 	return pgdts_utf8(TextDatumGetCString(values[off]));
 }
 
+/* A name column of a dts_ddl_command row as UTF-8; "" when NULL. */
+static char *
+pgdts_ddl_name(Datum *values, bool *isnull, int off)
+{
+	if (off < 0 || isnull[off])
+		return "";
+	return pgdts_utf8(NameStr(*DatumGetName(values[off])));
+}
+
+/* A boolean column of a dts_ddl_command row; false when NULL. */
+static bool
+pgdts_ddl_bool(Datum *values, bool *isnull, int off)
+{
+	if (off < 0 || isnull[off])
+		return false;
+	return DatumGetBool(values[off]);
+}
+
 /*
- * Encode the row inserted into dts_ddl_command as a Ddl record.
+ * Encode the row inserted into dts_ddl_command as a Ddl record.  A row that
+ * does not say its statement is exact is sent as not exact, which stops
+ * the applier: only the event triggers know.
  */
 void
 pgdts_write_ddl(StringInfo out, Relation rel, PgdtsRelationInfo *info,
@@ -671,12 +699,17 @@ pgdts_write_ddl(StringInfo out, Relation rel, PgdtsRelationInfo *info,
 		ddl.statement.data = (uint8_t *) VARDATA_ANY(v);
 		ddl.statement.len = VARSIZE_ANY_EXHDR(v);
 	}
+	ddl.statement_exact = pgdts_ddl_bool(values, isnull,
+										 cols->statement_exact);
+	ddl.toplevel = pgdts_ddl_bool(values, isnull, cols->toplevel);
+	if (cols->id >= 0 && !isnull[cols->id])
+		ddl.id = DatumGetInt64(values[cols->id]);
 	ddl.search_path = pgdts_ddl_text(values, isnull, cols->search_path);
 	ddl.command_tag = pgdts_ddl_text(values, isnull, cols->command_tag);
 	ddl.object_type = pgdts_ddl_text(values, isnull, cols->object_type);
 	ddl.schema = pgdts_ddl_text(values, isnull, cols->schema_name);
-	if (cols->role >= 0 && !isnull[cols->role])
-		ddl.role = pgdts_utf8(NameStr(*DatumGetName(values[cols->role])));
+	ddl.role = pgdts_ddl_name(values, isnull, cols->role);
+	ddl.session_role = pgdts_ddl_name(values, isnull, cols->session_role);
 
 	if (cols->object_identities >= 0 && !isnull[cols->object_identities])
 	{

@@ -72,9 +72,13 @@ typedef struct PgdtsColumn
  */
 typedef struct PgdtsDdlColumns
 {
+	int			id;
 	int			statement;
+	int			statement_exact;
+	int			toplevel;
 	int			search_path;
 	int			role;
+	int			session_role;
 	int			command_tag;
 	int			object_type;
 	int			schema_name;

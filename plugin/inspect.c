@@ -9,8 +9,8 @@
  * null, "unchanged-toast".
  *
  * With stable = true, what changes from run to run (transaction ids, LSNs,
- * commit times, oids of objects that are not built in) prints as "*", so
- * that regression output is deterministic.
+ * commit times, oids of objects that are not built in, ids of captured DDL
+ * commands) prints as "*", so that regression output is deterministic.
  *
  * IDENTIFICATION
  *		plugin/inspect.c
@@ -467,12 +467,20 @@ json_record(StringInfo buf, const Pgdts__Record *record, bool stable)
 				const Pgdts__Ddl *m = record->ddl;
 
 				appendStringInfoString(buf, "{\"ddl\": {");
-				json_key(buf, "statement", true);
+				json_key(buf, "id", true);
+				json_volatile_uint(buf, (uint64) m->id, stable);
+				json_key(buf, "statement", false);
 				json_text_or_bytes(buf, &m->statement);
+				json_key(buf, "statement_exact", false);
+				appendStringInfoString(buf, m->statement_exact ? "true" : "false");
+				json_key(buf, "toplevel", false);
+				appendStringInfoString(buf, m->toplevel ? "true" : "false");
 				json_key(buf, "search_path", false);
 				json_utf8(buf, m->search_path);
 				json_key(buf, "role", false);
 				json_utf8(buf, m->role);
+				json_key(buf, "session_role", false);
+				json_utf8(buf, m->session_role);
 				json_key(buf, "command_tag", false);
 				json_utf8(buf, m->command_tag);
 				json_key(buf, "object_identities", false);

@@ -46,12 +46,10 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include "ddl_capture.h"
 #include "encode.h"
 
 PG_MODULE_MAGIC;
-
-#define PGDTS_EXTENSION_NAME	"pgdts"
-#define PGDTS_DDL_TABLE			"dts_ddl_command"
 
 /*
  * Report progress to the walsender every this many changes, so that it can
@@ -119,6 +117,7 @@ static bool relation_cache_has_invalid = false;
 static Oid	extension_schema = InvalidOid;
 static bool extension_schema_valid = false;
 
+extern PGDLLEXPORT void _PG_init(void);
 extern PGDLLEXPORT void _PG_output_plugin_init(OutputPluginCallbacks *cb);
 
 static void pgdts_startup(LogicalDecodingContext *ctx,
@@ -160,6 +159,17 @@ static Oid	pgdts_lookup_extension_schema(void);
 static void pgdts_relcache_invalidate(Datum arg, Oid relid);
 static void pgdts_namespace_invalidate(Datum arg, int cacheid,
 									   uint32 hashvalue);
+
+/*
+ * Module load: the DDL capture's ProcessUtility hook (see ddl_capture.c).
+ * The walsender loads the module as an output plugin and gets the hook
+ * too, where it only tracks the statements it runs.
+ */
+void
+_PG_init(void)
+{
+	pgdts_ddl_capture_init();
+}
 
 /*
  * Specify the output plugin callbacks.

@@ -7,8 +7,8 @@
 -- A change record of the pgdts output plugin rendered as JSON, e.g.
 --   SELECT pgdts.record_json(data)
 --     FROM pg_logical_slot_peek_binary_changes('dts_sync_x', NULL, 10);
--- With stable => true, transaction ids, LSNs, commit times and oids of
--- non-built-in objects print as "*".
+-- With stable => true, transaction ids, LSNs, commit times, oids of
+-- non-built-in objects and ids of captured DDL commands print as "*".
 --
 CREATE FUNCTION record_json(data bytea, stable boolean DEFAULT false)
 RETURNS text
@@ -19,10 +19,27 @@ COMMENT ON FUNCTION record_json(bytea, boolean) IS
 'pgdts change record (one row of pg_logical_slot_get_binary_changes) as JSON';
 
 --
--- DDL captured on the source.  Event triggers insert one row per DDL
--- command; the output plugin sends each INSERT as a Ddl record at its place
--- in the change stream.  Changes to the other tables of this schema are not
--- sent.
+-- DDL captured on the source.  The event triggers below insert one row per
+-- DDL statement, in the statement's own transaction as it ends; the output
+-- plugin sends each INSERT as a Ddl record at its place in the change
+-- stream.  Changes to the other tables of this schema are not sent.
+--
+--   statement          the text of this statement alone: its own part of a
+--                      multi-statement string, the DDL statement rather than
+--                      the function, procedure or DO block that ran it;
+--                      NULL when it could not be captured exactly
+--   statement_exact    false: the text is unknown (see below) and the
+--                      command must not be replayed from this row
+--   toplevel           the client sent the statement itself, rather than a
+--                      function, procedure, DO block or another command
+--   search_path, role, session_role
+--                      the settings it ran under (role: current_user)
+--   command_tag        e.g. "ALTER TABLE"
+--   object_type, schema_name
+--                      of its main object (the table of CREATE TABLE, the
+--                      first object a DROP named)
+--   object_identities  every object it created, altered or dropped (with
+--                      CASCADE), e.g. a SERIAL column's sequence
 --
 -- Not marked as configuration for pg_dump: restoring its rows into a
 -- database that is the source of a task would replay old DDL.
@@ -31,8 +48,11 @@ CREATE TABLE dts_ddl_command (
     id bigserial PRIMARY KEY,
     command_tag text,
     statement text,
+    statement_exact boolean NOT NULL DEFAULT false,
+    toplevel boolean,
     search_path text,
     role name,
+    session_role name,
     object_type text,
     schema_name text,
     object_identities text[],
@@ -54,6 +74,76 @@ CREATE TABLE dts_postgres_heartbeat (
 
 COMMENT ON TABLE dts_postgres_heartbeat IS
 'latest heartbeat of each pgdts task';
+
+--
+-- The event triggers that capture DDL (plugin/ddl_capture.c).
+--
+-- What is captured: every command PostgreSQL fires event triggers for
+-- (CREATE, ALTER, DROP of objects in this database, GRANT, COMMENT, ...;
+-- not CREATE DATABASE, roles or tablespaces; TRUNCATE travels as DML), while
+-- a replication slot of a pgdts task (named dts_sync_*) exists in this
+-- database.  Without one, nothing reads the rows and nothing is written.
+-- Commands run by extension scripts are part of their CREATE or ALTER
+-- EXTENSION command; commands on pgdts' own objects, on temporary objects
+-- only, and IF [NOT] EXISTS commands that did nothing are not captured.
+--
+-- NOT captured: DDL run with session_replication_role = replica.
+-- PostgreSQL fires no event trigger in that mode (these triggers are
+-- enabled for the origin role only, so that a pgdts applier replaying DDL
+-- here does not capture it again).  DDL a session runs that way is not
+-- replicated, and the destination's definitions drift from the source's.
+--
+-- Exact text: PostgreSQL gives event triggers a parse tree, not text; the
+-- text comes from a ProcessUtility hook that the library installs when it
+-- is loaded.  Put pgdts in shared_preload_libraries (or
+-- session_preload_libraries) on the source, e.g.
+--   ALTER SYSTEM SET session_preload_libraries = 'pgdts';
+-- Otherwise the library is loaded by the first DDL command of each session,
+-- whose text then comes from the statement the client sent: exact when the
+-- command is that statement, unknown when it runs inside a function,
+-- procedure or DO block.  Such a command is not refused; its row has
+-- statement_exact = false, the session gets a WARNING, and the applier
+-- stops at the row.
+--
+-- Order: a DDL command run by another event trigger is recorded when it
+-- ends.  These triggers are named to fire before any event trigger whose
+-- name starts with a lower-case letter, so that a command reacting to a
+-- CREATE TABLE at its ddl_command_end (a GRANT, say) is recorded after the
+-- CREATE TABLE, as it happened.
+--
+CREATE FUNCTION capture_ddl_start()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'pgdts_capture_ddl_start'
+LANGUAGE C;
+
+CREATE FUNCTION capture_ddl_drop()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'pgdts_capture_ddl_drop'
+LANGUAGE C;
+
+CREATE FUNCTION capture_ddl_end()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'pgdts_capture_ddl_end'
+LANGUAGE C;
+
+COMMENT ON FUNCTION capture_ddl_start() IS
+'pgdts DDL capture: finds the text of the DDL command that starts';
+COMMENT ON FUNCTION capture_ddl_drop() IS
+'pgdts DDL capture: records a DDL command that dropped objects';
+COMMENT ON FUNCTION capture_ddl_end() IS
+'pgdts DDL capture: records a DDL command into dts_ddl_command';
+
+-- Event triggers call them whatever their privileges; nobody else needs to.
+REVOKE ALL ON FUNCTION capture_ddl_start() FROM PUBLIC;
+REVOKE ALL ON FUNCTION capture_ddl_drop() FROM PUBLIC;
+REVOKE ALL ON FUNCTION capture_ddl_end() FROM PUBLIC;
+
+CREATE EVENT TRIGGER _pgdts_capture_ddl_start ON ddl_command_start
+    EXECUTE FUNCTION capture_ddl_start();
+CREATE EVENT TRIGGER _pgdts_capture_ddl_drop ON sql_drop
+    EXECUTE FUNCTION capture_ddl_drop();
+CREATE EVENT TRIGGER _pgdts_capture_ddl_end ON ddl_command_end
+    EXECUTE FUNCTION capture_ddl_end();
 
 -- Captured statements may reveal what users did: no access by default.
 REVOKE ALL ON dts_ddl_command FROM PUBLIC;
