@@ -6,25 +6,30 @@ SELECT 'init' FROM pg_create_logical_replication_slot('regression_slot', 'pgdts'
 
 CREATE TABLE ddl_user (id int PRIMARY KEY);
 
--- what the event triggers will insert
+-- rows as the event triggers insert them (ddl_capture and ddl_routine test
+-- the triggers; without a dts_sync_* slot they record nothing here)
 INSERT INTO pgdts.dts_ddl_command
-	(command_tag, statement, search_path, role, object_type, schema_name, object_identities)
+	(command_tag, statement, statement_exact, toplevel, search_path, role,
+	 session_role, object_type, schema_name, object_identities)
 VALUES
-	('CREATE TABLE', 'CREATE TABLE public.t (id int PRIMARY KEY)', '"$user", public',
-	 'regress_ddl_role', 'table', 'public', '{public.t}');
+	('CREATE TABLE', 'CREATE TABLE public.t (id int PRIMARY KEY)', true, true,
+	 '"$user", public', 'regress_ddl_role', 'postgres', 'table', 'public', '{public.t}');
 
 -- DDL and DML mixed in one transaction keep their order
 BEGIN;
 INSERT INTO ddl_user VALUES (1);
 INSERT INTO pgdts.dts_ddl_command
-	(command_tag, statement, search_path, role, object_type, schema_name, object_identities)
+	(command_tag, statement, statement_exact, toplevel, search_path, role,
+	 session_role, object_type, schema_name, object_identities)
 VALUES
-	('ALTER TABLE', E'ALTER TABLE "Quoted ""T"""\n  ADD COLUMN é text', 'public',
-	 'postgres', 'table', 'public', '{"public.\"Quoted \"\"T\"\"\"",NULL,public.other}');
+	('ALTER TABLE', E'ALTER TABLE "Quoted ""T"""\n  ADD COLUMN é text', true, false,
+	 'public', 'postgres', 'regress_ddl_role', 'table', 'public',
+	 '{"public.\"Quoted \"\"T\"\"\"",NULL,public.other}');
 INSERT INTO ddl_user VALUES (2);
 COMMIT;
 
--- missing fields are empty
+-- missing fields are empty; a row that does not say its statement is exact
+-- is sent as not exact
 INSERT INTO pgdts.dts_ddl_command (statement) VALUES ('DROP INDEX i');
 
 -- not sent: other changes to dts_ddl_command and the heartbeat table
