@@ -7,10 +7,12 @@
  * PostgreSQL fires event triggers for becomes one row of
  * pgdts.dts_ddl_command, inserted in the command's own transaction right
  * when the command ends, so that the output plugin (pgdts.c) sends it as a
- * Ddl record at its exact place among the data changes.  One row per
- * statement: the sequence of a SERIAL column, the index of a UNIQUE
- * constraint and the subcommands of an ALTER TABLE are object identities of
- * the statement's row, not rows of their own.
+ * Ddl record at its exact place among the data changes.  (Commands that
+ * write rows, CREATE TABLE AS and the like, are recorded as they start, so
+ * that the record precedes their rows.)  One row per statement: the
+ * sequence of a SERIAL column, the index of a UNIQUE constraint and the
+ * subcommands of an ALTER TABLE are object identities of the statement's
+ * row, not rows of their own.
  *
  * The row holds the text of that command alone.  Event triggers get a parse
  * tree, not text; the text comes from one of:
@@ -90,7 +92,7 @@
 #include "ddl_capture.h"
 
 #if PG_VERSION_NUM < 140000
-#error "pgdts DDL capture needs PostgreSQL 14 or later (ProcessUtility_hook with readOnlyTree)"
+#error "pgdts DDL capture needs PostgreSQL 14 or later"
 #endif
 
 PG_FUNCTION_INFO_V1(pgdts_capture_ddl_start);
@@ -124,6 +126,15 @@ typedef struct PgdtsObjects
 								 * pgdts_add_object */
 	int			nreplayable;	/* objects neither temporary nor pgdts' own */
 } PgdtsObjects;
+
+/* The event a command is recorded at */
+typedef enum PgdtsEvent
+{
+	PGDTS_AT_START,				/* ddl_command_start: commands that write
+								 * rows, see pgdts_capture_ddl_start */
+	PGDTS_AT_SQL_DROP,			/* sql_drop: commands that dropped objects */
+	PGDTS_AT_END				/* ddl_command_end: all others */
+} PgdtsEvent;
 
 /* Ranks of the candidates for a row's main object, best last. */
 #define PGDTS_MAIN_ANY			1	/* any object the command touched */
@@ -168,15 +179,19 @@ static EventTriggerData *pgdts_event_trigger_data(FunctionCallInfo fcinfo,
 static bool pgdts_same_statement(PlannedStmt *pstmt, Node *parsetree);
 static PgdtsStatement *pgdts_find_statement(Node *parsetree);
 static bool pgdts_task_slot_exists(void);
-static void pgdts_capture(EventTriggerData *trigdata, bool at_sql_drop);
+static void pgdts_capture(EventTriggerData *trigdata, PgdtsEvent event);
 static void pgdts_record(EventTriggerData *trigdata,
-						 PgdtsStatement *statement, bool at_sql_drop);
+						 PgdtsStatement *statement, PgdtsEvent event);
 static char *pgdts_statement_text(PgdtsStatement *statement);
-static bool pgdts_read_objects(const char *tag, bool at_sql_drop,
+static bool pgdts_read_objects(EventTriggerData *trigdata, PgdtsEvent event,
 							   PgdtsObjects *objects);
-static void pgdts_read_objects_guts(const char *tag, bool at_sql_drop,
+static void pgdts_read_objects_guts(EventTriggerData *trigdata,
+									PgdtsEvent event,
 									PgdtsObjects *objects,
 									MemoryContext cxt);
+static void pgdts_read_created_relation(CreateTableAsStmt *stmt,
+										PgdtsObjects *objects,
+										MemoryContext cxt);
 static void pgdts_add_object(PgdtsObjects *objects, MemoryContext cxt,
 							 const char *object_type,
 							 const char *schema_name, const char *identity,
@@ -321,28 +336,40 @@ pgdts_capture_ddl_start(PG_FUNCTION_ARGS)
 								   portal != NULL &&
 								   statement->query_string == portal->sourceText);
 		}
-		PG_RETURN_VOID();
+	}
+	else
+	{
+		/*
+		 * The hook missed this command.  The active portal runs the
+		 * statement the client sent (with its position in a multi-statement
+		 * string); if that statement is this command, it is exact.
+		 * Otherwise the command runs inside a function, procedure or DO
+		 * block, and its text is unknown.
+		 */
+		pgdts_forget_unhooked();
+		unhooked_statement.parsetree = parsetree;
+		if (portal != NULL && list_length(portal->stmts) == 1 &&
+			pgdts_same_statement(linitial(portal->stmts), parsetree))
+		{
+			unhooked_statement.pstmt = linitial(portal->stmts);
+			unhooked_statement.query_string = portal->sourceText;
+			unhooked_statement.toplevel = true;
+		}
 	}
 
 	/*
-	 * The hook missed this command.  The active portal runs the statement
-	 * the client sent (with its position in a multi-statement string); if
-	 * that statement is this command, it is exact.  Otherwise the command
-	 * runs inside a function, procedure or DO block, and its text is
-	 * unknown.
+	 * CREATE TABLE AS, SELECT INTO and CREATE MATERIALIZED VIEW write the
+	 * new relation's rows, which the stream carries as INSERTs: recorded at
+	 * its end, the command would come after its own rows.  Recorded now, it
+	 * comes before them, and the applier can create the relation empty and
+	 * apply the source's rows.
 	 */
-	pgdts_forget_unhooked();
-	unhooked_statement.parsetree = parsetree;
-	if (portal != NULL && list_length(portal->stmts) == 1 &&
-		pgdts_same_statement(linitial(portal->stmts), parsetree))
-	{
-		unhooked_statement.pstmt = linitial(portal->stmts);
-		unhooked_statement.query_string = portal->sourceText;
-		unhooked_statement.toplevel = true;
-	}
+	if (IsA(parsetree, CreateTableAsStmt))
+		pgdts_capture(trigdata, PGDTS_AT_START);
 
 	PG_RETURN_VOID();
 }
+
 
 /*
  * sql_drop: record a command that dropped objects, while
@@ -355,18 +382,18 @@ pgdts_capture_ddl_drop(PG_FUNCTION_ARGS)
 	EventTriggerData *trigdata;
 
 	trigdata = pgdts_event_trigger_data(fcinfo, "pgdts.capture_ddl_drop");
-	pgdts_capture(trigdata, true);
+	pgdts_capture(trigdata, PGDTS_AT_SQL_DROP);
 	PG_RETURN_VOID();
 }
 
-/* ddl_command_end: record the command, unless sql_drop did. */
+/* ddl_command_end: record the command, unless recorded already. */
 Datum
 pgdts_capture_ddl_end(PG_FUNCTION_ARGS)
 {
 	EventTriggerData *trigdata;
 
 	trigdata = pgdts_event_trigger_data(fcinfo, "pgdts.capture_ddl_end");
-	pgdts_capture(trigdata, false);
+	pgdts_capture(trigdata, PGDTS_AT_END);
 	if (unhooked_statement.parsetree == trigdata->parsetree)
 		pgdts_forget_unhooked();
 	PG_RETURN_VOID();
@@ -426,11 +453,12 @@ pgdts_task_slot_exists(void)
 }
 
 /*
- * Record the command an event trigger fired for, at sql_drop for commands
+ * Record the command an event trigger fired for, once: at
+ * ddl_command_start for commands that write rows, at sql_drop for commands
  * that dropped objects, at ddl_command_end for the others.
  */
 static void
-pgdts_capture(EventTriggerData *trigdata, bool at_sql_drop)
+pgdts_capture(EventTriggerData *trigdata, PgdtsEvent event)
 {
 	PgdtsStatement *statement;
 
@@ -443,10 +471,11 @@ pgdts_capture(EventTriggerData *trigdata, bool at_sql_drop)
 		return;
 
 	/*
-	 * Without a statement (ddl_command_start did not fire for it) sql_drop
-	 * cannot mark the command recorded; ddl_command_end records it, once.
+	 * Without a statement (ddl_command_start did not find it) an earlier
+	 * event cannot mark the command recorded; ddl_command_end records it,
+	 * once.
 	 */
-	if (at_sql_drop && statement == NULL)
+	if (event != PGDTS_AT_END && statement == NULL)
 		return;
 
 	if (!pgdts_task_slot_exists())
@@ -458,7 +487,7 @@ pgdts_capture(EventTriggerData *trigdata, bool at_sql_drop)
 	capture_in_progress = true;
 	PG_TRY();
 	{
-		pgdts_record(trigdata, statement, at_sql_drop);
+		pgdts_record(trigdata, statement, event);
 	}
 	PG_FINALLY();
 	{
@@ -469,7 +498,7 @@ pgdts_capture(EventTriggerData *trigdata, bool at_sql_drop)
 
 static void
 pgdts_record(EventTriggerData *trigdata, PgdtsStatement *statement,
-			 bool at_sql_drop)
+			 PgdtsEvent event)
 {
 	const char *tag = GetCommandTagName(trigdata->tag);
 	char	   *text;
@@ -481,7 +510,7 @@ pgdts_record(EventTriggerData *trigdata, PgdtsStatement *statement,
 	if (text != NULL)
 		toplevel = statement->toplevel;
 
-	objects_known = pgdts_read_objects(tag, at_sql_drop, &objects);
+	objects_known = pgdts_read_objects(trigdata, event, &objects);
 
 	/*
 	 * Nothing the destination needs: IF [NOT] EXISTS that did nothing,
@@ -494,7 +523,9 @@ pgdts_record(EventTriggerData *trigdata, PgdtsStatement *statement,
 		ereport(WARNING,
 				(errmsg("pgdts could not capture the text of this %s command",
 						tag),
-				 errdetail("It ran inside a function, procedure or DO block that began before the pgdts library was loaded in this session.  It is recorded without its text, and replication of this database by pgdts will stop at it."),
+				 (statement != NULL && statement->query_string == NULL) ?
+				 errdetail("It ran inside a function, procedure or DO block that began before the pgdts library was loaded in this session.  It is recorded without its text, and replication of this database by pgdts will stop at it.") :
+				 errdetail("pgdts could not tell which statement ran it.  It is recorded without its text, and replication of this database by pgdts will stop at it."),
 				 errhint("Add pgdts to session_preload_libraries or shared_preload_libraries, so that every session captures DDL commands exactly.")));
 
 	pgdts_insert(tag, text, toplevel, objects_known ? &objects : NULL);
@@ -554,8 +585,10 @@ pgdts_statement_text(PgdtsStatement *statement)
  * request still cancels.  Returns whether the objects are known.
  */
 static bool
-pgdts_read_objects(const char *tag, bool at_sql_drop, PgdtsObjects *objects)
+pgdts_read_objects(EventTriggerData *trigdata, PgdtsEvent event,
+				   PgdtsObjects *objects)
 {
+	const char *tag = GetCommandTagName(trigdata->tag);
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	volatile bool known = true;
@@ -567,7 +600,7 @@ pgdts_read_objects(const char *tag, bool at_sql_drop, PgdtsObjects *objects)
 
 	PG_TRY();
 	{
-		pgdts_read_objects_guts(tag, at_sql_drop, objects, cxt);
+		pgdts_read_objects_guts(trigdata, event, objects, cxt);
 
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
@@ -603,20 +636,30 @@ pgdts_read_objects(const char *tag, bool at_sql_drop, PgdtsObjects *objects)
 }
 
 static void
-pgdts_read_objects_guts(const char *tag, bool at_sql_drop,
+pgdts_read_objects_guts(EventTriggerData *trigdata, PgdtsEvent event,
 						PgdtsObjects *objects, MemoryContext cxt)
 {
+	const char *tag = GetCommandTagName(trigdata->tag);
 	SPIPlanPtr	plan;
 	TupleDesc	desc;
 	uint64		i;
 	int			rc;
+
+	/* at its start, the command has created nothing yet */
+	if (event == PGDTS_AT_START)
+	{
+		pgdts_read_created_relation((CreateTableAsStmt *) trigdata->parsetree,
+									objects, cxt);
+		return;
+	}
 
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 
 	/* created or altered objects; none for a DROP */
 	plan = pgdts_plan(&ddl_commands_plan,
-					  "SELECT command_tag, object_type, schema_name, object_identity, in_extension"
+					  "SELECT command_tag, object_type, schema_name,"
+					  " object_identity, in_extension"
 					  " FROM pg_catalog.pg_event_trigger_ddl_commands()",
 					  0, NULL);
 	rc = SPI_execute_plan(plan, NULL, NULL, false, 0);
@@ -627,27 +670,31 @@ pgdts_read_objects_guts(const char *tag, bool at_sql_drop,
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
 		char	   *command_tag = SPI_getvalue(tuple, desc, 1);
+		int			rank = PGDTS_MAIN_ANY;
 		bool		isnull;
 
 		/* collected while an extension script ran */
 		if (DatumGetBool(SPI_getbinval(tuple, desc, 5, &isnull)))
 			continue;
+		if (command_tag != NULL && strcmp(command_tag, tag) == 0)
+			rank = PGDTS_MAIN_TAGGED;
 		pgdts_add_object(objects, cxt,
 						 SPI_getvalue(tuple, desc, 2),
 						 SPI_getvalue(tuple, desc, 3),
 						 SPI_getvalue(tuple, desc, 4),
-						 (command_tag != NULL && strcmp(command_tag, tag) == 0) ?
-						 PGDTS_MAIN_TAGGED : PGDTS_MAIN_ANY);
+						 rank);
 	}
 
 	/*
-	 * Dropped objects: those the command named and those CASCADE reached;
-	 * not what goes with them (indexes, types, TOAST tables, defaults).
+	 * Dropped objects: those the command named ("original") and those a
+	 * normal dependency reached (CASCADE); not the parts that go with them
+	 * (a table's indexes, row type, TOAST table).
 	 */
-	if (at_sql_drop)
+	if (event == PGDTS_AT_SQL_DROP)
 	{
 		plan = pgdts_plan(&dropped_objects_plan,
-						  "SELECT object_type, schema_name, object_identity, original, normal, is_temporary"
+						  "SELECT object_type, schema_name, object_identity,"
+						  " original, normal, is_temporary"
 						  " FROM pg_catalog.pg_event_trigger_dropped_objects()",
 						  0, NULL);
 		rc = SPI_execute_plan(plan, NULL, NULL, false, 0);
@@ -661,15 +708,16 @@ pgdts_read_objects_guts(const char *tag, bool at_sql_drop,
 			bool		isnull;
 			bool		original;
 			bool		normal;
+			bool		temporary;
 
 			original = DatumGetBool(SPI_getbinval(tuple, desc, 4, &isnull));
 			normal = DatumGetBool(SPI_getbinval(tuple, desc, 5, &isnull));
+			temporary = DatumGetBool(SPI_getbinval(tuple, desc, 6, &isnull));
 			if (!original && !normal)
 				continue;
 			pgdts_add_object(objects, cxt,
 							 SPI_getvalue(tuple, desc, 1),
-							 DatumGetBool(SPI_getbinval(tuple, desc, 6, &isnull)) ?
-							 "pg_temp" : SPI_getvalue(tuple, desc, 2),
+							 temporary ? "pg_temp" : SPI_getvalue(tuple, desc, 2),
 							 SPI_getvalue(tuple, desc, 3),
 							 original ? PGDTS_MAIN_DROPPED : PGDTS_MAIN_ANY);
 		}
@@ -677,6 +725,46 @@ pgdts_read_objects_guts(const char *tag, bool at_sql_drop,
 
 	if ((rc = SPI_finish()) != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * The relation a CREATE TABLE AS, SELECT INTO or CREATE MATERIALIZED VIEW
+ * is about to create, resolved as the command will resolve it.  None when
+ * IF NOT EXISTS finds it exists (the command will do nothing) or its schema
+ * does not (the command will fail).
+ */
+static void
+pgdts_read_created_relation(CreateTableAsStmt *stmt, PgdtsObjects *objects,
+							MemoryContext cxt)
+{
+	RangeVar   *rel = stmt->into->rel;
+	const char *object_type;
+	Oid			nspid;
+	char	   *nspname;
+
+	object_type = (stmt->objtype == OBJECT_MATVIEW) ?
+		"materialized view" : "table";
+
+	if (rel->relpersistence == RELPERSISTENCE_TEMP)
+	{
+		pgdts_add_object(objects, cxt, object_type, "pg_temp", NULL,
+						 PGDTS_MAIN_TAGGED);
+		return;
+	}
+
+	if (rel->schemaname != NULL &&
+		!OidIsValid(get_namespace_oid(rel->schemaname, true)))
+		return;
+
+	nspid = RangeVarGetCreationNamespace(rel);
+	if (stmt->if_not_exists &&
+		OidIsValid(get_relname_relid(rel->relname, nspid)))
+		return;
+
+	nspname = isTempNamespace(nspid) ? "pg_temp" : get_namespace_name(nspid);
+	pgdts_add_object(objects, cxt, object_type, nspname,
+					 quote_qualified_identifier(nspname, rel->relname),
+					 PGDTS_MAIN_TAGGED);
 }
 
 /*

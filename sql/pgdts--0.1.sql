@@ -105,11 +105,21 @@ COMMENT ON TABLE dts_postgres_heartbeat IS
 -- statement_exact = false, the session gets a WARNING, and the applier
 -- stops at the row.
 --
--- Order: a DDL command run by another event trigger is recorded when it
--- ends.  These triggers are named to fire before any event trigger whose
--- name starts with a lower-case letter, so that a command reacting to a
--- CREATE TABLE at its ddl_command_end (a GRANT, say) is recorded after the
--- CREATE TABLE, as it happened.
+-- Order: a command is recorded when it ends, in its transaction, so its
+-- record follows the data changes made before it and precedes those made
+-- after.  CREATE TABLE AS, SELECT INTO and CREATE MATERIALIZED VIEW are
+-- recorded when they start instead: their rows travel as INSERTs, which
+-- must come after the command that creates their table (replay it WITH NO
+-- DATA and apply the rows).  EXPLAIN ANALYZE CREATE TABLE AS fires no
+-- event trigger and is not captured.  CREATE (and DROP) INDEX CONCURRENTLY
+-- runs several transactions; its row is in the last one, the one that
+-- marks the index valid (replay it outside a transaction block).  A DDL
+-- command run by another event
+-- trigger is recorded when it ends too; the triggers below are named to
+-- fire before any event trigger whose name starts with a lower-case
+-- letter, so that a command reacting to a CREATE TABLE at its
+-- ddl_command_end (a GRANT, say) is recorded after the CREATE TABLE, as it
+-- happened.
 --
 CREATE FUNCTION capture_ddl_start()
 RETURNS event_trigger

@@ -95,6 +95,18 @@ ALTER SEQUENCE ddl_seq INCREMENT BY 5 OWNED BY ddl_line.qty;
 DROP SEQUENCE ddl_seq;
 SELECT * FROM ddl_stream();
 
+-- CREATE TABLE AS, SELECT INTO and CREATE MATERIALIZED VIEW write rows,
+-- sent as INSERTs: they are recorded as they start, before their rows.
+-- (REFRESH writes a new heap, which the stream does not carry.)
+CREATE TABLE ddl_copy AS SELECT g AS id FROM generate_series(1, 2) g;
+SELECT 3 AS id INTO ddl_copy2;
+CREATE MATERIALIZED VIEW ddl_copy_mv AS SELECT count(*) AS n FROM ddl_copy;
+CREATE TABLE IF NOT EXISTS ddl_copy AS SELECT 1 AS id;
+REFRESH MATERIALIZED VIEW ddl_copy_mv;
+DROP MATERIALIZED VIEW ddl_copy_mv;
+DROP TABLE ddl_copy, ddl_copy2;
+SELECT * FROM ddl_stream();
+
 -- DROP TABLE keeps RESTRICT and CASCADE in its text; the objects CASCADE
 -- reached are objects of its record
 CREATE VIEW ddl_parent_codes AS SELECT code FROM ddl_parent;
