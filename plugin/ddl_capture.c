@@ -109,6 +109,7 @@ typedef struct PgdtsStatement
 	struct PgdtsStatement *outer;	/* the statement this one runs inside */
 	PlannedStmt *pstmt;			/* the statement, with its position */
 	const char *query_string;	/* the string it is in; NULL: unknown */
+	char	   *text;			/* or its text, copied (unhooked_statement) */
 	Node	   *parsetree;		/* the event triggers' parse tree of the
 								 * command, once ddl_command_start claimed
 								 * this statement for it */
@@ -153,8 +154,10 @@ static PgdtsStatement *current_statement = NULL;
  * The command whose ProcessUtility call began before the hook was
  * installed, as its ddl_command_start trigger found it (parsetree NULL when
  * there is none).  There is at most one per session: the first DDL command,
- * whose ddl_command_start loads this library.  Forgotten when it ends or
- * its transaction aborts.
+ * whose ddl_command_start loads this library.  Its text, when known, is
+ * copied (in TopMemoryContext), so that nothing here points into memory
+ * that may go away before it is forgotten: when the command ends or its
+ * transaction aborts.
  */
 static PgdtsStatement unhooked_statement;
 
@@ -183,6 +186,7 @@ static void pgdts_capture(EventTriggerData *trigdata, PgdtsEvent event);
 static void pgdts_record(EventTriggerData *trigdata,
 						 PgdtsStatement *statement, PgdtsEvent event);
 static char *pgdts_statement_text(PgdtsStatement *statement);
+static char *pgdts_text_in(const char *query, PlannedStmt *pstmt);
 static bool pgdts_read_objects(EventTriggerData *trigdata, PgdtsEvent event,
 							   PgdtsObjects *objects);
 static void pgdts_read_objects_guts(EventTriggerData *trigdata,
@@ -233,6 +237,7 @@ pgdts_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	statement.outer = current_statement;
 	statement.pstmt = pstmt;
 	statement.query_string = queryString;
+	statement.text = NULL;
 	statement.parsetree = NULL;
 	statement.toplevel = false;
 	statement.recorded = false;
@@ -268,6 +273,8 @@ pgdts_xact_callback(XactEvent event, void *arg)
 static void
 pgdts_forget_unhooked(void)
 {
+	if (unhooked_statement.text != NULL)
+		pfree(unhooked_statement.text);
 	memset(&unhooked_statement, 0, sizeof(unhooked_statement));
 }
 
@@ -351,9 +358,12 @@ pgdts_capture_ddl_start(PG_FUNCTION_ARGS)
 		if (portal != NULL && list_length(portal->stmts) == 1 &&
 			pgdts_same_statement(linitial(portal->stmts), parsetree))
 		{
-			unhooked_statement.pstmt = linitial(portal->stmts);
-			unhooked_statement.query_string = portal->sourceText;
+			MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+			unhooked_statement.text = pgdts_text_in(portal->sourceText,
+													linitial(portal->stmts));
 			unhooked_statement.toplevel = true;
+			MemoryContextSwitchTo(oldcxt);
 		}
 	}
 
@@ -523,7 +533,7 @@ pgdts_record(EventTriggerData *trigdata, PgdtsStatement *statement,
 		ereport(WARNING,
 				(errmsg("pgdts could not capture the text of this %s command",
 						tag),
-				 (statement != NULL && statement->query_string == NULL) ?
+				 (statement == &unhooked_statement) ?
 				 errdetail("It ran inside a function, procedure or DO block that began before the pgdts library was loaded in this session.  It is recorded without its text, and replication of this database by pgdts will stop at it.") :
 				 errdetail("pgdts could not tell which statement ran it.  It is recorded without its text, and replication of this database by pgdts will stop at it."),
 				 errhint("Add pgdts to session_preload_libraries or shared_preload_libraries, so that every session captures DDL commands exactly.")));
@@ -531,27 +541,30 @@ pgdts_record(EventTriggerData *trigdata, PgdtsStatement *statement,
 	pgdts_insert(tag, text, toplevel, objects_known ? &objects : NULL);
 }
 
-/*
- * The text of a statement: its own part of the query string, without the
- * white space around it (as pg_stat_statements shows it).  NULL when the
- * statement or its position is unknown.
- */
+/* The text of a statement, or NULL if it is unknown. */
 static char *
 pgdts_statement_text(PgdtsStatement *statement)
 {
-	const char *query;
-	int			query_len;
-	int			location;
-	int			len;
-
-	if (statement == NULL || statement->query_string == NULL ||
-		statement->pstmt == NULL)
+	if (statement == NULL)
 		return NULL;
+	if (statement->text != NULL)
+		return pstrdup(statement->text);
+	if (statement->query_string == NULL || statement->pstmt == NULL)
+		return NULL;
+	return pgdts_text_in(statement->query_string, statement->pstmt);
+}
 
-	query = statement->query_string;
-	query_len = strlen(query);
-	location = statement->pstmt->stmt_location;
-	len = statement->pstmt->stmt_len;
+/*
+ * The text of statement pstmt of a query string: its own part of the
+ * string, without the white space around it (as pg_stat_statements shows
+ * it).  NULL when its position is unknown.
+ */
+static char *
+pgdts_text_in(const char *query, PlannedStmt *pstmt)
+{
+	int			query_len = strlen(query);
+	int			location = pstmt->stmt_location;
+	int			len = pstmt->stmt_len;
 
 	/*
 	 * An unknown location could mean the whole string or a part of it;
