@@ -10,9 +10,9 @@
  * Ddl record at its exact place among the data changes.  (Commands that
  * write rows, CREATE TABLE AS and the like, are recorded as they start, so
  * that the record precedes their rows.)  One row per statement: the
- * sequence of a SERIAL column, the index of a UNIQUE constraint and the
- * subcommands of an ALTER TABLE are object identities of the statement's
- * row, not rows of their own.
+ * sequence of a SERIAL column, the indexes of CREATE TABLE's constraints
+ * and the subcommands of an ALTER TABLE belong to the statement's row, not
+ * rows of their own.
  *
  * The row holds the text of that command alone.  Event triggers get a parse
  * tree, not text; the text comes from one of:
@@ -23,7 +23,8 @@
  *   statement in it; the statement's own string when a function, procedure
  *   or DO block runs it through SPI.  It keeps a stack of the statements
  *   being executed, and the ddl_command_start trigger claims the innermost
- *   one for its command (nothing runs between the hook and that trigger).
+ *   one for its command (whatever ran between the hook and that trigger
+ *   has ended).
  *
  * - the active portal, for a command whose execution began before this
  *   library was loaded.  When pgdts is not preloaded, the first DDL command
@@ -40,9 +41,9 @@
  *   pgdts break the application's DDL on the source (a migration tool that
  *   opens a fresh connection and starts with a DO block would fail on every
  *   run), while a flagged row stops only the replication, at the exact
- *   place, for an operator to replay the command by hand.  The precheck
- *   requires pgdts in shared_preload_libraries or session_preload_libraries,
- *   with which the hook sees every statement and this never happens.
+ *   place, for an operator to replay the command by hand.  With pgdts in
+ *   shared_preload_libraries or session_preload_libraries the hook sees
+ *   every statement and this never happens; the precheck checks for it.
  *
  * Capture costs little and must not break the user's DDL: nothing is done
  * unless a pgdts task's replication slot (dts_sync_*) exists in the
