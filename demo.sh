@@ -44,7 +44,8 @@ CONF
 
 echo "== two throwaway clusters: source :$SRC_PORT, destination :$DST_PORT"
 start_cluster src "$SRC_PORT" "wal_level = logical
-output_plugin_libraries = 'pgoutput, test_decoding, pgdts'"
+output_plugin_libraries = 'pgoutput, test_decoding, pgdts'
+session_preload_libraries = 'pgdts'"
 start_cluster dst "$DST_PORT" ""
 psql -q "$SRC" -c "CREATE EXTENSION pgdts"
 
