@@ -15,6 +15,7 @@ to build, never skip.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -47,7 +48,7 @@ def pytest_runtest_makereport(item, call):
     for app in arts.get("appliers", []):
         rep.sections.append((f"applier log tail ({app.logfile})", app.log_tail(80)))
     for cluster in arts.get("clusters", []):
-        rep.sections.append((f"{cluster.role} server log tail ({cluster.logfile})",
+        rep.sections.append((f"{cluster.role} server log tail (port {cluster.port})",
                              harness.tail(cluster.log(), 25)))
 
 
@@ -78,6 +79,9 @@ def make_cluster(template, workdir, request):
     """Factory: make_cluster(role, dbname, conf=..., logical=..., extension=...)
     starts a cluster and creates its database (and the extension when asked)."""
     made: list[Cluster] = []
+    # Created here, not lazily: clusters may be made from two threads.
+    _artifacts(request)
+    request.node.stash.setdefault(PREREQ, [])
 
     def make(role: str, dbname: str, conf: dict | None = None, logical: bool = False,
              extension: bool = False, start: bool = True) -> Cluster:
@@ -104,19 +108,32 @@ def make_cluster(template, workdir, request):
     for c in made:
         try:
             c.teardown()
+            c.remove()
         except Exception as e:  # keep stopping the others
             errors.append(f"{c.role}: {e}")
     assert not errors, "cluster teardown failed: " + "; ".join(errors)
 
 
 @pytest.fixture
-def source(make_cluster):
-    return make_cluster("src", "app", logical=True, extension=True)
+def clusters(make_cluster):
+    """The source and the destination, started side by side."""
+    with ThreadPoolExecutor(2) as pool:
+        src = pool.submit(make_cluster, "src", "app", logical=True, extension=True)
+        dst = pool.submit(make_cluster, "dst", "app_copy")
+        return src.result(), dst.result()
 
 
 @pytest.fixture
-def dest(make_cluster):
-    return make_cluster("dst", "app_copy")
+def source(clusters):
+    """wal_level=logical, pgdts an allowed output plugin, database app with
+    CREATE EXTENSION pgdts."""
+    return clusters[0]
+
+
+@pytest.fixture
+def dest(clusters):
+    """A plain cluster, database app_copy."""
+    return clusters[1]
 
 
 @pytest.fixture

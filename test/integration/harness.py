@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -92,6 +93,7 @@ def read_text(path: Path) -> str:
 # ports
 
 _handed_out: set[int] = set()
+_ports_lock = threading.Lock()
 
 
 def free_port() -> int:
@@ -99,17 +101,18 @@ def free_port() -> int:
     ephemeral range so outgoing connections do not take it meanwhile, and never
     the same twice in one run."""
     rnd = random.Random()
-    for _ in range(500):
-        port = rnd.randint(20000, 32000)
-        if port in _handed_out:
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
+    with _ports_lock:
+        for _ in range(500):
+            port = rnd.randint(20000, 32000)
+            if port in _handed_out:
                 continue
-        _handed_out.add(port)
-        return port
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _handed_out.add(port)
+            return port
     raise RuntimeError("no free port found on 127.0.0.1")
 
 
@@ -126,10 +129,12 @@ class WorkDir:
         if AS_ROOT:
             shutil.chown(self.path, SERVER_USER, SERVER_USER)
         self._n = 0
+        self._lock = threading.Lock()
 
     def subdir(self, prefix: str) -> Path:
-        self._n += 1
-        d = self.path / f"{prefix}{self._n}"
+        with self._lock:
+            self._n += 1
+            d = self.path / f"{prefix}{self._n}"
         d.mkdir(mode=0o755)
         if AS_ROOT:
             shutil.chown(d, SERVER_USER, SERVER_USER)
@@ -196,7 +201,7 @@ class Cluster:
         self.logfile = self.dir / "server.log"
         self.dbname = dbname
         self.port = free_port()
-        self.running = False
+        self.running = self.started_once = False
         r = subprocess.run(["cp", "-a", str(template.data), str(self.data)],
                            capture_output=True, text=True)
         if r.returncode != 0:
@@ -218,11 +223,20 @@ class Cluster:
             capture_output=True, text=True, timeout=timeout)
 
     def start(self) -> None:
-        r = self._pg_ctl("-l", str(self.logfile), "-w", "-t", "60", "start")
-        if r.returncode != 0:
-            raise RuntimeError(f"{self.role}: pg_ctl start failed:\n{r.stdout}{r.stderr}\n"
-                               f"server log:\n{tail(read_text(self.logfile), 30)}")
-        self.running = True
+        for attempt in range(3):
+            r = self._pg_ctl("-l", str(self.logfile), "-w", "-t", "60", "start")
+            if r.returncode == 0:
+                self.running = self.started_once = True
+                return
+            log = tail(read_text(self.logfile), 30)
+            if self.started_once or "could not bind" not in log or attempt == 2:
+                raise RuntimeError(f"{self.role}: pg_ctl start failed:\n{r.stdout}{r.stderr}\n"
+                                   f"server log:\n{log}")
+            # Someone took the port since we bind-tested it (another test
+            # run on this machine): a new port, once, before anyone knows it.
+            self.port = free_port()
+            with open(self.data / "postgresql.conf", "a") as f:
+                f.write(f"port = {self.port}\n")
 
     def stop(self, mode: str = "fast") -> None:
         r = self._pg_ctl("-m", mode, "-w", "-t", "60", "stop")
@@ -307,6 +321,11 @@ class Cluster:
 
     def log(self) -> str:
         return read_text(self.logfile)
+
+    def remove(self) -> None:
+        """Delete the cluster's directory (after teardown) unless asked to keep it."""
+        if not os.environ.get("PGDTS_IT_KEEP") and not self.is_up():
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def __repr__(self) -> str:
         return f"<Cluster {self.role} port={self.port} db={self.dbname}>"

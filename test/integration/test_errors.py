@@ -48,21 +48,24 @@ def test_unreachable_port_exits_1(source, dest, pgdts, side):
     _error_line(pgdts.run(args, timeout=TIMEOUT), 1)
 
 
-def test_source_without_extension_exits_1_naming_create_extension(make_cluster, dest, pgdts):
+def test_source_without_extension_exits_1_naming_create_extension(make_cluster, pgdts):
+    dest = make_cluster("dst", "app_copy")
     bare = make_cluster("src", "app", logical=True, extension=False)
     result = pgdts.run(_sync_args(bare.conninfo(), dest.conninfo()), timeout=TIMEOUT)
     _error_line(result, 1, "CREATE EXTENSION pgdts")
     assert harness.slot_row(bare, "dts_sync_e") is None, "a slot was left behind"
 
 
-def test_source_with_wal_level_replica_exits_1_naming_wal_level(make_cluster, dest, pgdts):
+def test_source_with_wal_level_replica_exits_1_naming_wal_level(make_cluster, pgdts):
+    dest = make_cluster("dst", "app_copy")
     # pgdts is an allowed plugin there: wal_level is the only problem.
     replica = make_cluster("src", "app", logical=True, conf={"wal_level": "replica"}, extension=True)
     result = pgdts.run(_sync_args(replica.conninfo(), dest.conninfo()), timeout=TIMEOUT)
     _error_line(result, 1, "wal_level")
 
 
-def test_source_not_allowing_pgdts_plugin_exits_1_naming_output_plugin_libraries(make_cluster, dest, pgdts):
+def test_source_not_allowing_pgdts_plugin_exits_1_naming_output_plugin_libraries(make_cluster, pgdts):
+    dest = make_cluster("dst", "app_copy")
     strict = make_cluster("src", "app", logical=True, extension=True,
                           conf={"output_plugin_libraries": "'pgoutput, test_decoding'"})
     result = pgdts.run(_sync_args(strict.conninfo(), dest.conninfo()), timeout=TIMEOUT)
