@@ -24,6 +24,8 @@ constexpr const char* kOriginSql =
     "$2::pg_catalog.timestamptz), pg_catalog.pg_current_xact_id()";
 
 constexpr auto kWarnEvery = std::chrono::seconds(30);
+// Values held by the UpdateMerger before they are written out anyway.
+constexpr std::size_t kMergeMaxBytes = 16 << 20;
 
 bool is_typed(const pgdts::Value& v) {
   switch (v.kind_case()) {
@@ -68,12 +70,17 @@ std::string format_timestamptz(std::int64_t unix_micros) {
 }
 
 Applier::Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limits,
-                 std::function<bool(const stream::Relation&)> is_partitioned)
+                 DestinationCatalog& catalog, bool replica_role)
     : dest_(dest),
       pipeline_(dest),
       limits_(limits),
-      is_partitioned_(std::move(is_partitioned)),
+      catalog_(catalog),
+      replica_role_(replica_role),
+      merger_(limits.group_max_changes, kMergeMaxBytes),
       skip_before_(origin_position) {
+  emit_merged_ = [this](const stream::Relation& rel, const pgdts::Tuple& row, pg::Lsn lsn) {
+    send_update(rel, row, nullptr, pgdts::OLD_IMAGE_NONE, lsn);
+  };
   pipeline_.on_no_row = [this](const pg::CommandTag& tag) { row_not_found(tag); };
   static const std::string origin_sql = kOriginSql;
   pipeline_.prepare(kOriginStatement, origin_sql, 2,
@@ -84,7 +91,11 @@ void Applier::handle(const pgdts::Record& record, pg::Lsn lsn) {
   switch (record.kind_case()) {
     case pgdts::Record::kBegin: begin(record.begin(), lsn); break;
     case pgdts::Record::kCommit: commit(record.commit(), lsn); break;
-    case pgdts::Record::kRelation: relations_.update(record.relation()); break;
+    case pgdts::Record::kRelation:
+      // Rows held for the former definition are written with it.
+      write_merged(record.relation().oid());
+      relations_.update(record.relation());
+      break;
     case pgdts::Record::kInsert: insert(record.insert(), lsn); break;
     case pgdts::Record::kUpdate: update(record.update(), lsn); break;
     case pgdts::Record::kDelete: remove(record.delete_(), lsn); break;
@@ -160,6 +171,7 @@ void Applier::close_group() {
     pipeline_.sync();
     return;
   }
+  write_all_merged();
   std::string lsn_text = pg::format_lsn(group_end_);
   std::snprintf(origin_lsn_, sizeof origin_lsn_, "%s", lsn_text.c_str());
   std::snprintf(origin_time_, sizeof origin_time_, "%s",
@@ -217,7 +229,6 @@ void Applier::send(const Statement& st, pg::Lsn lsn, bool expect_row) {
                 " parameters, got " + std::to_string(params_.size()));
   pipeline_.execute(st.name.c_str(), params_.size(), params_.values(), params_.lengths(),
                     params_.formats(), pg::CommandTag{st.what, st.sql, lsn, expect_row});
-  ++group_changes_;
 }
 
 static void check_arity(const stream::Relation& rel, int n, pg::Lsn lsn, const char* what) {
@@ -233,6 +244,8 @@ void Applier::insert(const pgdts::Insert& ins, pg::Lsn lsn) {
   const stream::Relation& rel = relations_.get(ins.relation_oid(), lsn);
   const auto& values = ins.new_tuple().values();
   check_arity(rel, values.size(), lsn, "INSERT");
+  write_merged(rel.oid);
+  ++group_changes_;
 
   set_.clear();
   where_.clear();
@@ -311,12 +324,49 @@ void Applier::update(const pgdts::Update& upd, pg::Lsn lsn) {
   require_transaction("UPDATE", lsn);
   if (skip_txn_) return;
   const stream::Relation& rel = relations_.get(upd.relation_oid(), lsn);
-  const auto& values = upd.new_tuple().values();
-  check_arity(rel, values.size(), lsn, "UPDATE");
+  check_arity(rel, upd.new_tuple().values_size(), lsn, "UPDATE");
+  ++group_changes_;
+  if (may_merge(rel, upd)) {
+    if (merger_.add(relations_.share(rel.oid), upd.new_tuple(), lsn)) ++counters_.merged;
+    if (merger_.full()) write_all_merged();
+    return;
+  }
+  write_merged(rel.oid);
+  send_update(rel, upd.new_tuple(), upd.has_old_tuple() ? &upd.old_tuple() : nullptr,
+              upd.old_image(), lsn);
+}
 
+bool Applier::may_merge(const stream::Relation& rel, const pgdts::Update& upd) {
+  if (!replica_role_ || upd.old_image() != pgdts::OLD_IMAGE_NONE || rel.key_columns.empty() ||
+      (rel.identity != pgdts::REPLICA_IDENTITY_DEFAULT &&
+       rel.identity != pgdts::REPLICA_IDENTITY_INDEX))
+    return false;
+  for (const auto& v : upd.new_tuple().values())
+    if (v.kind_case() == pgdts::Value::kUnchangedToast) return false;
+  auto [it, fresh] = mergeable_.try_emplace(rel.version, false);
+  if (fresh) {
+    it->second = catalog_.allows_update_merging(rel);
+    log::Event("update_merging")
+        .field("table", rel.display_name)
+        .flag("enabled", it->second)
+        .debug();
+  }
+  return it->second;
+}
+
+void Applier::write_merged(std::uint32_t oid) {
+  if (merger_.holds(oid)) merger_.drain(oid, emit_merged_);
+}
+
+void Applier::write_all_merged() {
+  if (!merger_.empty()) merger_.drain_all(emit_merged_);
+}
+
+void Applier::send_update(const stream::Relation& rel, const pgdts::Tuple& new_row,
+                          const pgdts::Tuple* old_key, pgdts::OldImage image, pg::Lsn lsn) {
+  const auto& values = new_row.values();
   bool by_ctid = false;
-  if (!identify_row(rel, upd.old_image(), upd.has_old_tuple() ? &upd.old_tuple() : nullptr,
-                    &upd.new_tuple(), lsn, by_ctid)) {
+  if (!identify_row(rel, image, old_key, &new_row, lsn, by_ctid)) {
     skip_change(rel, "UPDATE");
     return;
   }
@@ -351,6 +401,8 @@ void Applier::remove(const pgdts::Delete& del, pg::Lsn lsn) {
   require_transaction("DELETE", lsn);
   if (skip_txn_) return;
   const stream::Relation& rel = relations_.get(del.relation_oid(), lsn);
+  write_merged(rel.oid);
+  ++group_changes_;
   bool by_ctid = false;
   if (!identify_row(rel, del.old_image(), del.has_old_tuple() ? &del.old_tuple() : nullptr,
                     nullptr, lsn, by_ctid)) {
@@ -375,12 +427,13 @@ void Applier::remove(const pgdts::Delete& del, pg::Lsn lsn) {
 void Applier::truncate(const pgdts::Truncate& tr, pg::Lsn lsn) {
   require_transaction("TRUNCATE", lsn);
   if (skip_txn_) return;
+  write_all_merged();
   std::vector<TruncateTarget> targets;
   std::string names;
   for (std::uint32_t oid : tr.relation_oids()) {
     const stream::Relation& rel = relations_.get(oid, lsn);
     targets.push_back({quote_identifier(rel.schema) + "." + quote_identifier(rel.name),
-                       is_partitioned_ && is_partitioned_(rel)});
+                       catalog_.is_partitioned(rel)});
     if (!names.empty()) names += ", ";
     names += rel.display_name;
   }
@@ -395,6 +448,7 @@ void Applier::truncate(const pgdts::Truncate& tr, pg::Lsn lsn) {
 }
 
 void Applier::ddl(const pgdts::Ddl& ddl, pg::Lsn lsn) {
+  write_all_merged();  // a DDL replayed here must see every earlier change
   // DDL replay comes with a later release: until then the statement is
   // reported, and the destination's schema must be changed by hand.
   log::Event("ddl_skipped")

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "apply/statement_cache.h"
+#include "apply/update_merger.h"
 #include "apply/value_format.h"
 #include "pg/connection.h"
 #include "pg/lsn.h"
@@ -34,21 +35,34 @@ struct ApplyLimits {
   std::chrono::milliseconds group_max_age{500};
 };
 
+// What the applier needs to know about destination tables; answered on a
+// connection other than the apply session's (which is busy pipelining).
+class DestinationCatalog {
+ public:
+  virtual ~DestinationCatalog() = default;
+  virtual bool is_partitioned(const stream::Relation& rel) = 0;
+  // A plain table whose unique and exclusion indexes are all on key columns
+  // only, with no trigger that fires on replayed changes (see UpdateMerger).
+  virtual bool allows_update_merging(const stream::Relation& rel) = 0;
+};
+
 struct ApplyCounters {
   std::uint64_t changes = 0;       // changes committed on the destination
   std::uint64_t skipped = 0;       // UPDATE/DELETE skipped: no replica identity
   std::uint64_t transactions = 0;  // source transactions committed
   std::uint64_t replayed = 0;      // re-sent source transactions skipped
+  std::uint64_t merged = 0;        // UPDATEs folded into a later UPDATE of the same row
   pg::Lsn last_end = 0;            // end LSN of the last transaction sent to commit
 };
 
 class Applier {
  public:
   // dest is the apply session (origin already set up); origin_position is
-  // the origin's progress when the stream was started. is_partitioned
-  // answers whether a destination table is partitioned (for TRUNCATE).
+  // the origin's progress when the stream was started. replica_role: the
+  // session runs with session_replication_role = replica (foreign keys and
+  // ordinary triggers do not fire), a condition of merging UPDATEs.
   Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limits,
-          std::function<bool(const stream::Relation&)> is_partitioned);
+          DestinationCatalog& catalog, bool replica_role);
 
   // One record of the stream, at its LSN.
   void handle(const pgdts::Record& record, pg::Lsn lsn);
@@ -105,6 +119,12 @@ class Applier {
   // Adds the statement for key_ and queues its preparation.
   const Statement& prepare(std::string sql, std::string what);
   void send(const Statement& st, pg::Lsn lsn, bool expect_row);
+  bool may_merge(const stream::Relation& rel, const pgdts::Update& upd);
+  // Writes out the merged UPDATEs held for one table, or for all.
+  void write_merged(std::uint32_t oid);
+  void write_all_merged();
+  void send_update(const stream::Relation& rel, const pgdts::Tuple& new_row,
+                   const pgdts::Tuple* old_key, pgdts::OldImage image, pg::Lsn lsn);
   void skip_change(const stream::Relation& rel, const char* op);
   void row_not_found(const pg::CommandTag& tag);
 
@@ -113,7 +133,11 @@ class Applier {
   stream::RelationCache relations_;
   StatementCache statements_;
   ApplyLimits limits_;
-  std::function<bool(const stream::Relation&)> is_partitioned_;
+  DestinationCatalog& catalog_;
+  bool replica_role_;
+  UpdateMerger merger_;
+  UpdateMerger::Emit emit_merged_;
+  std::unordered_map<std::uint64_t, bool> mergeable_;  // by relation version
 
   pg::Lsn skip_before_;  // transactions committed before this were applied
   bool in_txn_ = false;

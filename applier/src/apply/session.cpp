@@ -42,7 +42,22 @@ std::string pid_in(const std::string& message) {
   return std::regex_search(message, m, pid_re) ? m[1].str() : "?";
 }
 
-class Session {
+// Array literal of text for a query parameter: {"a","b \"c\""}.
+std::string text_array(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+class Session : public DestinationCatalog {
  public:
   Session(const SessionConfig& config, const std::atomic<bool>& stop, SessionHooks& hooks,
           SessionTotals& totals)
@@ -71,7 +86,8 @@ class Session {
   void stop_cleanly();
   void abandon_transaction();
   void collect_totals();
-  bool is_partitioned(const stream::Relation& rel);
+  bool is_partitioned(const stream::Relation& rel) override;
+  bool allows_update_merging(const stream::Relation& rel) override;
 
   const SessionConfig& cfg_;
   const std::atomic<bool>& stop_;
@@ -90,6 +106,7 @@ class Session {
   pg::Lsn idle_wal_end_ = 0;
   pg::Lsn reported_ = 0;
   pg::Lsn durable_ = 0;
+  bool replica_role_ = false;
   ApplyCounters collected_;
 
   Clock::time_point next_feedback_{}, next_progress_log_{}, last_message_{};
@@ -123,6 +140,7 @@ void Session::connect_destination(const std::string& source_encoding) {
   // Triggers and foreign keys are not fired again: the source fired them.
   try {
     apply_.exec("SET session_replication_role = replica");
+    replica_role_ = true;
   } catch (const pg::SqlError& e) {
     if (!warned_replica_role) {
       log::Event("replica_role_unavailable")
@@ -145,6 +163,12 @@ void Session::connect_destination(const std::string& source_encoding) {
       "SET datestyle = 'ISO'; SET intervalstyle = 'postgres'; SET extra_float_digits = 3;"
       "SET lc_monetary = 'C'; SET timezone = 'UTC'; SET statement_timeout = 0;"
       "SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0");
+  // Find rows by their key's index, as PostgreSQL's apply worker does. A
+  // small table's statistics make the planner pick a sequential scan, which
+  // grows with every row version a long destination transaction leaves
+  // behind (pgbench_branches: hundreds per group). Tables without a usable
+  // index are still scanned.
+  apply_.exec("SET enable_seqscan = off; SET enable_bitmapscan = off");
   setup_origin_session(apply_, cfg_.origin, stop_);
   origin_start_ = read_origin_progress(progress_, cfg_.origin);
   durable_ = origin_start_;
@@ -199,8 +223,7 @@ void Session::start_stream() {
     }
   }
   last_received_ = std::max(origin_start_, reported_);
-  applier_.emplace(apply_, origin_start_, cfg_.limits,
-                   [this](const stream::Relation& rel) { return is_partitioned(rel); });
+  applier_.emplace(apply_, origin_start_, cfg_.limits, *this, replica_role_);
   log::Event("apply_started")
       .field("task", cfg_.task)
       .field("slot", cfg_.slot)
@@ -215,6 +238,29 @@ bool Session::is_partitioned(const stream::Relation& rel) {
       "SELECT c.relkind = 'p' FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
       "ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
       {rel.schema.c_str(), rel.name.c_str()});
+  return r.rows() == 1 && r.value(0, 0) == "t";
+}
+
+bool Session::allows_update_merging(const stream::Relation& rel) {
+  std::vector<std::string> keys;
+  for (int col : rel.key_columns) keys.push_back(rel.columns[col].name);
+  std::string key_array = text_array(keys);
+  pg::Result r = progress_.exec(
+      "SELECT c.relkind = 'r'"
+      " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid"
+      "   AND (i.indisunique OR i.indisexclusion)"
+      "   AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL"
+      "        OR EXISTS (SELECT 1 FROM unnest(i.indkey::int2[]) k(attnum)"
+      "                   LEFT JOIN pg_catalog.pg_attribute a"
+      "                     ON a.attrelid = c.oid AND a.attnum = k.attnum"
+      "                   WHERE a.attname IS NULL OR NOT a.attname = ANY ($3::text[]))))"
+      " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid"
+      "   AND NOT t.tgisinternal AND t.tgenabled IN ('A', 'R'))"
+      " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_rules r WHERE r.schemaname = $1"
+      "   AND r.tablename = $2)"
+      " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+      " WHERE n.nspname = $1 AND c.relname = $2",
+      {rel.schema.c_str(), rel.name.c_str(), key_array.c_str()});
   return r.rows() == 1 && r.value(0, 0) == "t";
 }
 
@@ -383,6 +429,7 @@ void Session::collect_totals() {
     }
     c.skipped += a.skipped;
     c.replayed += a.replayed;
+    c.merged += a.merged;
     c.last_end = a.last_end;
     applier_->report_skips(true);
   }
@@ -390,6 +437,7 @@ void Session::collect_totals() {
   totals_.counters.transactions += c.transactions;
   totals_.counters.skipped += c.skipped;
   totals_.counters.replayed += c.replayed;
+  totals_.counters.merged += c.merged;
   totals_.counters.last_end = std::max(totals_.counters.last_end, durable_);
 }
 

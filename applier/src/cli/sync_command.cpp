@@ -3,6 +3,7 @@
 // --retry-connection / --retry-other windows, until SIGINT/SIGTERM.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "apply/origin.h"
@@ -101,6 +102,7 @@ apply::SessionConfig start_task(const Options& o) {
   cfg.origin = task::origin_name(o.task);
   cfg.application_name = "pgdts_" + o.task;
   cfg.may_create_slot = true;
+  if (const char* g = std::getenv("PGDTS_DEV_GROUP_MAX_CHANGES")) cfg.limits.group_max_changes = std::stoul(g);
 
   pg::Connection source = pg::Connection::open(o.source, {"source", false, cfg.application_name, ""});
   task::SourceFacts facts = task::check_source(source);
@@ -165,6 +167,7 @@ int run_sync(const Options& o) {
         .field("applied_changes", totals.counters.changes)
         .field("applied_transactions", totals.counters.transactions)
         .field("skipped_changes", totals.counters.skipped)
+        .field("merged_updates", totals.counters.merged)
         .field("resent_transactions_skipped", totals.counters.replayed)
         .field("confirmed_lsn", pg::format_lsn(totals.confirmed))
         .info();
