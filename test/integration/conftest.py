@@ -86,6 +86,17 @@ def make_cluster(template, workdir, request):
     def make(role: str, dbname: str, conf: dict | None = None, logical: bool = False,
              extension: bool = False, start: bool = True) -> Cluster:
         settings = dict(harness.LOGICAL_CONF) if logical else {}
+        if extension:
+            missing = [str(f) for f in harness.extension_files() if not f.exists()]
+            if missing:
+                # Preloading a library that is not there would refuse every
+                # connection: report what is missing instead.
+                _prereq_missing(request, f"extension pgdts is not installed ({', '.join(missing)} "
+                                "missing); build and install it with `make && make install` "
+                                "at the repository top")
+                extension = False
+            else:
+                settings.update(harness.EXTENSION_CONF)
         settings.update(conf or {})
         c = Cluster(template, workdir, role, dbname, settings)
         made.append(c)

@@ -73,6 +73,14 @@ def find_pgdts() -> tuple[str | None, str]:
     return on_path, f"{built}, then `pgdts` on PATH"
 
 
+def extension_files() -> list[Path]:
+    """The files `make install` puts in place for the extension."""
+    def cfg(flag: str) -> Path:
+        return Path(subprocess.run([pgbin("pg_config"), flag], capture_output=True,
+                                   text=True, check=True).stdout.strip())
+    return [cfg("--sharedir") / "extension" / "pgdts.control", cfg("--pkglibdir") / "pgdts.so"]
+
+
 def as_server_user(cmd: Sequence[str]) -> list[str]:
     """Servers never run as root: wrap the command with runuser when we are."""
     return (["runuser", "-u", SERVER_USER, "--"] if AS_ROOT else []) + list(cmd)
@@ -182,9 +190,13 @@ BASE_CONF = {
     "max_wal_senders": "10",
 }
 
+# A source as the README configures it.
 LOGICAL_CONF = {
     "wal_level": "logical",
     "output_plugin_libraries": "'pgoutput, test_decoding, pgdts'",
+}
+EXTENSION_CONF = {
+    "session_preload_libraries": "'pgdts'",
 }
 
 

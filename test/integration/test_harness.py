@@ -63,3 +63,13 @@ def test_pgbench_runs_against_a_cluster(make_cluster):
     harness.run_pgbench(c, "-i", "-s", "1", "-q")
     harness.run_pgbench(c, "-n", "-c", "2", "-j", "2", "-t", "50")
     assert c.one("SELECT count(*) FROM pgbench_history") == 100
+
+
+def test_source_fixture_is_configured_as_the_readme_says(source, dest):
+    """wal_level, allowed plugin, preloaded library, extension in schema pgdts."""
+    assert source.one("SHOW wal_level") == "logical"
+    assert "pgdts" in source.one("SHOW output_plugin_libraries")
+    assert source.one("SHOW session_preload_libraries") == "pgdts"
+    assert source.one("SELECT extnamespace::regnamespace::text FROM pg_extension "
+                      "WHERE extname = 'pgdts'") == "pgdts"
+    assert dest.one("SELECT count(*) FROM pg_extension WHERE extname = 'pgdts'") == 0
