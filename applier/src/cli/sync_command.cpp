@@ -3,7 +3,6 @@
 // --retry-connection / --retry-other windows, until SIGINT/SIGTERM.
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <thread>
 
 #include "apply/origin.h"
@@ -102,7 +101,6 @@ apply::SessionConfig start_task(const Options& o) {
   cfg.origin = task::origin_name(o.task);
   cfg.application_name = "pgdts_" + o.task;
   cfg.may_create_slot = true;
-  if (const char* g = std::getenv("PGDTS_DEV_GROUP_MAX_CHANGES")) cfg.limits.group_max_changes = std::stoul(g);
 
   pg::Connection source = pg::Connection::open(o.source, {"source", false, cfg.application_name, ""});
   task::SourceFacts facts = task::check_source(source);
