@@ -60,8 +60,8 @@ std::string text_array(const std::vector<std::string>& items) {
 class Session : public DestinationCatalog {
  public:
   Session(const SessionConfig& config, const std::atomic<bool>& stop, SessionHooks& hooks,
-          SessionTotals& totals)
-      : cfg_(config), stop_(stop), hooks_(hooks), totals_(totals) {}
+          SessionTotals& totals, OpenConnections reuse)
+      : cfg_(config), stop_(stop), hooks_(hooks), totals_(totals), reuse_(std::move(reuse)) {}
 
   void run() {
     try {
@@ -93,6 +93,7 @@ class Session : public DestinationCatalog {
   const std::atomic<bool>& stop_;
   SessionHooks& hooks_;
   SessionTotals& totals_;
+  OpenConnections reuse_;
 
   // Declared before applier_: it refers to apply_ and is destroyed first.
   std::optional<pg::ReplicationStream> stream_;
@@ -122,19 +123,28 @@ void Session::connect() {
                                  // composites are compared as text under
                                  // REPLICA IDENTITY FULL: both sides in UTC
                                  "-c timezone=UTC"};
-  stream_.emplace(pg::Connection::open(cfg_.source, src_options));
+  if (reuse_.source)
+    stream_.emplace(std::move(*reuse_.source));
+  else
+    stream_.emplace(pg::Connection::open(cfg_.source, src_options));
   pg::SystemIdentity id = stream_->identify_system();
   if (id.system_id != cfg_.source_system_id)
     throw Error("source system identifier changed from " + cfg_.source_system_id + " to " +
                 id.system_id + "; task \"" + cfg_.task + "\" belongs to the former source");
+  log::Event("source_connected").field("system_id", id.system_id).debug();
   connect_destination(stream_->connection().parameter_status("server_encoding"));
+  log::Event("destination_connected")
+      .field("origin_lsn", pg::format_lsn(origin_start_))
+      .flag("replica_role", replica_role_)
+      .debug();
   check_slot();
   start_stream();
 }
 
 void Session::connect_destination(const std::string& source_encoding) {
   pg::ConnectOptions dst_options{"destination", false, cfg_.application_name, ""};
-  progress_ = pg::Connection::open(cfg_.target, dst_options);
+  progress_ = reuse_.destination ? std::move(*reuse_.destination)
+                                  : pg::Connection::open(cfg_.target, dst_options);
   apply_ = pg::Connection::open(cfg_.target, dst_options);
 
   // Triggers and foreign keys are not fired again: the source fired them.
@@ -444,8 +454,8 @@ void Session::collect_totals() {
 }  // namespace
 
 void run_session(const SessionConfig& config, const std::atomic<bool>& stop, SessionHooks& hooks,
-                 SessionTotals& totals) {
-  Session session(config, stop, hooks, totals);
+                 SessionTotals& totals, OpenConnections reuse) {
+  Session session(config, stop, hooks, totals, std::move(reuse));
   session.run();
 }
 

@@ -12,10 +12,13 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "apply/applier.h"
 #include "pg/conninfo.h"
+#include "pg/connection.h"
+#include "pg/replication_stream.h"
 #include "pg/lsn.h"
 
 namespace pgdts::apply {
@@ -42,7 +45,14 @@ struct SessionHooks {
   std::function<void()> progressed;  // the destination's durable position moved
 };
 
+// Connections the caller already has (from its startup checks), used instead
+// of opening new ones: each costs tens of milliseconds.
+struct OpenConnections {
+  std::optional<pg::ReplicationStream> source;  // replication=database, not streaming
+  std::optional<pg::Connection> destination;
+};
+
 void run_session(const SessionConfig& config, const std::atomic<bool>& stop, SessionHooks& hooks,
-                 SessionTotals& totals);
+                 SessionTotals& totals, OpenConnections reuse = {});
 
 }  // namespace pgdts::apply

@@ -91,8 +91,9 @@ void store_last_error(const Options& o, const std::string& message) {
   }
 }
 
-// Everything that must hold before the first session; no retries here.
-apply::SessionConfig start_task(const Options& o) {
+// Everything that must hold before the first session; no retries here. The
+// connections it opened are handed to the first session.
+apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open) {
   apply::SessionConfig cfg;
   cfg.source = o.source;
   cfg.target = o.target;
@@ -105,9 +106,10 @@ apply::SessionConfig start_task(const Options& o) {
   pg::Connection source = pg::Connection::open(o.source, {"source", false, cfg.application_name, ""});
   task::SourceFacts facts = task::check_source(source);
   source.close();
+  log::Event("source_checked").field("database", facts.database).debug();
 
   pg::ReplicationStream replication(
-      pg::Connection::open(o.source, {"source", true, cfg.application_name, ""}));
+      pg::Connection::open(o.source, {"source", true, cfg.application_name, "-c timezone=UTC"}));
   pg::SystemIdentity id = replication.identify_system();
   cfg.source_system_id = id.system_id;
 
@@ -116,6 +118,8 @@ apply::SessionConfig start_task(const Options& o) {
                                       {id.system_id, id.dbname.empty() ? facts.database : id.dbname});
   if (apply::create_origin_if_missing(dest, cfg.origin))
     log::Event("origin_created").field("origin", cfg.origin).info();
+  open.source.emplace(std::move(replication));
+  open.destination.emplace(std::move(dest));
   return cfg;
 }
 
@@ -137,8 +141,9 @@ int run_sync(const Options& o) {
       .info();
 
   apply::SessionConfig cfg;
+  apply::OpenConnections open;
   try {
-    cfg = start_task(o);
+    cfg = start_task(o, open);
   } catch (const std::exception& e) {
     return report_error(e.what(), 1);
   }
@@ -176,7 +181,9 @@ int run_sync(const Options& o) {
     bool window_left = true;
     RetryWindow* window = nullptr;
     try {
-      apply::run_session(cfg, stop, hooks, totals);
+      apply::OpenConnections reuse = std::move(open);
+      open = {};  // later sessions connect afresh
+      apply::run_session(cfg, stop, hooks, totals, std::move(reuse));
       summary("shutdown");
       return 0;
     } catch (const pg::ConnectionError& e) {

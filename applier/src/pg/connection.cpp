@@ -7,7 +7,29 @@
 
 #include <libpq-fe.h>
 
+#include "log/log.h"
+
 namespace pgdts::pg {
+
+namespace {
+
+// Server notices (NOTICE, WARNING...) would otherwise be printed by libpq
+// straight to stderr, breaking the one-event-per-line log: they become
+// events, warnings as WARN, the rest as DEBUG.
+void receive_notice(void* arg, const PGresult* res) {
+  const char* severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+  const char* message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+  log::Event event("server_notice");
+  event.field("side", *static_cast<const std::string*>(arg))
+      .field("severity", severity ? severity : "NOTICE")
+      .field("message", message ? one_line(message) : one_line(PQresultErrorMessage(res)));
+  if (severity && std::string_view(severity) == "WARNING")
+    event.warn();
+  else
+    event.debug();
+}
+
+}  // namespace
 
 void ConnDeleter::operator()(pg_conn* conn) const { PQfinish(conn); }
 void ResultDeleter::operator()(pg_result* res) const { PQclear(res); }
@@ -97,6 +119,8 @@ Connection Connection::open(const ConnInfo& info, const ConnectOptions& options)
   if (!c.conn_) throw ConnectionError("could not connect to the " + options.side + ": out of memory");
   if (PQstatus(c.conn_.get()) != CONNECTION_OK)
     throw ConnectionError("could not connect to the " + options.side + ": " + c.error_message());
+  c.side_name_ = std::make_unique<std::string>(options.side);  // stable address for the receiver
+  PQsetNoticeReceiver(c.conn_.get(), receive_notice, c.side_name_.get());
   return c;
 }
 

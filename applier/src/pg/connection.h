@@ -84,6 +84,8 @@ class Connection {
  private:
   Result checked(pg_result* res) const;
 
+  // Declared before conn_ so that it outlives it: the notice receiver's argument.
+  std::unique_ptr<std::string> side_name_;
   std::unique_ptr<pg_conn, ConnDeleter> conn_;
   std::string side_;
 };
