@@ -18,6 +18,7 @@ Environment knobs:
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import random
@@ -328,8 +329,16 @@ class Cluster:
         assert rows is not None and len(rows) == 1, f"expected one row from {query!r}, got {rows!r}"
         return rows[0][0] if len(rows[0]) == 1 else rows[0]
 
-    def create_database(self, name: str) -> None:
-        self.sql(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(name)), dbname="postgres")
+    def create_database(self, name: str, options: str = "") -> None:
+        self.sql(pgsql.SQL("CREATE DATABASE {} " + options).format(pgsql.Identifier(name)),
+                 dbname="postgres")
+
+    def with_db(self, dbname: str) -> "Cluster":
+        """The same cluster, another database as the default of conninfo() and
+        sql() (for tasks of a second database on one server)."""
+        view = copy.copy(self)
+        view.dbname = dbname
+        return view
 
     def log(self) -> str:
         return read_text(self.logfile)

@@ -348,3 +348,46 @@ def test_values_survive_when_databases_use_other_output_settings(source, dest, p
     wait_caught_up(source, dest, app)
     app.stop()
     assert_tables_equal(source, dest, ["s"])
+
+
+def _latin1_source(source):
+    source.create_database("app_latin1", "ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' "
+                                         "TEMPLATE template0")
+    latin1 = source.with_db("app_latin1")
+    latin1.sql("CREATE EXTENSION pgdts")
+    return latin1
+
+
+def test_latin1_source_text_values_arrive_intact_in_utf8_destination(source, dest, pgdts):
+    """Text values travel in the source database's encoding: a LATIN1 source
+    must still give the same characters in a UTF-8 destination."""
+    latin1 = _latin1_source(source)
+    ddl = "CREATE TABLE lat (id int PRIMARY KEY, t text, v varchar(20), c char(3), a text[], j jsonb, x xml)"
+    latin1.sql(ddl)
+    dest.sql(ddl)
+    app = pgdts.sync(latin1, dest)
+    latin1.sql("INSERT INTO lat VALUES (1, 'é à ß ÿ ¿ © ½ Ø', 'Straße', 'ñó', "
+               "ARRAY['façade', 'über', NULL], '{\"clé\": \"valeur été\"}', '<a b=\"ç\">é</a>'), "
+               "(2, repeat('àé', 5000), '', 'ü', '{}', '[]', NULL)")
+    latin1.sql("UPDATE lat SET t = 'ÀÉÎÕÜ', v = 'Ærø' WHERE id = 1")
+    wait_caught_up(latin1, dest, app)
+    app.stop()
+    assert_tables_equal(latin1, dest, ["lat"])
+    assert dest.one("SELECT t FROM lat WHERE id = 1") == "ÀÉÎÕÜ"
+
+
+def test_latin1_source_non_ascii_table_and_column_names_found_on_destination(source, dest, pgdts):
+    """Names travel as UTF-8 whatever the source encoding: a table "café"
+    with a column "naïve" in a LATIN1 source is the same table in a UTF-8
+    destination."""
+    latin1 = _latin1_source(source)
+    ddl = 'CREATE TABLE "café" (id int PRIMARY KEY, "naïve" text)'
+    latin1.sql(ddl)
+    dest.sql(ddl)
+    app = pgdts.sync(latin1, dest)
+    latin1.sql("INSERT INTO \"café\" VALUES (1, 'a'), (2, 'b')")
+    latin1.sql("UPDATE \"café\" SET \"naïve\" = 'é' WHERE id = 1")
+    latin1.sql("DELETE FROM \"café\" WHERE id = 2")
+    wait_caught_up(latin1, dest, app)
+    app.stop()
+    assert_tables_equal(latin1, dest, ["café"])
