@@ -419,19 +419,19 @@ class Applier:
                 return int(line.split()[1])
         raise AssertionError(f"no VmHWM in /proc/{self.pid}/status")
 
-    def stop(self, timeout: float = 60) -> None:
-        """SIGTERM, and the applier must exit 0 (a clean stop at a transaction
-        boundary)."""
+    def stop(self, timeout: float = 60, sig: int = signal.SIGTERM) -> None:
+        """SIGTERM (or `sig`), and the applier must exit 0 (a clean stop at a
+        transaction boundary)."""
         if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.kill9()
                 raise AssertionError(f"pgdts sync did not exit within {timeout:.0f} s of "
-                                     f"SIGTERM; log tail:\n{self.log_tail()}")
+                                     f"{signal.Signals(sig).name}; log tail:\n{self.log_tail()}")
         rc = self.proc.returncode
-        assert rc == 0, (f"pgdts sync exited with status {rc} (expected 0 after SIGTERM); "
+        assert rc == 0, (f"pgdts sync exited with status {rc} (expected 0 after a stop signal); "
                          f"log tail:\n{self.log_tail()}")
 
     def kill9(self) -> None:

@@ -331,3 +331,27 @@ def test_partitioned_table_rows_land_in_the_same_partitions(source, dest, pgdts)
     wait_caught_up(source, dest, app)
     app.stop()
     assert_tables_equal(source, dest, ["p_eu", "p_us", "p"])
+
+
+def test_destination_triggers_do_not_fire_for_replayed_changes(source, dest, pgdts):
+    """Both sides have the same audit trigger: on the source it writes audit
+    rows, which replicate; replaying the audited changes must not fire it
+    again on the destination (README: triggers are not re-fired there)."""
+    run_on_both(source, dest, """
+        CREATE TABLE audit (n bigserial PRIMARY KEY, op text, id int);
+        CREATE TABLE t (id int PRIMARY KEY, v text);
+        CREATE FUNCTION audit_t() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          INSERT INTO audit (op, id) VALUES (TG_OP, coalesce(NEW.id, OLD.id));
+          RETURN NULL;
+        END $$;
+        CREATE TRIGGER t_audit AFTER INSERT OR UPDATE OR DELETE ON t
+          FOR EACH ROW EXECUTE FUNCTION audit_t()""")
+    app = pgdts.sync(source, dest)
+    source.sql("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+    source.sql("UPDATE t SET v = 'c' WHERE id = 1")
+    source.sql("DELETE FROM t WHERE id = 2")
+    wait_caught_up(source, dest, app)
+    app.stop()
+    assert_tables_equal(source, dest, ["t", "audit"])
+    assert dest.one("SELECT count(*) FROM audit") == 4

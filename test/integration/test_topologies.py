@@ -1,0 +1,66 @@
+"""Several tasks at once: one source to two destinations (a slot each), two
+source databases into one destination (an origin each), and two tasks in
+opposite directions, which must not loop (changes replayed by pgdts carry its
+origin and are not sent again)."""
+
+from harness import assert_tables_equal, origin_exists, run_on_both, slot_row, wait_caught_up
+
+
+def test_one_source_to_two_destinations_each_with_its_own_slot(source, make_cluster, pgdts):
+    dests = [make_cluster("dst", "app_copy"), make_cluster("dst", "app_copy2")]
+    for d in [source] + dests:
+        d.sql("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    apps = [pgdts.sync(source, dests[0], task="east"), pgdts.sync(source, dests[1], task="west")]
+    source.sql("INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 500) i")
+    source.sql("UPDATE t SET v = 'changed' WHERE id % 7 = 0")
+    source.sql("DELETE FROM t WHERE id % 11 = 0")
+    for app in apps:
+        wait_caught_up(source, app.dest, app)
+        app.stop()
+    for d in dests:
+        assert_tables_equal(source, d, ["t"])
+    assert slot_row(source, "dts_sync_east") and slot_row(source, "dts_sync_west")
+
+
+def test_two_source_databases_into_one_destination_each_with_its_own_origin(source, dest, pgdts):
+    source.create_database("app2")
+    second = source.with_db("app2")
+    second.sql("CREATE EXTENSION pgdts")
+    source.sql("CREATE TABLE orders (id int PRIMARY KEY, v text)")
+    second.sql("CREATE TABLE customers (id int PRIMARY KEY, v text)")
+    dest.sql("CREATE TABLE orders (id int PRIMARY KEY, v text); "
+             "CREATE TABLE customers (id int PRIMARY KEY, v text)")
+    apps = [pgdts.sync(source, dest, task="one"), pgdts.sync(second, dest, task="two")]
+    for i in range(20):
+        source.sql("INSERT INTO orders VALUES (%s, 'o')", [i])
+        second.sql("INSERT INTO customers VALUES (%s, 'c')", [i])
+    second.sql("UPDATE customers SET v = 'changed' WHERE id < 5")
+    for app in apps:
+        wait_caught_up(app.source, dest, app)
+        app.stop()
+    assert_tables_equal(source, dest, ["orders"])
+    assert_tables_equal(second, dest, ["customers"])
+    assert origin_exists(dest, "pgdts_one") and origin_exists(dest, "pgdts_two")
+
+
+def test_tasks_in_both_directions_do_not_loop(make_cluster, pgdts):
+    """A -> B and B -> A on one table, each side writing its own keys: every
+    row ends up on both sides once, and nothing comes back around."""
+    a = make_cluster("src", "app", logical=True, extension=True)
+    b = make_cluster("dst", "app_copy", logical=True, extension=True)
+    run_on_both(a, b, "CREATE TABLE t (id int PRIMARY KEY, side text, n int)")
+    ab = pgdts.sync(a, b, task="a_to_b")
+    ba = pgdts.sync(b, a, task="b_to_a")
+    for i in range(50):
+        a.sql("INSERT INTO t VALUES (%s, 'a', 0)", [i])
+        b.sql("INSERT INTO t VALUES (%s, 'b', 0)", [1000 + i])
+    a.sql("UPDATE t SET n = n + 1 WHERE id < 10")            # A updates its own rows
+    b.sql("UPDATE t SET n = n + 1 WHERE id >= 1040")          # B updates its own rows
+    for _ in range(2):   # twice: anything echoed by one direction would show in the second round
+        wait_caught_up(a, b, ab)
+        wait_caught_up(b, a, ba)
+    ab.stop()
+    ba.stop()
+    assert_tables_equal(a, b, ["t"])
+    assert a.one("SELECT count(*) FROM t") == 100
+    assert a.one("SELECT sum(n) FROM t") == 20
