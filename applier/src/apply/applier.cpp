@@ -208,10 +208,10 @@ void Applier::require_transaction(std::string_view what, pg::Lsn lsn) const {
                 pg::format_lsn(lsn) + " outside a transaction");
 }
 
-const Statement& Applier::prepare(std::string sql, std::string what) {
+const Statement& Applier::prepare(std::string sql, std::string what, pg::Lsn lsn) {
   const Statement& st =
       statements_.add(key_, std::move(sql), std::move(what), count_params(set_) + count_params(where_));
-  pipeline_.prepare(st.name.c_str(), st.sql, 0, pg::CommandTag{st.what, st.sql, 0, false});
+  pipeline_.prepare(st.name.c_str(), st.sql, 0, pg::CommandTag{st.what, st.sql, lsn, false});
   log::Event("statement_prepared").field("name", st.name).field("sql", st.sql).debug();
   return st;
 }
@@ -257,7 +257,7 @@ void Applier::insert(const pgdts::Insert& ins, pg::Lsn lsn) {
   const Statement* st = statements_.find(key_);
   if (!st)
     st = &prepare(insert_sql(table_names(rel.schema, rel.name, column_names(rel)), set_),
-                  "INSERT into " + rel.display_name);
+                  "INSERT into " + rel.display_name, lsn);
 
   params_.clear();
   for (int i = 0; i < values.size(); ++i)
@@ -387,7 +387,7 @@ void Applier::send_update(const stream::Relation& rel, const pgdts::Tuple& new_r
   if (!st)
     st = &prepare(
         update_sql(table_names(rel.schema, rel.name, column_names(rel)), set_, where_, by_ctid),
-        "UPDATE of " + rel.display_name);
+        "UPDATE of " + rel.display_name, lsn);
 
   params_.clear();
   for (int i = 0; i < values.size(); ++i)
@@ -416,7 +416,7 @@ void Applier::remove(const pgdts::Delete& del, pg::Lsn lsn) {
   const Statement* st = statements_.find(key_);
   if (!st)
     st = &prepare(delete_sql(table_names(rel.schema, rel.name, column_names(rel)), where_, by_ctid),
-                  "DELETE from " + rel.display_name);
+                  "DELETE from " + rel.display_name, lsn);
 
   params_.clear();
   for (std::size_t i = 0; i < where_.size(); ++i)

@@ -117,7 +117,7 @@ class Applier {
   bool identify_row(const stream::Relation& rel, pgdts::OldImage image, const pgdts::Tuple* old,
                     const pgdts::Tuple* new_tuple, pg::Lsn lsn, bool& by_ctid);
   // Adds the statement for key_ and queues its preparation.
-  const Statement& prepare(std::string sql, std::string what);
+  const Statement& prepare(std::string sql, std::string what, pg::Lsn lsn);
   void send(const Statement& st, pg::Lsn lsn, bool expect_row);
   bool may_merge(const stream::Relation& rel, const pgdts::Update& upd);
   // Writes out the merged UPDATEs held for one table, or for all.

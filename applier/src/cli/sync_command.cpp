@@ -41,7 +41,8 @@ class RetryWindow {
     return now - since_ < length_;
   }
   std::string describe() const {
-    return "retried for " + std::to_string(length_.count()) + " minutes (" + option_ + ")";
+    return "retried for " + std::to_string(length_.count()) +
+           (length_.count() == 1 ? " minute (" : " minutes (") + option_ + ")";
   }
 
  private:
