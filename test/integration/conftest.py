@@ -115,13 +115,16 @@ def make_cluster(template, workdir, request):
         return c
 
     yield make
-    errors = []
-    for c in made:
+    def stop(c: Cluster) -> str | None:
         try:
             c.teardown()
             c.remove()
+            return None
         except Exception as e:  # keep stopping the others
-            errors.append(f"{c.role}: {e}")
+            return f"{c.role}: {e}"
+
+    with ThreadPoolExecutor(4) as pool:
+        errors = [e for e in pool.map(stop, made) if e]
     assert not errors, "cluster teardown failed: " + "; ".join(errors)
 
 

@@ -55,6 +55,20 @@ def _assert_pgbench_equal(source, dest):
     assert_tables_equal(source, dest, PGBENCH_TABLES)
 
 
+def _wait_until_writing(dest, app, table, timeout=120):
+    """Until the applier's destination session is inside a transaction
+    writing `table` (or the table already has rows: it was quick)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        writing = dest.one("SELECT count(*) FROM pg_stat_activity WHERE datname = 'app_copy' "
+                           "AND backend_xid IS NOT NULL AND query ILIKE %s "
+                           "AND pid <> pg_backend_pid()", [f"%{table}%"])
+        if writing or dest.one(f"SELECT count(*) FROM {table}"):
+            return
+        assert app.alive(), f"applier exited early; log tail:\n{app.log_tail()}"
+        time.sleep(0.05)
+
+
 def test_applier_killed_repeatedly_applies_every_row_exactly_once(source, dest, pgdts, background, rnd):
     _init_pgbench(source, dest)
     app = pgdts.sync(source, dest, task="crash")
@@ -83,15 +97,7 @@ def test_applier_killed_inside_a_large_transaction_applies_it_exactly_once(sourc
     source.sql("INSERT INTO hist VALUES (1, 'before')")
     source.sql("INSERT INTO big SELECT i, md5(i::text) FROM generate_series(1, 300000) i")
     source.sql("INSERT INTO hist VALUES (2, 'after')")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:       # until the applier is writing the big transaction
-        writing = dest.one("SELECT count(*) FROM pg_stat_activity WHERE datname = 'app_copy' "
-                           "AND backend_xid IS NOT NULL AND query ILIKE '%big%' "
-                           "AND pid <> pg_backend_pid()")
-        if writing or dest.one("SELECT count(*) FROM big"):
-            break
-        assert app.alive(), f"applier exited early; log tail:\n{app.log_tail()}"
-        time.sleep(0.05)
+    _wait_until_writing(dest, app, "big")
     app.kill9()
     partial = dest.one("SELECT count(*) FROM big")
     assert partial in (0, 300000), f"a partly applied transaction is visible: {partial} rows"
@@ -99,6 +105,23 @@ def test_applier_killed_inside_a_large_transaction_applies_it_exactly_once(sourc
     wait_caught_up(source, dest, app, timeout=180)
     app.stop()
     assert_tables_equal(source, dest, ["big", "hist"])
+
+
+def test_sigterm_inside_a_large_transaction_stops_cleanly_and_resumes(source, dest, pgdts):
+    """SIGTERM while a 300,000-row transaction is being applied: exit 0 in
+    bounded time, the destination has all of it or none, and a restart
+    completes it once."""
+    for c in (source, dest):
+        c.sql("CREATE TABLE big (id bigint PRIMARY KEY, payload text)")
+    app = pgdts.sync(source, dest, task="crash")
+    source.sql("INSERT INTO big SELECT i, md5(i::text) FROM generate_series(1, 300000) i")
+    _wait_until_writing(dest, app, "big")
+    app.stop(timeout=120)
+    assert dest.one("SELECT count(*) FROM big") in (0, 300000), "a partly applied transaction is visible"
+    app = pgdts.sync(source, dest, task="crash")
+    wait_caught_up(source, dest, app, timeout=180)
+    app.stop()
+    assert_tables_equal(source, dest, ["big"])
 
 
 def test_applier_reconnects_after_destination_restart(source, dest, pgdts, background, rnd):

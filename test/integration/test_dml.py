@@ -329,6 +329,10 @@ def test_partitioned_table_rows_land_in_the_same_partitions(source, dest, pgdts)
     source.sql("UPDATE p SET region = 'us' WHERE id = 2")      # moves to another partition
     source.sql("DELETE FROM p WHERE id = 3")
     wait_caught_up(source, dest, app)
+    assert_tables_equal(source, dest, ["p_eu", "p_us", "p"])
+    source.sql("TRUNCATE p")                                 # the root: every partition
+    source.sql("INSERT INTO p VALUES (1, 'eu', 'after truncate')")
+    wait_caught_up(source, dest, app)
     app.stop()
     assert_tables_equal(source, dest, ["p_eu", "p_us", "p"])
 
