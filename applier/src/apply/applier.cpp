@@ -211,7 +211,9 @@ void Applier::require_transaction(std::string_view what, pg::Lsn lsn) const {
 const Statement& Applier::prepare(std::string sql, std::string what, pg::Lsn lsn) {
   const Statement& st =
       statements_.add(key_, std::move(sql), std::move(what), count_params(set_) + count_params(where_));
-  pipeline_.prepare(st.name.c_str(), st.sql, 0, pg::CommandTag{st.what, st.sql, lsn, false});
+  // The conversion is a temporary: libpq copies the text when it queues it.
+  pipeline_.prepare(st.name.c_str(), catalog_.in_session_encoding(st.sql), 0,
+                    pg::CommandTag{st.what, st.sql, lsn, false});
   log::Event("statement_prepared").field("name", st.name).field("sql", st.sql).debug();
   return st;
 }
@@ -440,7 +442,8 @@ void Applier::truncate(const pgdts::Truncate& tr, pg::Lsn lsn) {
   if (targets.empty()) return;
   std::string sql = truncate_sql(targets, tr.restart_identity(), tr.cascade());
   std::string what = "TRUNCATE of " + names;
-  pipeline_.query(sql.c_str(), 0, nullptr, pg::CommandTag{what, sql, lsn, false});
+  std::string session_sql = catalog_.in_session_encoding(sql);
+  pipeline_.query(session_sql.c_str(), 0, nullptr, pg::CommandTag{what, sql, lsn, false});
   // sql and what must outlive the command: wait for it (TRUNCATE is rare,
   // and heavy on the destination anyway).
   pipeline_.wait_all();

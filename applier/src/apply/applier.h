@@ -44,6 +44,10 @@ class DestinationCatalog {
   // A plain table whose unique and exclusion indexes are all on key columns
   // only, with no trigger that fires on replayed changes (see UpdateMerger).
   virtual bool allows_update_merging(const stream::Relation& rel) = 0;
+  // SQL text in the apply session's client encoding (the source's: values
+  // arrive in it). Names travel as UTF-8, so a statement naming them is
+  // converted when the source is not UTF-8.
+  virtual std::string in_session_encoding(const std::string& utf8_sql) = 0;
 };
 
 struct ApplyCounters {

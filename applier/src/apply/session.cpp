@@ -88,6 +88,7 @@ class Session : public DestinationCatalog {
   void collect_totals();
   bool is_partitioned(const stream::Relation& rel) override;
   bool allows_update_merging(const stream::Relation& rel) override;
+  std::string in_session_encoding(const std::string& utf8_sql) override;
 
   const SessionConfig& cfg_;
   const std::atomic<bool>& stop_;
@@ -108,6 +109,7 @@ class Session : public DestinationCatalog {
   pg::Lsn reported_ = 0;
   pg::Lsn durable_ = 0;
   bool replica_role_ = false;
+  std::string session_encoding_;
   ApplyCounters collected_;
 
   Clock::time_point next_feedback_{}, next_progress_log_{}, last_message_{};
@@ -145,6 +147,8 @@ void Session::connect_destination(const std::string& source_encoding) {
   pg::ConnectOptions dst_options{"destination", false, cfg_.application_name, ""};
   progress_ = reuse_.destination ? std::move(*reuse_.destination)
                                   : pg::Connection::open(cfg_.target, dst_options);
+  // Catalog queries name tables in UTF-8, as the stream does.
+  progress_.exec("SET client_encoding = 'UTF8'; SET bytea_output = 'hex'");
   apply_ = pg::Connection::open(cfg_.target, dst_options);
 
   // Triggers and foreign keys are not fired again: the source fired them.
@@ -165,8 +169,10 @@ void Session::connect_destination(const std::string& source_encoding) {
   // connection has flushed the destination's WAL up to it (see origin.h).
   apply_.exec("SET synchronous_commit = off");
   // Text values arrive in the source's encoding.
-  if (!source_encoding.empty())
+  if (!source_encoding.empty()) {
     apply_.exec("SET client_encoding = " + apply_.literal(source_encoding));
+    session_encoding_ = source_encoding;
+  }
   // Read values back in the spellings the plugin sends them in, and never
   // time out a long transaction or a wait for the source.
   apply_.exec(
@@ -274,6 +280,27 @@ bool Session::allows_update_merging(const stream::Relation& rel) {
   return r.rows() == 1 && r.value(0, 0) == "t";
 }
 
+std::string Session::in_session_encoding(const std::string& utf8_sql) {
+  bool ascii = std::all_of(utf8_sql.begin(), utf8_sql.end(),
+                           [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  if (ascii || session_encoding_.empty() || session_encoding_ == "UTF8" ||
+      session_encoding_ == "SQL_ASCII")
+    return utf8_sql;
+  // PostgreSQL's own conversion tables, on the catalog connection.
+  pg::Result r = progress_.exec("SELECT pg_catalog.convert_to($1, $2)",
+                                {utf8_sql.c_str(), session_encoding_.c_str()});
+  std::string_view hex = r.value(0, 0);
+  if (hex.size() < 2 || hex.substr(0, 2) != "\\x")
+    throw Error("destination returned an unexpected bytea for a statement's conversion to " +
+                session_encoding_);
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+  std::string out;
+  out.reserve((hex.size() - 2) / 2);
+  for (std::size_t i = 2; i + 1 < hex.size(); i += 2)
+    out += static_cast<char>(nibble(hex[i]) << 4 | nibble(hex[i + 1]));
+  return out;
+}
+
 void Session::loop() {
   auto now = Clock::now();
   next_feedback_ = now;
@@ -314,8 +341,12 @@ void Session::loop() {
     if (m.kind == Kind::keepalive) {
       ++messages_since_periodic_;
       last_received_ = std::max(last_received_, m.wal_end);
-      // Everything before this position has been sent; once nothing
-      // received is pending, it may be confirmed.
+      // Every transaction that committed before this position has been
+      // sent; once nothing received is pending, the position may be
+      // confirmed. It may lie inside a transaction still being decoded
+      // (sent at its commit, later): confirming it is safe, because the
+      // slot skips only transactions that *commit* before the confirmed
+      // position and keeps the WAL from their start (its restart_lsn).
       if (!applier_->in_source_transaction()) idle_wal_end_ = std::max(idle_wal_end_, m.wal_end);
       if (m.reply_requested) send_feedback();
       continue;
