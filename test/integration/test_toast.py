@@ -2,6 +2,8 @@
 unchanged (the plugin then marks them *unchanged* and does not send them; the
 applier must not overwrite the destination's copy with NULL or garbage)."""
 
+import pytest
+
 from harness import assert_tables_equal, run_on_both, wait_caught_up
 
 # ~20 MB of incompressible text: random hex (pglz cannot shrink it enough, so
@@ -121,3 +123,21 @@ def test_delete_of_toasted_row(source, dest, pgdts):
     app.stop()
     _assert_same(source, dest)
     assert dest.one("SELECT count(*) FROM toasty") == 1
+
+
+@pytest.mark.huge
+def test_value_larger_than_256_megabytes_is_carried(source, dest, pgdts, record_property):
+    """SPEC: values up to PostgreSQL's 1 GB limit are carried (the commercial
+    service fails above 256 MB per change).  320 MB of random bytes; takes
+    about a minute, so it runs only when asked: pytest -m huge."""
+    run_on_both(source, dest, "CREATE TABLE h (id int PRIMARY KEY, b bytea)")
+    app = pgdts.sync(source, dest)
+    source.sql("INSERT INTO h SELECT 1, decode(string_agg(md5(i::text), ''), 'hex') "
+               "FROM generate_series(1, 20000000) i")
+    wait_caught_up(source, dest, app, timeout=600)
+    peak = app.peak_rss_kb()
+    app.stop()
+    print(f"applier peak RSS for a 320 MB value: {peak} kB")
+    record_property("applier_peak_rss_kb_320mb_value", peak)
+    q = "SELECT length(b), md5(b) FROM h"
+    assert dest.sql(q) == source.sql(q)
