@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "pg/conninfo.h"
+#include "pg/connection.h"
 
 using pgdts::pg::mask_password;
 
@@ -38,4 +39,10 @@ TEST(ConnInfo, ParsesBothForms) {
   EXPECT_EQ(u.get("host").value(), "h");
   EXPECT_EQ(u.get("dbname").value(), "db");
   EXPECT_EQ(u.masked(), "postgresql://u:****@h:7/db");
+}
+
+TEST(PidInMessage, FindsTheServersPid) {
+  EXPECT_EQ(pgdts::pg::pid_in_message("replication slot \"dts_sync_x\" is active for PID 4242"), "4242");
+  EXPECT_EQ(pgdts::pg::pid_in_message("replication origin with ID 1 is already active for PID 77"), "77");
+  EXPECT_EQ(pgdts::pg::pid_in_message("no pid here"), "?");
 }

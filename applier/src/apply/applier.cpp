@@ -71,8 +71,7 @@ std::string format_timestamptz(std::int64_t unix_micros) {
 
 Applier::Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limits,
                  DestinationCatalog& catalog, bool replica_role)
-    : dest_(dest),
-      pipeline_(dest),
+    : pipeline_(dest),
       limits_(limits),
       catalog_(catalog),
       replica_role_(replica_role),

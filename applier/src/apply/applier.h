@@ -14,7 +14,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -132,7 +131,6 @@ class Applier {
   void skip_change(const stream::Relation& rel, const char* op);
   void row_not_found(const pg::CommandTag& tag);
 
-  pg::Connection& dest_;
   pg::Pipeline pipeline_;
   stream::RelationCache relations_;
   StatementCache statements_;

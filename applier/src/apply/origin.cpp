@@ -1,23 +1,12 @@
 #include "apply/origin.h"
 
 #include <chrono>
-#include <regex>
 #include <thread>
 
 #include "error.h"
 #include "log/log.h"
 
 namespace pgdts::apply {
-namespace {
-
-std::string pid_in(const std::string& message) {
-  static const std::regex pid_re("PID ([0-9]+)");
-  std::smatch m;
-  return std::regex_search(message, m, pid_re) ? m[1].str() : "";
-}
-
-}  // namespace
-
 bool create_origin_if_missing(pg::Connection& dest, const std::string& origin) {
   pg::Result r = dest.exec(
       "SELECT pg_catalog.pg_replication_origin_create($1) "
@@ -33,8 +22,8 @@ bool drop_origin_if_exists(pg::Connection& dest, const std::string& origin) {
   try {
     dest.exec("SELECT pg_catalog.pg_replication_origin_drop($1)", {origin.c_str()});
   } catch (const pg::SqlError& e) {
-    std::string pid = pid_in(e.what());
-    if (!pid.empty())
+    std::string pid = pg::pid_in_message(e.what());
+    if (pid != "?")
       throw Error("replication origin \"" + origin + "\" on the destination is in use by PID " +
                   pid + "; stop the pgdts sync using it first");
     throw;
@@ -59,9 +48,9 @@ void setup_origin_session(pg::Connection& apply, const std::string& origin,
       apply.exec("SELECT pg_catalog.pg_replication_origin_session_setup($1)", {origin.c_str()});
       return;
     } catch (const pg::SqlError& e) {
-      std::string pid = pid_in(e.what());
+      std::string pid = pg::pid_in_message(e.what());
       // 55006: object in use ("... is already active for PID n")
-      if (e.sqlstate() != "55006" || pid.empty()) {
+      if (e.sqlstate() != "55006" || pid == "?") {
         if (e.sqlstate() == "42704")
           throw Error("replication origin \"" + origin +
                       "\" does not exist on the destination (was the task released meanwhile?)");

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
-#include <regex>
 #include <thread>
 
 #include <poll.h>
@@ -36,11 +35,6 @@ constexpr auto kSlotBusyRetry = 10s;
 
 bool warned_replica_role = false;  // once per process, not per session
 
-std::string pid_in(const std::string& message) {
-  static const std::regex pid_re("PID ([0-9]+)");
-  std::smatch m;
-  return std::regex_search(message, m, pid_re) ? m[1].str() : "?";
-}
 
 // Array literal of text for a query parameter: {"a","b \"c\""}.
 std::string text_array(const std::vector<std::string>& items) {
@@ -234,7 +228,7 @@ void Session::start_stream() {
       // A killed applier's walsender lingers until it notices: wait a bit.
       if (Clock::now() >= deadline || stop_)
         throw Error("replication slot \"" + cfg_.slot + "\" is in use by another process (PID " +
-                    pid_in(e.what()) + ")");
+                    pg::pid_in_message(e.what()) + ")");
       std::this_thread::sleep_for(500ms);
     }
   }

@@ -2,7 +2,6 @@
 // row on the destination. Each step skips what is already gone, so a
 // second release is a no-op.
 #include <chrono>
-#include <regex>
 #include <thread>
 
 #include "apply/origin.h"
@@ -22,11 +21,6 @@ using namespace std::chrono_literals;
 // a moment: wait this long for them before calling the slot or origin busy.
 constexpr auto kBusyWait = 5s;
 
-std::string pid_in(const std::string& message) {
-  static const std::regex pid_re("PID ([0-9]+)");
-  std::smatch m;
-  return std::regex_search(message, m, pid_re) ? m[1].str() : "?";
-}
 
 void drop_slot(pg::Connection& source, const std::string& slot, const std::string& task) {
   auto deadline = Clock::now() + kBusyWait;
@@ -47,7 +41,7 @@ void drop_slot(pg::Connection& source, const std::string& slot, const std::strin
       } catch (const pg::SqlError& e) {
         if (e.sqlstate() == "42704") continue;  // dropped meanwhile: look again
         if (e.sqlstate() != "55006") throw;
-        busy_pid = pid_in(e.what());
+        busy_pid = pg::pid_in_message(e.what());
       }
     }
     if (Clock::now() >= deadline)

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <regex>
 
 #include "cli/commands.h"
 #include "cli/stop_signal.h"
@@ -35,11 +34,6 @@ void write_out(std::string& out) {
   out.clear();
 }
 
-std::string pid_in(const std::string& message) {
-  static const std::regex pid_re("PID ([0-9]+)");
-  std::smatch m;
-  return std::regex_search(message, m, pid_re) ? m[1].str() : "?";
-}
 
 void open_slot(pg::ReplicationStream& stream, const Options& o, const std::string& slot) {
   auto info = stream.find_slot(slot);
@@ -58,7 +52,7 @@ void open_slot(pg::ReplicationStream& stream, const Options& o, const std::strin
   } catch (const pg::SqlError& e) {
     if (e.sqlstate() == "55006")
       throw Error("replication slot \"" + slot + "\" is in use by another process (PID " +
-                  pid_in(e.what()) + ")");
+                  pg::pid_in_message(e.what()) + ")");
     throw;
   }
 }

@@ -69,6 +69,14 @@ std::string one_line(std::string_view message) {
   return out;
 }
 
+std::string pid_in_message(std::string_view message) {
+  std::size_t at = message.find("PID ");
+  if (at == std::string_view::npos) return "?";
+  std::size_t begin = at + 4, end = begin;
+  while (end < message.size() && message[end] >= '0' && message[end] <= '9') ++end;
+  return end > begin ? std::string(message.substr(begin, end - begin)) : "?";
+}
+
 bool is_connection_sqlstate(std::string_view s) {
   return s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03" || s == "53300";
 }

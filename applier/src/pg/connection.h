@@ -95,6 +95,10 @@ class Connection {
 // collapsed.
 std::string one_line(std::string_view message);
 
+// The process id in a server message such as 'replication slot "x" is
+// active for PID 4242' ("?" when there is none).
+std::string pid_in_message(std::string_view message);
+
 // Whether an SQLSTATE means the connection, not the statement, failed
 // (class 08, admin shutdown, crash shutdown, cannot connect now).
 bool is_connection_sqlstate(std::string_view sqlstate);
