@@ -9,7 +9,8 @@
 // destination's origin position is exactly what it has applied.
 // Transactions that end at or before the position the session started from
 // were applied before and are skipped (a re-sent transaction is never
-// applied twice).
+// applied twice). Within a group, repeated UPDATEs of one row may be merged
+// into one (UpdateMerger, where its rule allows).
 #pragma once
 
 #include <chrono>
