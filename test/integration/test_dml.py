@@ -200,7 +200,7 @@ def test_several_changes_of_one_row_in_one_transaction_apply_as_their_net_effect
         ["UPDATE ne SET id = 100 WHERE id = 10", "UPDATE ne SET id = 10 WHERE id = 11",
          "UPDATE ne SET id = 11 WHERE id = 100"],
         # many updates of one row
-        [f"UPDATE ne SET n = n + 1 WHERE id = 8" for _ in range(50)],
+        ["UPDATE ne SET n = n + 1 WHERE id = 8" for _ in range(50)],
     ]
     with source.connect() as conn:
         for step in steps:
