@@ -79,6 +79,11 @@ class Applier {
   void finish();
 
   bool in_source_transaction() const { return in_txn_; }
+  // A destination transaction is open and may take more source transactions.
+  bool group_can_grow() const {
+    return group_open_ && group_changes_ < limits_.group_max_changes &&
+           std::chrono::steady_clock::now() - group_started_ < limits_.group_max_age;
+  }
   // Something sent or received is not yet known committed.
   bool has_pending() const { return in_txn_ || group_open_ || pipeline_.pending_syncs() > 0; }
   const ApplyCounters& counters() const { return counters_; }

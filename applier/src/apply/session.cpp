@@ -32,6 +32,11 @@ constexpr auto kDeadAfter = 60s;
 // On SIGTERM inside a source transaction: how long to wait for its COMMIT.
 constexpr auto kStopGrace = 5s;
 constexpr auto kSlotBusyRetry = 10s;
+// At a transaction boundary with nothing more at hand, how long to wait for
+// the walsender before committing the group: when decoding is a little
+// slower than applying, groups (and merged UPDATEs) would otherwise shrink
+// to a transaction or two, each a destination commit.
+constexpr auto kGroupLinger = 2ms;
 
 bool warned_replica_role = false;  // once per process, not per session
 
@@ -345,7 +350,11 @@ void Session::loop() {
       if (m.reply_requested) send_feedback();
       continue;
     }
-    // Nothing more at hand: the group may commit now.
+    // Nothing more at hand: the group may commit now, unless more comes at once.
+    if (!applier_->in_source_transaction() && applier_->group_can_grow() && !stop_) {
+      pollfd p{stream_->socket(), POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(kGroupLinger.count())) > 0) continue;
+    }
     applier_->idle();
     now = Clock::now();
     periodic(now);
