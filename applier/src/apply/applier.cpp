@@ -181,14 +181,21 @@ void Applier::close_group() {
                     pg::CommandTag{origin_tag.what, origin_tag.sql, group_end_, false});
   pipeline_.query("COMMIT", 0, nullptr, pg::CommandTag{"COMMIT", "COMMIT", group_end_, false});
   pipeline_.sync();
-  counters_.changes += group_changes_;
-  counters_.transactions += group_txns_;
+  unconfirmed_.push_back({group_end_, group_changes_, group_txns_});
   counters_.last_end = group_end_;
   log::Event("group_committed")
       .field("transactions", group_txns_)
       .field("changes", group_changes_)
       .field("end_lsn", lsn_text)
       .debug();
+}
+
+void Applier::confirm_durable(pg::Lsn durable) {
+  while (!unconfirmed_.empty() && unconfirmed_.front().end <= durable) {
+    counters_.changes += unconfirmed_.front().changes;
+    counters_.transactions += unconfirmed_.front().transactions;
+    unconfirmed_.pop_front();
+  }
 }
 
 void Applier::idle() {

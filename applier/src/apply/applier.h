@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -51,9 +52,9 @@ class DestinationCatalog {
 };
 
 struct ApplyCounters {
-  std::uint64_t changes = 0;       // changes committed on the destination
+  std::uint64_t changes = 0;       // changes committed (and durable) on the destination
   std::uint64_t skipped = 0;       // UPDATE/DELETE skipped: no replica identity
-  std::uint64_t transactions = 0;  // source transactions committed
+  std::uint64_t transactions = 0;  // source transactions committed (and durable)
   std::uint64_t replayed = 0;      // re-sent source transactions skipped
   std::uint64_t merged = 0;        // UPDATEs folded into a later UPDATE of the same row
   pg::Lsn last_end = 0;            // end LSN of the last transaction sent to commit
@@ -77,6 +78,10 @@ class Applier {
   // Commits the open group (at a transaction boundary) and waits for every
   // result: on return everything sent is committed.
   void finish();
+
+  // The destination's durable origin position reached durable: the groups
+  // up to it count as applied.
+  void confirm_durable(pg::Lsn durable);
 
   bool in_source_transaction() const { return in_txn_; }
   // A destination transaction is open and may take more source transactions.
@@ -160,6 +165,11 @@ class Applier {
   std::chrono::steady_clock::time_point group_started_;
 
   ApplyCounters counters_;
+  struct SentGroup {
+    pg::Lsn end;
+    std::size_t changes, transactions;
+  };
+  std::deque<SentGroup> unconfirmed_;  // sent to commit, not yet known durable
 
   // reused per change: no allocation once grown
   std::string key_;

@@ -407,6 +407,7 @@ void Session::periodic(Clock::time_point now) {
 
 void Session::send_feedback() {
   pg::Lsn durable = read_origin_progress(progress_, cfg_.origin);
+  applier_->confirm_durable(durable);
   if (durable > durable_) {
     durable_ = durable;
     if (hooks_.progressed) hooks_.progressed();
@@ -446,17 +447,17 @@ void Session::abandon_transaction() {
   // Closing the connection rolls the open destination transaction back.
   // Source transactions grouped with it are rolled back too; the origin did
   // not move, so the next start applies them.
-  ApplyCounters c = applier_->counters();
-  applier_.reset();
-  apply_.close();
+  apply_.close();  // the applier is not used again
   pg::Lsn durable = read_origin_progress(progress_, cfg_.origin);
   durable_ = std::max(durable_, durable);
-  if (c.last_end <= durable_) {
-    collected_.changes += c.changes;
-    collected_.transactions += c.transactions;
-  }
+  applier_->confirm_durable(durable_);
+  ApplyCounters c = applier_->counters();
+  applier_.reset();
+  collected_.changes += c.changes;
+  collected_.transactions += c.transactions;
   collected_.skipped += c.skipped;
   collected_.replayed += c.replayed;
+  collected_.merged += c.merged;
   reported_ = std::max(reported_, durable);
   stream_->send_status(last_received_, reported_, reported_, false);
   totals_.confirmed = reported_;
@@ -466,11 +467,9 @@ void Session::collect_totals() {
   ApplyCounters c = collected_;
   if (applier_) {
     const ApplyCounters& a = applier_->counters();
-    // Only what is known committed counts as applied.
-    if (a.last_end <= durable_) {
-      c.changes += a.changes;
-      c.transactions += a.transactions;
-    }
+    // Only what is known durable counts as applied.
+    c.changes += a.changes;
+    c.transactions += a.transactions;
     c.skipped += a.skipped;
     c.replayed += a.replayed;
     c.merged += a.merged;
