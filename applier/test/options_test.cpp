@@ -117,15 +117,16 @@ TEST(Options, RequiredConnections) {
 }
 
 TEST(Options, MalformedConninfoIsUsageErrorWithoutThePassword) {
-  std::string e = usage_error(sync_args({}).size() ? std::vector<std::string>{
-      "sync", "--source", "host=127.0.0.1 this is not a conninfo", "--target", kDst, "--phases",
-      "incremental"} : std::vector<std::string>{});
+  std::string e = usage_error({"sync", "--source", "host=127.0.0.1 this is not a conninfo",
+                               "--target", kDst, "--phases", "incremental"});
   EXPECT_NE(e.find("invalid --source connection string"), std::string::npos) << e;
+  // libpq quotes the fragment it could not parse; with a password in the
+  // string that fragment could be part of it, so it is left out.
   e = usage_error({"sync", "--source", kSrc, "--target", "host=x password=sec ret", "--phases",
                    "incremental"});
   EXPECT_NE(e.find("invalid --target connection string"), std::string::npos) << e;
-  EXPECT_EQ(e.find("ret"), e.find("ret"));  // (no fragment check possible on every message)
   EXPECT_EQ(e.find("sec"), std::string::npos) << e;
+  EXPECT_EQ(e.find("ret"), std::string::npos) << e;
 }
 
 TEST(Options, TaskNames) {
