@@ -82,9 +82,12 @@ def test_slot_held_by_another_process_exits_1_naming_the_slot(source, dest, pgdt
         assert holder.poll() is None, f"pg_recvlogical exited: {background.output(holder)}"
         assert time.monotonic() < deadline, "pg_recvlogical never took the slot"
         time.sleep(0.1)
+    started = time.monotonic()
     result = pgdts.run(_sync_args(source.conninfo(), dest.conninfo(), task="held"), timeout=TIMEOUT)
+    print(f"pgdts exited {result.returncode} after {time.monotonic() - started:.1f} s")
     _error_line(result, 1, slot)
-    assert holder.poll() is None, "pgdts must not take the slot from its holder"
+    assert holder.poll() is None, ("pg_recvlogical lost the slot (pgdts must not take it): "
+                                   f"{background.output(holder)}\nslot: {harness.slot_row(source, slot)}")
 
 
 @pytest.mark.parametrize("command,form", [
