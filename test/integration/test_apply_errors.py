@@ -29,6 +29,8 @@ def test_failed_group_is_retried_not_skipped_by_the_groups_after_it(source, dest
             conn.execute("INSERT INTO t VALUES (%s, 'small')", (i,))
     _wait_for_log(app, "apply_failed")
     assert dest.one("SELECT count(*) FROM t WHERE v = 'big'") == 0
+    assert dest.one("SELECT count(*) FROM t WHERE v = 'small'") == 0, \
+        "transactions after the failed one were committed past it"
     dest.sql("DELETE FROM t WHERE id = 15000")   # the cause goes away; the retry succeeds
     wait_caught_up(source, dest, app, timeout=120)
     app.stop()
