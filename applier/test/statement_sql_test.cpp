@@ -107,3 +107,10 @@ TEST(ReliableEquality, TextLikeAndScalarsYesJsonXmlGeometryNumericNo) {
   EXPECT_FALSE(has_reliable_equality(3802));  // jsonb
   EXPECT_FALSE(has_reliable_equality(16500)); // a user type
 }
+
+TEST(InsertSql, SeveralRowsNumberParametersRowByRow) {
+  EXPECT_EQ(insert_sql(names(), "v-v", 3),
+            "INSERT INTO \"public\".\"t\" (\"id\", \"n\") VALUES ($1, $2), ($3, $4), ($5, $6)");
+  EXPECT_EQ(insert_sql(names(), "vvv", 1),
+            "INSERT INTO \"public\".\"t\" (\"id\", \"v\", \"n\") VALUES ($1, $2, $3)");
+}

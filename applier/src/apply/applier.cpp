@@ -24,8 +24,14 @@ constexpr const char* kOriginSql =
     "$2::pg_catalog.timestamptz), pg_catalog.pg_current_xact_id()";
 
 constexpr auto kWarnEvery = std::chrono::seconds(30);
-// Values held by the UpdateMerger before they are written out anyway.
-constexpr std::size_t kMergeMaxBytes = 16 << 20;
+// Values held back (merged UPDATEs, batched INSERTs) before they are
+// written out anyway.
+constexpr std::size_t kHoldMaxBytes = 16 << 20;
+// Larger rows are written at once rather than copied to be held back.
+constexpr std::size_t kHoldMaxRowBytes = 256 << 10;
+// Rows per multi-row INSERT statement (and parameters per statement stay
+// below PostgreSQL's 65535).
+constexpr int kInsertBatchRows = 64;
 
 bool is_typed(const pgdts::Value& v) {
   switch (v.kind_case()) {
@@ -75,7 +81,8 @@ Applier::Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limi
       limits_(limits),
       catalog_(catalog),
       replica_role_(replica_role),
-      merger_(limits.group_max_changes, kMergeMaxBytes),
+      merger_(limits.group_max_changes, kHoldMaxBytes),
+      batcher_(limits.group_max_changes, kHoldMaxBytes),
       skip_before_(origin_position) {
   emit_merged_ = [this](const stream::Relation& rel, const pgdts::Tuple& row, pg::Lsn lsn) {
     send_update(rel, row, nullptr, pgdts::OLD_IMAGE_NONE, lsn);
@@ -92,7 +99,7 @@ void Applier::handle(const pgdts::Record& record, pg::Lsn lsn) {
     case pgdts::Record::kCommit: commit(record.commit(), lsn); break;
     case pgdts::Record::kRelation:
       // Rows held for the former definition are written with it.
-      write_merged(record.relation().oid());
+      write_held(record.relation().oid());
       relations_.update(record.relation());
       break;
     case pgdts::Record::kInsert: insert(record.insert(), lsn); break;
@@ -170,7 +177,7 @@ void Applier::close_group() {
     pipeline_.sync();
     return;
   }
-  write_all_merged();
+  write_all_held();
   std::string lsn_text = pg::format_lsn(group_end_);
   std::snprintf(origin_lsn_, sizeof origin_lsn_, "%s", lsn_text.c_str());
   std::snprintf(origin_time_, sizeof origin_time_, "%s",
@@ -250,11 +257,19 @@ void Applier::insert(const pgdts::Insert& ins, pg::Lsn lsn) {
   require_transaction("INSERT", lsn);
   if (skip_txn_) return;
   const stream::Relation& rel = relations_.get(ins.relation_oid(), lsn);
-  const auto& values = ins.new_tuple().values();
-  check_arity(rel, values.size(), lsn, "INSERT");
-  write_merged(rel.oid);
+  check_arity(rel, ins.new_tuple().values_size(), lsn, "INSERT");
   ++group_changes_;
-
+  if (merger_.holds(rel.oid)) write_merged(rel.oid);  // keep the table's order
+  if (may_batch(rel, ins.new_tuple())) {
+    batcher_.add(relations_.share(rel.oid), ins.new_tuple(), lsn);
+    if (batcher_.full()) write_all_held();
+    return;
+  }
+  if (batcher_.holds(rel.oid)) {
+    InsertBatcher::Table held = batcher_.take(rel.oid);
+    write_inserts(held);
+  }
+  const auto& values = ins.new_tuple().values();
   set_.clear();
   where_.clear();
   for (const auto& v : values)
@@ -271,6 +286,42 @@ void Applier::insert(const pgdts::Insert& ins, pg::Lsn lsn) {
   for (int i = 0; i < values.size(); ++i)
     if (set_[i] == code::kValue) params_.add(values[i], rel.columns[i].type_oid);
   send(*st, lsn, false);
+}
+
+// Multi-row INSERTs of chunks of 64, 32, ... 1 rows: a few statement
+// shapes per table, prepared once.
+void Applier::write_inserts(InsertBatcher::Table& table) {
+  const stream::Relation& rel = *table.rel;
+  set_.assign(rel.columns.size(), code::kValue);
+  where_.clear();
+  int per_row = static_cast<int>(rel.columns.size());
+  int max_chunk = kInsertBatchRows;
+  while (max_chunk > 1 && max_chunk * std::max(per_row, 1) > 65535) max_chunk /= 2;
+  std::size_t done = 0, total = table.rows.size();
+  while (done < total) {
+    int chunk = max_chunk;
+    while (static_cast<std::size_t>(chunk) > total - done) chunk /= 2;
+    key_.clear();
+    append_version(key_, rel.version, 'B');
+    key_.append(reinterpret_cast<const char*>(&chunk), sizeof chunk);
+    const Statement* st = statements_.find(key_);
+    if (!st) {
+      std::string sql = insert_sql(table_names(rel.schema, rel.name, column_names(rel)), set_, chunk);
+      const Statement& added = statements_.add(key_, std::move(sql), "INSERT into " + rel.display_name,
+                                               per_row * chunk);
+      pipeline_.prepare(added.name.c_str(), catalog_.in_session_encoding(added.sql), 0,
+                        pg::CommandTag{added.what, added.sql, table.rows[done].lsn, false});
+      st = &added;
+    }
+    params_.clear();
+    for (int r = 0; r < chunk; ++r) {
+      const pgdts::Tuple& row = table.rows[done + r].row;
+      for (int i = 0; i < per_row; ++i) params_.add(row.values(i), rel.columns[i].type_oid);
+    }
+    send(*st, table.rows[done].lsn, false);
+    if (chunk > 1) counters_.batched += chunk;
+    done += chunk;
+  }
 }
 
 bool Applier::identify_row(const stream::Relation& rel, pgdts::OldImage image,
@@ -334,6 +385,10 @@ void Applier::update(const pgdts::Update& upd, pg::Lsn lsn) {
   const stream::Relation& rel = relations_.get(upd.relation_oid(), lsn);
   check_arity(rel, upd.new_tuple().values_size(), lsn, "UPDATE");
   ++group_changes_;
+  if (batcher_.holds(rel.oid)) {  // keep the table's order
+    InsertBatcher::Table held = batcher_.take(rel.oid);
+    write_inserts(held);
+  }
   if (may_merge(rel, upd)) {
     if (merger_.add(relations_.share(rel.oid), upd.new_tuple(), lsn)) ++counters_.merged;
     if (merger_.full()) write_all_merged();
@@ -351,15 +406,46 @@ bool Applier::may_merge(const stream::Relation& rel, const pgdts::Update& upd) {
     return false;
   for (const auto& v : upd.new_tuple().values())
     if (v.kind_case() == pgdts::Value::kUnchangedToast) return false;
-  auto [it, fresh] = mergeable_.try_emplace(rel.version, false);
+  if (upd.new_tuple().ByteSizeLong() > kHoldMaxRowBytes) return false;
+  const TableTraits& t = traits(rel);
+  return t.plain && t.may_defer && t.unique_only_on_key;
+}
+
+bool Applier::may_batch(const stream::Relation& rel, const pgdts::Tuple& row) {
+  if (!replica_role_ || rel.columns.empty()) return false;
+  for (const auto& v : row.values())
+    if (v.kind_case() == pgdts::Value::kUnchangedToast) return false;
+  if (row.ByteSizeLong() > kHoldMaxRowBytes) return false;
+  const TableTraits& t = traits(rel);
+  return t.found && t.may_defer;
+}
+
+const TableTraits& Applier::traits(const stream::Relation& rel) {
+  auto [it, fresh] = traits_.try_emplace(rel.version);
   if (fresh) {
-    it->second = catalog_.allows_update_merging(rel);
-    log::Event("update_merging")
+    it->second = catalog_.describe(rel);
+    log::Event("table_traits")
         .field("table", rel.display_name)
-        .flag("enabled", it->second)
+        .flag("found", it->second.found)
+        .flag("may_defer", it->second.may_defer)
+        .flag("unique_only_on_key", it->second.unique_only_on_key)
+        .flag("partitioned", it->second.partitioned)
         .debug();
   }
   return it->second;
+}
+
+void Applier::write_held(std::uint32_t oid) {
+  if (batcher_.holds(oid)) {
+    InsertBatcher::Table held = batcher_.take(oid);
+    write_inserts(held);
+  }
+  write_merged(oid);
+}
+
+void Applier::write_all_held() {
+  for (InsertBatcher::Table& held : batcher_.take_all()) write_inserts(held);
+  write_all_merged();
 }
 
 void Applier::write_merged(std::uint32_t oid) {
@@ -409,7 +495,7 @@ void Applier::remove(const pgdts::Delete& del, pg::Lsn lsn) {
   require_transaction("DELETE", lsn);
   if (skip_txn_) return;
   const stream::Relation& rel = relations_.get(del.relation_oid(), lsn);
-  write_merged(rel.oid);
+  write_held(rel.oid);
   ++group_changes_;
   bool by_ctid = false;
   if (!identify_row(rel, del.old_image(), del.has_old_tuple() ? &del.old_tuple() : nullptr,
@@ -435,13 +521,13 @@ void Applier::remove(const pgdts::Delete& del, pg::Lsn lsn) {
 void Applier::truncate(const pgdts::Truncate& tr, pg::Lsn lsn) {
   require_transaction("TRUNCATE", lsn);
   if (skip_txn_) return;
-  write_all_merged();
+  write_all_held();
   std::vector<TruncateTarget> targets;
   std::string names;
   for (std::uint32_t oid : tr.relation_oids()) {
     const stream::Relation& rel = relations_.get(oid, lsn);
     targets.push_back({quote_identifier(rel.schema) + "." + quote_identifier(rel.name),
-                       catalog_.is_partitioned(rel)});
+                       traits(rel).partitioned});
     if (!names.empty()) names += ", ";
     names += rel.display_name;
   }
@@ -457,7 +543,7 @@ void Applier::truncate(const pgdts::Truncate& tr, pg::Lsn lsn) {
 }
 
 void Applier::ddl(const pgdts::Ddl& ddl, pg::Lsn lsn) {
-  write_all_merged();  // a DDL replayed here must see every earlier change
+  write_all_held();  // a DDL replayed here must see every earlier change
   // DDL replay comes with a later release: until then the statement is
   // reported, and the destination's schema must be changed by hand.
   log::Event("ddl_skipped")

@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "apply/insert_batcher.h"
 #include "apply/statement_cache.h"
 #include "apply/update_merger.h"
 #include "apply/value_format.h"
@@ -36,15 +37,26 @@ struct ApplyLimits {
   std::chrono::milliseconds group_max_age{500};
 };
 
-// What the applier needs to know about destination tables; answered on a
-// connection other than the apply session's (which is busy pipelining).
+// What the applier needs to know about a destination table.
+struct TableTraits {
+  bool found = false;
+  bool partitioned = false;
+  bool plain = false;  // an ordinary table (relkind r)
+  // No trigger fires on replayed changes and no rule rewrites them: the
+  // table's changes may move later in the destination transaction (past
+  // other tables' changes; see InsertBatcher, UpdateMerger).
+  bool may_defer = false;
+  // Every unique or exclusion index is on key columns only (no expression,
+  // no predicate): rows may also be reordered among themselves.
+  bool unique_only_on_key = false;
+};
+
+// Answers about destination tables; on a connection other than the apply
+// session's (which is busy pipelining).
 class DestinationCatalog {
  public:
   virtual ~DestinationCatalog() = default;
-  virtual bool is_partitioned(const stream::Relation& rel) = 0;
-  // A plain table whose unique and exclusion indexes are all on key columns
-  // only, with no trigger that fires on replayed changes (see UpdateMerger).
-  virtual bool allows_update_merging(const stream::Relation& rel) = 0;
+  virtual TableTraits describe(const stream::Relation& rel) = 0;
   // SQL text in the apply session's client encoding (the source's: values
   // arrive in it). Names travel as UTF-8, so a statement naming them is
   // converted when the source is not UTF-8.
@@ -57,6 +69,7 @@ struct ApplyCounters {
   std::uint64_t transactions = 0;  // source transactions committed (and durable)
   std::uint64_t replayed = 0;      // re-sent source transactions skipped
   std::uint64_t merged = 0;        // UPDATEs folded into a later UPDATE of the same row
+  std::uint64_t batched = 0;       // INSERTs written as part of multi-row INSERTs
   pg::Lsn last_end = 0;            // end LSN of the last transaction sent to commit
 };
 
@@ -133,7 +146,14 @@ class Applier {
   // Adds the statement for key_ and queues its preparation.
   const Statement& prepare(std::string sql, std::string what, pg::Lsn lsn);
   void send(const Statement& st, pg::Lsn lsn, bool expect_row);
+  const TableTraits& traits(const stream::Relation& rel);
   bool may_merge(const stream::Relation& rel, const pgdts::Update& upd);
+  bool may_batch(const stream::Relation& rel, const pgdts::Tuple& row);
+  // Writes out what is held back for one table (INSERTs, merged UPDATEs),
+  // or for every table.
+  void write_held(std::uint32_t oid);
+  void write_all_held();
+  void write_inserts(InsertBatcher::Table& table);
   // Writes out the merged UPDATEs held for one table, or for all.
   void write_merged(std::uint32_t oid);
   void write_all_merged();
@@ -150,7 +170,8 @@ class Applier {
   bool replica_role_;
   UpdateMerger merger_;
   UpdateMerger::Emit emit_merged_;
-  std::unordered_map<std::uint64_t, bool> mergeable_;  // by relation version
+  InsertBatcher batcher_;
+  std::unordered_map<std::uint64_t, TableTraits> traits_;  // by relation version
 
   pg::Lsn skip_before_;  // transactions committed before this were applied
   bool in_txn_ = false;

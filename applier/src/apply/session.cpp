@@ -85,8 +85,7 @@ class Session : public DestinationCatalog {
   void stop_cleanly();
   void abandon_transaction();
   void collect_totals();
-  bool is_partitioned(const stream::Relation& rel) override;
-  bool allows_update_merging(const stream::Relation& rel) override;
+  TableTraits describe(const stream::Relation& rel) override;
   std::string in_session_encoding(const std::string& utf8_sql) override;
 
   const SessionConfig& cfg_;
@@ -248,35 +247,35 @@ void Session::start_stream() {
   if (hooks_.streaming) hooks_.streaming();
 }
 
-bool Session::is_partitioned(const stream::Relation& rel) {
-  pg::Result r = progress_.exec(
-      "SELECT c.relkind = 'p' FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-      "ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-      {rel.schema.c_str(), rel.name.c_str()});
-  return r.rows() == 1 && r.value(0, 0) == "t";
-}
-
-bool Session::allows_update_merging(const stream::Relation& rel) {
+TableTraits Session::describe(const stream::Relation& rel) {
   std::vector<std::string> keys;
   for (int col : rel.key_columns) keys.push_back(rel.columns[col].name);
   std::string key_array = text_array(keys);
   pg::Result r = progress_.exec(
-      "SELECT c.relkind = 'r'"
-      " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid"
+      "SELECT c.relkind,"
+      " NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid"
+      "   AND NOT t.tgisinternal AND t.tgenabled IN ('A', 'R'))"
+      " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid"
+      "   AND w.rulename <> '_RETURN'),"
+      " NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid"
       "   AND (i.indisunique OR i.indisexclusion)"
       "   AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL"
       "        OR EXISTS (SELECT 1 FROM unnest(i.indkey::int2[]) k(attnum)"
       "                   LEFT JOIN pg_catalog.pg_attribute a"
       "                     ON a.attrelid = c.oid AND a.attnum = k.attnum"
       "                   WHERE a.attname IS NULL OR NOT a.attname = ANY ($3::text[]))))"
-      " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid"
-      "   AND NOT t.tgisinternal AND t.tgenabled IN ('A', 'R'))"
-      " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_rules r WHERE r.schemaname = $1"
-      "   AND r.tablename = $2)"
       " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
       " WHERE n.nspname = $1 AND c.relname = $2",
       {rel.schema.c_str(), rel.name.c_str(), key_array.c_str()});
-  return r.rows() == 1 && r.value(0, 0) == "t";
+  TableTraits t;
+  if (r.rows() != 1) return t;  // missing: statements on it fail and say so
+  std::string_view kind = r.value(0, 0);
+  t.found = true;
+  t.partitioned = kind == "p";
+  t.plain = kind == "r";
+  t.may_defer = (t.plain || t.partitioned) && r.value(0, 1) == "t";
+  t.unique_only_on_key = r.value(0, 2) == "t";
+  return t;
 }
 
 std::string Session::in_session_encoding(const std::string& utf8_sql) {
@@ -458,6 +457,7 @@ void Session::abandon_transaction() {
   collected_.skipped += c.skipped;
   collected_.replayed += c.replayed;
   collected_.merged += c.merged;
+  collected_.batched += c.batched;
   reported_ = std::max(reported_, durable);
   stream_->send_status(last_received_, reported_, reported_, false);
   totals_.confirmed = reported_;
@@ -473,6 +473,7 @@ void Session::collect_totals() {
     c.skipped += a.skipped;
     c.replayed += a.replayed;
     c.merged += a.merged;
+    c.batched += a.batched;
     c.last_end = a.last_end;
     applier_->report_skips(true);
   }
@@ -481,6 +482,7 @@ void Session::collect_totals() {
   totals_.counters.skipped += c.skipped;
   totals_.counters.replayed += c.replayed;
   totals_.counters.merged += c.merged;
+  totals_.counters.batched += c.batched;
   totals_.counters.last_end = std::max(totals_.counters.last_end, durable_);
 }
 

@@ -105,20 +105,30 @@ int count_params(std::string_view codes) {
   return n;
 }
 
-std::string insert_sql(const TableNames& t, std::string_view set_codes) {
-  std::string cols, vals;
-  int n = 0;
+std::string insert_sql(const TableNames& t, std::string_view set_codes, int rows) {
+  std::string cols;
+  int per_row = 0;
   for (size_t i = 0; i < set_codes.size(); ++i) {
     if (set_codes[i] != code::kValue) continue;
-    if (!cols.empty()) {
-      cols += ", ";
-      vals += ", ";
-    }
+    if (!cols.empty()) cols += ", ";
     cols += t.columns[i];
-    append_param(vals, n);
+    ++per_row;
   }
-  if (cols.empty()) return "INSERT INTO " + t.qualified + " DEFAULT VALUES";
-  return "INSERT INTO " + t.qualified + " (" + cols + ") VALUES (" + vals + ")";
+  if (per_row == 0) {
+    if (rows != 1) throw Error("internal error: multi-row INSERT of no column into " + t.qualified);
+    return "INSERT INTO " + t.qualified + " DEFAULT VALUES";
+  }
+  std::string sql = "INSERT INTO " + t.qualified + " (" + cols + ") VALUES ";
+  int n = 0;
+  for (int r = 0; r < rows; ++r) {
+    sql += r ? ", (" : "(";
+    for (int c = 0; c < per_row; ++c) {
+      if (c) sql += ", ";
+      append_param(sql, n);
+    }
+    sql += ')';
+  }
+  return sql;
 }
 
 std::string update_sql(const TableNames& t, std::string_view set_codes,

@@ -48,7 +48,8 @@ TableNames table_names(std::string_view schema, std::string_view table,
 // '1 day' = '24 hours', user types) is compared as text.
 bool has_reliable_equality(std::uint32_t type_oid);
 
-std::string insert_sql(const TableNames& t, std::string_view set_codes);
+// rows > 1: one statement inserting that many rows, parameters row by row.
+std::string insert_sql(const TableNames& t, std::string_view set_codes, int rows = 1);
 // by_ctid: the WHERE matches a whole old row (REPLICA IDENTITY FULL), of
 // which there may be duplicates: touch exactly one, the first found.
 std::string update_sql(const TableNames& t, std::string_view set_codes,

@@ -172,6 +172,7 @@ int run_sync(const Options& o) {
         .field("applied_transactions", totals.counters.transactions)
         .field("skipped_changes", totals.counters.skipped)
         .field("merged_updates", totals.counters.merged)
+        .field("batched_inserts", totals.counters.batched)
         .field("resent_transactions_skipped", totals.counters.replayed)
         .field("confirmed_lsn", pg::format_lsn(totals.confirmed))
         .info();
