@@ -16,12 +16,21 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kOriginStatement = "pgdts_origin";
+// Groups are pipelined back to back: a failed group is skipped by the server
+// up to its Sync, and the next group would otherwise commit and move the
+// origin past it before the client has read the error, so a retry would skip
+// the failed transactions. $3 is the end of the group before this one: the
+// statement fails (and its group with it) unless the origin is exactly there.
 // pg_current_xact_id() gives the transaction an xid even when it wrote
 // nothing (only skipped changes or messages): without one, COMMIT writes no
 // commit record and the origin would not advance.
 constexpr const char* kOriginSql =
     "SELECT pg_catalog.pg_replication_origin_xact_setup($1::pg_catalog.pg_lsn, "
-    "$2::pg_catalog.timestamptz), pg_catalog.pg_current_xact_id()";
+    "$2::pg_catalog.timestamptz), pg_catalog.pg_current_xact_id(), "
+    "CASE WHEN coalesce(pg_catalog.pg_replication_origin_session_progress(false), '0/0') "
+    "<> $3::pg_catalog.pg_lsn THEN ('pgdts: an earlier group did not commit: origin at ' "
+    "|| coalesce(pg_catalog.pg_replication_origin_session_progress(false)::text, '0/0') "
+    "|| ', expected ' || $3::pg_catalog.text)::pg_catalog.int4 END";
 
 constexpr auto kWarnEvery = std::chrono::seconds(30);
 // Values held back (merged UPDATEs, batched INSERTs) before they are
@@ -83,13 +92,14 @@ Applier::Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limi
       replica_role_(replica_role),
       merger_(limits.group_max_changes, kHoldMaxBytes),
       batcher_(limits.group_max_changes, kHoldMaxBytes),
-      skip_before_(origin_position) {
+      skip_before_(origin_position),
+      committed_through_(origin_position) {
   emit_merged_ = [this](const stream::Relation& rel, const pgdts::Tuple& row, pg::Lsn lsn) {
     send_update(rel, row, nullptr, pgdts::OLD_IMAGE_NONE, lsn);
   };
   pipeline_.on_no_row = [this](const pg::CommandTag& tag) { row_not_found(tag); };
   static const std::string origin_sql = kOriginSql;
-  pipeline_.prepare(kOriginStatement, origin_sql, 2,
+  pipeline_.prepare(kOriginStatement, origin_sql, 3,
                     pg::CommandTag{"preparing the origin statement", origin_sql, 0, false});
 }
 
@@ -182,9 +192,12 @@ void Applier::close_group() {
   std::snprintf(origin_lsn_, sizeof origin_lsn_, "%s", lsn_text.c_str());
   std::snprintf(origin_time_, sizeof origin_time_, "%s",
                 format_timestamptz(group_commit_time_).c_str());
-  const char* values[2] = {origin_lsn_, origin_time_};
+  std::snprintf(origin_prev_, sizeof origin_prev_, "%s",
+                pg::format_lsn(committed_through_).c_str());
+  committed_through_ = group_end_;
+  const char* values[3] = {origin_lsn_, origin_time_, origin_prev_};
   static const pg::CommandTag origin_tag{"advancing the replication origin", kOriginSql, 0, false};
-  pipeline_.execute(kOriginStatement, 2, values, nullptr, nullptr,
+  pipeline_.execute(kOriginStatement, 3, values, nullptr, nullptr,
                     pg::CommandTag{origin_tag.what, origin_tag.sql, group_end_, false});
   pipeline_.query("COMMIT", 0, nullptr, pg::CommandTag{"COMMIT", "COMMIT", group_end_, false});
   pipeline_.sync();

@@ -174,6 +174,7 @@ class Applier {
   std::unordered_map<std::uint64_t, TableTraits> traits_;  // by relation version
 
   pg::Lsn skip_before_;  // transactions committed before this were applied
+  pg::Lsn committed_through_;  // origin position once every group sent commits
   bool in_txn_ = false;
   bool skip_txn_ = false;
   std::uint32_t xid_ = 0;
@@ -200,6 +201,7 @@ class Applier {
   ParamBuffer params_;
   char origin_lsn_[32] = {};
   char origin_time_[64] = {};
+  char origin_prev_[32] = {};
 
   std::unordered_map<std::uint32_t, SkipCounter> skips_;
   std::unordered_map<std::string, MissCounter> misses_;
