@@ -46,3 +46,10 @@ TEST(PidInMessage, FindsTheServersPid) {
   EXPECT_EQ(pgdts::pg::pid_in_message("replication origin with ID 1 is already active for PID 77"), "77");
   EXPECT_EQ(pgdts::pg::pid_in_message("no pid here"), "?");
 }
+
+TEST(ConnInfo, MasksTheClientKeyPassphrase) {
+  EXPECT_EQ(mask_password("host=h sslpassword=k3y sslkey=/c.key"),
+            "host=h sslpassword=**** sslkey=/c.key");
+  EXPECT_EQ(mask_password("postgresql://h/db?sslpassword=k3y&sslmode=verify-full"),
+            "postgresql://h/db?sslpassword=****&sslmode=verify-full");
+}

@@ -80,10 +80,10 @@ TEST(DeleteSql, QuotedMixedCaseAndReservedNames) {
 }
 
 TEST(TruncateSql, OnlyPerTableExceptPartitioned) {
-  EXPECT_EQ(truncate_sql({{"\"public\".\"a\"", false}, {"\"public\".\"b\"", false}}, false, false),
+  EXPECT_EQ(truncate_sql({{"\"public\".\"a\"", false}, {"\"public\".\"b\"", false}}, false),
             "TRUNCATE ONLY \"public\".\"a\", ONLY \"public\".\"b\"");
-  EXPECT_EQ(truncate_sql({{"\"public\".\"p\"", true}, {"\"public\".\"p_eu\"", false}}, true, true),
-            "TRUNCATE \"public\".\"p\", ONLY \"public\".\"p_eu\" RESTART IDENTITY CASCADE");
+  EXPECT_EQ(truncate_sql({{"\"public\".\"p\"", true}, {"\"public\".\"p_eu\"", false}}, true),
+            "TRUNCATE \"public\".\"p\", ONLY \"public\".\"p_eu\" RESTART IDENTITY");
 }
 
 TEST(CountParams, CountsValuesAndComparisons) {

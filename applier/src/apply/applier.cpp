@@ -545,7 +545,7 @@ void Applier::truncate(const pgdts::Truncate& tr, pg::Lsn lsn) {
     names += rel.display_name;
   }
   if (targets.empty()) return;
-  std::string sql = truncate_sql(targets, tr.restart_identity(), tr.cascade());
+  std::string sql = truncate_sql(targets, tr.restart_identity());
   std::string what = "TRUNCATE of " + names;
   std::string session_sql = catalog_.in_session_encoding(sql);
   pipeline_.query(session_sql.c_str(), 0, nullptr, pg::CommandTag{what, sql, lsn, false});

@@ -151,8 +151,7 @@ std::string delete_sql(const TableNames& t, std::string_view where_codes, bool b
   return "DELETE FROM ONLY " + t.qualified + where_clause(t, where_codes, by_ctid, n);
 }
 
-std::string truncate_sql(const std::vector<TruncateTarget>& tables, bool restart_identity,
-                         bool cascade) {
+std::string truncate_sql(const std::vector<TruncateTarget>& tables, bool restart_identity) {
   std::string sql = "TRUNCATE ";
   for (size_t i = 0; i < tables.size(); ++i) {
     if (i) sql += ", ";
@@ -162,7 +161,10 @@ std::string truncate_sql(const std::vector<TruncateTarget>& tables, bool restart
     sql += tables[i].qualified;
   }
   if (restart_identity) sql += " RESTART IDENTITY";
-  if (cascade) sql += " CASCADE";
+  // Never CASCADE: the record already lists every table the source's
+  // CASCADE reached, and on the destination CASCADE would also empty tables
+  // outside the task that reference these (PostgreSQL's apply worker
+  // truncates with RESTRICT for the same reason).
   return sql;
 }
 

@@ -59,8 +59,7 @@ struct TruncateTarget {
   std::string qualified;
   bool partitioned = false;  // on the destination
 };
-std::string truncate_sql(const std::vector<TruncateTarget>& tables, bool restart_identity,
-                         bool cascade);
+std::string truncate_sql(const std::vector<TruncateTarget>& tables, bool restart_identity);
 
 // Number of parameters codes call for.
 int count_params(std::string_view codes);

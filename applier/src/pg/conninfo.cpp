@@ -22,6 +22,11 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+// sslpassword (the client key's passphrase) is as secret as password.
+bool is_secret_key(std::string_view key) {
+  return iequals(key, "password") || iequals(key, "sslpassword");
+}
+
 bool contains_password_word(std::string_view s) {
   for (size_t i = 0; i + 8 <= s.size(); ++i)
     if (iequals(s.substr(i, 8), "password")) return true;
@@ -67,7 +72,7 @@ std::string mask_uri(std::string_view uri) {
     if (!first) out += '&';
     first = false;
     size_t eq = pair.find('=');
-    if (eq != std::string_view::npos && iequals(pair.substr(0, eq), "password")) {
+    if (eq != std::string_view::npos && is_secret_key(pair.substr(0, eq))) {
       out.append(pair.substr(0, eq + 1));
       out.append(kMask);
     } else {
@@ -125,7 +130,7 @@ std::string mask_keywords(std::string_view s) {
         ++i;
       }
     }
-    if (iequals(key, "password"))
+    if (is_secret_key(key))
       out.append(kMask);
     else
       out.append(s.substr(value_begin, i - value_begin));
