@@ -7,7 +7,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "error.h"
-#include "log/log.h"
+#include "logging/log.h"
 
 int main(int argc, char** argv) {
   using namespace pgdts;

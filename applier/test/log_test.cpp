@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "log/log.h"
+#include "logging/log.h"
 
 using namespace pgdts::log;
 

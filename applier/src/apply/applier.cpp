@@ -8,7 +8,7 @@
 
 #include "apply/statement_sql.h"
 #include "error.h"
-#include "log/log.h"
+#include "logging/log.h"
 
 namespace pgdts::apply {
 namespace {

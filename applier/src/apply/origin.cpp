@@ -4,7 +4,7 @@
 #include <thread>
 
 #include "error.h"
-#include "log/log.h"
+#include "logging/log.h"
 
 namespace pgdts::apply {
 bool create_origin_if_missing(pg::Connection& dest, const std::string& origin) {

@@ -11,7 +11,7 @@
 
 #include "apply/origin.h"
 #include "error.h"
-#include "log/log.h"
+#include "logging/log.h"
 #include "pg/connection.h"
 #include "pg/replication_stream.h"
 #include "stream/record_decoder.h"

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "log/log.h"
+#include "logging/log.h"
 #include "pg/conninfo.h"
 #include "pg/lsn.h"
 

@@ -7,7 +7,7 @@
 #include "apply/origin.h"
 #include "cli/commands.h"
 #include "error.h"
-#include "log/log.h"
+#include "logging/log.h"
 #include "pg/connection.h"
 #include "task/task_state.h"
 

@@ -12,7 +12,7 @@
 #include "cli/commands.h"
 #include "cli/stop_signal.h"
 #include "error.h"
-#include "log/log.h"
+#include "logging/log.h"
 #include "pg/replication_stream.h"
 #include "stream/json_printer.h"
 #include "stream/record_decoder.h"

@@ -10,7 +10,7 @@
 #include "cli/commands.h"
 #include "cli/stop_signal.h"
 #include "error.h"
-#include "log/log.h"
+#include "logging/log.h"
 #include "pg/connection.h"
 #include "pg/pipeline.h"
 #include "pg/replication_stream.h"

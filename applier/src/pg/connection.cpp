@@ -7,7 +7,7 @@
 
 #include <libpq-fe.h>
 
-#include "log/log.h"
+#include "logging/log.h"
 
 namespace pgdts::pg {
 

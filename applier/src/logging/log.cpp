@@ -1,5 +1,5 @@
 // spdlog set-up and the event line format.
-#include "log/log.h"
+#include "logging/log.h"
 
 #include <memory>
 
