@@ -364,16 +364,17 @@ def run_on_both(source: Cluster, dest: Cluster, ddl: str) -> None:
 # the pgdts binary
 
 class Applier:
-    """`pgdts sync ... --phases incremental` running in the background, its
-    stdout and stderr in one log file."""
+    """`pgdts sync ... --phases incremental` (or other phases) running in the
+    background, its stdout and stderr in one log file."""
 
     def __init__(self, binary: str, source: Cluster, dest: Cluster, task: str,
-                 logfile: Path, extra_args: Sequence[str] = ()) -> None:
+                 logfile: Path, extra_args: Sequence[str] = (),
+                 phases: str = "incremental") -> None:
         self.source, self.dest, self.task = source, dest, task
         self.logfile = logfile
         self.args = [binary, "sync", "--source", source.conninfo(),
                      "--target", dest.conninfo(), "--task", task,
-                     "--phases", "incremental", "--log-level", LOG_LEVEL, *extra_args]
+                     "--phases", phases, "--log-level", LOG_LEVEL, *extra_args]
         with open(logfile, "ab") as log:   # the child keeps its own descriptor
             log.write(f"==== started: {' '.join(self.args)}\n".encode())
             log.flush()
@@ -412,6 +413,34 @@ class Applier:
                 raise AssertionError(f"slot {self.slot} not ready {timeout:.0f} s after "
                                      f"pgdts sync started; log tail:\n{self.log_tail()}")
             time.sleep(0.1)
+
+    def wait_phase(self, phase: str = "incremental", timeout: float = 300) -> None:
+        """Until the task's row on the destination is in `phase` (the initial
+        phases are done when it reaches `incremental` or `copied`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = []
+            if self.dest.one("SELECT to_regclass('pgdts.task') IS NOT NULL"):
+                rows = self.dest.sql("SELECT phase FROM pgdts.task WHERE task = %s", [self.task])
+            if rows and rows[0][0] == phase:
+                return
+            if not self.alive():
+                raise AssertionError(
+                    f"pgdts sync exited with status {self.proc.returncode} before the task "
+                    f"reached phase {phase}; log tail:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"task {self.task} not in phase {phase} {timeout:.0f} s "
+                                     f"after pgdts sync started (now {rows}); log tail:\n"
+                                     f"{self.log_tail()}")
+            time.sleep(0.2)
+
+    def wait_exit(self, timeout: float = 300) -> int:
+        """Waits for the process to end by itself; returns its exit status."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"pgdts sync still running {timeout:.0f} s later; log tail:\n"
+                                 f"{self.log_tail()}")
 
     def peak_rss_kb(self) -> int:
         """VmHWM of the running process, in kB."""
@@ -460,10 +489,11 @@ class Pgdts:
         self._n = 0
 
     def sync(self, source: Cluster, dest: Cluster, task: str = "it",
-             extra_args: Sequence[str] = (), wait_ready: bool = True) -> Applier:
+             extra_args: Sequence[str] = (), wait_ready: bool = True,
+             phases: str = "incremental") -> Applier:
         self._n += 1
         app = Applier(self.binary, source, dest, task,
-                      self.workdir / f"pgdts-sync-{task}-{self._n}.log", extra_args)
+                      self.workdir / f"pgdts-sync-{task}-{self._n}.log", extra_args, phases)
         self.appliers.append(app)
         if wait_ready:
             app.wait_ready()
