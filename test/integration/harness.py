@@ -609,7 +609,8 @@ def _fingerprint(cluster: Cluster, table):
     return cluster.one(q)
 
 
-def table_diff(source: Cluster, dest: Cluster, table, limit: int = 5) -> str | None:
+def table_diff(source: Cluster, dest: Cluster, table, limit: int = 5,
+               dest_table=None) -> str | None:
     """None when the table holds the same rows on both sides (as a multiset,
     compared as row text); else a description with counts and the first
     differing rows.  Both servers hash their rows side by side first; only
@@ -622,7 +623,7 @@ def table_diff(source: Cluster, dest: Cluster, table, limit: int = 5) -> str | N
                 return None
         except psycopg.Error:
             pass
-    src_iter, dst_iter = iter(_row_stream(source, table)), iter(_row_stream(dest, table))
+    src_iter, dst_iter = iter(_row_stream(source, table)), iter(_row_stream(dest, dest_table))
     only_src: list[str] = []
     only_dst: list[str] = []
     n_src = n_dst = extra_src = extra_dst = 0
@@ -660,6 +661,12 @@ def assert_tables_equal(source: Cluster, dest: Cluster, tables: Iterable) -> Non
     """Row-by-row equality (row text, duplicates counted) of every table,
     reporting the first differing rows of each table that differs."""
     diffs = [d for d in (table_diff(source, dest, t) for t in tables) if d]
+    assert not diffs, "destination differs from source:\n" + "\n".join(diffs)
+
+
+def assert_mapped_tables_equal(source: Cluster, dest: Cluster, pairs: Iterable) -> None:
+    """Like assert_tables_equal for (source table, destination table) pairs."""
+    diffs = [d for d in (table_diff(source, dest, s, dest_table=t) for s, t in pairs) if d]
     assert not diffs, "destination differs from source:\n" + "\n".join(diffs)
 
 
