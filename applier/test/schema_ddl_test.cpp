@@ -130,7 +130,7 @@ TEST(SchemaDdl, IdentityColumnCarriesItsSequenceOptions) {
   DdlWriter w(s, task::NameMap(), test_quoting());
   EXPECT_EQ(w.create_table(s.tables[1])[0],
             "CREATE TABLE \"shop\".\"items\" (\"id\" bigint GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME "
-            "\"shop\".\"items_id_seq\" AS bigint START WITH 1 INCREMENT BY 1 MINVALUE 1 MAXVALUE "
+            "\"shop\".\"items_id_seq\" START WITH 1 INCREMENT BY 1 MINVALUE 1 MAXVALUE "
             "9223372036854775807 CACHE 1 NO CYCLE) NOT NULL)");
 }
 

@@ -178,10 +178,11 @@ class Reader {
       return it == all.end() || !it->second.parent ? 0 : 1 + depth(it->second.parent);
     };
     std::vector<std::pair<int, Table>> chosen;
-    for (auto& [oid, c] : all) {
+    for (const auto& [oid, c] : all) {
       if (!selected(oid)) continue;
-      if (c.parent && selected(c.parent)) c.table.partition_parent = all.at(c.parent).table.name;
-      chosen.emplace_back(c.table.partition_parent ? depth(oid) : 0, std::move(c.table));
+      Table t = c.table;
+      if (c.parent && selected(c.parent)) t.partition_parent = all.at(c.parent).table.name;
+      chosen.emplace_back(t.partition_parent ? depth(oid) : 0, std::move(t));
     }
     std::stable_sort(chosen.begin(), chosen.end(), [](const auto& a, const auto& b) {
       if (a.first != b.first) return a.first < b.first;
