@@ -709,7 +709,7 @@ def _describe_catalogs(conn, schemas: list[str] | None = None) -> dict:
         "SELECT c.oid, n.nspname, c.relname, c.relkind, rn.nspname, r.relname, "
         "  pn.nspname, p.relname, pg_get_expr(c.relpartbound, c.oid) "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "JOIN pg_class r ON r.oid = pg_partition_root(c.oid) JOIN pg_namespace rn ON rn.oid = r.relnamespace "
+        "JOIN pg_class r ON r.oid = COALESCE(pg_partition_root(c.oid), c.oid) JOIN pg_namespace rn ON rn.oid = r.relnamespace "
         "LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND c.relispartition "
         "LEFT JOIN pg_class p ON p.oid = i.inhparent LEFT JOIN pg_namespace pn ON pn.oid = p.relnamespace "
         f"WHERE c.relkind IN ('r', 'p') AND {where} "
@@ -741,7 +741,7 @@ def _describe_catalogs(conn, schemas: list[str] | None = None) -> dict:
             "  k.convalidated "
             "FROM pg_constraint k LEFT JOIN pg_class fc ON fc.oid = k.confrelid "
             "LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace "
-            "LEFT JOIN pg_class fr ON fr.oid = pg_partition_root(k.confrelid) "
+            "LEFT JOIN pg_class fr ON fr.oid = COALESCE(pg_partition_root(k.confrelid), k.confrelid) "
             "LEFT JOIN pg_namespace frn ON frn.oid = fr.relnamespace "
             "WHERE k.conrelid = %s", [oid])
         constraints = cur.fetchall()

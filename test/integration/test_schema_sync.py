@@ -181,3 +181,22 @@ def test_schema_sync_while_writers_run(source, dest):
         committed = writers.stop()
     assert committed > 0, f"the writers committed nothing (seed {writers.seed})"
     assert_catalogs_equal(source, dest, m)
+
+
+def test_catalog_comparison_finds_differences(source, dest):
+    schema_fixture.create_schema(source, with_rows=False)
+    run_tool(source, dest)
+    assert_catalogs_equal(source, dest)
+    for change in ["DROP INDEX shop.products_active_name",
+                   "ALTER TABLE shop.payments DROP CONSTRAINT payments_method_check",
+                   "ALTER TABLE shop.orders ALTER COLUMN note SET DEFAULT 'x'",
+                   "ALTER TABLE shop.events DETACH PARTITION shop.events_2027",
+                   "ALTER TYPE shop.mood ADD VALUE 'new'"]:
+        dest.sql(change)
+        with pytest.raises(AssertionError, match="differ"):
+            assert_catalogs_equal(source, dest)
+        dest.sql("DROP SCHEMA shop CASCADE; DROP SCHEMA ref CASCADE; DROP SCHEMA \"Sales Dept\" CASCADE")
+        run_tool(source, dest)
+    # A mapping the destination does not have is a difference too.
+    with pytest.raises(AssertionError, match="missing on the destination"):
+        assert_catalogs_equal(source, dest, NameMapping(tables={("shop", "orders"): "purchases"}))
