@@ -365,16 +365,17 @@ def run_on_both(source: Cluster, dest: Cluster, ddl: str) -> None:
 # the pgdts binary
 
 class Applier:
-    """`pgdts sync ... --phases incremental` running in the background, its
-    stdout and stderr in one log file."""
+    """`pgdts sync ... --phases incremental` (or other phases) running in the
+    background, its stdout and stderr in one log file."""
 
     def __init__(self, binary: str, source: Cluster, dest: Cluster, task: str,
-                 logfile: Path, extra_args: Sequence[str] = ()) -> None:
+                 logfile: Path, extra_args: Sequence[str] = (),
+                 phases: str = "incremental") -> None:
         self.source, self.dest, self.task = source, dest, task
         self.logfile = logfile
         self.args = [binary, "sync", "--source", source.conninfo(),
                      "--target", dest.conninfo(), "--task", task,
-                     "--phases", "incremental", "--log-level", LOG_LEVEL, *extra_args]
+                     "--phases", phases, "--log-level", LOG_LEVEL, *extra_args]
         with open(logfile, "ab") as log:   # the child keeps its own descriptor
             log.write(f"==== started: {' '.join(self.args)}\n".encode())
             log.flush()
@@ -413,6 +414,34 @@ class Applier:
                 raise AssertionError(f"slot {self.slot} not ready {timeout:.0f} s after "
                                      f"pgdts sync started; log tail:\n{self.log_tail()}")
             time.sleep(0.1)
+
+    def wait_phase(self, phase: str = "incremental", timeout: float = 300) -> None:
+        """Until the task's row on the destination is in `phase` (the initial
+        phases are done when it reaches `incremental` or `copied`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = []
+            if self.dest.one("SELECT to_regclass('pgdts.task') IS NOT NULL"):
+                rows = self.dest.sql("SELECT phase FROM pgdts.task WHERE task = %s", [self.task])
+            if rows and rows[0][0] == phase:
+                return
+            if not self.alive():
+                raise AssertionError(
+                    f"pgdts sync exited with status {self.proc.returncode} before the task "
+                    f"reached phase {phase}; log tail:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"task {self.task} not in phase {phase} {timeout:.0f} s "
+                                     f"after pgdts sync started (now {rows}); log tail:\n"
+                                     f"{self.log_tail()}")
+            time.sleep(0.2)
+
+    def wait_exit(self, timeout: float = 300) -> int:
+        """Waits for the process to end by itself; returns its exit status."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"pgdts sync still running {timeout:.0f} s later; log tail:\n"
+                                 f"{self.log_tail()}")
 
     def peak_rss_kb(self) -> int:
         """VmHWM of the running process, in kB."""
@@ -461,10 +490,11 @@ class Pgdts:
         self._n = 0
 
     def sync(self, source: Cluster, dest: Cluster, task: str = "it",
-             extra_args: Sequence[str] = (), wait_ready: bool = True) -> Applier:
+             extra_args: Sequence[str] = (), wait_ready: bool = True,
+             phases: str = "incremental") -> Applier:
         self._n += 1
         app = Applier(self.binary, source, dest, task,
-                      self.workdir / f"pgdts-sync-{task}-{self._n}.log", extra_args)
+                      self.workdir / f"pgdts-sync-{task}-{self._n}.log", extra_args, phases)
         self.appliers.append(app)
         if wait_ready:
             app.wait_ready()
@@ -580,7 +610,8 @@ def _fingerprint(cluster: Cluster, table):
     return cluster.one(q)
 
 
-def table_diff(source: Cluster, dest: Cluster, table, limit: int = 5) -> str | None:
+def table_diff(source: Cluster, dest: Cluster, table, limit: int = 5,
+               dest_table=None) -> str | None:
     """None when the table holds the same rows on both sides (as a multiset,
     compared as row text); else a description with counts and the first
     differing rows.  Both servers hash their rows side by side first; only
@@ -593,7 +624,7 @@ def table_diff(source: Cluster, dest: Cluster, table, limit: int = 5) -> str | N
                 return None
         except psycopg.Error:
             pass
-    src_iter, dst_iter = iter(_row_stream(source, table)), iter(_row_stream(dest, table))
+    src_iter, dst_iter = iter(_row_stream(source, table)), iter(_row_stream(dest, dest_table))
     only_src: list[str] = []
     only_dst: list[str] = []
     n_src = n_dst = extra_src = extra_dst = 0
@@ -631,6 +662,12 @@ def assert_tables_equal(source: Cluster, dest: Cluster, tables: Iterable) -> Non
     """Row-by-row equality (row text, duplicates counted) of every table,
     reporting the first differing rows of each table that differs."""
     diffs = [d for d in (table_diff(source, dest, t) for t in tables) if d]
+    assert not diffs, "destination differs from source:\n" + "\n".join(diffs)
+
+
+def assert_mapped_tables_equal(source: Cluster, dest: Cluster, pairs: Iterable) -> None:
+    """Like assert_tables_equal for (source table, destination table) pairs."""
+    diffs = [d for d in (table_diff(source, dest, s, dest_table=t) for s, t in pairs) if d]
     assert not diffs, "destination differs from source:\n" + "\n".join(diffs)
 
 
