@@ -321,3 +321,28 @@ def test_full_rps_20000_copies_400k_rows_in_about_20_seconds(source, dest, tool)
           f"(expected 20 s)")
     assert 14 <= elapsed <= 26, f"copy took {elapsed:.1f} s, expected 20 s ± 30%"
     assert dest.one("SELECT count(*) FROM public.t") == 400000
+
+
+def test_sigterm_rolls_back_the_ranges_in_flight_and_the_next_run_finishes(source, dest, tool):
+    create_filled(source, dest, "public.big", 60_000)
+    run1 = tool(source, dest, ["public.big"], "--jobs", "2", "--min-chunk-kb", "256",
+                "--full-rps", "10000")
+    wait_for(lambda: table_sync(dest).get("public.big", ("",))[0] == "copying",
+             60, "some ranges of public.big committed", run1)
+    run1.proc.terminate()
+    t0 = time.monotonic()
+    rc = run1.wait(30)
+    assert rc == 3, f"expected exit 3 (stopped), got {rc}; log:\n{harness.tail(run1.log(), 20)}"
+    assert time.monotonic() - t0 < 5
+    assert events(run1.log(), "full_sync_stopped")
+    # The record claims exactly what is committed: the ranges in flight were
+    # rolled back with their progress.
+    state = table_sync(dest)["public.big"]
+    assert state[0] == "copying" and 0 < state[4] < state[3], state
+    assert dest.one("SELECT count(*) FROM public.big") == state[2]
+
+    run2 = tool(source, dest, ["public.big"], "--jobs", "2", "--min-chunk-kb", "256")
+    log2 = run2.finish()
+    assert [e["method"] for e in events(log2, "table_emptied_for_recopy")] == ["truncate"]
+    assert_matches_snapshot(dest, run2, ["public.big"])
+    assert table_sync(dest)["public.big"][0] == "copied"

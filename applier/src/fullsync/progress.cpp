@@ -22,40 +22,42 @@ std::string fixed(double v, int decimals) {
   return buf;
 }
 
-// A block of lines redrawn in place on stderr (ANSI: cursor up, clear line).
+// Time left, from rows when the row estimate is known (reltuples), else
+// from bytes (COPY text bytes against the relation's size: rougher).
+std::string eta_of(std::int64_t rows, std::int64_t rows_estimate, double rps, std::int64_t bytes,
+                   std::int64_t bytes_estimate, double bps) {
+  if (rows_estimate > 0 && rps > 0) return format_eta(std::max<double>(rows_estimate - rows, 0) / rps);
+  if (bytes_estimate > 0 && bps > 0) return format_eta(std::max<double>(bytes_estimate - bytes, 0) / bps);
+  return "-";
+}
+
+// A block of lines on stderr redrawn in place, below the log lines
+// (log::set_status_block).
 class TerminalDisplay : public ProgressObserver {
  public:
   void tick(const BoardSnapshot& b, bool final) override {
     std::string out;
-    if (drawn_ > 0) out += "\x1b[" + std::to_string(drawn_) + "F";  // to the block's first line
-    int lines = 0;
-    auto line = [&](const std::string& text) {
+    auto line = [&](const char* text) {
       out += text;
       out += "\x1b[K\n";
-      ++lines;
     };
     char buf[512];
     std::snprintf(buf, sizeof buf, "%-40s %12s %10s %12s %10s %8s", "table", "rows", "MB",
                   "rows/s", "MB/s", "ETA");
     line(buf);
-    int shown = 0, hidden = 0;
+    int shown = 0, waiting = 0, recent = 0;
+    for (auto it = b.tables.rbegin(); it != b.tables.rend(); ++it)
+      recent += it->state == TableState::copied;
     for (const TableSnapshot& t : b.tables) {
-      bool active = t.state == TableState::copying;
-      bool recent = t.state == TableState::copied;
-      if (!active && !(recent && !final && shown < 4)) {
-        if (t.state == TableState::pending) ++hidden;
-        continue;
-      }
-      if (shown >= 12) {
-        ++hidden;
-        continue;
-      }
+      if (t.state == TableState::pending) ++waiting;
+      bool show = t.state == TableState::copying ||
+                  (t.state == TableState::copied && !final && recent-- <= 3);
+      if (!show || shown >= 12) continue;
       ++shown;
       double rps = rate_of(static_cast<double>(t.rows), t.seconds);
       double bps = rate_of(static_cast<double>(t.bytes), t.seconds);
-      std::string eta = t.state == TableState::copied ? "done"
-                        : bps > 0 ? format_eta((t.bytes_estimate - t.bytes) / bps)
-                                  : "-";
+      std::string eta = t.state == TableState::copied ? "done" : eta_of(t.rows, t.rows_estimate, rps,
+                                                                         t.bytes, t.bytes_estimate, bps);
       std::string name = t.name.size() > 40 ? t.name.substr(0, 37) + "..." : t.name;
       std::string chunks = t.chunks_total > 1 ? " [" + std::to_string(t.chunks_done) + "/" +
                                                     std::to_string(t.chunks_total) + "]"
@@ -68,23 +70,18 @@ class TerminalDisplay : public ProgressObserver {
     }
     double rps = rate_of(static_cast<double>(b.rows), b.seconds);
     double bps = rate_of(static_cast<double>(b.bytes), b.seconds);
-    std::snprintf(buf, sizeof buf, "%-40s %12lld %10s %12s %10s %8s", 
-                  ("total: " + std::to_string(b.tables_done) + "/" +
-                   std::to_string(b.tables_total) + " tables" +
-                   (hidden ? ", " + std::to_string(hidden) + " waiting" : ""))
-                      .c_str(),
+    std::string total = "total: " + std::to_string(b.tables_done) + "/" +
+                        std::to_string(b.tables_total) + " tables" +
+                        (waiting ? ", " + std::to_string(waiting) + " waiting" : "");
+    std::snprintf(buf, sizeof buf, "%-40s %12lld %10s %12s %10s %8s", total.c_str(),
                   static_cast<long long>(b.rows), fixed(b.bytes / 1e6, 1).c_str(),
                   fixed(rps, 0).c_str(), fixed(bps / 1e6, 2).c_str(),
-                  (bps > 0 ? format_eta((b.bytes_estimate - b.bytes) / bps) : "-").c_str());
+                  final ? fixed(b.seconds, 0).append("s").c_str()
+                        : eta_of(b.rows, b.rows_estimate, rps, b.bytes, b.bytes_estimate, bps).c_str());
     line(buf);
-    for (int i = lines; i < drawn_; ++i) line("");  // clear what the last block had below
-    drawn_ = lines;
-    std::fputs(out.c_str(), stderr);
-    std::fflush(stderr);
+    log::set_status_block(std::move(out), final);
   }
 
- private:
-  int drawn_ = 0;
 };
 
 // A full_sync_progress event every 10 s (and at the end).
@@ -113,7 +110,7 @@ class LogReporter : public ProgressObserver {
         .field("bytes", b.bytes)
         .field("rows_per_second", static_cast<std::int64_t>(std::llround(rps)))
         .field("mb_per_second", fixed(bps / 1e6, 2))
-        .field("eta", bps > 0 ? format_eta((b.bytes_estimate - b.bytes) / bps) : "-")
+        .field("eta", eta_of(b.rows, b.rows_estimate, rps, b.bytes, b.bytes_estimate, bps))
         .info();
   }
 
