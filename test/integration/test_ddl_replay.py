@@ -333,3 +333,28 @@ def test_kill9_never_replays_a_ddl_twice(source, dest, pgdts):
     assert "already exists" not in logs, "a DDL was replayed twice"
     assert table_definition(source, "public", "t") == table_definition(dest, "public", "t")
     assert_tables_equal(source, dest, ["t"])
+
+
+def test_volatile_default_ends_with_the_source_values(source, dest, pgdts):
+    """ADD COLUMN ... DEFAULT clock_timestamp() (or random(), a SERIAL)
+    computes each row's value in a table rewrite the stream does not carry;
+    the capture sends the rows again with their values, so the destination
+    ends with the source's values, not its own."""
+    run_on_both(source, dest, "CREATE TABLE t (id serial PRIMARY KEY, v text, n int);"
+                              "INSERT INTO t (v, n) SELECT 'old' || i, i FROM generate_series(1, 500) i")
+    app = pgdts.sync(source, dest)
+    writer = Writer(source, "t", "v, n", lambda i: (f"w{i}", i))
+    try:
+        time.sleep(0.2)
+        source.sql("ALTER TABLE t ADD COLUMN at timestamptz DEFAULT clock_timestamp()")
+        time.sleep(0.2)
+        source.sql("ALTER TABLE t ADD COLUMN r float8 DEFAULT random(), ADD COLUMN s serial,"
+                   " ADD COLUMN k int DEFAULT 5")
+        time.sleep(0.2)
+    finally:
+        writer.stop()
+    wait_caught_up(source, dest, app, timeout=120)
+    app.stop()
+    assert table_definition(source, "public", "t") == table_definition(dest, "public", "t")
+    assert_tables_equal(source, dest, ["t"])
+    assert dest.one("SELECT count(DISTINCT at) FROM t WHERE id <= 500") > 1
