@@ -309,12 +309,15 @@ void Session::run_alone(const ddl::Plan& plan) {
         progress_.exec("DROP INDEX CONCURRENTLY IF EXISTS " + plan.index);
       }
     }
+    // The statement is in the source's encoding, like the apply session's text.
+    bool convert = !session_encoding_.empty() && session_encoding_ != "UTF8";
+    if (convert) progress_.exec("SET client_encoding = " + progress_.literal(session_encoding_));
     progress_.exec("SET search_path TO " + (path.empty() ? std::string("DEFAULT") : path));
     progress_.exec(plan.sql);
-    progress_.exec("RESET search_path");
+    progress_.exec("RESET search_path; SET client_encoding = 'UTF8'");
   } catch (const pg::SqlError& e) {
     try {
-      progress_.exec("RESET search_path");
+      progress_.exec("RESET search_path; SET client_encoding = 'UTF8'");
     } catch (const std::exception&) {
     }
     throw pg::SqlError("DDL " + plan.what + " failed on the destination: " + e.what() +
