@@ -358,3 +358,48 @@ def test_volatile_default_ends_with_the_source_values(source, dest, pgdts):
     assert table_definition(source, "public", "t") == table_definition(dest, "public", "t")
     assert_tables_equal(source, dest, ["t"])
     assert dest.one("SELECT count(DISTINCT at) FROM t WHERE id <= 500") > 1
+
+
+def test_concurrent_index_build_replayed_again_does_not_fail(source, dest, pgdts):
+    """A crash between CREATE INDEX CONCURRENTLY on the destination and the
+    origin's advance replays the build: here the destination already has
+    one index of that name (as after such a crash) and another left invalid
+    by an interrupted build; both replays succeed and end valid."""
+    run_on_both(source, dest, "CREATE TABLE t (id int PRIMARY KEY, v text, w int)")
+    dest.sql("CREATE INDEX t_v ON t (v)")
+    dest.sql("INSERT INTO t VALUES (-1, 'dup', 1), (-2, 'dup', 1)")
+    try:
+        dest.sql("CREATE UNIQUE INDEX CONCURRENTLY t_w ON t (w)")
+    except psycopg.Error:
+        pass
+    dest.sql("DELETE FROM t WHERE id < 0")
+    assert dest.one("SELECT NOT indisvalid FROM pg_index WHERE indexrelid = 't_w'::regclass")
+    app = pgdts.sync(source, dest)
+    source.sql("INSERT INTO t SELECT i, 'v' || i, i FROM generate_series(1, 100) i")
+    source.sql("CREATE INDEX CONCURRENTLY t_v ON t (v)")
+    source.sql("CREATE UNIQUE INDEX CONCURRENTLY t_w ON t (w)")
+    source.sql("INSERT INTO t VALUES (101, 'after', 101)")
+    wait_caught_up(source, dest, app)
+    app.stop()
+    assert "invalid_index_dropped" in app.logs()
+    assert table_definition(source, "public", "t") == table_definition(dest, "public", "t")
+    assert_tables_equal(source, dest, ["t"])
+
+
+def test_ddl_captured_without_its_text_stops_the_apply(source, dest, pgdts):
+    """A record whose statement could not be captured exactly is never
+    replayed nor skipped: the apply stops there, naming the command, and
+    nothing after it is applied."""
+    run_on_both(source, dest, "CREATE TABLE t (id int PRIMARY KEY)")
+    app = pgdts.sync(source, dest, extra_args=["--retry-other", "1"])
+    source.sql("INSERT INTO t VALUES (1)")
+    with source.connect() as conn, conn.transaction():
+        conn.execute("INSERT INTO t VALUES (2)")
+        # what the capture writes for a DDL whose text it could not know
+        conn.execute("INSERT INTO pgdts.dts_ddl_command (command_tag, statement_exact, object_type,"
+                     " schema_name, object_identities) VALUES"
+                     " ('ALTER TABLE', false, 'table', 'public', '{public.t}')")
+    source.sql("INSERT INTO t VALUES (3)")
+    _wait_for_log(app, "captured without its text")
+    assert dest.sql("SELECT id FROM t ORDER BY id") == [(1,)]
+    assert "ALTER TABLE public.t" in app.logs()
