@@ -403,3 +403,17 @@ def test_ddl_captured_without_its_text_stops_the_apply(source, dest, pgdts):
     _wait_for_log(app, "captured without its text")
     assert dest.sql("SELECT id FROM t ORDER BY id") == [(1,)]
     assert "ALTER TABLE public.t" in app.logs()
+
+
+def test_table_renamed_out_of_the_selection_is_renamed_then_left_alone(source, dest, pgdts):
+    run_on_both(source, dest, "CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE keep (id int PRIMARY KEY)")
+    app = pgdts.sync(source, dest, extra_args=["--tables", "public.a,public.keep"])
+    source.sql("INSERT INTO a VALUES (1)")
+    source.sql("ALTER TABLE a RENAME TO gone")          # out of the selection
+    source.sql("INSERT INTO gone VALUES (2)")           # no longer applied
+    source.sql("INSERT INTO keep VALUES (1)")
+    wait_caught_up(source, dest, app)
+    app.stop()
+    assert dest.one("SELECT to_regclass('a') IS NULL")
+    assert dest.sql("SELECT id FROM gone") == [(1,)]
+    assert_tables_equal(source, dest, ["keep"])
