@@ -417,3 +417,26 @@ def test_table_renamed_out_of_the_selection_is_renamed_then_left_alone(source, d
     assert dest.one("SELECT to_regclass('a') IS NULL")
     assert dest.sql("SELECT id FROM gone") == [(1,)]
     assert_tables_equal(source, dest, ["keep"])
+
+
+def test_ddl_after_schema_and_full_sync_is_replayed(source, dest, pgdts):
+    """With every phase: the tables are created and copied by pgdts, then
+    DDL on the source (with rows around it) is replayed on them."""
+    source.sql("CREATE TABLE t (id serial PRIMARY KEY, v text);"
+               "INSERT INTO t (v) SELECT 'v' || i FROM generate_series(1, 200) i")
+    app = pgdts.sync(source, dest, phases="schema,full,incremental", wait_ready=False)
+    app.wait_phase("incremental", timeout=300)
+    source.sql("ALTER TABLE t ADD COLUMN w int DEFAULT 1, ADD COLUMN at timestamptz DEFAULT clock_timestamp()")
+    source.sql("INSERT INTO t (v) VALUES ('after')")
+    source.sql("CREATE TABLE u (id int PRIMARY KEY, t_id int REFERENCES t (id))")
+    source.sql("INSERT INTO u VALUES (1, 1)")
+    source.sql("CREATE INDEX CONCURRENTLY t_v ON t (v)")
+    source.sql("ALTER TABLE t RENAME COLUMN v TO label")
+    source.sql("UPDATE t SET label = 'renamed' WHERE id = 2")
+    wait_caught_up(source, dest, app, timeout=120)
+    app.stop()
+    for table in ("t", "u"):
+        src, dst = table_definition(source, "public", table), table_definition(dest, "public", table)
+        assert src["columns"] == dst["columns"], (src["columns"], dst["columns"])
+        assert src["constraints"] == dst["constraints"]
+    assert_tables_equal(source, dest, ["t", "u"])
