@@ -440,3 +440,27 @@ def test_ddl_after_schema_and_full_sync_is_replayed(source, dest, pgdts):
         assert src["columns"] == dst["columns"], (src["columns"], dst["columns"])
         assert src["constraints"] == dst["constraints"]
     assert_tables_equal(source, dest, ["t", "u"])
+
+
+def test_long_ddl_on_the_destination_keeps_the_stream_alive(source, dest, pgdts):
+    """While a DDL waits on the destination (here for a lock; a table
+    rewrite alike), the applier keeps answering the walsender, which would
+    otherwise drop the connection after wal_sender_timeout."""
+    source.sql("ALTER SYSTEM SET wal_sender_timeout = '8s'")
+    source.sql("SELECT pg_reload_conf()")
+    run_on_both(source, dest, "CREATE TABLE t (id int PRIMARY KEY, v text)")
+    app = pgdts.sync(source, dest)
+    holder = dest.connect(autocommit=False)
+    try:
+        holder.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+        source.sql("INSERT INTO t VALUES (1, 'before')")
+        source.sql("ALTER TABLE t ADD COLUMN w int")
+        source.sql("INSERT INTO t VALUES (2, 'after', 2)")
+        time.sleep(20)
+    finally:
+        holder.rollback()
+        holder.close()
+    wait_caught_up(source, dest, app)
+    app.stop()
+    assert "apply_failed" not in app.logs(), app.log_tail()
+    assert_tables_equal(source, dest, ["t"])

@@ -240,6 +240,17 @@ void Session::start_stream() {
   }
   last_received_ = std::max(origin_start_, reported_);
   applier_.emplace(apply_, origin_start_, cfg_.limits, *this, replica_role_, cfg_.scope);
+  // A long DDL (a table rewrite, an index build) keeps the applier waiting
+  // with the stream unread: a status update now and then (the position
+  // unchanged) keeps the walsender from dropping the connection after
+  // wal_sender_timeout.
+  applier_->on_wait([this, last = Clock::now()]() mutable {
+    auto now = Clock::now();
+    if (now - last < 5s) return;
+    last = now;
+    stream_->send_status(last_received_, reported_, reported_, false);
+    last_message_ = now;
+  });
   log::Event("apply_started")
       .field("task", cfg_.task)
       .field("slot", cfg_.slot)
