@@ -125,8 +125,6 @@ apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open) 
   cfg.origin = task::origin_name(o.task);
   cfg.application_name = "pgdts_" + o.task;
   cfg.may_create_slot = true;
-  cfg.scope.selection = o.selection;
-  cfg.scope.names = o.names;
 
   pg::Connection source = pg::Connection::open(o.source, {"source", false, cfg.application_name, ""});
   task::SourceFacts facts = task::check_source(source);
