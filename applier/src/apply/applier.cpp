@@ -115,14 +115,20 @@ void Applier::handle(const pgdts::Record& record, pg::Lsn lsn) {
     case pgdts::Record::kRelation:
       // Rows held for the former definition are written with it.
       write_held(record.relation().oid());
-      relations_.update(record.relation(), [this](stream::Relation& rel) {
-        scope_.adjust(rel);
-        task::TableName source{rel.source_schema, rel.source_name};
-        planner_.saw_table(source);
-        // a partition of a task table, created later: its rows arrive as its own
-        if (!rel.in_task && planner_.joined(source)) rel.in_task = true;
-      });
+    {
+      const stream::Relation& stored =
+          relations_.update(record.relation(), [this](stream::Relation& rel) {
+            scope_.adjust(rel);
+            task::TableName source{rel.source_schema, rel.source_name};
+            planner_.saw_table(source);
+            // a partition of a task table, created later: its rows arrive as its own
+            if (!rel.in_task && planner_.joined(source)) rel.in_task = true;
+          });
+      // The destination table may have changed (a replayed DDL) even when
+      // the source's description did not: describe it again.
+      traits_.erase(stored.version);
       break;
+    }
     case pgdts::Record::kInsert: insert(record.insert(), lsn); break;
     case pgdts::Record::kUpdate: update(record.update(), lsn); break;
     case pgdts::Record::kDelete: remove(record.delete_(), lsn); break;
