@@ -735,10 +735,18 @@ _USER_SCHEMA_SQL = (
     "AND NOT EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = 'pgdts' AND e.extnamespace = n.oid)")
 
 
-def _describe_catalogs(conn, schemas: list[str] | None = None) -> dict:
+def _describe_catalogs(conn, schemas: list[str] | None = None, path: list[str] | None = None) -> dict:
     """{'tables': {(schema, table): {...}}, 'types': {...}, 'sequences': {...}}
     of the user schemas (or the given ones), with every name as the server
-    spells it; expressions printed with search_path = the object's schema."""
+    spells it; expressions printed with search_path = pg_catalog, the
+    object's schema, the other schemas of path (so that references into
+    those schemas print unqualified, whatever they are called)."""
+    path = path or []
+
+    def search_path(own: str) -> str:
+        return ", ".join(["pg_catalog"] + [pgsql.Identifier(x).as_string(conn)
+                                           for x in [own] + [p for p in path if p != own]])
+
     cur = conn.cursor()
     cur.execute("SET search_path = pg_catalog")
     where = _USER_SCHEMA_SQL if schemas is None else "n.nspname = ANY(%(schemas)s)"
@@ -756,7 +764,7 @@ def _describe_catalogs(conn, schemas: list[str] | None = None) -> dict:
     rels = cur.fetchall()
     tables: dict = {}
     for oid, s, t, kind, rs, rt, ps, pt, bound in rels:
-        cur.execute("SELECT set_config('search_path', quote_ident(%s) || ', pg_catalog', false)", [s])
+        cur.execute("SELECT set_config('search_path', %s, false)", [search_path(s)])
         cur.execute(
             "SELECT a.attname, tn.nspname, ty.typname, a.atttypmod, a.attnotnull, "
             "  pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, "
@@ -851,11 +859,13 @@ def assert_catalogs_equal(src_conn, dst_conn, mapping: NameMapping | None = None
     src, close_src = _connection_of(src_conn)
     dst, close_dst = _connection_of(dst_conn)
     try:
-        source = _describe_catalogs(src)
+        user_schemas = [r[0] for r in src.execute(
+            f"SELECT n.nspname FROM pg_namespace n WHERE {_USER_SCHEMA_SQL} ORDER BY 1".replace("%%", "%"))]
+        source = _describe_catalogs(src, path=user_schemas)
         schemas = sorted({m.schema(s) for s, _ in source["tables"]} |
                          {m.schema(s) for s, _ in source["types"]} |
                          {m.schema(s) for s, _ in source["sequences"]})
-        dest = _describe_catalogs(dst, schemas)
+        dest = _describe_catalogs(dst, schemas, path=[m.schema(s) for s in user_schemas])
         quoted: dict[str, str] = {}
 
         def quote_ident(name: str) -> str:

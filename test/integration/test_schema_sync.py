@@ -103,25 +103,29 @@ def test_schema_sync_is_idempotent(source, dest):
 
 def test_schema_sync_renames_schema_table_and_columns(source, dest):
     schema_fixture.create_schema(source)
-    m = NameMapping(schemas={"ref": "reference", "Sales Dept": "sales"},
+    m = NameMapping(schemas={"ref": "reference", "Sales Dept": "sales", "shop": "store"},
                     tables={("shop", "orders"): "purchases", ("shop", "events_2025"): "ev 2025"},
                     columns={("shop", "order_items", "qty"): "quantity",
                              ("shop", "customers", "FullName"): "full_name",
                              ("Sales Dept", "Leads", "Score"): "Rating",
                              ("shop", "events", "kind"): "event_kind",
                              ("shop", "orders", "note"): "status_note"})
-    args = ["--map", "ref=reference", "--map", '"Sales Dept"=sales', "--map", "shop.orders=purchases",
+    args = ["--map", "ref=reference", "--map", '"Sales Dept"=sales', "--map", "shop=store",
+            "--map", "shop.orders=purchases",
             "--map", 'shop.events_2025="ev 2025"', "--map", "shop.order_items.qty=quantity",
             "--map", 'shop.customers."FullName"=full_name', "--map", '"Sales Dept"."Leads"."Score"=Rating',
             "--map", "shop.events.kind=event_kind", "--map", "shop.orders.note=status_note"]
     schema_sync(source, dest, m, *args)
     assert_catalogs_equal(source, dest, m)
-    assert dest.one("SELECT count(*) FROM shop.purchases") == source.one("SELECT count(*) FROM shop.orders")
+    assert dest.one("SELECT count(*) FROM store.purchases") == source.one("SELECT count(*) FROM shop.orders")
     assert dest.one('SELECT count(*) FROM sales."Leads" WHERE "Rating" > 10') == \
         source.one('SELECT count(*) FROM "Sales Dept"."Leads" WHERE "Score" > 10')
     # The CHECK follows the renamed column.
     with pytest.raises(psycopg.errors.CheckViolation):
-        dest.sql("UPDATE shop.order_items SET quantity = 0 WHERE line = 1")
+        dest.sql("UPDATE store.order_items SET quantity = 0 WHERE line = 1")
+    # An expression referring to another renamed schema of the task.
+    assert dest.one("SELECT column_default FROM information_schema.columns WHERE table_schema = 'sales' "
+                    "AND table_name = 'calls' AND column_name = 'outcome'") == "'ok'::store.mood"
 
 
 def test_schema_sync_with_case_lower(source, dest):
