@@ -1,7 +1,9 @@
 // spdlog set-up and the event line format.
 #include "logging/log.h"
 
+#include <cstdio>
 #include <memory>
+#include <mutex>
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -43,6 +45,32 @@ spdlog::level::level_enum to_spdlog(Level level) {
   return spdlog::level::info;
 }
 
+// The live block kept below the log lines (see set_status_block).
+std::mutex block_mutex;
+std::string block;
+int block_lines = 0;
+
+void erase_block() {
+  if (block_lines == 0) return;
+  // to the first column of the block's first line, clear to the end of screen
+  std::fprintf(stderr, "\x1b[%dF\x1b[J", block_lines);
+}
+
+void print_block() {
+  if (block.empty()) return;
+  std::fputs(block.c_str(), stderr);
+  std::fflush(stderr);
+}
+
+template <typename Write>
+void write_line(Write write) {
+  std::lock_guard lock(block_mutex);
+  erase_block();
+  std::fflush(stderr);
+  write();
+  print_block();
+}
+
 bool needs_quotes(std::string_view v) {
   if (v.empty()) return true;
   for (unsigned char c : v)
@@ -61,7 +89,7 @@ std::optional<Level> parse_level(std::string_view text) {
 }
 
 void init(Level level) {
-  auto sink = std::make_shared<spdlog::sinks::stderr_sink_st>();
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto logger = std::make_shared<spdlog::logger>("pgdts", sink);
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   formatter->add_flag<LevelFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e %* %v");
@@ -102,9 +130,30 @@ Event& Event::field(std::string_view key, std::string_view value) {
   return *this;
 }
 
-void Event::error() const { spdlog::error("{}", line_); }
-void Event::warn() const { spdlog::warn("{}", line_); }
-void Event::info() const { spdlog::info("{}", line_); }
-void Event::debug() const { spdlog::debug("{}", line_); }
+void Event::error() const {
+  write_line([&] { spdlog::error("{}", line_); });
+}
+void Event::warn() const {
+  write_line([&] { spdlog::warn("{}", line_); });
+}
+void Event::info() const {
+  if (enabled(Level::info)) write_line([&] { spdlog::info("{}", line_); });
+}
+void Event::debug() const {
+  if (enabled(Level::debug)) write_line([&] { spdlog::debug("{}", line_); });
+}
+
+void set_status_block(std::string text, bool keep) {
+  std::lock_guard lock(block_mutex);
+  erase_block();
+  block = std::move(text);
+  block_lines = 0;
+  for (char c : block) block_lines += c == '\n';
+  print_block();
+  if (keep) {
+    block.clear();
+    block_lines = 0;
+  }
+}
 
 }  // namespace pgdts::log

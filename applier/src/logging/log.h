@@ -24,6 +24,13 @@ bool enabled(Level level);
 // Appends " key=value" to line, quoting value when it needs it.
 void append_field(std::string& line, std::string_view key, std::string_view value);
 
+// A block of live lines (full sync's progress display on a terminal) kept
+// below the log lines on stderr: it replaces the previous block, and every
+// event line is written above it. Each line of text ends with '\n'; "" removes
+// the block; keep leaves text on the screen and forgets it (a final summary).
+// Only for a stderr that is a terminal (it uses ANSI cursor movement).
+void set_status_block(std::string text, bool keep = false);
+
 class Event {
  public:
   explicit Event(std::string_view name);

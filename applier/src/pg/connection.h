@@ -33,6 +33,8 @@ class Result {
   bool is_null(int row, int col) const;
   std::string_view value(int row, int col) const;
   std::optional<std::string> optional(int row, int col) const;
+  // For the other pg/ wrappers only.
+  const pg_result* native() const { return res_.get(); }
 
  private:
   std::unique_ptr<pg_result, ResultDeleter> res_;

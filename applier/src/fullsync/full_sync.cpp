@@ -1,0 +1,471 @@
+// Full sync workers: planning and resuming on a control connection, then
+// --jobs threads that each hold one source transaction on the imported
+// snapshot and one destination connection, and take chunks from a shared
+// queue. See full_sync.h and docs/full-sync.md.
+#include "fullsync/full_sync.h"
+
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "error.h"
+#include "logging/log.h"
+#include "pg/copy.h"
+
+namespace pgdts::fullsync {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// Both sides render and read values the same way whatever their defaults:
+// COPY's text format follows these settings. No timeouts may end the long
+// snapshot transaction or a long COPY.
+constexpr const char* kSessionOptions =
+    "-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 "
+    "-c bytea_output=hex -c timezone=UTC -c statement_timeout=0 "
+    "-c idle_in_transaction_session_timeout=0";
+
+// Rows relayed between two looks at the throttle, the stop flag and the
+// progress counters.
+constexpr std::int64_t kBatchRows = 64;
+constexpr std::int64_t kBatchBytes = 256 * 1024;
+
+constexpr const char* kTempTable = "pgdts_full_sync_rows";
+
+std::string qualified(const pg::Connection& conn, const task::TableName& t) {
+  return conn.identifier(t.schema) + "." + conn.identifier(t.name);
+}
+
+std::string column_list(const pg::Connection& conn, const std::vector<std::string>& columns) {
+  std::string out;
+  for (const auto& c : columns) {
+    if (!out.empty()) out += ", ";
+    out += conn.identifier(c);
+  }
+  return out;
+}
+
+struct TableWork {
+  const CopyJob* job = nullptr;
+  TableProgress* progress = nullptr;
+  int chunks_total = 1;
+};
+
+class Run {
+ public:
+  Run(const FullSyncConfig& cfg, const std::vector<CopyJob>& jobs, const std::atomic<bool>& stop)
+      : cfg_(cfg), jobs_(jobs), stop_(stop) {
+    if (cfg_.throttle) {
+      throttle_ = cfg_.throttle;
+    } else {
+      own_throttle_ = std::make_unique<Throttle>(cfg_.limits);
+      throttle_ = own_throttle_.get();
+    }
+  }
+
+  bool run();
+
+ private:
+  void prepare(pg::Connection& ctl);
+  void empty_table(pg::Connection& ctl, const CopyJob& job);
+  void worker();
+  bool copy_chunk(pg::Connection& src, pg::Connection& dest, const Chunk& chunk);
+  void fail(std::exception_ptr e);
+  bool halted() const { return halt_.load(std::memory_order_relaxed); }
+  void wait_for(ThrottleClock::duration d) {
+    if (d > ThrottleClock::duration::zero()) sleep_unless_stopped(d, halt_);
+  }
+  pg::ConnectOptions options(const char* side) const {
+    return {side, false, cfg_.application_name, kSessionOptions};
+  }
+
+  const FullSyncConfig& cfg_;
+  const std::vector<CopyJob>& jobs_;
+  const std::atomic<bool>& stop_;
+  std::unique_ptr<Throttle> own_throttle_;
+  Throttle* throttle_ = nullptr;
+
+  ProgressBoard board_;
+  std::vector<TableWork> tables_;
+  std::vector<Chunk> queue_;
+  std::atomic<std::size_t> next_{0};
+  std::atomic<std::size_t> chunks_committed_{0};
+  std::atomic<int> running_{0};
+  std::atomic<bool> halt_{false};
+  std::atomic<bool> warned_replica_{false};
+  std::mutex error_mutex_;
+  std::exception_ptr error_;
+  std::string encoding_;
+};
+
+void Run::fail(std::exception_ptr e) {
+  std::lock_guard lock(error_mutex_);
+  if (!error_) error_ = e;
+  halt_ = true;
+}
+
+// TRUNCATE, or DELETE when foreign keys refuse it; inside ctl's open
+// transaction.
+void Run::empty_table(pg::Connection& ctl, const CopyJob& job) {
+  std::string target = qualified(ctl, job.dest);
+  ctl.exec("SAVEPOINT pgdts_empty");
+  try {
+    ctl.exec("TRUNCATE ONLY " + target);
+    ctl.exec("RELEASE SAVEPOINT pgdts_empty");
+    log::Event("table_emptied_for_recopy")
+        .field("table", task::display_name(job.source))
+        .field("dest_table", task::display_name(job.dest))
+        .field("method", "truncate")
+        .info();
+    return;
+  } catch (const pg::SqlError& e) {
+    // 0A000: referenced by a foreign key. Anything else is a real failure.
+    if (e.sqlstate() != "0A000") throw;
+    ctl.exec("ROLLBACK TO SAVEPOINT pgdts_empty");
+  }
+  // Without the replica role, DELETE would fire the foreign keys' actions
+  // on the referencing tables (which full sync copies on its own).
+  ctl.exec("SAVEPOINT pgdts_role");
+  try {
+    ctl.exec("SET LOCAL session_replication_role = replica");
+  } catch (const pg::SqlError&) {
+    ctl.exec("ROLLBACK TO SAVEPOINT pgdts_role");
+  }
+  ctl.exec("DELETE FROM ONLY " + target);
+  log::Event("table_emptied_for_recopy")
+      .field("table", task::display_name(job.source))
+      .field("dest_table", task::display_name(job.dest))
+      .field("method", "delete")
+      .info();
+}
+
+// Reads pgdts.table_sync, skips copied tables, empties half-copied ones and
+// resets their rows, plans the chunks.
+void Run::prepare(pg::Connection& ctl) {
+  ensure_table_sync(ctl);
+  std::map<task::TableName, TableSyncRow> known;
+  for (TableSyncRow& row : load_table_sync(ctl, cfg_.task)) known.emplace(row.source, std::move(row));
+
+  std::vector<const CopyJob*> todo;
+  std::vector<PlanInput> inputs;
+  for (const CopyJob& job : jobs_) {
+    if (job.source_columns.size() != job.dest_columns.size() || job.source_columns.empty())
+      throw Error("full sync of " + task::display_name(job.source) +
+                  ": source and destination column lists differ in length or are empty");
+    auto it = known.find(job.source);
+    if (it != known.end() && it->second.state == "copied") {
+      TableProgress& p = board_.add(task::display_name(job.source), it->second.rows_copied,
+                                    it->second.bytes_copied, it->second.chunks_total);
+      board_.finish(p, TableState::skipped);
+      log::Event("table_skipped_already_copied")
+          .field("task", cfg_.task)
+          .field("table", task::display_name(job.source))
+          .field("rows", it->second.rows_copied)
+          .field("bytes", it->second.bytes_copied)
+          .field("sync_lsn", it->second.sync_lsn ? pg::format_lsn(*it->second.sync_lsn) : "")
+          .info();
+      continue;
+    }
+    todo.push_back(&job);
+    PlanInput in;
+    in.pages = job.pages;
+    in.bytes = job.bytes_estimate > 0 ? job.bytes_estimate : job.pages * 8192;
+    in.whole = cfg_.keep_existing_rows;
+    inputs.push_back(in);
+  }
+
+  PlanOptions opts;
+  opts.jobs = cfg_.jobs;
+  opts.min_chunk_bytes = cfg_.min_chunk_bytes;
+  opts.max_chunk_bytes = cfg_.max_chunk_bytes;
+  std::vector<Chunk> planned = plan_chunks(inputs, opts);
+
+  tables_.resize(todo.size());
+  for (const Chunk& c : planned) tables_[c.table].chunks_total = c.count;
+  for (std::size_t i = 0; i < todo.size(); ++i) {
+    const CopyJob& job = *todo[i];
+    TableWork& t = tables_[i];
+    t.job = &job;
+    t.progress = &board_.add(task::display_name(job.source), job.rows_estimate,
+                             job.bytes_estimate, t.chunks_total);
+
+    auto it = known.find(job.source);
+    bool partly = it != known.end() && it->second.chunks_done > 0;
+    ctl.exec("BEGIN");
+    try {
+      if (partly && !cfg_.keep_existing_rows) {
+        empty_table(ctl, job);
+      } else if (partly) {
+        // Only if an earlier run copied this table without --conflict
+        // ignore: its committed rows stay, and clash with nothing new.
+        log::Event("table_partly_copied_kept")
+            .field("table", task::display_name(job.source))
+            .field("chunks_done", it->second.chunks_done)
+            .warn();
+      }
+      std::string rows_est = std::to_string(job.rows_estimate);
+      std::string bytes_est = std::to_string(job.bytes_estimate);
+      std::string chunks = std::to_string(t.chunks_total);
+      ctl.exec(
+          "INSERT INTO pgdts.table_sync AS s (task, source_schema, source_table, dest_schema,"
+          "  dest_table, state, rows_estimate, bytes_estimate, chunks_total, chunks_done,"
+          "  updated_at) "
+          "VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, 0, now()) "
+          "ON CONFLICT (task, source_schema, source_table) DO UPDATE SET"
+          "  dest_schema = excluded.dest_schema, dest_table = excluded.dest_table,"
+          "  state = 'pending', sync_lsn = NULL, rows_copied = 0, bytes_copied = 0,"
+          "  rows_estimate = excluded.rows_estimate, bytes_estimate = excluded.bytes_estimate,"
+          "  chunks_total = excluded.chunks_total, chunks_done = 0, started_at = NULL,"
+          "  finished_at = NULL, updated_at = now()",
+          {cfg_.task.c_str(), job.source.schema.c_str(), job.source.name.c_str(),
+           job.dest.schema.c_str(), job.dest.name.c_str(), rows_est.c_str(), bytes_est.c_str(),
+           chunks.c_str()});
+      ctl.exec("COMMIT");
+    } catch (...) {
+      try {
+        ctl.exec("ROLLBACK");
+      } catch (const std::exception&) {
+      }
+      throw;
+    }
+  }
+  queue_ = std::move(planned);
+}
+
+void Run::worker() {
+  try {
+    pg::Connection src = pg::Connection::open(cfg_.source, options("source"));
+    src.exec("SET client_encoding = " + src.literal(encoding_));
+    wait_for(throttle_->take_query());
+    src.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    try {
+      src.exec("SET TRANSACTION SNAPSHOT " + src.literal(cfg_.snapshot));
+    } catch (const pg::SqlError& e) {
+      throw Error("source: could not import snapshot " + cfg_.snapshot + " (" + e.what() +
+                  "); the connection that exported it must stay open until every full sync "
+                  "worker has started");
+    }
+    pg::Connection dest = pg::Connection::open(cfg_.target, options("destination"));
+    dest.exec("SET client_encoding = " + dest.literal(encoding_));
+    try {
+      dest.exec("SET session_replication_role = replica");
+    } catch (const pg::SqlError& e) {
+      if (!warned_replica_.exchange(true))
+        log::Event("replica_role_unavailable")
+            .field("side", "destination")
+            .field("reason", e.what())
+            .field("effect", "triggers and foreign keys fire while full sync copies")
+            .warn();
+    }
+    while (!halted()) {
+      std::size_t i = next_.fetch_add(1);
+      if (i >= queue_.size()) break;
+      if (!copy_chunk(src, dest, queue_[i])) break;
+    }
+    if (!halted()) src.exec("COMMIT");
+  } catch (...) {
+    fail(std::current_exception());
+  }
+  --running_;
+}
+
+// Copies one chunk in one destination transaction; false when halted.
+bool Run::copy_chunk(pg::Connection& src, pg::Connection& dest, const Chunk& chunk) {
+  TableWork& t = tables_[chunk.table];
+  const CopyJob& job = *t.job;
+  board_.start(*t.progress);
+
+  std::string source_table = qualified(src, job.source);
+  std::string source_columns = column_list(src, job.source_columns);
+  std::string read_sql;
+  if (chunk.whole()) {
+    read_sql = "COPY " + source_table + " (" + source_columns + ") TO STDOUT";
+  } else {
+    read_sql = "COPY (SELECT " + source_columns + " FROM ONLY " + source_table + " WHERE " +
+               ctid_condition(chunk) + ") TO STDOUT";
+  }
+  std::string dest_table = qualified(dest, job.dest);
+  std::string dest_columns = column_list(dest, job.dest_columns);
+
+  dest.exec("BEGIN");
+  std::string into = dest_table;
+  if (cfg_.keep_existing_rows) {
+    dest.exec(std::string("CREATE TEMP TABLE ") + kTempTable + " ON COMMIT DROP AS SELECT " +
+              dest_columns + " FROM ONLY " + dest_table + " WITH NO DATA");
+    into = kTempTable;
+  }
+  std::int64_t rows = 0, bytes = 0;
+  {
+    pg::CopyIn in(dest, "COPY " + into + " (" + dest_columns + ") FROM STDIN");
+    wait_for(throttle_->take_query());
+    if (halted()) {
+      in.abandon("pgdts full sync stopped");
+      dest.exec("ROLLBACK");
+      return false;
+    }
+    pg::CopyOut out(src, read_sql);
+    std::string_view row;
+    std::int64_t batch_rows = 0, batch_bytes = 0;
+    auto account = [&] {
+      t.progress->rows.fetch_add(batch_rows, std::memory_order_relaxed);
+      t.progress->bytes.fetch_add(batch_bytes, std::memory_order_relaxed);
+      if (throttle_->limits_rows_or_bytes()) wait_for(throttle_->take_rows(batch_rows, batch_bytes));
+      batch_rows = batch_bytes = 0;
+    };
+    while (out.next(row)) {
+      in.put(row);
+      ++rows;
+      bytes += static_cast<std::int64_t>(row.size());
+      ++batch_rows;
+      batch_bytes += static_cast<std::int64_t>(row.size());
+      if (batch_rows >= kBatchRows || batch_bytes >= kBatchBytes) {
+        account();
+        if (halted()) {
+          // The source COPY is cancelled, which ends this worker's snapshot
+          // transaction: the worker stops here.
+          out.abandon();
+          in.abandon("pgdts full sync stopped");
+          t.progress->rows.fetch_sub(rows, std::memory_order_relaxed);
+          t.progress->bytes.fetch_sub(bytes, std::memory_order_relaxed);
+          dest.exec("ROLLBACK");
+          return false;
+        }
+      }
+    }
+    account();
+    in.finish();
+  }
+
+  std::int64_t inserted = rows;
+  if (cfg_.keep_existing_rows) {
+    pg::Result r = dest.exec("WITH ins AS (INSERT INTO " + dest_table + " (" + dest_columns +
+                             ") SELECT " + dest_columns + " FROM " + kTempTable +
+                             " ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM ins");
+    inserted = std::stoll(std::string(r.value(0, 0)));
+  }
+
+  std::string rows_text = std::to_string(rows), bytes_text = std::to_string(bytes);
+  std::string lsn_text = pg::format_lsn(cfg_.snapshot_lsn);
+  pg::Result r = dest.exec(
+      "UPDATE pgdts.table_sync SET"
+      "  chunks_done = chunks_done + 1,"
+      "  rows_copied = rows_copied + $4, bytes_copied = bytes_copied + $5,"
+      "  state = CASE WHEN chunks_done + 1 >= chunks_total THEN 'copied' ELSE 'copying' END,"
+      "  sync_lsn = CASE WHEN chunks_done + 1 >= chunks_total THEN $6::pg_lsn END,"
+      "  started_at = coalesce(started_at, now()),"
+      "  finished_at = CASE WHEN chunks_done + 1 >= chunks_total THEN clock_timestamp() END,"
+      "  updated_at = clock_timestamp() "
+      "WHERE task = $1 AND source_schema = $2 AND source_table = $3 "
+      "RETURNING state, rows_copied, bytes_copied,"
+      "  extract(epoch FROM clock_timestamp() - started_at)::float8",
+      {cfg_.task.c_str(), job.source.schema.c_str(), job.source.name.c_str(), rows_text.c_str(),
+       bytes_text.c_str(), lsn_text.c_str()});
+  if (r.rows() != 1)
+    throw Error("destination: the full sync progress row of " + task::display_name(job.source) +
+                " in pgdts.table_sync vanished (was the task released meanwhile?)");
+  bool copied = r.value(0, 0) == "copied";
+  std::string total_rows(r.value(0, 1)), total_bytes(r.value(0, 2)), seconds(r.value(0, 3));
+  dest.exec("COMMIT");
+  chunks_committed_.fetch_add(1);
+  t.progress->chunks_done.fetch_add(1);
+
+  if (!chunk.whole())
+    log::Event("chunk_copied")
+        .field("table", task::display_name(job.source))
+        .field("chunk", std::to_string(chunk.index + 1) + "/" + std::to_string(chunk.count))
+        .field("rows", rows)
+        .field("bytes", bytes)
+        .debug();
+  if (copied) {
+    board_.finish(*t.progress, TableState::copied);
+    log::Event event("table_copied");
+    event.field("task", cfg_.task)
+        .field("table", task::display_name(job.source))
+        .field("dest_table", task::display_name(job.dest))
+        .field("rows", total_rows)
+        .field("bytes", total_bytes)
+        .field("chunks", chunk.count)
+        .field("seconds", seconds.substr(0, seconds.find('.') == std::string::npos
+                                                ? seconds.size()
+                                                : seconds.find('.') + 3))
+        .field("sync_lsn", lsn_text);
+    if (cfg_.keep_existing_rows)
+      event.field("inserted", inserted).field("kept_existing", rows - inserted);
+    event.info();
+  }
+  return true;
+}
+
+bool Run::run() {
+  auto started = Clock::now();
+  {
+    pg::Connection ctl = pg::Connection::open(cfg_.target, options("destination"));
+    prepare(ctl);
+  }
+  {
+    // The source's encoding is the one both sides speak: COPY data passes
+    // through unconverted.
+    pg::Connection probe = pg::Connection::open(cfg_.source, options("source"));
+    encoding_ = std::string(probe.exec("SHOW server_encoding").value(0, 0));
+  }
+  int workers = static_cast<int>(std::min<std::size_t>(std::max(cfg_.jobs, 1), queue_.size()));
+  log::Event("full_sync_started")
+      .field("task", cfg_.task)
+      .field("tables", static_cast<std::int64_t>(jobs_.size()))
+      .field("tables_to_copy", static_cast<std::int64_t>(tables_.size()))
+      .field("chunks", static_cast<std::int64_t>(queue_.size()))
+      .field("jobs", workers)
+      .field("snapshot", cfg_.snapshot)
+      .field("snapshot_lsn", pg::format_lsn(cfg_.snapshot_lsn))
+      .info();
+
+  std::unique_ptr<ProgressObserver> display;
+  if (cfg_.display) display = default_progress_observer();
+  auto tick = [&](bool final) {
+    BoardSnapshot snap = board_.snapshot();
+    if (display) display->tick(snap, final);
+    if (cfg_.observer) cfg_.observer->tick(snap, final);
+  };
+
+  std::vector<std::thread> threads;
+  running_ = workers;
+  for (int i = 0; i < workers; ++i) threads.emplace_back([this] { worker(); });
+  auto last_tick = Clock::now();
+  while (running_.load() > 0) {
+    std::this_thread::sleep_for(100ms);
+    if (stop_.load()) halt_ = true;
+    if (Clock::now() - last_tick >= 1s) {
+      last_tick = Clock::now();
+      tick(false);
+    }
+  }
+  for (auto& th : threads) th.join();
+  tick(true);
+  if (error_) std::rethrow_exception(error_);
+
+  BoardSnapshot snap = board_.snapshot();
+  double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  bool done = chunks_committed_.load() == queue_.size();
+  log::Event(done ? "full_sync_finished" : "full_sync_stopped")
+      .field("task", cfg_.task)
+      .field("tables_done", snap.tables_done)
+      .field("tables_total", snap.tables_total)
+      .field("rows", snap.rows)
+      .field("bytes", snap.bytes)
+      .field("seconds", static_cast<std::int64_t>(seconds))
+      .info();
+  return done;
+}
+
+}  // namespace
+
+bool run_full_sync(const FullSyncConfig& config, const std::vector<CopyJob>& jobs,
+                   const std::atomic<bool>& stop) {
+  Run run(config, jobs, stop);
+  return run.run();
+}
+
+}  // namespace pgdts::fullsync

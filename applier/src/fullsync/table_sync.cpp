@@ -1,0 +1,116 @@
+// pgdts.table_sync: creation, reading, status (see table_sync.h). The
+// statements that move a table's state live with the workers that run them
+// inside their data transactions (full_sync.cpp).
+#include "fullsync/table_sync.h"
+
+#include <charconv>
+
+namespace pgdts::fullsync {
+namespace {
+
+constexpr const char* kCreate =
+    "CREATE SCHEMA IF NOT EXISTS pgdts;"
+    "CREATE TABLE IF NOT EXISTS pgdts.table_sync ("
+    "  task text NOT NULL,"
+    "  source_schema text NOT NULL,"
+    "  source_table text NOT NULL,"
+    "  dest_schema text NOT NULL,"
+    "  dest_table text NOT NULL,"
+    "  state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','copying','copied')),"
+    "  sync_lsn pg_lsn,"
+    "  rows_copied bigint NOT NULL DEFAULT 0,"
+    "  bytes_copied bigint NOT NULL DEFAULT 0,"
+    "  rows_estimate bigint NOT NULL DEFAULT 0,"
+    "  bytes_estimate bigint NOT NULL DEFAULT 0,"
+    "  chunks_total int NOT NULL DEFAULT 1,"
+    "  chunks_done int NOT NULL DEFAULT 0,"
+    "  started_at timestamptz,"
+    "  finished_at timestamptz,"
+    "  updated_at timestamptz NOT NULL DEFAULT now(),"
+    "  PRIMARY KEY (task, source_schema, source_table))";
+
+std::int64_t to_int(std::string_view v) {
+  std::int64_t out = 0;
+  std::from_chars(v.data(), v.data() + v.size(), out);
+  return out;
+}
+
+bool table_exists(pg::Connection& dest) {
+  return dest.exec("SELECT pg_catalog.to_regclass('pgdts.table_sync') IS NOT NULL").value(0, 0) ==
+         "t";
+}
+
+}  // namespace
+
+void ensure_table_sync(pg::Connection& dest) {
+  try {
+    dest.exec(kCreate);
+  } catch (const pg::SqlError& e) {
+    // Another task created them at the same moment (unique violation on the
+    // catalog): they exist now.
+    if (e.sqlstate() != "23505" && e.sqlstate() != "42P06" && e.sqlstate() != "42P07") throw;
+    dest.exec(kCreate);
+  }
+}
+
+std::vector<TableSyncRow> load_table_sync(pg::Connection& dest, const std::string& task) {
+  std::vector<TableSyncRow> out;
+  if (!table_exists(dest)) return out;
+  pg::Result r = dest.exec(
+      "SELECT source_schema, source_table, dest_schema, dest_table, state, sync_lsn::text,"
+      "  rows_copied, bytes_copied, rows_estimate, bytes_estimate, chunks_total, chunks_done,"
+      "  extract(epoch FROM coalesce(finished_at, now()) - started_at)::float8 "
+      "FROM pgdts.table_sync WHERE task = $1 ORDER BY source_schema, source_table",
+      {task.c_str()});
+  for (int i = 0; i < r.rows(); ++i) {
+    TableSyncRow row;
+    row.source = {std::string(r.value(i, 0)), std::string(r.value(i, 1))};
+    row.dest = {std::string(r.value(i, 2)), std::string(r.value(i, 3))};
+    row.state = r.value(i, 4);
+    if (!r.is_null(i, 5)) row.sync_lsn = pg::parse_lsn(r.value(i, 5));
+    row.rows_copied = to_int(r.value(i, 6));
+    row.bytes_copied = to_int(r.value(i, 7));
+    row.rows_estimate = to_int(r.value(i, 8));
+    row.bytes_estimate = to_int(r.value(i, 9));
+    row.chunks_total = static_cast<int>(to_int(r.value(i, 10)));
+    row.chunks_done = static_cast<int>(to_int(r.value(i, 11)));
+    if (!r.is_null(i, 12)) row.seconds = std::stod(std::string(r.value(i, 12)));
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+std::map<task::TableName, pg::Lsn> copied_positions(pg::Connection& dest, const std::string& task) {
+  std::map<task::TableName, pg::Lsn> out;
+  for (const TableSyncRow& row : load_table_sync(dest, task))
+    if (row.state == "copied" && row.sync_lsn) out[row.source] = *row.sync_lsn;
+  return out;
+}
+
+FullSyncStatus load_status(pg::Connection& dest, const std::string& task) {
+  FullSyncStatus s;
+  s.tables = load_table_sync(dest, task);
+  for (const TableSyncRow& row : s.tables) {
+    ++s.tables_total;
+    if (row.state == "copied") ++s.tables_done;
+    s.rows_copied += row.rows_copied;
+    s.bytes_copied += row.bytes_copied;
+    s.rows_estimate += row.rows_estimate;
+    s.bytes_estimate += row.bytes_estimate;
+    if (row.state != "copied" && row.seconds && *row.seconds > 0) {
+      s.rows_per_second += row.rows_copied / *row.seconds;
+      s.bytes_per_second += row.bytes_copied / *row.seconds;
+    }
+  }
+  return s;
+}
+
+void forget_task(pg::Connection& dest, const std::string& task) {
+  if (!table_exists(dest)) return;
+  dest.exec("DELETE FROM pgdts.table_sync WHERE task = $1", {task.c_str()});
+  dest.exec(
+      "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pgdts.table_sync) THEN "
+      "DROP TABLE pgdts.table_sync; END IF; END$$");
+}
+
+}  // namespace pgdts::fullsync

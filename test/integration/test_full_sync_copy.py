@@ -1,0 +1,348 @@
+"""Full sync (the copy under an exported snapshot), driven by the test-only
+program build/applier/full_sync_tool until `pgdts sync --phases full` exists.
+
+The tool creates a temporary slot with an exported snapshot, logs each
+table's fingerprint *as of that snapshot* (`snapshot_fingerprint`: row count
+and md5 of the rows' text in byte order, computed like
+harness._fingerprint, in a transaction that imported the same snapshot), and
+runs fullsync::run_full_sync.  A destination table that matches that
+fingerprint holds exactly the source's rows at the snapshot: nothing missing,
+nothing twice, no row of a writer that committed after it.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import harness
+
+TOOL = harness.REPO / "build" / "applier" / "full_sync_tool"
+FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
+
+
+def events(log: str, name: str) -> list[dict]:
+    out = []
+    for line in log.splitlines():
+        if f"event={name} " not in line + " ":
+            continue
+        fields = {}
+        for k, v in FIELD.findall(line):
+            fields[k] = v[1:-1].replace('\\"', '"').replace("\\\\", "\\") if v.startswith('"') else v
+        if fields.get("event") == name:
+            out.append(fields)
+    return out
+
+
+class Tool:
+    """One full_sync_tool run in the background, its output in a log file."""
+
+    def __init__(self, test_dir: Path, source, dest, tables, *args: str, task: str = "it"):
+        if not TOOL.exists():
+            pytest.fail(f"{TOOL} is missing: build the applier (cmake --build build/applier)")
+        self.logfile = test_dir / f"full_sync_tool-{time.monotonic_ns()}.log"
+        self.args = [str(TOOL), "--source", source.conninfo(), "--target", dest.conninfo(),
+                     "--task", task, "--tables", ",".join(tables), "--fingerprint",
+                     "--log-level", "debug", *args]
+        with open(self.logfile, "wb") as f:
+            self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=f,
+                                         stderr=subprocess.STDOUT)
+        self.started = time.monotonic()
+
+    def log(self) -> str:
+        return harness.read_text(self.logfile)
+
+    def wait(self, timeout: float = 180) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"full_sync_tool did not finish within {timeout} s; log tail:\n"
+                                 f"{harness.tail(self.log(), 40)}")
+
+    def finish(self, timeout: float = 180) -> str:
+        rc = self.wait(timeout)
+        log = self.log()
+        assert rc == 0, f"full_sync_tool exited {rc}; log tail:\n{harness.tail(log, 40)}"
+        return log
+
+    def kill9(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def fingerprints(self) -> dict[str, tuple[int, str]]:
+        return {e["table"]: (int(e["count"]), e["md5"] or None)
+                for e in events(self.log(), "snapshot_fingerprint")}
+
+    def snapshot_lsn(self) -> str:
+        return events(self.log(), "tool_snapshot")[0]["lsn"]
+
+
+@pytest.fixture
+def tool(test_dir):
+    started: list[Tool] = []
+
+    def run(source, dest, tables, *args, **kw) -> Tool:
+        t = Tool(test_dir, source, dest, tables, *args, **kw)
+        started.append(t)
+        return t
+
+    yield run
+    for t in started:
+        t.kill9()
+
+
+def dest_fingerprint(dest, table) -> tuple[int, str]:
+    count, md5 = harness._fingerprint(dest, table)
+    return int(count), md5
+
+
+def assert_matches_snapshot(dest, run: Tool, tables) -> None:
+    fps = run.fingerprints()
+    for table in tables:
+        assert table in fps, f"no snapshot_fingerprint for {table} in the tool's log"
+        got = dest_fingerprint(dest, table)
+        assert got == fps[table], (f"{table} on the destination {got} differs from the source "
+                                   f"as of the snapshot {fps[table]}")
+
+
+def table_sync(dest, task: str = "it") -> dict[str, tuple]:
+    if not dest.one("SELECT to_regclass('pgdts.table_sync') IS NOT NULL"):
+        return {}
+    rows = dest.sql("SELECT source_schema || '.' || source_table, state, sync_lsn::text, "
+                    "rows_copied, chunks_total, chunks_done FROM pgdts.table_sync WHERE task = %s",
+                    [task])
+    return {r[0]: r[1:] for r in rows}
+
+
+class Writers:
+    """Background writers (own connection each) that insert, update and
+    delete on the given tables until stopped; counts what they committed."""
+
+    def __init__(self, cluster, tables: list[str], pause: float = 0.002):
+        self.cluster, self.tables, self.pause = cluster, tables, pause
+        self.stop_flag = threading.Event()
+        self.committed = 0
+        self.errors: list[str] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_flag.set()
+        self.thread.join(30)
+
+    def _run(self) -> None:
+        try:
+            with self.cluster.connect() as conn:
+                i = 0
+                while not self.stop_flag.is_set():
+                    t = self.tables[i % len(self.tables)]
+                    conn.execute(f"INSERT INTO {t} (v) VALUES (md5(random()::text))")
+                    conn.execute(f"UPDATE {t} SET v = 'upd ' || v WHERE id = "
+                                 f"(SELECT (random() * max(id))::bigint FROM {t})")
+                    conn.execute(f"DELETE FROM {t} WHERE id = "
+                                 f"(SELECT (random() * max(id))::bigint FROM {t})")
+                    self.committed += 3
+                    i += 1
+                    time.sleep(self.pause)
+        except Exception as e:  # reported by the test
+            self.errors.append(repr(e))
+
+
+def create_filled(source, dest, table: str, rows: int, width: int = 80, extra_dest: str = "") -> None:
+    ddl = (f"CREATE TABLE {table} (id bigserial PRIMARY KEY, v text, n numeric, "
+           f"ts timestamptz, b bytea, j jsonb, a int[]) {extra_dest}")
+    source.sql(ddl)
+    dest.sql(ddl)
+    source.sql(
+        f"INSERT INTO {table} (v, n, ts, b, j, a) "
+        f"SELECT repeat(md5(g::text), {max(1, width // 32)}) || "
+        "CASE WHEN g % 7 = 0 THEN E'\\ttab\\nnewline\\\\back' ELSE '' END, "
+        "CASE WHEN g % 5 = 0 THEN NULL ELSE g / 7.0 END, "
+        "timestamptz '2024-01-01 12:00+02' + g * interval '1 minute', "
+        "decode(md5(g::text), 'hex'), jsonb_build_object('g', g, 's', 'x\"y'), "
+        "ARRAY[g, g + 1] "
+        f"FROM generate_series(1, {rows}) g")
+    source.sql(f"ANALYZE {table}")
+
+
+def test_two_jobs_split_big_table_and_match_the_snapshot_while_writers_run(source, dest, tool):
+    create_filled(source, dest, "public.big", 120_000)
+    create_filled(source, dest, "public.mid", 8_000)
+    create_filled(source, dest, "public.small", 50)
+    source.sql("CREATE TABLE public.empty (id int PRIMARY KEY, v text)")
+    dest.sql("CREATE TABLE public.empty (id int PRIMARY KEY, v text)")
+    tables = ["public.big", "public.mid", "public.small", "public.empty"]
+
+    with Writers(source, ["public.big", "public.mid"]) as w:
+        time.sleep(0.3)  # writers are busy before the snapshot is taken
+        run = tool(source, dest, tables, "--jobs", "2", "--min-chunk-kb", "1024")
+        log = run.finish()
+        time.sleep(0.2)
+    assert not w.errors, w.errors
+    assert w.committed > 0
+
+    assert_matches_snapshot(dest, run, tables)
+    # The check means something: the source moved on after the snapshot.
+    assert dest_fingerprint(source, "public.big") != run.fingerprints()["public.big"]
+
+    state = table_sync(dest)
+    lsn = run.snapshot_lsn()
+    for t in tables:
+        assert state[t][0] == "copied" and state[t][1] == lsn, state[t]
+    chunks_total, chunks_done = state["public.big"][3], state["public.big"][4]
+    assert chunks_total >= 3 and chunks_done == chunks_total, state["public.big"]
+    # Both jobs copied ranges of the big table.
+    assert len(events(log, "chunk_copied")) == chunks_total
+    started = events(log, "full_sync_started")[0]
+    assert started["jobs"] == "2"
+    copied = {e["table"]: e for e in events(log, "table_copied")}
+    assert int(copied["public.big"]["rows"]) == run.fingerprints()["public.big"][0]
+
+
+def wait_for(predicate, timeout: float, what: str, run: Tool) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if run.proc.poll() is not None:
+            raise AssertionError(f"full_sync_tool exited {run.proc.returncode} before {what}; "
+                                 f"log tail:\n{harness.tail(run.log(), 30)}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}; log tail:\n"
+                                 f"{harness.tail(run.log(), 30)}")
+        time.sleep(0.05)
+
+
+def test_resume_after_kill9_recopies_only_unfinished_tables(source, dest, tool):
+    create_filled(source, dest, "public.big", 40_000)
+    create_filled(source, dest, "public.mid", 15_000)
+    create_filled(source, dest, "public.small", 1_000)
+    # A foreign key to big: the destination refuses TRUNCATE of big, so the
+    # recopy empties it with DELETE.
+    ddl = ("CREATE TABLE public.child (id int PRIMARY KEY, "
+           "big_id bigint REFERENCES public.big (id), v text)")
+    source.sql(ddl)
+    dest.sql(ddl)
+    source.sql("INSERT INTO public.child SELECT g, g, 'c' || g FROM generate_series(1, 500) g")
+    tables = ["public.big", "public.mid", "public.small", "public.child"]
+
+    def more_writes():
+        for t in ("public.big", "public.mid", "public.small"):
+            source.sql(f"INSERT INTO {t} (v) SELECT 'later ' || g FROM generate_series(1, 100) g")
+            source.sql(f"UPDATE {t} SET v = 'changed' WHERE id % 97 = 0")
+
+    slow = ("--jobs", "2", "--min-chunk-kb", "256", "--full-rps", "10000")
+    # Run 1: killed once the big table has some ranges committed, not all.
+    run1 = tool(source, dest, tables, *slow)
+    wait_for(lambda: (table_sync(dest).get("public.big", ("",))[0] == "copying"),
+             60, "some ranges of public.big committed", run1)
+    run1.kill9()
+    partial = table_sync(dest)["public.big"]
+    assert 0 < partial[4] < partial[3], partial
+    committed = dest.one("SELECT count(*) FROM public.big")
+    assert committed == partial[2] > 0, (committed, partial)
+    more_writes()
+
+    # Run 2: empties big and copies it again under its own snapshot; killed
+    # once big is copied and before everything is.
+    run2 = tool(source, dest, tables, *slow)
+    wait_for(lambda: table_sync(dest).get("public.big", ("",))[0] == "copied",
+             60, "public.big copied", run2)
+    run2.kill9()
+    log2 = run2.log()
+    emptied = events(log2, "table_emptied_for_recopy")
+    assert [e["table"] for e in emptied] == ["public.big"], emptied
+    assert emptied[0]["method"] == "delete"
+    state2 = table_sync(dest)
+    assert any(s[0] != "copied" for s in state2.values()), \
+        f"run 2 finished everything before it was killed; nothing left to resume: {state2}"
+    more_writes()
+
+    # Run 3: finishes the rest without copying big again.
+    run3 = tool(source, dest, tables, "--jobs", "2")
+    log3 = run3.finish()
+    skipped = {e["table"] for e in events(log3, "table_skipped_already_copied")}
+    copied3 = {e["table"] for e in events(log3, "table_copied")}
+    assert "public.big" in skipped and "public.big" not in copied3, (skipped, copied3)
+    assert skipped | copied3 == set(tables) and not skipped & copied3
+
+    # Each table equals the source as of the snapshot it was copied under.
+    state = table_sync(dest)
+    assert state["public.big"][1] == run2.snapshot_lsn()
+    assert_matches_snapshot(dest, run2, ["public.big"])
+    assert_matches_snapshot(dest, run3, sorted(copied3))
+    for t in copied3:
+        assert state[t][1] == run3.snapshot_lsn()
+    assert all(s[0] == "copied" for s in state.values())
+    # The snapshots differ, so the comparison tells which run copied what.
+    assert run2.fingerprints()["public.mid"] != run3.fingerprints()["public.mid"]
+
+
+def test_conflict_ignore_keeps_destination_rows(source, dest, tool):
+    ddl = "CREATE TABLE public.t (id int PRIMARY KEY, v text, extra int DEFAULT 7)"
+    source.sql(ddl)
+    dest.sql(ddl)
+    source.sql("INSERT INTO public.t (id, v) SELECT g, 'src ' || g FROM generate_series(1, 1000) g")
+    dest.sql("INSERT INTO public.t (id, v, extra) "
+             "SELECT g, 'dst ' || g, 1 FROM generate_series(500, 1500) g")
+
+    run = tool(source, dest, ["public.t"], "--keep-existing", "--jobs", "2")
+    log = run.finish()
+    rows = dict(dest.sql("SELECT id, v FROM public.t"))
+    assert len(rows) == 1500
+    assert all(rows[i] == f"src {i}" for i in range(1, 500))
+    assert all(rows[i] == f"dst {i}" for i in range(500, 1501))
+    copied = events(log, "table_copied")[0]
+    assert (copied["inserted"], copied["kept_existing"]) == ("499", "501"), copied
+
+
+def test_full_rps_20000_copies_400k_rows_in_about_20_seconds(source, dest, tool):
+    ddl = "CREATE TABLE public.t (id int PRIMARY KEY, v text)"
+    source.sql(ddl)
+    dest.sql(ddl)
+    source.sql("INSERT INTO public.t SELECT g, md5(g::text) FROM generate_series(1, 400000) g")
+    source.sql("ANALYZE public.t")
+
+    run = tool(source, dest, ["public.t"], "--jobs", "2", "--full-rps", "20000",
+               "--min-chunk-kb", "1024")
+    log = run.finish(timeout=120)
+    elapsed = float(events(log, "table_copied")[0]["seconds"])
+    chunks = int(events(log, "table_copied")[0]["chunks"])
+    print(f"400000 rows at --full-rps 20000 with 2 jobs ({chunks} ranges): {elapsed:.1f} s "
+          f"(expected 20 s)")
+    assert 14 <= elapsed <= 26, f"copy took {elapsed:.1f} s, expected 20 s ± 30%"
+    assert dest.one("SELECT count(*) FROM public.t") == 400000
+
+
+def test_sigterm_rolls_back_the_ranges_in_flight_and_the_next_run_finishes(source, dest, tool):
+    create_filled(source, dest, "public.big", 60_000)
+    run1 = tool(source, dest, ["public.big"], "--jobs", "2", "--min-chunk-kb", "256",
+                "--full-rps", "10000")
+    wait_for(lambda: table_sync(dest).get("public.big", ("",))[0] == "copying",
+             60, "some ranges of public.big committed", run1)
+    run1.proc.terminate()
+    t0 = time.monotonic()
+    rc = run1.wait(30)
+    assert rc == 3, f"expected exit 3 (stopped), got {rc}; log:\n{harness.tail(run1.log(), 20)}"
+    assert time.monotonic() - t0 < 5
+    assert events(run1.log(), "full_sync_stopped")
+    # The record claims exactly what is committed: the ranges in flight were
+    # rolled back with their progress.
+    state = table_sync(dest)["public.big"]
+    assert state[0] == "copying" and 0 < state[4] < state[3], state
+    assert dest.one("SELECT count(*) FROM public.big") == state[2]
+
+    run2 = tool(source, dest, ["public.big"], "--jobs", "2", "--min-chunk-kb", "256")
+    log2 = run2.finish()
+    assert [e["method"] for e in events(log2, "table_emptied_for_recopy")] == ["truncate"]
+    assert_matches_snapshot(dest, run2, ["public.big"])
+    assert table_sync(dest)["public.big"][0] == "copied"
