@@ -204,3 +204,15 @@ def test_catalog_comparison_finds_differences(source, dest):
     # A mapping the destination does not have is a difference too.
     with pytest.raises(AssertionError, match="missing on the destination"):
         assert_catalogs_equal(source, dest, NameMapping(tables={("shop", "orders"): "purchases"}))
+
+
+def test_partition_without_its_parent_is_a_table_of_its_own(source, dest):
+    schema_fixture.create_schema(source)
+    r = run_tool(source, dest, "--tables", "shop.events_2027")
+    assert dest.one("SELECT relkind::text || relispartition::text FROM pg_class "
+                    "WHERE oid = 'shop.events_2027'::regclass") == "rfalse"
+    # What it inherited from its parent is written out on it.
+    assert dest.one("SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid = 'shop.events_2027'::regclass AND contype = 'p'") == "PRIMARY KEY (id, at)"
+    assert dest.one("SELECT count(*) FROM pg_index WHERE indrelid = 'shop.events_2027'::regclass") == 2
+    assert "event=schema_skipped kind=foreign_key" in r.stderr, r.stderr

@@ -257,7 +257,9 @@ class Reader {
       c->default_expr = std::string(defaults.value(r, 2));
       if (!defaults.is_null(r, 3)) {
         const std::string& e = *c->default_expr;
-        if (e.rfind("nextval('", 0) == 0 && e.size() > 12 && e.substr(e.size() - 12) == "::regclass)")
+        constexpr std::string_view tail = "'::regclass)";
+        if (e.rfind("nextval('", 0) == 0 && e.size() > tail.size() &&
+            e.compare(e.size() - tail.size(), tail.size(), tail) == 0)
           default_sequence_oid_[{to_oid(defaults.value(r, 0)), c->attnum}] = to_oid(defaults.value(r, 3));
       }
     }
