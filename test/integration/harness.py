@@ -820,7 +820,8 @@ def _describe_catalogs(conn, schemas: list[str] | None = None, path: list[str] |
     cur.execute(
         "SELECT n.nspname, t.typname, t.typtype, "
         "  ARRAY(SELECT enumlabel::text FROM pg_enum WHERE enumtypid = t.oid ORDER BY enumsortorder), "
-        "  bn.nspname, b.typname, t.typtypmod, t.typnotnull, "
+        "  bn.nspname, b.typname, t.typtypmod, t.typnotnull, pg_get_expr(t.typdefaultbin, 0), "
+        "  (SELECT collname FROM pg_collation WHERE oid = t.typcollation AND t.typcollation <> b.typcollation), "
         "  ARRAY(SELECT conname || ': ' || pg_get_constraintdef(k.oid) FROM pg_constraint k "
         "        WHERE k.contypid = t.oid ORDER BY conname), "
         "  ARRAY(SELECT a.attname || ' ' || an.nspname || '.' || at.typname || ' ' || a.atttypmod "
@@ -953,8 +954,8 @@ def assert_catalogs_equal(src_conn, dst_conn, mapping: NameMapping | None = None
             problems.append(f"sequence {(ms(s), n)}:\n    expected {exp!r}\n    found    "
                             f"{(tuple(gopts), ((gs, gt), gc, gdep) if gt else None)!r}")
     for (s, n), v in source["types"].items():
-        kind, labels, bs, bn, mod, nn, checks, attrs = v
-        exp = (kind, labels, ms(bs) if bs else None, bn, mod, nn, checks,
+        kind, labels, bs, bn, mod, nn, default, coll, checks, attrs = v
+        exp = (kind, labels, ms(bs) if bs else None, bn, mod, nn, default, coll, checks,
                [re.sub(r"^(\S+) (.*?)\.", lambda mm: f"{mm.group(1)} {ms(mm.group(2))}.", a) for a in attrs])
         got = dest["types"].get((ms(s), n))
         if got is None:
