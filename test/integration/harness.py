@@ -845,7 +845,7 @@ def _connection_of(x):
     return x.connect(), True
 
 
-def assert_catalogs_equal(src_conn, dst_conn, mapping: NameMapping | None = None) -> None:
+def assert_catalogs_equal(src_conn, dst_conn, mapping: "NameMapping | dict | None" = None) -> None:
     """The destination holds, through its catalogs, what the source's user
     schemas hold, names mapped through mapping (a NameMapping): for every
     table its columns (name, type, typmod, NOT NULL, default, identity,
@@ -854,9 +854,9 @@ def assert_catalogs_equal(src_conn, dst_conn, mapping: NameMapping | None = None
     order, unique, predicate, method), partition key and bounds, replica
     identity; the user types (enum labels, domains, composites) and the
     sequences (options, owner). src_conn/dst_conn: Clusters or psycopg
-    connections. Expression texts are compared with the source's column
+    connections; mapping: a NameMapping or the dict of its arguments. Expression texts are compared with the source's column
     names rewritten to the mapped ones."""
-    m = mapping or NameMapping()
+    m = NameMapping(**mapping) if isinstance(mapping, dict) else (mapping or NameMapping())
     src, close_src = _connection_of(src_conn)
     dst, close_dst = _connection_of(dst_conn)
     try:

@@ -31,8 +31,14 @@ void run(pg::Connection& dest, const std::string& sql, const std::string& what) 
   }
 }
 
-// Runs statements in one destination transaction.
+// Runs statements in one destination transaction: the caller's when it has
+// one open (an error then aborts it, and the caller rolls back), else one of
+// their own.
 void run_all(pg::Connection& dest, const std::vector<std::string>& sqls, const std::string& what) {
+  if (dest.in_transaction()) {
+    for (const auto& s : sqls) run(dest, s, what);
+    return;
+  }
   dest.exec("BEGIN");
   try {
     for (const auto& s : sqls) run(dest, s, what);

@@ -166,8 +166,9 @@ std::vector<task::TableName> existing_tables(pg::Connection& dest, const SourceS
 // collations, defaults, NOT NULL, CHECK, generated and identity columns,
 // PARTITION BY, partitions with their bounds). Idempotent: objects that exist
 // are left alone. Throws pgdts::Error when a column mapping makes two columns
-// of one table collide. dest must not be inside a transaction: each table is
-// created in a transaction of its own.
+// of one table collide. When dest is inside a transaction, everything is
+// created in it (the caller commits or rolls back); otherwise each type and
+// table in a transaction of its own.
 void create_pre_data(pg::Connection& dest, const SourceSchema&, const task::NameMap&);
 
 // After the data: PRIMARY KEY, UNIQUE, other indexes, FOREIGN KEYs (to tables
