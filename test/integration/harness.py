@@ -624,7 +624,7 @@ def table_diff(source: Cluster, dest: Cluster, table, limit: int = 5,
                 return None
         except psycopg.Error:
             pass
-    src_iter, dst_iter = iter(_row_stream(source, table)), iter(_row_stream(dest, dest_table))
+    src_iter, dst_iter = iter(_row_stream(source, table)), iter(_row_stream(dest, dest_table or table))
     only_src: list[str] = []
     only_dst: list[str] = []
     n_src = n_dst = extra_src = extra_dst = 0

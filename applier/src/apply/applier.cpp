@@ -178,7 +178,17 @@ void Applier::commit(const pgdts::Commit& c, pg::Lsn lsn) {
   group_end_ = c.end_lsn();
   group_commit_time_ = c.commit_time();
   ++group_txns_;
-  if (ddl_in_txn_ || group_changes_ >= limits_.group_max_changes ||
+  if (ddl_in_txn_) {
+    // What was learned about tables on the catalog connection may predate
+    // the DDL (that connection sees only committed definitions): commit,
+    // wait, and learn again.
+    close_group();
+    pipeline_.wait_all();
+    traits_.clear();
+    ddl_in_txn_ = false;
+    return;
+  }
+  if (group_changes_ >= limits_.group_max_changes ||
       Clock::now() - group_started_ >= limits_.group_max_age)
     close_group();
 }
@@ -500,8 +510,12 @@ void Applier::send_update(const stream::Relation& rel, const pgdts::Tuple& new_r
   }
   set_.clear();
   bool sets_any = false;
-  for (const auto& v : values) {
-    bool unchanged = v.kind_case() == pgdts::Value::kUnchangedToast;
+  const auto& always_identity = traits(rel).always_identity;
+  for (int i = 0; i < values.size(); ++i) {
+    bool unchanged = values[i].kind_case() == pgdts::Value::kUnchangedToast ||
+                     (!always_identity.empty() &&
+                      std::find(always_identity.begin(), always_identity.end(),
+                                rel.columns[i].name) != always_identity.end());
     set_ += unchanged ? code::kSkip : code::kValue;
     sets_any |= !unchanged;
   }
@@ -624,14 +638,15 @@ void Applier::ddl(const pgdts::Ddl& ddl, pg::Lsn lsn) {
 // under the source's search_path (schemas mapped). Waited for: DDL is rare,
 // and its error is then reported against its own statement.
 void Applier::replay_ddl(const ddl::Plan& plan, pg::Lsn lsn) {
-  ddl_sql_ = catalog_.in_session_encoding(plan.sql);
+  // The statement and the search_path are in the source's encoding, the
+  // session's client encoding: sent as they are.
+  ddl_sql_ = plan.sql;
   ddl_what_ = "DDL " + plan.what;
   ddl_path_.clear();
   for (const auto& s : plan.search_path) {
     if (!ddl_path_.empty()) ddl_path_ += ", ";
     ddl_path_ += quote_identifier(s);
   }
-  ddl_path_ = catalog_.in_session_encoding(ddl_path_);
   static const std::string set_path_sql =
       "SELECT pg_catalog.set_config('search_path', $1, true)";
   const char* values[1] = {ddl_path_.c_str()};
@@ -659,6 +674,7 @@ void Applier::replay_ddl_alone(const ddl::Plan& plan, pg::Lsn lsn) {
   end_group();
   pipeline_.wait_all();  // committed: the command waits for no transaction of ours
   catalog_.run_alone(plan);
+  traits_.clear();
   open_group();
   txn_changes_ = group_changes_;
 }

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -51,6 +52,10 @@ struct TableTraits {
   // Every unique or exclusion index is on key columns only (no expression,
   // no predicate): rows may also be reordered among themselves.
   bool unique_only_on_key = false;
+  // Columns GENERATED ALWAYS AS IDENTITY: an UPDATE may only set them to
+  // DEFAULT, so replayed UPDATEs leave them out (the source cannot change
+  // them otherwise either).
+  std::vector<std::string> always_identity;
 };
 
 // Answers about destination tables; on a connection other than the apply
@@ -133,6 +138,10 @@ class Applier {
   const ApplyCounters& counters() const { return counters_; }
   int socket() const { return pipeline_.socket(); }
   std::uint32_t current_xid() const { return xid_; }
+
+  // Called about once a second while the applier waits for the destination
+  // (a long DDL): keeps the source's walsender from timing out.
+  void on_wait(std::function<void()> f) { pipeline_.on_wait = std::move(f); }
 
   // Logs change_skipped warnings for tables with skips not yet reported
   // (rate-limited per table unless force).

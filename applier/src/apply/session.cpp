@@ -240,6 +240,17 @@ void Session::start_stream() {
   }
   last_received_ = std::max(origin_start_, reported_);
   applier_.emplace(apply_, origin_start_, cfg_.limits, *this, replica_role_, cfg_.scope);
+  // A long DDL (a table rewrite, an index build) keeps the applier waiting
+  // with the stream unread: a status update now and then (the position
+  // unchanged) keeps the walsender from dropping the connection after
+  // wal_sender_timeout.
+  applier_->on_wait([this, last = Clock::now()]() mutable {
+    auto now = Clock::now();
+    if (now - last < 5s) return;
+    last = now;
+    stream_->send_status(last_received_, reported_, reported_, false);
+    last_message_ = now;
+  });
   log::Event("apply_started")
       .field("task", cfg_.task)
       .field("slot", cfg_.slot)
@@ -277,6 +288,12 @@ TableTraits Session::describe(const stream::Relation& rel) {
   t.plain = kind == "r";
   t.may_defer = (t.plain || t.partitioned) && r.value(0, 1) == "t";
   t.unique_only_on_key = r.value(0, 2) == "t";
+  pg::Result ids = progress_.exec(
+      "SELECT a.attname FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c"
+      " ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+      " WHERE n.nspname = $1 AND c.relname = $2 AND a.attidentity = 'a' AND NOT a.attisdropped",
+      {rel.schema.c_str(), rel.name.c_str()});
+  for (int i = 0; i < ids.rows(); ++i) t.always_identity.emplace_back(ids.value(i, 0));
   return t;
 }
 
@@ -309,12 +326,15 @@ void Session::run_alone(const ddl::Plan& plan) {
         progress_.exec("DROP INDEX CONCURRENTLY IF EXISTS " + plan.index);
       }
     }
+    // The statement is in the source's encoding, like the apply session's text.
+    bool convert = !session_encoding_.empty() && session_encoding_ != "UTF8";
+    if (convert) progress_.exec("SET client_encoding = " + progress_.literal(session_encoding_));
     progress_.exec("SET search_path TO " + (path.empty() ? std::string("DEFAULT") : path));
     progress_.exec(plan.sql);
-    progress_.exec("RESET search_path");
+    progress_.exec("RESET search_path; SET client_encoding = 'UTF8'");
   } catch (const pg::SqlError& e) {
     try {
-      progress_.exec("RESET search_path");
+      progress_.exec("RESET search_path; SET client_encoding = 'UTF8'");
     } catch (const std::exception&) {
     }
     throw pg::SqlError("DDL " + plan.what + " failed on the destination: " + e.what() +
