@@ -138,6 +138,12 @@ std::string Connection::error_message() const {
 
 bool Connection::is_healthy() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
 
+bool Connection::in_transaction() const {
+  if (!conn_) return false;
+  auto status = PQtransactionStatus(conn_.get());
+  return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE;
+}
+
 int Connection::socket() const { return conn_ ? PQsocket(conn_.get()) : -1; }
 
 int Connection::backend_pid() const { return conn_ ? PQbackendPID(conn_.get()) : 0; }

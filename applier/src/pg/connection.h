@@ -67,6 +67,8 @@ class Connection {
   const std::string& side() const { return side_; }
   bool is_open() const { return conn_ != nullptr; }
   bool is_healthy() const;
+  // Inside a transaction block (also a failed one), as of the last result.
+  bool in_transaction() const;
   int socket() const;
   int backend_pid() const;
   std::string parameter_status(const char* name) const;
