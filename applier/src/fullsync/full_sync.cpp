@@ -276,7 +276,15 @@ void Run::worker() {
 bool Run::copy_chunk(pg::Connection& src, pg::Connection& dest, const Chunk& chunk) {
   TableWork& t = tables_[chunk.table];
   const CopyJob& job = *t.job;
-  board_.start(*t.progress);
+  if (board_.start(*t.progress)) {
+    // Tells pgdts status that the copy runs (rows_copied stays what is
+    // committed; a pending or copying table is recopied whole on resume).
+    dest.exec(
+        "UPDATE pgdts.table_sync SET state = 'copying', started_at = coalesce(started_at, now()),"
+        "  updated_at = now() "
+        "WHERE task = $1 AND source_schema = $2 AND source_table = $3 AND state = 'pending'",
+        {cfg_.task.c_str(), job.source.schema.c_str(), job.source.name.c_str()});
+  }
 
   std::string source_table = qualified(src, job.source);
   std::string source_columns = column_list(src, job.source_columns);

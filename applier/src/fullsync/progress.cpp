@@ -137,10 +137,11 @@ TableProgress& ProgressBoard::add(std::string name, std::int64_t rows_estimate,
   return t;
 }
 
-void ProgressBoard::start(TableProgress& t) {
+bool ProgressBoard::start(TableProgress& t) {
   TableState expected = TableState::pending;
-  if (t.state.compare_exchange_strong(expected, TableState::copying))
-    t.started_ms = std::max<std::int64_t>(now_ms(), 1);
+  if (!t.state.compare_exchange_strong(expected, TableState::copying)) return false;
+  t.started_ms = std::max<std::int64_t>(now_ms(), 1);
+  return true;
 }
 
 void ProgressBoard::finish(TableProgress& t, TableState state) {
