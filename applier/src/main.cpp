@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
     case cli::Command::sync: return cli::run_sync(options);
     case cli::Command::stream: return cli::run_stream(options);
     case cli::Command::release: return cli::run_release(options);
+    case cli::Command::status: return cli::run_status(options);
     default: return cli::report_error("command not available yet", 2);
   }
 }

@@ -70,11 +70,12 @@ TEST(Options, RetryOtherMustBeLessThanRetryConnection) {
   EXPECT_NE(e.find("must be less than"), std::string::npos) << e;
 }
 
-TEST(Options, PhasesLaterPhasesNotAvailable) {
-  std::vector<std::string> a = {"sync", "--source", kSrc, "--target", kDst};
-  EXPECT_EQ(usage_error(a), "phase \"schema\" is not available yet; use --phases incremental");
-  a.insert(a.end(), {"--phases", "full,incremental"});
-  EXPECT_EQ(usage_error(a), "phase \"full\" is not available yet; use --phases incremental");
+TEST(Options, PhasesDefaultToAllThree) {
+  Options o = parse({"sync", "--source", kSrc, "--target", kDst});
+  EXPECT_EQ(o.phases, (std::vector<std::string>{"schema", "full", "incremental"}));
+  EXPECT_TRUE(o.has_phase("full"));
+  EXPECT_EQ(o.jobs, 2);
+  EXPECT_FALSE(o.conflict_ignore);
 }
 
 TEST(Options, PhasesBadLists) {
@@ -89,8 +90,39 @@ TEST(Options, PhasesBadLists) {
 }
 
 TEST(Options, LaterSyncOptionsSayNotSupportedYet) {
-  EXPECT_EQ(usage_error(sync_args({"--map", "a=b"})), "option --map is not supported yet");
-  EXPECT_EQ(usage_error(sync_args({"--jobs", "4"})), "option --jobs is not supported yet");
+  EXPECT_EQ(usage_error(sync_args({"--incr-rps", "4"})), "option --incr-rps is not supported yet");
+}
+
+TEST(Options, ObjectsMappingAndFullSyncOptions) {
+  Options o = parse(sync_args({"--schemas", "app", "--tables", "misc.cfg", "--exclude", "app.tmp_*",
+                               "--map", "app=app2", "--map", "app.users.pw=hash", "--case", "lower",
+                               "--conflict", "ignore", "--jobs", "4", "--full-rps", "20000",
+                               "--replica-identity-full"}));
+  EXPECT_TRUE(o.selection.includes({"app", "users"}));
+  EXPECT_FALSE(o.selection.includes({"app", "tmp_1"}));
+  EXPECT_TRUE(o.selection.includes({"misc", "cfg"}));
+  EXPECT_EQ(o.names.table({"app", "Users"}), (task::TableName{"app2", "users"}));
+  EXPECT_EQ(o.names.column({"app", "users"}, "pw"), "hash");
+  EXPECT_TRUE(o.conflict_ignore);
+  EXPECT_TRUE(o.replica_identity_full);
+  EXPECT_EQ(o.jobs, 4);
+  EXPECT_EQ(o.full_rps, 20000);
+  EXPECT_FALSE(o.full_qps);
+}
+
+TEST(Options, BadObjectAndFullSyncOptions) {
+  EXPECT_NE(usage_error(sync_args({"--case", "title"})).find("--case"), std::string::npos);
+  EXPECT_NE(usage_error(sync_args({"--conflict", "overwrite"})).find("--conflict"), std::string::npos);
+  EXPECT_NE(usage_error(sync_args({"--jobs", "0"})).find("--jobs"), std::string::npos);
+  EXPECT_NE(usage_error(sync_args({"--full-rps", "-1"})).find("--full-rps"), std::string::npos);
+  EXPECT_NE(usage_error(sync_args({"--map", "nonsense"})).find("--map"), std::string::npos);
+  EXPECT_NE(usage_error(sync_args({"--tables", "lonely"})).find("--tables"), std::string::npos);
+}
+
+TEST(Options, StatusNeedsOnlyTheTarget) {
+  Options o = parse({"status", "--target", kDst, "--format", "json"});
+  EXPECT_TRUE(o.json);
+  EXPECT_NE(usage_error({"status", "--source", kSrc}).find("--target"), std::string::npos);
 }
 
 TEST(Options, LaterCommandsNotAvailable) {

@@ -85,11 +85,12 @@ std::string format_timestamptz(std::int64_t unix_micros) {
 }
 
 Applier::Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limits,
-                 DestinationCatalog& catalog, bool replica_role)
+                 DestinationCatalog& catalog, bool replica_role, const TaskScope& scope)
     : pipeline_(dest),
       limits_(limits),
       catalog_(catalog),
       replica_role_(replica_role),
+      scope_(scope),
       merger_(limits.group_max_changes, kHoldMaxBytes),
       batcher_(limits.group_max_changes, kHoldMaxBytes),
       skip_before_(origin_position),
@@ -110,7 +111,7 @@ void Applier::handle(const pgdts::Record& record, pg::Lsn lsn) {
     case pgdts::Record::kRelation:
       // Rows held for the former definition are written with it.
       write_held(record.relation().oid());
-      relations_.update(record.relation());
+      relations_.update(record.relation(), [this](stream::Relation& rel) { scope_.adjust(rel); });
       break;
     case pgdts::Record::kInsert: insert(record.insert(), lsn); break;
     case pgdts::Record::kUpdate: update(record.update(), lsn); break;
@@ -136,6 +137,7 @@ void Applier::begin(const pgdts::Begin& b, pg::Lsn lsn) {
                 std::to_string(pgdts::FORMAT_VERSION) + "; install matching versions");
   in_txn_ = true;
   xid_ = b.xid();
+  final_lsn_ = b.final_lsn();
   // A transaction whose commit record lies before the origin's position
   // ended at or before it: applied already (the slot may re-send it after
   // a source crash moved its confirmed position back).
@@ -270,6 +272,7 @@ void Applier::insert(const pgdts::Insert& ins, pg::Lsn lsn) {
   require_transaction("INSERT", lsn);
   if (skip_txn_) return;
   const stream::Relation& rel = relations_.get(ins.relation_oid(), lsn);
+  if (!applies_to(rel)) return;
   check_arity(rel, ins.new_tuple().values_size(), lsn, "INSERT");
   ++group_changes_;
   if (merger_.holds(rel.oid)) write_merged(rel.oid);  // keep the table's order
@@ -396,6 +399,7 @@ void Applier::update(const pgdts::Update& upd, pg::Lsn lsn) {
   require_transaction("UPDATE", lsn);
   if (skip_txn_) return;
   const stream::Relation& rel = relations_.get(upd.relation_oid(), lsn);
+  if (!applies_to(rel)) return;
   check_arity(rel, upd.new_tuple().values_size(), lsn, "UPDATE");
   ++group_changes_;
   if (batcher_.holds(rel.oid)) {  // keep the table's order
@@ -508,6 +512,7 @@ void Applier::remove(const pgdts::Delete& del, pg::Lsn lsn) {
   require_transaction("DELETE", lsn);
   if (skip_txn_) return;
   const stream::Relation& rel = relations_.get(del.relation_oid(), lsn);
+  if (!applies_to(rel)) return;
   write_held(rel.oid);
   ++group_changes_;
   bool by_ctid = false;
@@ -539,6 +544,7 @@ void Applier::truncate(const pgdts::Truncate& tr, pg::Lsn lsn) {
   std::string names;
   for (std::uint32_t oid : tr.relation_oids()) {
     const stream::Relation& rel = relations_.get(oid, lsn);
+    if (!applies_to(rel)) continue;
     targets.push_back({quote_identifier(rel.schema) + "." + quote_identifier(rel.name),
                        traits(rel).partitioned});
     if (!names.empty()) names += ", ";
@@ -553,6 +559,18 @@ void Applier::truncate(const pgdts::Truncate& tr, pg::Lsn lsn) {
   // and heavy on the destination anyway).
   pipeline_.wait_all();
   ++group_changes_;
+}
+
+bool Applier::applies_to(const stream::Relation& rel) {
+  if (!rel.in_task) {
+    ++counters_.outside_task;
+    return false;
+  }
+  if (final_lsn_ < rel.copied_at) {
+    ++counters_.in_copy;
+    return false;
+  }
+  return true;
 }
 
 void Applier::ddl(const pgdts::Ddl& ddl, pg::Lsn lsn) {

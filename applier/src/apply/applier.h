@@ -22,6 +22,7 @@
 
 #include "apply/insert_batcher.h"
 #include "apply/statement_cache.h"
+#include "apply/task_scope.h"
 #include "apply/update_merger.h"
 #include "apply/value_format.h"
 #include "pg/connection.h"
@@ -70,7 +71,22 @@ struct ApplyCounters {
   std::uint64_t replayed = 0;      // re-sent source transactions skipped
   std::uint64_t merged = 0;        // UPDATEs folded into a later UPDATE of the same row
   std::uint64_t batched = 0;       // INSERTs written as part of multi-row INSERTs
+  std::uint64_t outside_task = 0;  // changes of tables the task does not select
+  std::uint64_t in_copy = 0;       // changes full sync had copied already
   pg::Lsn last_end = 0;            // end LSN of the last transaction sent to commit
+
+  // Sums the counts (not last_end) of another session's counters.
+  ApplyCounters& operator+=(const ApplyCounters& o) {
+    changes += o.changes;
+    skipped += o.skipped;
+    transactions += o.transactions;
+    replayed += o.replayed;
+    merged += o.merged;
+    batched += o.batched;
+    outside_task += o.outside_task;
+    in_copy += o.in_copy;
+    return *this;
+  }
 };
 
 class Applier {
@@ -79,8 +95,9 @@ class Applier {
   // the origin's progress when the stream was started. replica_role: the
   // session runs with session_replication_role = replica (foreign keys and
   // ordinary triggers do not fire), a condition of merging UPDATEs.
+  // scope must outlive the applier.
   Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limits,
-          DestinationCatalog& catalog, bool replica_role);
+          DestinationCatalog& catalog, bool replica_role, const TaskScope& scope);
 
   // One record of the stream, at its LSN.
   void handle(const pgdts::Record& record, pg::Lsn lsn);
@@ -136,6 +153,9 @@ class Applier {
   void ddl(const pgdts::Ddl& ddl, pg::Lsn lsn);
 
   void require_transaction(std::string_view what, pg::Lsn lsn) const;
+  // Whether a change of rel in the current transaction is applied: the
+  // table is in the task and its full-sync copy does not hold the change.
+  bool applies_to(const stream::Relation& rel);
   void open_group();
   void close_group();
 
@@ -168,6 +188,7 @@ class Applier {
   ApplyLimits limits_;
   DestinationCatalog& catalog_;
   bool replica_role_;
+  const TaskScope& scope_;
   UpdateMerger merger_;
   UpdateMerger::Emit emit_merged_;
   InsertBatcher batcher_;
@@ -178,6 +199,7 @@ class Applier {
   bool in_txn_ = false;
   bool skip_txn_ = false;
   std::uint32_t xid_ = 0;
+  pg::Lsn final_lsn_ = 0;  // of the current source transaction's commit record
 
   bool group_open_ = false;
   std::size_t group_changes_ = 0;

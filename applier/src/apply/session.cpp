@@ -237,7 +237,7 @@ void Session::start_stream() {
     }
   }
   last_received_ = std::max(origin_start_, reported_);
-  applier_.emplace(apply_, origin_start_, cfg_.limits, *this, replica_role_);
+  applier_.emplace(apply_, origin_start_, cfg_.limits, *this, replica_role_, cfg_.scope);
   log::Event("apply_started")
       .field("task", cfg_.task)
       .field("slot", cfg_.slot)
@@ -450,14 +450,8 @@ void Session::abandon_transaction() {
   pg::Lsn durable = read_origin_progress(progress_, cfg_.origin);
   durable_ = std::max(durable_, durable);
   applier_->confirm_durable(durable_);
-  ApplyCounters c = applier_->counters();
+  collected_ += applier_->counters();
   applier_.reset();
-  collected_.changes += c.changes;
-  collected_.transactions += c.transactions;
-  collected_.skipped += c.skipped;
-  collected_.replayed += c.replayed;
-  collected_.merged += c.merged;
-  collected_.batched += c.batched;
   reported_ = std::max(reported_, durable);
   stream_->send_status(last_received_, reported_, reported_, false);
   totals_.confirmed = reported_;
@@ -468,21 +462,11 @@ void Session::collect_totals() {
   if (applier_) {
     const ApplyCounters& a = applier_->counters();
     // Only what is known durable counts as applied.
-    c.changes += a.changes;
-    c.transactions += a.transactions;
-    c.skipped += a.skipped;
-    c.replayed += a.replayed;
-    c.merged += a.merged;
-    c.batched += a.batched;
+    c += a;
     c.last_end = a.last_end;
     applier_->report_skips(true);
   }
-  totals_.counters.changes += c.changes;
-  totals_.counters.transactions += c.transactions;
-  totals_.counters.skipped += c.skipped;
-  totals_.counters.replayed += c.replayed;
-  totals_.counters.merged += c.merged;
-  totals_.counters.batched += c.batched;
+  totals_.counters += c;
   totals_.counters.last_end = std::max(totals_.counters.last_end, durable_);
 }
 

@@ -33,6 +33,7 @@ struct SessionConfig {
   std::string source_system_id;  // the task's source: a session refuses another
   bool may_create_slot = false;  // only the first session of a run
   ApplyLimits limits;
+  TaskScope scope;
 };
 
 struct SessionTotals {

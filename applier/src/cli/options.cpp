@@ -18,10 +18,7 @@ constexpr const char* kCommands = "precheck, sync, status, verify, cutover, rele
 // sync options of the specification that later releases implement; accepted
 // by the parser so that they get a clear message instead of "unrecognised".
 const std::vector<std::string> kNotYetSyncOptions = {
-    "schemas",   "tables",    "exclude",      "map",           "case",
-    "conflict",  "jobs",      "full-qps",     "full-rps",      "full-mbps",
-    "incr-rps",  "incr-mbps", "metrics-port", "alert-command", "alert-latency",
-    "filter",    "transform"};
+    "incr-rps", "incr-mbps", "metrics-port", "alert-command", "alert-latency", "filter", "transform"};
 
 std::optional<Command> command_from(const std::string& name) {
   if (name == "precheck") return Command::precheck;
@@ -55,8 +52,30 @@ po::options_description sync_options(bool with_not_yet) {
   po::options_description d("sync options");
   d.add_options()
       ("phases", po::value<std::string>()->value_name("LIST"),
-       "comma list of schema, full, incremental (default: all three; only incremental is "
-       "available yet)")
+       "comma list of schema, full, incremental (default: all three)")
+      ("schemas", po::value<std::vector<std::string>>()->value_name("LIST"),
+       "schemas to move (comma list, repeatable; default: every user schema)")
+      ("tables", po::value<std::vector<std::string>>()->value_name("LIST"),
+       "single tables to move, schema.table (comma list, repeatable)")
+      ("exclude", po::value<std::vector<std::string>>()->value_name("LIST"),
+       "schemas or schema.table to leave out; '*' matches any text (comma list, repeatable)")
+      ("map", po::value<std::vector<std::string>>()->value_name("OLD=NEW"),
+       "destination name of a schema, schema.table or schema.table.column; bulk rules with "
+       "'*' (repeatable; see README)")
+      ("case", po::value<std::string>()->value_name("POLICY"),
+       "spelling of destination names no --map names: keep (default), lower or upper")
+      ("conflict", po::value<std::string>()->value_name("MODE"),
+       "precheck (default): refuse to start when a selected table exists on the "
+       "destination; ignore: use it (full sync keeps its rows on a key clash)")
+      ("replica-identity-full", po::bool_switch(),
+       "set REPLICA IDENTITY FULL on selected source tables without a key, so that their "
+       "UPDATEs and DELETEs can be replayed")
+      ("jobs", po::value<int>()->value_name("N"), "full sync workers (default 2)")
+      ("full-qps", po::value<double>()->value_name("N"),
+       "full sync: at most N queries per second against the source")
+      ("full-rps", po::value<double>()->value_name("N"), "full sync: at most N rows per second")
+      ("full-mbps", po::value<double>()->value_name("N"),
+       "full sync: at most N MB (10^6 bytes) per second")
       ("retry-connection", po::value<int>()->value_name("MINUTES"),
        "how long lost connections are retried (10-1440, default 720)")
       ("retry-other", po::value<int>()->value_name("MINUTES"),
@@ -65,6 +84,12 @@ po::options_description sync_options(bool with_not_yet) {
   if (with_not_yet)
     for (const auto& name : kNotYetSyncOptions)
       d.add_options()(name.c_str(), po::value<std::vector<std::string>>(), "not supported yet");
+  return d;
+}
+
+po::options_description status_options() {
+  po::options_description d("status options");
+  d.add_options()("format", po::value<std::string>()->value_name("FORMAT"), "text (default) or json");
   return d;
 }
 
@@ -84,7 +109,7 @@ po::options_description stream_options() {
 // may be shared by several commands; each takes what applies to it).
 po::options_description config_file_options() {
   po::options_description d;
-  d.add(common_options()).add(sync_options(true)).add(stream_options());
+  d.add(common_options()).add(sync_options(true)).add(stream_options()).add(status_options());
   return d;
 }
 
@@ -93,14 +118,16 @@ po::options_description command_options(Command c) {
   d.add(common_options());
   if (c == Command::sync) d.add(sync_options(true));
   if (c == Command::stream) d.add(stream_options());
+  if (c == Command::status) d.add(status_options());
   return d;
 }
 
 std::string usage_line(Command c) {
   switch (c) {
     case Command::sync:
-      return "pgdts sync --source CONNINFO --target CONNINFO [--task NAME] --phases incremental "
-             "[options]";
+      return "pgdts sync --source CONNINFO --target CONNINFO [--task NAME] [options]";
+    case Command::status:
+      return "pgdts status --target CONNINFO [--source CONNINFO] [--task NAME] [--format json]";
     case Command::stream:
       return "pgdts stream --source CONNINFO [--task NAME] [--consume] [--create-slot] "
              "[--idle-exit SECONDS] [--start LSN]";
@@ -116,11 +143,12 @@ std::string general_help() {
   out << "pgdts: continuous PostgreSQL-to-PostgreSQL sync\n\n"
          "Usage: pgdts <command> [options]\n\n"
          "Commands:\n"
-         "  sync      run the task: --phases incremental streams every committed change of the\n"
-         "            source into the destination until SIGINT/SIGTERM; resumable\n"
+         "  sync      run the task: schema sync, full sync from one snapshot, then every\n"
+         "            committed change of the source until SIGINT/SIGTERM; resumable\n"
+         "  status    the task's phase and progress, from the destination\n"
          "  stream    print the task's change records as JSON lines (debugging)\n"
          "  release   drop the task's slot, origin and state\n"
-         "  precheck, status, verify, cutover: not available yet\n\n"
+         "  precheck, verify, cutover: not available yet\n\n"
          "Run pgdts <command> --help for the options of a command.\n\n"
       << common_options()
       << "\nExit status: 0 success, 1 the operation failed, 2 bad usage or configuration.\n";
@@ -132,6 +160,7 @@ std::string command_help(Command c) {
   out << "Usage: " << usage_line(c) << "\n\n" << common_options();
   if (c == Command::sync) out << "\n" << sync_options(false);
   if (c == Command::stream) out << "\n" << stream_options();
+  if (c == Command::status) out << "\n" << status_options();
   return out.str();
 }
 
@@ -165,13 +194,55 @@ std::vector<std::string> parse_phases(const std::string& list) {
   return phases;
 }
 
+std::vector<std::string> list(const po::variables_map& vm, const char* name) {
+  return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
+void validate_objects(const po::variables_map& vm, Options& o) {
+  o.selection = task::Selection::parse(list(vm, "schemas"), list(vm, "tables"), list(vm, "exclude"));
+  std::string policy = get(vm, "case", "keep");
+  task::CasePolicy case_policy = task::CasePolicy::keep;
+  if (policy == "lower") case_policy = task::CasePolicy::lower;
+  else if (policy == "upper") case_policy = task::CasePolicy::upper;
+  else if (policy != "keep")
+    throw UsageError("invalid --case \"" + policy + "\"; use keep, lower or upper");
+  o.names = task::NameMap::parse(list(vm, "map"), case_policy);
+  std::string conflict = get(vm, "conflict", "precheck");
+  if (conflict != "precheck" && conflict != "ignore")
+    throw UsageError("invalid --conflict \"" + conflict + "\"; use precheck or ignore");
+  o.conflict_ignore = conflict == "ignore";
+  o.replica_identity_full = vm.count("replica-identity-full") && vm["replica-identity-full"].as<bool>();
+}
+
+std::optional<double> positive_rate(const po::variables_map& vm, const char* name) {
+  if (!vm.count(name)) return std::nullopt;
+  double v = vm[name].as<double>();
+  if (!(v > 0)) throw UsageError(std::string("--") + name + " must be a positive number");
+  return v;
+}
+
+void validate_full_sync(const po::variables_map& vm, Options& o) {
+  if (vm.count("jobs")) o.jobs = vm["jobs"].as<int>();
+  if (o.jobs < 1 || o.jobs > 64)
+    throw UsageError("--jobs must be between 1 and 64, not " + std::to_string(o.jobs));
+  o.full_qps = positive_rate(vm, "full-qps");
+  o.full_rps = positive_rate(vm, "full-rps");
+  o.full_mbps = positive_rate(vm, "full-mbps");
+}
+
+void validate_status(const po::variables_map& vm, Options& o) {
+  std::string format = get(vm, "format", "text");
+  if (format != "text" && format != "json")
+    throw UsageError("invalid --format \"" + format + "\"; use text or json");
+  o.json = format == "json";
+}
+
 void validate_sync(const po::variables_map& vm, Options& o) {
   for (const auto& name : kNotYetSyncOptions)
     if (vm.count(name)) throw UsageError("option --" + name + " is not supported yet");
   o.phases = parse_phases(get(vm, "phases", "schema,full,incremental"));
-  for (const auto& phase : o.phases)
-    if (phase != "incremental")
-      throw UsageError("phase \"" + phase + "\" is not available yet; use --phases incremental");
+  validate_objects(vm, o);
+  validate_full_sync(vm, o);
   if (vm.count("retry-connection")) o.retry_connection_minutes = vm["retry-connection"].as<int>();
   if (vm.count("retry-other")) o.retry_other_minutes = vm["retry-other"].as<int>();
   if (o.retry_connection_minutes < 10 || o.retry_connection_minutes > 1440)
@@ -210,10 +281,10 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
   std::optional<Command> command = command_from(name);
   if (!command)
     throw UsageError("unknown command \"" + name + "\"; commands: " + std::string(kCommands));
-  if (*command != Command::sync && *command != Command::stream && *command != Command::release)
+  if (*command != Command::sync && *command != Command::stream && *command != Command::release &&
+      *command != Command::status)
     throw UsageError("command \"" + name +
-                     "\" is not available yet; available: sync --phases incremental, stream, "
-                     "release");
+                     "\" is not available yet; available: sync, status, stream, release");
 
   po::variables_map vm;
   std::vector<std::string> rest(args.begin() + 1, args.end());
@@ -258,10 +329,11 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
 
   if (o.command == Command::sync) validate_sync(vm, o);
   if (o.command == Command::stream) validate_stream(vm, o);
+  if (o.command == Command::status) validate_status(vm, o);
 
-  if (!vm.count("source")) throw UsageError("--source is required");
-  o.source = pg::ConnInfo::parse(vm["source"].as<std::string>(), "--source");
-  if (o.command == Command::sync || o.command == Command::release) {
+  if (vm.count("source")) o.source = pg::ConnInfo::parse(vm["source"].as<std::string>(), "--source");
+  else if (o.command != Command::status) throw UsageError("--source is required");
+  if (o.command == Command::sync || o.command == Command::release || o.command == Command::status) {
     if (!vm.count("target")) throw UsageError("--target is required");
     o.target = pg::ConnInfo::parse(vm["target"].as<std::string>(), "--target");
   }

@@ -3,6 +3,7 @@
 // reported as a UsageError (exit status 2) before anything connects.
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "logging/log.h"
 #include "pg/conninfo.h"
 #include "pg/lsn.h"
+#include "task/selection.h"
 
 namespace pgdts::cli {
 
@@ -23,13 +25,25 @@ struct Options {
   log::Level log_level = log::Level::info;
   // sync
   std::vector<std::string> phases;
+  task::Selection selection;
+  task::NameMap names;
+  bool conflict_ignore = false;  // --conflict ignore (default: precheck)
+  bool replica_identity_full = false;
+  int jobs = 2;
+  std::optional<double> full_qps, full_rps, full_mbps;
   int retry_connection_minutes = 720;
   int retry_other_minutes = 10;
+  // status
+  bool json = false;  // --format json
   // stream
   bool consume = false;
   bool create_slot = false;
   std::optional<int> idle_exit_seconds;
   std::optional<pg::Lsn> start_lsn;
+
+  bool has_phase(const char* phase) const {
+    return std::find(phases.begin(), phases.end(), phase) != phases.end();
+  }
 };
 
 struct ParseResult {

@@ -174,6 +174,8 @@ int run_sync(const Options& o) {
         .field("merged_updates", totals.counters.merged)
         .field("batched_inserts", totals.counters.batched)
         .field("resent_transactions_skipped", totals.counters.replayed)
+        .field("outside_task_changes", totals.counters.outside_task)
+        .field("already_copied_changes", totals.counters.in_copy)
         .field("confirmed_lsn", pg::format_lsn(totals.confirmed))
         .info();
   };

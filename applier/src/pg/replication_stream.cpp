@@ -79,6 +79,16 @@ Lsn ReplicationStream::create_slot(const std::string& name, const std::string& p
   return parse_lsn(r.value(0, 1)).value_or(0);
 }
 
+ReplicationStream::ExportedSnapshot ReplicationStream::create_slot_exporting(
+    const std::string& name, const std::string& plugin, bool temporary) {
+  Result r = conn_.exec("CREATE_REPLICATION_SLOT " + conn_.identifier(name) +
+                        (temporary ? " TEMPORARY" : "") + " LOGICAL " + conn_.identifier(plugin) +
+                        " (SNAPSHOT 'export')");
+  if (r.rows() != 1 || r.is_null(0, 2))
+    throw Error(conn_.side() + ": CREATE_REPLICATION_SLOT exported no snapshot");
+  return {parse_lsn(r.value(0, 1)).value_or(0), std::string(r.value(0, 2))};
+}
+
 void ReplicationStream::start(const std::string& slot, Lsn start,
                               const std::vector<std::pair<std::string, std::string>>& options) {
   std::string sql = "START_REPLICATION SLOT " + conn_.identifier(slot) + " LOGICAL " +

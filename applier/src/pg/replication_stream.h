@@ -51,6 +51,17 @@ class ReplicationStream {
   // CREATE_REPLICATION_SLOT ... LOGICAL <plugin> (SNAPSHOT 'nothing');
   // returns the slot's consistent point.
   Lsn create_slot(const std::string& name, const std::string& plugin);
+  // CREATE_REPLICATION_SLOT ... [TEMPORARY] LOGICAL <plugin> (SNAPSHOT
+  // 'export'): the snapshot sees exactly the transactions that committed
+  // before the consistent point, and can be imported (SET TRANSACTION
+  // SNAPSHOT) until the next command on this connection or its end; a
+  // temporary slot is dropped when the connection ends.
+  struct ExportedSnapshot {
+    Lsn consistent_point = 0;
+    std::string snapshot;
+  };
+  ExportedSnapshot create_slot_exporting(const std::string& name, const std::string& plugin,
+                                         bool temporary);
   // START_REPLICATION SLOT ... LOGICAL <lsn> (options). Throws SqlError
   // (e.g. SQLSTATE 55006 when the slot is active elsewhere).
   void start(const std::string& slot, Lsn start,

@@ -5,11 +5,14 @@
 
 namespace pgdts::stream {
 
-const Relation& RelationCache::update(const pgdts::Relation& record) {
+const Relation& RelationCache::update(const pgdts::Relation& record,
+                                      const std::function<void(Relation&)>& adjust) {
   auto rel = std::make_shared<Relation>();
   rel->oid = record.oid();
   rel->schema = record.schema();
   rel->name = record.name();
+  rel->source_schema = rel->schema;
+  rel->source_name = rel->name;
   rel->identity = record.replica_identity();
   rel->columns.reserve(record.columns_size());
   for (const auto& c : record.columns()) {
@@ -18,6 +21,7 @@ const Relation& RelationCache::update(const pgdts::Relation& record) {
   }
   rel->version = next_version_++;
   rel->display_name = rel->schema + "." + rel->name;
+  if (adjust) adjust(*rel);
   auto& slot = relations_[rel->oid];
   slot = std::move(rel);
   return *slot;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -23,8 +24,16 @@ struct Column {
 
 struct Relation {
   std::uint32_t oid = 0;
+  // Destination names (schema, name, column names) start as the source's;
+  // the applier maps them (apply/task_scope.h).
   std::string schema;
   std::string name;
+  std::string source_schema;
+  std::string source_name;
+  bool in_task = true;
+  // Changes of transactions whose commit record lies before this position
+  // are in the table's full-sync copy already.
+  std::uint64_t copied_at = 0;
   pgdts::ReplicaIdentity identity = pgdts::REPLICA_IDENTITY_DEFAULT;
   std::vector<Column> columns;
   std::vector<int> key_columns;  // indexes into columns, in column order
@@ -36,8 +45,10 @@ struct Relation {
 
 class RelationCache {
  public:
-  // Stores (or replaces) the relation the record describes.
-  const Relation& update(const pgdts::Relation& record);
+  // Stores (or replaces) the relation the record describes; adjust, when
+  // given, may rename it before it is stored.
+  const Relation& update(const pgdts::Relation& record,
+                         const std::function<void(Relation&)>& adjust = {});
   // nullptr when the stream has not described the relation.
   const Relation* find(std::uint32_t oid) const;
   // Like find(), but a change for an undescribed relation is a protocol

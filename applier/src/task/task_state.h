@@ -7,6 +7,7 @@
 #include <string>
 
 #include "pg/connection.h"
+#include "pg/lsn.h"
 
 namespace pgdts::task {
 
@@ -18,14 +19,30 @@ struct SourceIdentity {
   std::string database;
 };
 
+// Where a task is. A task moves forward through these (never back):
+//   schema       nothing created on the destination yet
+//   full         tables created (or given), rows being copied
+//   post_data    rows copied; indexes, foreign keys, renames and sequences next
+//   incremental  streaming changes (the origin holds the position)
+//   copied       done, for a task without the incremental phase
+struct TaskPhase {
+  std::string phase;
+  pg::Lsn snapshot_lsn = 0;  // the task slot's consistent point (0: no slot yet)
+};
+
 class TaskStore {
  public:
   explicit TaskStore(pg::Connection& dest) : dest_(dest) {}
 
-  // Creates schema and table if missing, and the task's row. Throws Error
-  // when the task exists for another source.
-  void register_task(const std::string& task, const std::string& phase, const std::string& slot,
-                     const SourceIdentity& source);
+  // Creates schema and table if missing, and the task's row (in
+  // initial_phase when new). Throws Error when the task exists for another
+  // source. Returns where the task is.
+  TaskPhase register_task(const std::string& task, const std::string& initial_phase,
+                          const std::string& slot, const SourceIdentity& source);
+  std::string phase(const std::string& task);
+  // Moves the task to phase (in the caller's transaction, if one is open).
+  void set_phase(const std::string& task, const std::string& phase);
+  void set_snapshot_lsn(const std::string& task, pg::Lsn lsn);
   void set_last_error(const std::string& task, const std::string& error);
   // Removes the task's row; drops the table and the schema when they hold
   // nothing else. False when there was no row.

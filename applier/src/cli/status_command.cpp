@@ -1,0 +1,157 @@
+// pgdts status: the task's phase, full-sync progress and position, from the
+// destination (and the source's slot when --source is given). Exit 0 when
+// the task exists, 1 when it does not or the destination is unreachable.
+#include <cstdio>
+#include <string>
+
+#include "cli/commands.h"
+#include "pg/connection.h"
+#include "stream/json_printer.h"
+#include "task/status.h"
+
+namespace pgdts::cli {
+namespace {
+
+// A flat JSON object writer: enough for one status document.
+class JsonObject {
+ public:
+  JsonObject& field(const char* key, const std::string& value) {
+    start(key);
+    stream::append_json_string(out_, value);
+    return *this;
+  }
+  JsonObject& field(const char* key, const std::optional<std::string>& value) {
+    if (!value) return raw(key, "null");
+    return field(key, *value);
+  }
+  JsonObject& number(const char* key, double value) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.15g", value);
+    return raw(key, buf);
+  }
+  JsonObject& raw(const char* key, const std::string& json) {
+    start(key);
+    out_ += json;
+    return *this;
+  }
+  std::string str() const { return "{" + out_ + "}"; }
+
+ private:
+  void start(const char* key) {
+    if (!out_.empty()) out_ += ',';
+    stream::append_json_string(out_, key);
+    out_ += ':';
+  }
+  std::string out_;
+};
+
+std::string to_json(const task::TaskStatus& s) {
+  std::string tables = "[";
+  for (const auto& t : s.tables) {
+    if (tables.size() > 1) tables += ',';
+    tables += JsonObject()
+                  .field("source", t.source)
+                  .field("destination", t.dest)
+                  .field("state", t.state)
+                  .number("rows", static_cast<double>(t.rows))
+                  .number("bytes", static_cast<double>(t.bytes))
+                  .number("rows_estimate", static_cast<double>(t.rows_estimate))
+                  .number("bytes_estimate", static_cast<double>(t.bytes_estimate))
+                  .number("chunks_total", t.chunks_total)
+                  .number("chunks_done", t.chunks_done)
+                  .str();
+  }
+  tables += "]";
+  JsonObject full;
+  full.number("tables_total", s.tables_total)
+      .number("tables_copied", s.tables_copied)
+      .number("rows_copied", static_cast<double>(s.rows_copied))
+      .number("bytes_copied", static_cast<double>(s.bytes_copied))
+      .number("rows_per_second", s.rows_per_second)
+      .number("bytes_per_second", s.bytes_per_second)
+      .raw("tables", tables);
+  JsonObject source;
+  source.field("error", s.source_error)
+      .field("current_lsn", s.source_lsn)
+      .field("slot_confirmed_lsn", s.slot_confirmed_lsn)
+      .raw("slot_retained_bytes",
+           s.slot_retained_bytes ? std::to_string(*s.slot_retained_bytes) : "null")
+      .raw("slot_active", s.slot_active ? (*s.slot_active ? "true" : "false") : "null");
+  return JsonObject()
+             .field("task", s.task)
+             .raw("found", s.found ? "true" : "false")
+             .field("phase", s.found ? std::optional<std::string>(s.phase) : std::nullopt)
+             .field("updated_at", s.found ? std::optional<std::string>(s.updated_at) : std::nullopt)
+             .field("last_error", s.last_error)
+             .field("snapshot_lsn", s.snapshot_lsn)
+             .field("applied_lsn", s.applied_lsn)
+             .raw("full_sync", full.str())
+             .raw("source", source.str())
+             .str() +
+         "\n";
+}
+
+std::string megabytes(std::int64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return buf;
+}
+
+std::string to_text(const task::TaskStatus& s) {
+  std::string out = "task:          " + s.task + "\n";
+  out += "phase:         " + s.phase + " (updated " + s.updated_at + ")\n";
+  if (s.last_error) out += "last error:    " + *s.last_error + "\n";
+  if (s.applied_lsn) out += "applied LSN:   " + *s.applied_lsn + "\n";
+  if (s.source_lsn) out += "source LSN:    " + *s.source_lsn + "\n";
+  if (s.slot_retained_bytes)
+    out += "slot retains:  " + megabytes(*s.slot_retained_bytes) + " of WAL" +
+           (s.slot_active && *s.slot_active ? "" : " (slot not in use)") + "\n";
+  if (s.source_error) out += "source:        " + *s.source_error + "\n";
+  if (s.tables_total == 0) return out;
+  char line[256];
+  std::snprintf(line, sizeof line, "full sync:     %d/%d tables copied, %lld rows, %s",
+                s.tables_copied, s.tables_total, static_cast<long long>(s.rows_copied),
+                megabytes(s.bytes_copied).c_str());
+  out += line;
+  if (s.rows_per_second > 0) {
+    std::snprintf(line, sizeof line, ", %.0f rows/s, %.1f MB/s", s.rows_per_second,
+                  s.bytes_per_second / 1e6);
+    out += line;
+  }
+  out += "\n";
+  for (const auto& t : s.tables) {
+    if (t.state == "copied") continue;
+    std::snprintf(line, sizeof line, "  %-40s %-8s %lld/%lld rows\n", t.source.c_str(),
+                  t.state.c_str(), static_cast<long long>(t.rows),
+                  static_cast<long long>(t.rows_estimate));
+    out += line;
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_status(const Options& o) {
+  task::TaskStatus status;
+  try {
+    pg::Connection dest = pg::Connection::open(o.target, {"destination", false, "pgdts_status", ""});
+    status = task::read_status(dest, o.task);
+  } catch (const std::exception& e) {
+    return report_error(e.what(), 1);
+  }
+  if (status.found && !o.source.empty()) {
+    try {
+      pg::Connection source = pg::Connection::open(o.source, {"source", false, "pgdts_status", ""});
+      task::add_source_status(source, status);
+    } catch (const std::exception& e) {
+      status.source_error = pg::one_line(e.what());
+    }
+  }
+  std::string out = o.json ? to_json(status) : to_text(status);
+  if (!status.found && !o.json) out = "";
+  std::fputs(out.c_str(), stdout);
+  if (!status.found) return report_error("task \"" + o.task + "\" does not exist on the destination", 1);
+  return 0;
+}
+
+}  // namespace pgdts::cli

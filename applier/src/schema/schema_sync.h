@@ -1,0 +1,178 @@
+// Schema sync: the selected tables of the source, with the types, sequences,
+// constraints and indexes they need, created on the destination.
+//
+//   catalog.cpp   reads the model (SourceSchema) from the source's catalogs
+//   ddl.cpp       turns the model into destination DDL text (pure, unit-tested)
+//   apply.cpp     runs that DDL on the destination, idempotently, and syncs
+//                 sequence values
+//
+// Names: schemas, tables and the schemas of copied types are written mapped
+// (task::NameMap). Columns are created with their *source* names and renamed
+// to their mapped names as the very last step of create_post_data, so that
+// every expression that refers to them (CHECK, generated columns, partition
+// keys, index expressions and predicates) is rewritten by PostgreSQL itself.
+// Until then full sync copies into the source column names.
+//
+// Expression texts are printed on the source with search_path = the table's
+// own schema, pg_catalog (same-schema objects print unqualified) and run on
+// the destination with search_path = the mapped schema, public. A reference
+// from an expression into *another* schema that is renamed is not rewritten
+// (a documented limit).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "task/selection.h"
+
+namespace pgdts::pg {
+class Connection;
+}
+
+namespace pgdts::schema {
+
+// A type as a column (or a domain, or a composite attribute) uses it.
+struct TypeUse {
+  std::string sql;  // format_type() with search_path = pg_catalog: anything
+                    // outside pg_catalog is schema-qualified
+  // Set when the type (or the element type of an array) is a user type that
+  // the task copies: it is then written with its mapped schema.
+  std::optional<task::TableName> user_type;
+  bool array = false;  // the column is an array of user_type
+};
+
+struct Column {
+  std::string name;        // source name
+  bool generated = false;  // GENERATED ... STORED: not copied
+  int attnum = 0;
+  TypeUse type;
+  std::optional<std::string> collation;  // qualified, only when not the type's default
+  bool not_null = false;
+  std::optional<std::string> default_expr;     // pg_get_expr; the generation expression when generated
+  std::optional<task::TableName> default_sequence;  // default is nextval() of this sequence
+  char identity = '\0';                        // 'a' ALWAYS, 'd' BY DEFAULT
+  std::optional<task::TableName> identity_sequence;
+};
+
+// PRIMARY KEY, UNIQUE, EXCLUDE, CHECK or FOREIGN KEY.
+struct Constraint {
+  std::string name;
+  char type = 'c';         // pg_constraint.contype: p u x c f
+  std::string definition;  // pg_get_constraintdef (p u x c); FKs are rebuilt from the fields below
+  // Foreign keys:
+  std::vector<std::string> columns;
+  task::TableName referenced;
+  std::vector<std::string> referenced_columns;
+  char on_update = 'a', on_delete = 'a', match = 's';
+  bool deferrable = false, deferred = false, validated = true;
+};
+
+struct Index {
+  std::string name;
+  bool unique = false;
+  std::string method_and_keys;  // pg_get_indexdef from "USING": "btree (lower(email)) WHERE ..."
+};
+
+struct Table {
+  task::TableName name;  // source name
+  std::uint32_t oid = 0;
+  char relkind = 'r';  // 'r' ordinary (also a leaf partition) or 'p' partitioned
+  // Set when the table is a partition and its parent is part of the task.
+  std::optional<task::TableName> partition_parent;
+  std::vector<Column> columns;  // in attnum order, dropped columns left out
+  std::int64_t pages = 0;          // relpages, for chunking
+  std::int64_t rows_estimate = 0;  // reltuples (0 when unknown)
+  std::int64_t bytes = 0;          // pg_relation_size
+  bool has_key = false;            // PRIMARY KEY or REPLICA IDENTITY INDEX
+  char replica_identity = 'd';
+  std::optional<std::string> replica_identity_index;  // when replica_identity is 'i'
+  bool unlogged = false;
+  std::optional<std::string> reloptions;     // "fillfactor=70, ..." (WITH (...))
+  std::optional<std::string> partition_key;  // pg_get_partkeydef, relkind 'p'
+  std::optional<std::string> partition_bound;  // "FOR VALUES ..." or "DEFAULT"
+  // Local ones only when partition_parent is set: what the parent passes down
+  // is created once, on the parent.
+  std::vector<Constraint> constraints;
+  std::vector<Index> indexes;  // not those behind a constraint
+};
+
+struct Sequence {
+  task::TableName name;
+  std::uint32_t oid = 0;
+  std::string type_sql = "bigint";
+  std::int64_t start = 1, increment = 1, min = 1, max = 0, cache = 1;
+  bool cycle = false;
+  // OWNED BY (serial) or identity of a selected table's column.
+  std::optional<task::TableName> owner_table;
+  std::string owner_column;
+  bool identity = false;  // created by its identity column, not on its own
+};
+
+struct UserType {
+  task::TableName name;
+  std::uint32_t oid = 0;
+  char kind = 'e';                  // pg_type.typtype: e enum, d domain, c composite
+  std::vector<std::string> labels;  // enum, in sort order
+  // Domain:
+  TypeUse base;
+  std::optional<std::string> collation;
+  std::optional<std::string> default_expr;
+  bool not_null = false;
+  std::vector<Constraint> checks;
+  // Composite:
+  struct Attribute {
+    std::string name;
+    TypeUse type;
+    std::optional<std::string> collation;
+  };
+  std::vector<Attribute> attributes;
+  std::vector<std::uint32_t> depends_on;  // other copied user types
+};
+
+struct SourceSchema {
+  std::vector<Table> tables;        // partitioned parents before their partitions
+  std::vector<UserType> types;      // each after the types it depends on
+  std::vector<Sequence> sequences;  // owned, identity and standalone
+  std::vector<std::string> schemas; // source schemas holding anything above
+
+  const Table* find(const task::TableName& name) const;
+};
+
+// The selected tables (a partitioned table selected => all its partitions,
+// recursively; a partition whose root is not selected is still a table of its
+// own), the user types they use from selected schemas, sequences (owned by /
+// identity of selected tables, and standalone sequences in selected schemas),
+// constraints and indexes. Read in the caller's transaction: the caller has
+// opened REPEATABLE READ with SET TRANSACTION SNAPSHOT on the exported
+// snapshot, so the schema matches the copied data. Without --schemas/--tables
+// every user schema: not pg_catalog, information_schema, pg_toast*, pg_temp*,
+// not the schema of extension pgdts, and no object that belongs to an
+// extension. search_path is changed while reading and put back.
+SourceSchema read_source_schema(pg::Connection& source, const task::Selection& selection);
+
+// Selected tables that already exist on the destination (mapped names), for
+// --conflict precheck.
+std::vector<task::TableName> existing_tables(pg::Connection& dest, const SourceSchema&,
+                                             const task::NameMap&);
+
+// Before the data: schemas, types, sequences, tables (columns, types,
+// collations, defaults, NOT NULL, CHECK, generated and identity columns,
+// PARTITION BY, partitions with their bounds). Idempotent: objects that exist
+// are left alone. Throws pgdts::Error when a column mapping makes two columns
+// of one table collide. dest must not be inside a transaction: each table is
+// created in a transaction of its own.
+void create_pre_data(pg::Connection& dest, const SourceSchema&, const task::NameMap&);
+
+// After the data: PRIMARY KEY, UNIQUE, other indexes, FOREIGN KEYs (to tables
+// of the task; an FK to a table outside the task is skipped with a warning log
+// event), replica identity, then column renames. Idempotent.
+void create_post_data(pg::Connection& dest, const SourceSchema&, const task::NameMap&);
+
+// After full sync: every destination sequence at least at the source's
+// current value (setval with is_called).
+void sync_sequences(pg::Connection& source, pg::Connection& dest, const SourceSchema&,
+                    const task::NameMap&);
+
+}  // namespace pgdts::schema
