@@ -439,6 +439,7 @@ bool Run::run() {
   };
 
   std::vector<std::thread> threads;
+  if (stop_.load()) halt_ = true;
   running_ = workers;
   for (int i = 0; i < workers; ++i) threads.emplace_back([this] { worker(); });
   auto last_tick = Clock::now();
