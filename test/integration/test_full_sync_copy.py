@@ -346,3 +346,25 @@ def test_sigterm_rolls_back_the_ranges_in_flight_and_the_next_run_finishes(sourc
     assert [e["method"] for e in events(log2, "table_emptied_for_recopy")] == ["truncate"]
     assert_matches_snapshot(dest, run2, ["public.big"])
     assert table_sync(dest)["public.big"][0] == "copied"
+
+
+def test_destination_crash_fails_with_a_connection_error_and_the_next_run_resumes(
+        source, dest, tool):
+    create_filled(source, dest, "public.big", 60_000)
+    create_filled(source, dest, "public.small", 2_000)
+    tables = ["public.big", "public.small"]
+    run1 = tool(source, dest, tables, "--jobs", "2", "--min-chunk-kb", "256",
+                "--full-rps", "10000")
+    wait_for(lambda: table_sync(dest).get("public.big", ("", 0, 0, 0, 0))[4] > 0,
+             60, "some ranges of public.big committed", run1)
+    dest.restart("immediate")
+    rc = run1.wait(60)
+    log1 = run1.log()
+    assert rc == 1, f"expected exit 1, got {rc}; log tail:\n{harness.tail(log1, 20)}"
+    error = [line for line in log1.splitlines() if line.startswith("pgdts: error:")]
+    assert error and "destination" in error[0] and "full sync of public." in error[0], \
+        harness.tail(log1, 20)
+
+    run2 = tool(source, dest, tables, "--jobs", "2", "--min-chunk-kb", "256")
+    run2.finish()
+    assert_matches_snapshot(dest, run2, tables)

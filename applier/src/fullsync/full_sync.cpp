@@ -73,6 +73,7 @@ class Run {
   void empty_table(pg::Connection& ctl, const CopyJob& job);
   void worker();
   bool copy_chunk(pg::Connection& src, pg::Connection& dest, const Chunk& chunk);
+  bool copy_chunk_unnamed(pg::Connection& src, pg::Connection& dest, const Chunk& chunk);
   void fail(std::exception_ptr e);
   bool halted() const { return halt_.load(std::memory_order_relaxed); }
   void wait_for(ThrottleClock::duration d) {
@@ -273,7 +274,28 @@ void Run::worker() {
 }
 
 // Copies one chunk in one destination transaction; false when halted.
+// Errors name the table and range, and keep their type.
 bool Run::copy_chunk(pg::Connection& src, pg::Connection& dest, const Chunk& chunk) {
+  auto context = [&] {
+    const CopyJob& job = *tables_[chunk.table].job;
+    std::string c = "full sync of " + task::display_name(job.source);
+    if (!chunk.whole())
+      c += " (range " + std::to_string(chunk.index + 1) + "/" + std::to_string(chunk.count) + ")";
+    if (job.dest != job.source) c += " into " + task::display_name(job.dest);
+    return c + ": ";
+  };
+  try {
+    return copy_chunk_unnamed(src, dest, chunk);
+  } catch (const pg::ConnectionError& e) {
+    throw pg::ConnectionError(context() + e.what());
+  } catch (const pg::SqlError& e) {
+    throw pg::SqlError(context() + e.what(), e.sqlstate());
+  } catch (const Error& e) {
+    throw Error(context() + e.what());
+  }
+}
+
+bool Run::copy_chunk_unnamed(pg::Connection& src, pg::Connection& dest, const Chunk& chunk) {
   TableWork& t = tables_[chunk.table];
   const CopyJob& job = *t.job;
   if (board_.start(*t.progress)) {
