@@ -368,3 +368,22 @@ def test_destination_crash_fails_with_a_connection_error_and_the_next_run_resume
     run2 = tool(source, dest, tables, "--jobs", "2", "--min-chunk-kb", "256")
     run2.finish()
     assert_matches_snapshot(dest, run2, tables)
+
+
+def test_sigterm_while_a_worker_waits_for_a_lock_cancels_it_and_exits(source, dest, tool):
+    create_filled(source, dest, "public.t", 1_000)
+    with dest.connect(autocommit=False) as locker:
+        locker.execute("LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE")
+        run = tool(source, dest, ["public.t"])
+        wait_for(lambda: dest.one("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                                  "'Lock' AND query LIKE 'COPY%'") == 1,
+                 30, "the worker's COPY waits for the lock", run)
+        run.proc.terminate()
+        t0 = time.monotonic()
+        rc = run.wait(30)
+        took = time.monotonic() - t0
+        locker.rollback()
+    assert rc == 3, f"expected exit 3 (stopped), got {rc}; log:\n{harness.tail(run.log(), 20)}"
+    assert took < 8, f"stopping took {took:.1f} s"
+    assert events(run.log(), "full_sync_cancelling")
+    assert dest.one("SELECT count(*) FROM public.t") == 0

@@ -8,6 +8,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "error.h"
@@ -32,6 +33,10 @@ constexpr const char* kSessionOptions =
 // progress counters.
 constexpr std::int64_t kBatchRows = 64;
 constexpr std::int64_t kBatchBytes = 256 * 1024;
+
+// How long a stop waits for workers to reach a row boundary before it
+// cancels their statements.
+constexpr auto kCancelAfter = 3s;
 
 constexpr const char* kTempTable = "pgdts_full_sync_rows";
 
@@ -97,6 +102,14 @@ class Run {
   std::atomic<int> running_{0};
   std::atomic<bool> halt_{false};
   std::atomic<bool> warned_replica_{false};
+  std::atomic<bool> user_stop_{false};
+  // Cancels the workers' statements when a stop waits on a blocked one.
+  std::mutex cancel_mutex_;
+  std::vector<std::shared_ptr<pg::CancelHandle>> cancels_;
+  void register_cancel(const pg::Connection& conn) {
+    std::lock_guard lock(cancel_mutex_);
+    cancels_.push_back(std::make_shared<pg::CancelHandle>(conn.cancel_handle()));
+  }
   std::mutex error_mutex_;
   std::exception_ptr error_;
   std::string encoding_;
@@ -239,6 +252,7 @@ void Run::prepare(pg::Connection& ctl) {
 void Run::worker() {
   try {
     pg::Connection src = pg::Connection::open(cfg_.source, options("source"));
+    register_cancel(src);
     src.exec("SET client_encoding = " + src.literal(encoding_));
     wait_for(throttle_->take_query());
     src.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
@@ -250,6 +264,7 @@ void Run::worker() {
                   "worker has started");
     }
     pg::Connection dest = pg::Connection::open(cfg_.target, options("destination"));
+    register_cancel(dest);
     dest.exec("SET client_encoding = " + dest.literal(encoding_));
     try {
       dest.exec("SET session_replication_role = replica");
@@ -268,7 +283,9 @@ void Run::worker() {
     }
     if (!halted()) src.exec("COMMIT");
   } catch (...) {
-    fail(std::current_exception());
+    // After a stop request, an error is the stop's doing (a cancelled
+    // statement) or no longer matters: the run ends either way.
+    if (!user_stop_) fail(std::current_exception());
   }
   --running_;
 }
@@ -461,13 +478,30 @@ bool Run::run() {
   };
 
   std::vector<std::thread> threads;
-  if (stop_.load()) halt_ = true;
+  if (stop_.load()) {
+    user_stop_ = true;
+    halt_ = true;
+  }
   running_ = workers;
   for (int i = 0; i < workers; ++i) threads.emplace_back([this] { worker(); });
   auto last_tick = Clock::now();
+  std::optional<Clock::time_point> stop_seen;
+  bool cancelled = false;
   while (running_.load() > 0) {
     std::this_thread::sleep_for(100ms);
-    if (stop_.load()) halt_ = true;
+    if (stop_.load() && !stop_seen) {
+      stop_seen = Clock::now();
+      user_stop_ = true;
+      halt_ = true;
+    }
+    if (stop_seen && !cancelled && Clock::now() - *stop_seen > kCancelAfter) {
+      // A worker is blocked in a statement (e.g. waiting for a lock on
+      // either side): cancel what they all run.
+      cancelled = true;
+      log::Event("full_sync_cancelling").field("reason", "stop requested, a worker is blocked").info();
+      std::lock_guard lock(cancel_mutex_);
+      for (const auto& c : cancels_) c->cancel();
+    }
     if (Clock::now() - last_tick >= 1s) {
       last_tick = Clock::now();
       tick(false);
