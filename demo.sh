@@ -49,17 +49,27 @@ session_preload_libraries = 'pgdts'"
 start_cluster dst "$DST_PORT" ""
 psql -q "$SRC" -c "CREATE EXTENSION pgdts"
 
-# pgbench's initial data is deterministic: the same on both sides. (Schema
-# and full sync build this for you once those phases are available.)
-"$PGBIN/pgbench" -q -i -s 2 "$SRC" 2>/dev/null
-"$PGBIN/pgbench" -q -i -s 2 "$DST" 2>/dev/null
+# The source holds pgbench's tables; the destination starts empty. pgbench
+# keeps writing while pgdts creates the schema, copies the rows from one
+# snapshot and then streams every change made since.
+"$PGBIN/pgbench" -q -i -s 5 "$SRC" 2>/dev/null
 
-echo "== pgdts sync (incremental) while pgbench writes to the source for 20 s"
-"$PGDTS" sync --source "$SRC" --target "$DST" --task demo --phases incremental \
+echo "== pgbench writes to the source for 30 s; pgdts sync (schema, full, incremental) starts 2 s in"
+"$PGBIN/pgbench" -c 4 -j 2 -T 30 -P 5 "$SRC" 2>&1 | grep -E '^progress|^number of transactions actually' &
+BENCH_PID=$!
+sleep 2
+# pgbench_history has no primary key: --replica-identity-full makes its
+# UPDATEs and DELETEs replayable (pgbench only inserts into it).
+"$PGDTS" sync --source "$SRC" --target "$DST" --task demo --jobs 2 --replica-identity-full \
   2> "$WORK/pgdts.log" &
 SYNC_PID=$!
-"$PGBIN/pgbench" -c 4 -j 2 -T 20 -P 5 "$SRC" 2>&1 | grep -E '^progress|^number of transactions actually' &
-BENCH_PID=$!
+for _ in $(seq 1 120); do
+  phase=$(psql -XAt "$DST" -c "SELECT phase FROM pgdts.task WHERE task = 'demo'" 2>/dev/null || true)
+  [ "$phase" = incremental ] && break
+  sleep 1
+done
+echo "== schema and full sync done; now streaming changes"
+"$PGDTS" status --source "$SRC" --target "$DST" --task demo || true
 wait "$BENCH_PID"; BENCH_PID=""
 
 echo "== waiting for the destination to catch up"
@@ -79,6 +89,6 @@ S=$(fingerprint "$SRC"); D=$(fingerprint "$DST")
 echo "source:      $S"
 echo "destination: $D"
 kill -TERM "$SYNC_PID"; wait "$SYNC_PID"; SYNC_PID=""
-grep -E 'event=(apply_started|shutdown|stopped)' "$WORK/pgdts.log" | tail -3 || true
+grep -E 'event=(snapshot_created|initial_sync_done|apply_started|shutdown|stopped)' "$WORK/pgdts.log" | tail -5 || true
 "$PGDTS" release --source "$SRC" --target "$DST" --task demo
 if [ "$S" = "$D" ]; then echo "== demo OK: destination equals source"; else echo "== demo FAILED: destination differs"; exit 1; fi

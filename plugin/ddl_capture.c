@@ -66,6 +66,7 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -75,6 +76,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/plannodes.h"
+#include "optimizer/optimizer.h"
 #include "parser/scansup.h"
 #include "replication/slot.h"
 #include "storage/lwlock.h"
@@ -87,6 +89,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/portal.h"
+#include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 
@@ -207,6 +210,8 @@ static Oid	pgdts_ddl_table_owner(void);
 static void pgdts_insert(const char *tag, const char *statement,
 						 bool toplevel, PgdtsObjects *objects);
 static void pgdts_insert_error_callback(void *arg);
+static bool pgdts_default_is_volatile(TupleDesc desc, AttrNumber attnum);
+static void pgdts_rewrite_volatile_columns(AlterTableStmt *stmt);
 
 /*
  * Install the ProcessUtility hook.  Called from _PG_init: at server start
@@ -540,6 +545,111 @@ pgdts_record(EventTriggerData *trigdata, PgdtsStatement *statement,
 				 errhint("Add pgdts to session_preload_libraries or shared_preload_libraries, so that every session captures DDL commands exactly.")));
 
 	pgdts_insert(tag, text, toplevel, objects_known ? &objects : NULL);
+
+	if (event == PGDTS_AT_END && IsA(trigdata->parsetree, AlterTableStmt))
+		pgdts_rewrite_volatile_columns((AlterTableStmt *) trigdata->parsetree);
+}
+
+/*
+ * Is the default of column attnum volatile (clock_timestamp(), random(),
+ * nextval() of a SERIAL)?
+ */
+static bool
+pgdts_default_is_volatile(TupleDesc desc, AttrNumber attnum)
+{
+	int			i;
+
+	if (desc->constr == NULL)
+		return false;
+	for (i = 0; i < desc->constr->num_defval; i++)
+	{
+		AttrDefault *def = &desc->constr->defval[i];
+
+		if (def->adnum == attnum)
+			return contain_volatile_functions(stringToNode(def->adbin));
+	}
+	return false;
+}
+
+/*
+ * ALTER TABLE ... ADD COLUMN with a volatile default (or an identity, whose
+ * values come from a sequence) computes a value for every existing row in
+ * a table rewrite, which logical decoding does not carry.  Replayed on the
+ * destination, the command would compute other values there.  So the rows
+ * are written once more, right after the command's row in
+ * dts_ddl_command, with the values they got: "UPDATE t SET c = c" in the
+ * command's transaction.  The stream carries them as UPDATEs, which the
+ * applier replays after the command, and the destination ends with the
+ * source's values.  The UPDATE runs with session_replication_role =
+ * replica, so that no trigger or rule of the table reacts to it (it
+ * changes nothing), and costs about what the rewrite did.
+ */
+static void
+pgdts_rewrite_volatile_columns(AlterTableStmt *stmt)
+{
+	Oid			relid;
+	Relation	rel;
+	TupleDesc	desc;
+	ListCell   *lc;
+	StringInfoData sql;
+	int			ncolumns = 0;
+	int			save_nestlevel;
+	int			rc;
+
+	if (stmt->objtype != OBJECT_TABLE)
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+
+	initStringInfo(&sql);
+	rel = table_open(relid, NoLock);
+	desc = RelationGetDescr(rel);
+	appendStringInfo(&sql, "UPDATE %s SET ",
+					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+												RelationGetRelationName(rel)));
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		ColumnDef  *def;
+		AttrNumber	attnum;
+		Form_pg_attribute attr;
+
+		if ((cmd->subtype != AT_AddColumn &&
+			 cmd->subtype != AT_AddColumnRecurse) ||
+			cmd->def == NULL || !IsA(cmd->def, ColumnDef))
+			continue;
+		def = (ColumnDef *) cmd->def;
+		attnum = get_attnum(relid, def->colname);
+		if (attnum == InvalidAttrNumber)
+			continue;
+		attr = TupleDescAttr(desc, attnum - 1);
+		if (attr->attisdropped || attr->attgenerated)
+			continue;
+		if (!attr->attidentity && !pgdts_default_is_volatile(desc, attnum))
+			continue;
+		appendStringInfo(&sql, "%s%s = %s", ncolumns > 0 ? ", " : "",
+						 quote_identifier(def->colname),
+						 quote_identifier(def->colname));
+		ncolumns++;
+	}
+	table_close(rel, NoLock);
+	if (ncolumns == 0)
+		return;
+
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("session_replication_role", "replica",
+							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	rc = SPI_execute(sql.data, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+	if ((rc = SPI_finish()) != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed: %s", SPI_result_code_string(rc));
+	AtEOXact_GUC(false, save_nestlevel);
+	pfree(sql.data);
 }
 
 /* The text of a statement, or NULL if it is unknown. */

@@ -29,11 +29,11 @@ TEST(TableNames, QualifiesSchemaAndTable) {
 
 TEST(InsertSql, AllColumns) {
   EXPECT_EQ(insert_sql(names(), "vvv"),
-            "INSERT INTO \"public\".\"t\" (\"id\", \"v\", \"n\") VALUES ($1, $2, $3)");
+            "INSERT INTO \"public\".\"t\" (\"id\", \"v\", \"n\") OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3)");
 }
 
 TEST(InsertSql, LeavesOutUnsentColumns) {
-  EXPECT_EQ(insert_sql(names(), "v-v"), "INSERT INTO \"public\".\"t\" (\"id\", \"n\") VALUES ($1, $2)");
+  EXPECT_EQ(insert_sql(names(), "v-v"), "INSERT INTO \"public\".\"t\" (\"id\", \"n\") OVERRIDING SYSTEM VALUE VALUES ($1, $2)");
   EXPECT_EQ(insert_sql(names(), "---"), "INSERT INTO \"public\".\"t\" DEFAULT VALUES");
 }
 
@@ -110,7 +110,7 @@ TEST(ReliableEquality, TextLikeAndScalarsYesJsonXmlGeometryNumericNo) {
 
 TEST(InsertSql, SeveralRowsNumberParametersRowByRow) {
   EXPECT_EQ(insert_sql(names(), "v-v", 3),
-            "INSERT INTO \"public\".\"t\" (\"id\", \"n\") VALUES ($1, $2), ($3, $4), ($5, $6)");
+            "INSERT INTO \"public\".\"t\" (\"id\", \"n\") OVERRIDING SYSTEM VALUE VALUES ($1, $2), ($3, $4), ($5, $6)");
   EXPECT_EQ(insert_sql(names(), "vvv", 1),
-            "INSERT INTO \"public\".\"t\" (\"id\", \"v\", \"n\") VALUES ($1, $2, $3)");
+            "INSERT INTO \"public\".\"t\" (\"id\", \"v\", \"n\") OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3)");
 }

@@ -91,6 +91,10 @@ Applier::Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limi
       catalog_(catalog),
       replica_role_(replica_role),
       scope_(scope),
+      planner_(scope.selection, scope.names, scope.tables,
+               ddl::DestinationLookup{[this](const std::string& schema, const std::string& index) {
+                 return catalog_.index_exists(schema, index);
+               }}),
       merger_(limits.group_max_changes, kHoldMaxBytes),
       batcher_(limits.group_max_changes, kHoldMaxBytes),
       skip_before_(origin_position),
@@ -111,7 +115,13 @@ void Applier::handle(const pgdts::Record& record, pg::Lsn lsn) {
     case pgdts::Record::kRelation:
       // Rows held for the former definition are written with it.
       write_held(record.relation().oid());
-      relations_.update(record.relation(), [this](stream::Relation& rel) { scope_.adjust(rel); });
+      relations_.update(record.relation(), [this](stream::Relation& rel) {
+        scope_.adjust(rel);
+        task::TableName source{rel.source_schema, rel.source_name};
+        planner_.saw_table(source);
+        // a partition of a task table, created later: its rows arrive as its own
+        if (!rel.in_task && planner_.joined(source)) rel.in_task = true;
+      });
       break;
     case pgdts::Record::kInsert: insert(record.insert(), lsn); break;
     case pgdts::Record::kUpdate: update(record.update(), lsn); break;
@@ -136,6 +146,8 @@ void Applier::begin(const pgdts::Begin& b, pg::Lsn lsn) {
                 std::to_string(b.format_version()) + ", this pgdts speaks " +
                 std::to_string(pgdts::FORMAT_VERSION) + "; install matching versions");
   in_txn_ = true;
+  ddl_in_txn_ = false;
+  txn_changes_ = group_changes_;
   xid_ = b.xid();
   final_lsn_ = b.final_lsn();
   // A transaction whose commit record lies before the origin's position
@@ -166,7 +178,7 @@ void Applier::commit(const pgdts::Commit& c, pg::Lsn lsn) {
   group_end_ = c.end_lsn();
   group_commit_time_ = c.commit_time();
   ++group_txns_;
-  if (group_changes_ >= limits_.group_max_changes ||
+  if (ddl_in_txn_ || group_changes_ >= limits_.group_max_changes ||
       Clock::now() - group_started_ >= limits_.group_max_age)
     close_group();
 }
@@ -182,6 +194,11 @@ void Applier::open_group() {
 
 void Applier::close_group() {
   if (!group_open_ || in_txn_) return;
+  end_group();
+}
+
+void Applier::end_group() {
+  if (!group_open_) return;
   group_open_ = false;
   if (group_txns_ == 0) {
     static const pg::CommandTag tag{"ROLLBACK", "ROLLBACK", 0, false};
@@ -574,16 +591,76 @@ bool Applier::applies_to(const stream::Relation& rel) {
 }
 
 void Applier::ddl(const pgdts::Ddl& ddl, pg::Lsn lsn) {
+  require_transaction("DDL", lsn);
+  if (skip_txn_) return;
   write_all_held();  // a DDL replayed here must see every earlier change
-  // DDL replay comes with a later release: until then the statement is
-  // reported, and the destination's schema must be changed by hand.
-  log::Event("ddl_skipped")
+  ddl::Plan plan = planner_.plan(ddl, lsn);
+  if (plan.action == ddl::Plan::Action::skip) {
+    log::Event event("ddl_skipped");
+    event.field("lsn", pg::format_lsn(lsn))
+        .field("command_tag", ddl.command_tag())
+        .field("schema", ddl.schema())
+        .field("statement", truncated(ddl.statement(), 300))
+        .field("reason", plan.reason);
+    if (plan.warn)
+      event.warn();
+    else
+      event.info();
+    return;
+  }
+  if (plan.action == ddl::Plan::Action::replay_alone)
+    replay_ddl_alone(plan, lsn);
+  else
+    replay_ddl(plan, lsn);
+  ++group_changes_;
+  log::Event("ddl_replayed")
       .field("lsn", pg::format_lsn(lsn))
       .field("command_tag", ddl.command_tag())
-      .field("schema", ddl.schema())
-      .field("statement", truncated(ddl.statement(), 300))
-      .field("reason", "DDL replay is not available yet; apply it on the destination by hand")
-      .warn();
+      .field("statement", truncated(plan.sql, 300))
+      .info();
+}
+
+// In the destination transaction, in order with the changes around it,
+// under the source's search_path (schemas mapped). Waited for: DDL is rare,
+// and its error is then reported against its own statement.
+void Applier::replay_ddl(const ddl::Plan& plan, pg::Lsn lsn) {
+  ddl_sql_ = catalog_.in_session_encoding(plan.sql);
+  ddl_what_ = "DDL " + plan.what;
+  ddl_path_.clear();
+  for (const auto& s : plan.search_path) {
+    if (!ddl_path_.empty()) ddl_path_ += ", ";
+    ddl_path_ += quote_identifier(s);
+  }
+  ddl_path_ = catalog_.in_session_encoding(ddl_path_);
+  static const std::string set_path_sql =
+      "SELECT pg_catalog.set_config('search_path', $1, true)";
+  const char* values[1] = {ddl_path_.c_str()};
+  pipeline_.query(set_path_sql.c_str(), 1, values,
+                  pg::CommandTag{"setting the search_path of a DDL", set_path_sql, lsn, false});
+  pipeline_.query(ddl_sql_.c_str(), 0, nullptr, pg::CommandTag{ddl_what_, plan.sql, lsn, false});
+  static const std::string reset_path_sql = "RESET search_path";
+  pipeline_.query(reset_path_sql.c_str(), 0, nullptr,
+                  pg::CommandTag{"resetting the search_path", reset_path_sql, lsn, false});
+  pipeline_.wait_all();
+  ddl_in_txn_ = true;
+}
+
+// CREATE/DROP INDEX CONCURRENTLY cannot run in a transaction block. Its
+// source transaction holds nothing else (CONCURRENTLY cannot run in one on
+// the source either): the group is committed up to the transaction before
+// it, the command runs alone, and the source transaction's COMMIT then
+// advances the origin in a transaction of its own. A crash in between
+// replays the command: the plan made it idempotent.
+void Applier::replay_ddl_alone(const ddl::Plan& plan, pg::Lsn lsn) {
+  if (group_changes_ != txn_changes_)
+    throw Error("DDL " + plan.what + " at source LSN " + pg::format_lsn(lsn) +
+                " must run outside a transaction block, but its source transaction (xid " +
+                std::to_string(xid_) + ") changed data before it");
+  end_group();
+  pipeline_.wait_all();  // committed: the command waits for no transaction of ours
+  catalog_.run_alone(plan);
+  open_group();
+  txn_changes_ = group_changes_;
 }
 
 void Applier::skip_change(const stream::Relation& rel, const char* op) {

@@ -25,6 +25,7 @@
 #include "apply/task_scope.h"
 #include "apply/update_merger.h"
 #include "apply/value_format.h"
+#include "ddl/planner.h"
 #include "pg/connection.h"
 #include "pg/lsn.h"
 #include "pg/pipeline.h"
@@ -58,6 +59,14 @@ class DestinationCatalog {
  public:
   virtual ~DestinationCatalog() = default;
   virtual TableTraits describe(const stream::Relation& rel) = 0;
+  // Whether the destination has an index of this name in this schema
+  // (committed state; DDL replay of DROP INDEX on tables picked one by one).
+  virtual bool index_exists(const std::string& schema, const std::string& index) = 0;
+  // Runs a DDL statement that cannot run inside a transaction block (CREATE
+  // INDEX CONCURRENTLY) under the plan's search_path, on its own. When the
+  // plan names an index left invalid by an interrupted earlier run, that
+  // index is dropped first. Throws SqlError.
+  virtual void run_alone(const ddl::Plan& plan) = 0;
   // SQL text in the apply session's client encoding (the source's: values
   // arrive in it). Names travel as UTF-8, so a statement naming them is
   // converted when the source is not UTF-8.
@@ -158,6 +167,11 @@ class Applier {
   bool applies_to(const stream::Relation& rel);
   void open_group();
   void close_group();
+  // Commits (or rolls back, when empty) the open group up to the last
+  // complete source transaction in it, also in the middle of one.
+  void end_group();
+  void replay_ddl(const ddl::Plan& plan, pg::Lsn lsn);
+  void replay_ddl_alone(const ddl::Plan& plan, pg::Lsn lsn);
 
   // Fills where_ (codes) and where_values_ for the old row of an UPDATE or
   // DELETE; false when the table has no usable identity.
@@ -189,6 +203,13 @@ class Applier {
   DestinationCatalog& catalog_;
   bool replica_role_;
   const TaskScope& scope_;
+  ddl::Planner planner_;
+  // The current source transaction replayed DDL: its group ends with it, so
+  // that catalog lookups (on another connection) see the new definitions.
+  bool ddl_in_txn_ = false;
+  std::size_t txn_changes_ = 0;  // changes of the current source transaction
+  // Texts of the DDL commands in flight (the pipeline refers to them).
+  std::string ddl_sql_, ddl_what_, ddl_path_;
   UpdateMerger merger_;
   UpdateMerger::Emit emit_merged_;
   InsertBatcher batcher_;

@@ -86,6 +86,8 @@ class Session : public DestinationCatalog {
   void abandon_transaction();
   void collect_totals();
   TableTraits describe(const stream::Relation& rel) override;
+  bool index_exists(const std::string& schema, const std::string& index) override;
+  void run_alone(const ddl::Plan& plan) override;
   std::string in_session_encoding(const std::string& utf8_sql) override;
 
   const SessionConfig& cfg_;
@@ -276,6 +278,49 @@ TableTraits Session::describe(const stream::Relation& rel) {
   t.may_defer = (t.plain || t.partitioned) && r.value(0, 1) == "t";
   t.unique_only_on_key = r.value(0, 2) == "t";
   return t;
+}
+
+bool Session::index_exists(const std::string& schema, const std::string& index) {
+  pg::Result r = progress_.exec(
+      "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+      " WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('i', 'I')",
+      {schema.c_str(), index.c_str()});
+  return r.rows() > 0;
+}
+
+// On the catalog connection (UTF-8, not in pipeline mode, no transaction
+// open): the apply session's pipeline is an implicit transaction block.
+void Session::run_alone(const ddl::Plan& plan) {
+  std::string path;
+  for (const auto& s : plan.search_path) {
+    if (!path.empty()) path += ", ";
+    path += progress_.identifier(s);
+  }
+  try {
+    if (!plan.index.empty()) {
+      // An interrupted CREATE INDEX CONCURRENTLY leaves an invalid index
+      // behind, which IF NOT EXISTS would keep.
+      pg::Result r = progress_.exec(
+          "SELECT 1 FROM pg_catalog.pg_index WHERE indexrelid = pg_catalog.to_regclass($1)"
+          " AND NOT indisvalid",
+          {plan.index.c_str()});
+      if (r.rows() > 0) {
+        log::Event("invalid_index_dropped").field("index", plan.index).info();
+        progress_.exec("DROP INDEX CONCURRENTLY IF EXISTS " + plan.index);
+      }
+    }
+    progress_.exec("SET search_path TO " + (path.empty() ? std::string("DEFAULT") : path));
+    progress_.exec(plan.sql);
+    progress_.exec("RESET search_path");
+  } catch (const pg::SqlError& e) {
+    try {
+      progress_.exec("RESET search_path");
+    } catch (const std::exception&) {
+    }
+    throw pg::SqlError("DDL " + plan.what + " failed on the destination: " + e.what() +
+                           "; statement: " + plan.sql,
+                       e.sqlstate());
+  }
 }
 
 std::string Session::in_session_encoding(const std::string& utf8_sql) {

@@ -118,7 +118,9 @@ std::string insert_sql(const TableNames& t, std::string_view set_codes, int rows
     if (rows != 1) throw Error("internal error: multi-row INSERT of no column into " + t.qualified);
     return "INSERT INTO " + t.qualified + " DEFAULT VALUES";
   }
-  std::string sql = "INSERT INTO " + t.qualified + " (" + cols + ") VALUES ";
+  // The source's values win over GENERATED ALWAYS identities (accepted on
+  // any table).
+  std::string sql = "INSERT INTO " + t.qualified + " (" + cols + ") OVERRIDING SYSTEM VALUE VALUES ";
   int n = 0;
   for (int r = 0; r < rows; ++r) {
     sql += r ? ", (" : "(";

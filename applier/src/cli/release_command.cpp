@@ -7,6 +7,7 @@
 #include "apply/origin.h"
 #include "cli/commands.h"
 #include "error.h"
+#include "fullsync/table_sync.h"
 #include "logging/log.h"
 #include "pg/connection.h"
 #include "task/task_state.h"
@@ -77,6 +78,7 @@ int run_release(const Options& o) {
     drop_slot(source, slot, o.task);
     pg::Connection dest = pg::Connection::open(o.target, {"destination", false, app, ""});
     drop_origin(dest, origin);
+    fullsync::forget_task(dest, o.task);
     if (task::TaskStore(dest).remove_task(o.task))
       log::Event("task_state_removed").field("task", o.task).info();
     log::Event("released").field("task", o.task).info();

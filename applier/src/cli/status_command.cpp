@@ -47,14 +47,14 @@ class JsonObject {
 
 std::string to_json(const task::TaskStatus& s) {
   std::string tables = "[";
-  for (const auto& t : s.tables) {
+  for (const auto& t : s.full.tables) {
     if (tables.size() > 1) tables += ',';
     tables += JsonObject()
-                  .field("source", t.source)
-                  .field("destination", t.dest)
+                  .field("source", task::display_name(t.source))
+                  .field("destination", task::display_name(t.dest))
                   .field("state", t.state)
-                  .number("rows", static_cast<double>(t.rows))
-                  .number("bytes", static_cast<double>(t.bytes))
+                  .number("rows", static_cast<double>(t.rows_copied))
+                  .number("bytes", static_cast<double>(t.bytes_copied))
                   .number("rows_estimate", static_cast<double>(t.rows_estimate))
                   .number("bytes_estimate", static_cast<double>(t.bytes_estimate))
                   .number("chunks_total", t.chunks_total)
@@ -63,12 +63,14 @@ std::string to_json(const task::TaskStatus& s) {
   }
   tables += "]";
   JsonObject full;
-  full.number("tables_total", s.tables_total)
-      .number("tables_copied", s.tables_copied)
-      .number("rows_copied", static_cast<double>(s.rows_copied))
-      .number("bytes_copied", static_cast<double>(s.bytes_copied))
-      .number("rows_per_second", s.rows_per_second)
-      .number("bytes_per_second", s.bytes_per_second)
+  full.number("tables_total", s.full.tables_total)
+      .number("tables_copied", s.full.tables_done)
+      .number("rows_copied", static_cast<double>(s.full.rows_copied))
+      .number("bytes_copied", static_cast<double>(s.full.bytes_copied))
+      .number("rows_estimate", static_cast<double>(s.full.rows_estimate))
+      .number("bytes_estimate", static_cast<double>(s.full.bytes_estimate))
+      .number("rows_per_second", s.full.rows_per_second)
+      .number("bytes_per_second", s.full.bytes_per_second)
       .raw("tables", tables);
   JsonObject source;
   source.field("error", s.source_error)
@@ -107,23 +109,24 @@ std::string to_text(const task::TaskStatus& s) {
     out += "slot retains:  " + megabytes(*s.slot_retained_bytes) + " of WAL" +
            (s.slot_active && *s.slot_active ? "" : " (slot not in use)") + "\n";
   if (s.source_error) out += "source:        " + *s.source_error + "\n";
-  if (s.tables_total == 0) return out;
+  const auto& f = s.full;
+  if (f.tables_total == 0) return out;
   char line[256];
   std::snprintf(line, sizeof line, "full sync:     %d/%d tables copied, %lld rows, %s",
-                s.tables_copied, s.tables_total, static_cast<long long>(s.rows_copied),
-                megabytes(s.bytes_copied).c_str());
+                f.tables_done, f.tables_total, static_cast<long long>(f.rows_copied),
+                megabytes(f.bytes_copied).c_str());
   out += line;
-  if (s.rows_per_second > 0) {
-    std::snprintf(line, sizeof line, ", %.0f rows/s, %.1f MB/s", s.rows_per_second,
-                  s.bytes_per_second / 1e6);
+  if (f.rows_per_second > 0) {
+    std::snprintf(line, sizeof line, ", %.0f rows/s, %.1f MB/s", f.rows_per_second,
+                  f.bytes_per_second / 1e6);
     out += line;
   }
   out += "\n";
-  for (const auto& t : s.tables) {
+  for (const auto& t : f.tables) {
     if (t.state == "copied") continue;
-    std::snprintf(line, sizeof line, "  %-40s %-8s %lld/%lld rows\n", t.source.c_str(),
-                  t.state.c_str(), static_cast<long long>(t.rows),
-                  static_cast<long long>(t.rows_estimate));
+    std::snprintf(line, sizeof line, "  %-40s %-8s %lld/%lld rows\n",
+                  task::display_name(t.source).c_str(), t.state.c_str(),
+                  static_cast<long long>(t.rows_copied), static_cast<long long>(t.rows_estimate));
     out += line;
   }
   return out;

@@ -1,11 +1,14 @@
-// pgdts sync --phases incremental: startup checks (no retry: a bad setup
-// fails at once), then apply sessions, retried after failures within the
-// --retry-connection / --retry-other windows, until SIGINT/SIGTERM.
+// pgdts sync: startup checks (no retry: a bad setup fails at once), the
+// initial phases (schema, full; cli/initial_sync.h), then apply sessions;
+// failures are retried within the --retry-connection / --retry-other
+// windows, each retry resuming from the state in the databases, until
+// SIGINT/SIGTERM.
 #include <chrono>
 #include <cstdio>
 #include <thread>
 
 #include "apply/origin.h"
+#include "cli/initial_sync.h"
 #include "apply/session.h"
 #include "cli/commands.h"
 #include "cli/stop_signal.h"
@@ -92,8 +95,27 @@ void store_last_error(const Options& o, const std::string& message) {
   }
 }
 
+std::string first_phase(const Options& o) {
+  if (o.has_phase("schema")) return "schema";
+  if (o.has_phase("full")) return "full";
+  return "incremental";
+}
+
+// One pgdts process per task: a session-level advisory lock on the
+// destination, held while the returned connection lives.
+pg::Connection lock_task(const Options& o) {
+  pg::Connection lock = pg::Connection::open(o.target, {"destination", false, "pgdts_" + o.task, ""});
+  std::string key = "pgdts task " + o.task;
+  pg::Result r = lock.exec("SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtextextended($1, 0))",
+                           {key.c_str()});
+  if (r.value(0, 0) != "t")
+    throw Error("task \"" + o.task + "\" is being run by another pgdts process; stop it first");
+  return lock;
+}
+
 // Everything that must hold before the first session; no retries here. The
-// connections it opened are handed to the first session.
+// connections it opened are handed to the first session when the task is
+// streaming already.
 apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open) {
   apply::SessionConfig cfg;
   cfg.source = o.source;
@@ -103,6 +125,8 @@ apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open) 
   cfg.origin = task::origin_name(o.task);
   cfg.application_name = "pgdts_" + o.task;
   cfg.may_create_slot = true;
+  cfg.scope.selection = o.selection;
+  cfg.scope.names = o.names;
 
   pg::Connection source = pg::Connection::open(o.source, {"source", false, cfg.application_name, ""});
   task::SourceFacts facts = task::check_source(source);
@@ -115,12 +139,19 @@ apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open) 
   cfg.source_system_id = id.system_id;
 
   pg::Connection dest = pg::Connection::open(o.target, {"destination", false, cfg.application_name, ""});
-  task::TaskStore(dest).register_task(o.task, "incremental", cfg.slot,
-                                      {id.system_id, id.dbname.empty() ? facts.database : id.dbname});
+  task::TaskPhase where = task::TaskStore(dest).register_task(
+      o.task, first_phase(o), cfg.slot,
+      {id.system_id, id.dbname.empty() ? facts.database : id.dbname});
+  if (where.phase == "copied" && o.has_phase("incremental"))
+    throw Error("task \"" + o.task + "\" was copied without its incremental phase, so changes "
+                "made since were not kept; run pgdts release --task " + o.task +
+                " and sync again with --phases incremental among its phases");
   if (apply::create_origin_if_missing(dest, cfg.origin))
     log::Event("origin_created").field("origin", cfg.origin).info();
-  open.source.emplace(std::move(replication));
-  open.destination.emplace(std::move(dest));
+  if (where.phase == "incremental") {
+    open.source.emplace(std::move(replication));
+    open.destination.emplace(std::move(dest));
+  }
   return cfg;
 }
 
@@ -134,20 +165,27 @@ int report_error(const std::string& message, int status) {
 
 int run_sync(const Options& o) {
   const std::atomic<bool>& stop = install_stop_signals();
+  std::string phases;
+  for (const auto& p : o.phases) phases += (phases.empty() ? "" : ",") + p;
   log::Event("sync_starting")
       .field("task", o.task)
-      .field("phases", "incremental")
+      .field("phases", phases)
       .field("source", o.source.masked())
       .field("target", o.target.masked())
       .info();
 
   apply::SessionConfig cfg;
   apply::OpenConnections open;
+  pg::Connection task_lock;
   try {
+    task_lock = lock_task(o);
     cfg = start_task(o, open);
   } catch (const std::exception& e) {
     return report_error(e.what(), 1);
   }
+  cfg.scope.selection = o.selection;
+  cfg.scope.names = o.names;
+  bool initial_done = false;
 
   bool started = false;
   RetryWindow connection_window("--retry-connection", o.retry_connection_minutes);
@@ -185,11 +223,27 @@ int run_sync(const Options& o) {
     bool window_left = true;
     RetryWindow* window = nullptr;
     try {
+      if (!initial_done) {
+        InitialSyncResult initial = run_initial_sync(o, stop, [&] { started = true; });
+        if (initial.stopped) {
+          summary("shutdown");
+          return 0;
+        }
+        initial_done = true;
+        cfg.scope.tables = std::move(initial.tables);
+        cfg.scope.copied_at = std::move(initial.copied_at);
+        if (!o.has_phase("incremental")) {
+          log::Event("sync_done").field("task", o.task).info();
+          return 0;
+        }
+      }
       apply::OpenConnections reuse = std::move(open);
       open = {};  // later sessions connect afresh
       apply::run_session(cfg, stop, hooks, totals, std::move(reuse));
       summary("shutdown");
       return 0;
+    } catch (const ConflictError& e) {
+      return report_error(e.what(), 1);
     } catch (const pg::ConnectionError& e) {
       if (!started) return report_error(e.what(), 1);
       failure = e.what();

@@ -13,43 +13,9 @@ std::int64_t to_int(std::string_view v) {
   return n;
 }
 
-double to_double(std::string_view v) { return v.empty() ? 0 : std::stod(std::string(v)); }
-
 bool exists(pg::Connection& dest, const char* relation) {
   pg::Result r = dest.exec("SELECT pg_catalog.to_regclass($1) IS NOT NULL", {relation});
   return r.value(0, 0) == "t";
-}
-
-void read_full_sync(pg::Connection& dest, TaskStatus& s) {
-  if (!exists(dest, "pgdts.table_sync")) return;
-  pg::Result r = dest.exec(
-      "SELECT format('%I.%I', source_schema, source_table), format('%I.%I', dest_schema, dest_table),"
-      " state, coalesce(rows_copied, 0), coalesce(bytes_copied, 0), coalesce(rows_estimate, 0),"
-      " coalesce(bytes_estimate, 0), coalesce(chunks_total, 0), coalesce(chunks_done, 0),"
-      " CASE WHEN state = 'copying' THEN extract(epoch FROM now() - started_at) END"
-      " FROM pgdts.table_sync WHERE task = $1 ORDER BY source_schema, source_table",
-      {s.task.c_str()});
-  double rows_in_flight = 0, bytes_in_flight = 0, seconds = 0;
-  for (int i = 0; i < r.rows(); ++i) {
-    TableProgress t{std::string(r.value(i, 0)), std::string(r.value(i, 1)),
-                    std::string(r.value(i, 2)), to_int(r.value(i, 3)), to_int(r.value(i, 4)),
-                    to_int(r.value(i, 5)), to_int(r.value(i, 6)),
-                    static_cast<int>(to_int(r.value(i, 7))), static_cast<int>(to_int(r.value(i, 8)))};
-    ++s.tables_total;
-    if (t.state == "copied") ++s.tables_copied;
-    s.rows_copied += t.rows;
-    s.bytes_copied += t.bytes;
-    if (!r.is_null(i, 9)) {
-      rows_in_flight += static_cast<double>(t.rows);
-      bytes_in_flight += static_cast<double>(t.bytes);
-      seconds = std::max(seconds, to_double(r.value(i, 9)));
-    }
-    s.tables.push_back(std::move(t));
-  }
-  if (seconds > 0) {
-    s.rows_per_second = rows_in_flight / seconds;
-    s.bytes_per_second = bytes_in_flight / seconds;
-  }
 }
 
 }  // namespace
@@ -73,7 +39,7 @@ TaskStatus read_status(pg::Connection& dest, const std::string& task) {
   s.updated_at = std::string(r.value(0, 2));
   s.snapshot_lsn = r.optional(0, 3);
   s.applied_lsn = r.optional(0, 4);
-  read_full_sync(dest, s);
+  s.full = fullsync::load_status(dest, task);
   return s;
 }
 

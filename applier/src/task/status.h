@@ -8,17 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "fullsync/table_sync.h"
 #include "pg/connection.h"
 
 namespace pgdts::task {
-
-struct TableProgress {
-  std::string source;  // schema.table, quoted where needed
-  std::string dest;
-  std::string state;   // pending, copying, copied
-  std::int64_t rows = 0, bytes = 0, rows_estimate = 0, bytes_estimate = 0;
-  int chunks_total = 0, chunks_done = 0;
-};
 
 struct TaskStatus {
   bool found = false;
@@ -28,11 +21,7 @@ struct TaskStatus {
   std::string updated_at;
   std::optional<std::string> snapshot_lsn;
   std::optional<std::string> applied_lsn;  // the origin's position
-  // full sync
-  int tables_total = 0, tables_copied = 0;
-  std::int64_t rows_copied = 0, bytes_copied = 0;
-  double rows_per_second = 0, bytes_per_second = 0;  // of the tables being copied
-  std::vector<TableProgress> tables;
+  fullsync::FullSyncStatus full;
   // source (when --source is given and reachable)
   std::optional<std::string> source_error;
   std::optional<std::string> source_lsn, slot_confirmed_lsn;

@@ -80,9 +80,6 @@ void TaskStore::set_last_error(const std::string& task, const std::string& error
 bool TaskStore::remove_task(const std::string& task) {
   pg::Result exists = dest_.exec("SELECT pg_catalog.to_regclass('pgdts.task') IS NOT NULL");
   if (exists.value(0, 0) != "t") return false;
-  dest_.exec(
-      "DO $$BEGIN IF pg_catalog.to_regclass('pgdts.table_sync') IS NOT NULL THEN "
-      "DELETE FROM pgdts.table_sync WHERE task = " + dest_.literal(task) + "; END IF; END$$");
   pg::Result r = dest_.exec("DELETE FROM pgdts.task WHERE task = $1 RETURNING 1", {task.c_str()});
   bool removed = r.rows() > 0;
   pg::Result left = dest_.exec("SELECT count(*) FROM pgdts.task");

@@ -1,0 +1,39 @@
+// The phases of `pgdts sync` before the change stream: schema sync and full
+// sync from one exported snapshot, moving the task through its phases
+// (task/task_state.h) so that a run that is killed or fails resumes where
+// it stopped. See docs/full-sync.md.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "cli/options.h"
+#include "error.h"
+#include "pg/lsn.h"
+#include "task/selection.h"
+
+namespace pgdts::cli {
+
+// What the change stream needs from the initial phases.
+struct InitialSyncResult {
+  bool stopped = false;                  // SIGINT/SIGTERM before the end
+  std::set<task::TableName> tables;      // the selected tables, partitions included
+  std::map<task::TableName, pg::Lsn> copied_at;
+};
+
+// A selected table already exists on the destination and --conflict is
+// precheck: not retried, the DBA has to decide.
+class ConflictError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Runs what is left of the schema and full phases. prepared is called once
+// the destination holds the task's tables (failures before it are setup
+// errors, not retried). Throws on failure.
+InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& stop,
+                                   const std::function<void()>& prepared);
+
+}  // namespace pgdts::cli

@@ -1,0 +1,191 @@
+#include "ddl/planner.h"
+
+#include <gtest/gtest.h>
+
+#include "error.h"
+
+namespace pgdts::ddl {
+namespace {
+
+using Action = Plan::Action;
+using task::TableName;
+
+pgdts::Ddl record(const std::string& sql, const std::string& path = "\"$user\", public",
+                  std::vector<std::string> identities = {}, const std::string& schema = "public") {
+  pgdts::Ddl d;
+  d.set_statement(sql);
+  d.set_statement_exact(true);
+  d.set_search_path(path);
+  d.set_role("app");
+  d.set_command_tag("ALTER TABLE");
+  d.set_schema(schema);
+  for (auto& i : identities) d.add_object_identities(i);
+  return d;
+}
+
+struct Fixture {
+  task::Selection selection;
+  task::NameMap names;
+  std::set<TableName> start;
+  std::set<std::string> dest_indexes;  // "schema.index"
+  Planner planner;
+  Fixture(std::vector<std::string> schemas, std::vector<std::string> tables,
+          std::vector<std::string> maps = {}, task::CasePolicy policy = task::CasePolicy::keep)
+      : selection(task::Selection::parse(schemas, tables, {})),
+        names(task::NameMap::parse(maps, policy)),
+        planner(selection, names, start,
+                DestinationLookup{[this](const std::string& s, const std::string& i) {
+                  return dest_indexes.count(s + "." + i) > 0;
+                }}) {}
+  Plan plan(const pgdts::Ddl& d) { return planner.plan(d, 0x100); }
+};
+
+TEST(DdlPlanner, ReplaysUnmappedStatementsVerbatim) {
+  Fixture f({"public"}, {});
+  Plan p = f.plan(record("alter table T add column c int -- comment", "\"$user\", public",
+                         {"public.t"}));
+  EXPECT_EQ(p.action, Action::replay);
+  EXPECT_EQ(p.sql, "alter table T add column c int -- comment");
+  EXPECT_EQ(p.search_path, (std::vector<std::string>{"$user", "public"}));
+}
+
+TEST(DdlPlanner, SkipsTablesOutsideTheTask) {
+  Fixture f({}, {"public.a"});
+  Plan p = f.plan(record("ALTER TABLE b ADD COLUMN c int", "public", {"public.b"}));
+  EXPECT_EQ(p.action, Action::skip);
+  EXPECT_NE(p.reason.find("not in the task"), std::string::npos);
+  EXPECT_EQ(f.plan(record("ALTER TABLE a ADD COLUMN c int", "public", {"public.a"})).action,
+            Action::replay);
+}
+
+TEST(DdlPlanner, MapsSchemaTableAndColumnNames) {
+  Fixture f({"app"}, {}, {"app=app2", "app.users=customers", "app.users.pw=password_hash"});
+  Plan p = f.plan(record("ALTER TABLE users RENAME COLUMN pw TO secret", "app", {"app.users"}, "app"));
+  EXPECT_EQ(p.sql, "ALTER TABLE customers RENAME COLUMN password_hash TO secret");
+  EXPECT_EQ(p.search_path, (std::vector<std::string>{"app2"}));
+
+  p = f.plan(record("ALTER TABLE app.users ADD CONSTRAINT pw_len CHECK (length(pw) > 3), "
+                    "ALTER COLUMN pw SET NOT NULL, ALTER COLUMN pw TYPE varchar(80) USING pw::varchar",
+                    "public", {"app.users"}, "app"));
+  EXPECT_EQ(p.sql,
+            "ALTER TABLE app2.customers ADD CONSTRAINT pw_len CHECK (length(password_hash) > 3), "
+            "ALTER COLUMN password_hash SET NOT NULL, ALTER COLUMN password_hash TYPE varchar(80) USING "
+            "password_hash::varchar");
+}
+
+TEST(DdlPlanner, MapsCreateTableWithKeysAndForeignKeys) {
+  Fixture f({"app"}, {}, {"app=app2", "app.users=customers", "app.users.id=user_id"});
+  f.planner.saw_table({"app", "users"});
+  Plan p = f.plan(record("CREATE TABLE orders (id int PRIMARY KEY, uid int REFERENCES users (id), "
+                         "qty int CHECK (qty > 0) DEFAULT 1, UNIQUE (uid, qty))",
+                         "app", {"app.orders"}, "app"));
+  EXPECT_EQ(p.action, Action::replay);
+  EXPECT_EQ(p.sql,
+            "CREATE TABLE orders (id int PRIMARY KEY, uid int REFERENCES customers (user_id), qty "
+            "int CHECK (qty > 0) DEFAULT 1, UNIQUE (uid, qty))");
+}
+
+TEST(DdlPlanner, FollowsTableRenamesThroughTheMap) {
+  Fixture f({"s"}, {}, {"s.u=mapped_u", "s.v=mapped_v"});
+  Plan p = f.plan(record("ALTER TABLE s.u RENAME TO v", "public", {"s.v"}, "s"));
+  EXPECT_EQ(p.sql, "ALTER TABLE s.mapped_u RENAME TO mapped_v");
+}
+
+TEST(DdlPlanner, TableRenamedIntoTheTaskIsSkippedWithAWarning) {
+  Fixture f({}, {"s.v"});
+  Plan p = f.plan(record("ALTER TABLE s.u RENAME TO v", "public", {"s.v"}, "s"));
+  EXPECT_EQ(p.action, Action::skip);
+  EXPECT_TRUE(p.warn);
+  // renamed out: replayed, then the table is no longer in the task
+  p = f.plan(record("ALTER TABLE s.v RENAME TO w", "public", {"s.w"}, "s"));
+  EXPECT_EQ(p.action, Action::replay);
+  EXPECT_FALSE(f.planner.in_task({"s", "w"}));
+}
+
+TEST(DdlPlanner, DropTableKeepsOnlyTablesInTheTask) {
+  Fixture f({}, {"public.a"});
+  Plan p = f.plan(record("DROP TABLE a, b CASCADE", "public"));
+  EXPECT_EQ(p.action, Action::replay);
+  EXPECT_EQ(p.sql, "DROP TABLE a CASCADE");
+  EXPECT_EQ(f.plan(record("DROP TABLE b", "public")).action, Action::skip);
+}
+
+TEST(DdlPlanner, ConcurrentIndexRunsAloneAndIdempotently) {
+  Fixture f({"public"}, {});
+  Plan p = f.plan(record("CREATE INDEX CONCURRENTLY ON t (c)", "public", {"public.t_c_idx"}));
+  EXPECT_EQ(p.action, Action::replay_alone);
+  EXPECT_EQ(p.sql, "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_c_idx ON t USING btree (c)");
+  EXPECT_EQ(p.index, "\"public\".\"t_c_idx\"");
+  p = f.plan(record("DROP INDEX CONCURRENTLY t_c_idx", "public", {"public.t_c_idx"}));
+  EXPECT_EQ(p.action, Action::replay_alone);
+  EXPECT_EQ(p.sql, "DROP INDEX CONCURRENTLY IF EXISTS t_c_idx");
+}
+
+TEST(DdlPlanner, DropIndexOfPickedTablesAsksTheDestination) {
+  Fixture f({}, {"s.a"}, {"s=d"});
+  f.dest_indexes.insert("d.a_idx");
+  EXPECT_EQ(f.plan(record("DROP INDEX s.a_idx", "public", {"s.a_idx"}, "s")).sql, "DROP INDEX d.a_idx");
+  EXPECT_EQ(f.plan(record("DROP INDEX s.b_idx", "public", {"s.b_idx"}, "s")).action, Action::skip);
+}
+
+TEST(DdlPlanner, PartitionOfATaskTableJoinsTheTask) {
+  Fixture f({}, {"s.parent"});
+  Plan p = f.plan(record("CREATE TABLE s.p2024 PARTITION OF s.parent FOR VALUES FROM (1) TO (2)",
+                         "public", {"s.p2024"}, "s"));
+  EXPECT_EQ(p.action, Action::replay);
+  EXPECT_TRUE(f.planner.joined({"s", "p2024"}));
+  EXPECT_EQ(f.plan(record("ALTER TABLE s.p2024 ADD COLUMN x int", "public", {"s.p2024"}, "s")).action,
+            Action::replay);
+}
+
+TEST(DdlPlanner, SequenceOwnedByATaskTableFollowsIt) {
+  Fixture f({}, {"s.t"}, {"s.t=t2", "s.t.c=c2"});
+  Plan p = f.plan(record("CREATE SEQUENCE s.q OWNED BY s.t.c", "public", {"s.q"}, "s"));
+  EXPECT_EQ(p.action, Action::replay);
+  EXPECT_EQ(p.sql, "CREATE SEQUENCE s.q OWNED BY s.t2.c2");
+  EXPECT_EQ(f.plan(record("ALTER SEQUENCE s.q RESTART 5", "public", {"s.q"}, "s")).action,
+            Action::replay);
+  EXPECT_EQ(f.plan(record("DROP SEQUENCE s.q", "public", {"s.q"}, "s")).action, Action::replay);
+  EXPECT_EQ(f.plan(record("CREATE SEQUENCE s.other", "public", {"s.other"}, "s")).action,
+            Action::skip);
+}
+
+TEST(DdlPlanner, CreateTableAsCreatesTheTableEmpty) {
+  Fixture f({"public"}, {});
+  EXPECT_EQ(f.plan(record("CREATE TABLE c AS SELECT 1 AS id", "public", {"public.c"})).sql,
+            "CREATE TABLE c AS SELECT 1 AS id WITH NO DATA");
+  EXPECT_EQ(f.plan(record("SELECT 3 AS id INTO c2", "public", {"public.c2"})).sql,
+            "CREATE TABLE c2 AS SELECT 3 AS id WITH NO DATA");
+}
+
+TEST(DdlPlanner, NeverReplaysPrivilegesOrOwnership) {
+  Fixture f({"public"}, {});
+  EXPECT_EQ(f.plan(record("GRANT SELECT ON t TO reader", "public", {"public.t"})).action,
+            Action::skip);
+  EXPECT_EQ(f.plan(record("ALTER TABLE t OWNER TO bob", "public", {"public.t"})).action,
+            Action::skip);
+}
+
+TEST(DdlPlanner, CasePolicyAppliesToUnquotedAndQuotedNames) {
+  Fixture f({"App"}, {}, {}, task::CasePolicy::lower);
+  Plan p = f.plan(record("ALTER TABLE \"App\".\"Users\" ADD COLUMN \"Nick\" text", "public",
+                         {"\"App\".\"Users\""}, "App"));
+  EXPECT_EQ(p.sql, "ALTER TABLE app.users ADD COLUMN nick text");
+}
+
+TEST(DdlPlanner, StopsAtARecordWithoutItsText) {
+  Fixture f({"public"}, {});
+  pgdts::Ddl d = record("");
+  d.set_statement_exact(false);
+  EXPECT_THROW(f.plan(d), Error);
+}
+
+TEST(DdlPlanner, SplitsIdentitiesAndSearchPaths) {
+  EXPECT_EQ(split_identity("public.\"a.b\"\"c\""), (std::vector<std::string>{"public", "a.b\"c"}));
+  EXPECT_EQ(split_identity("c_check on s.t"), (std::vector<std::string>{"s", "t"}));
+  EXPECT_EQ(split_search_path("\"$user\", Public, \"My S\""),
+            (std::vector<std::string>{"$user", "public", "My S"}));
+}
+
+}  // namespace
+}  // namespace pgdts::ddl
