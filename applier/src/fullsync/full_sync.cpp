@@ -5,6 +5,7 @@
 #include "fullsync/full_sync.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -529,7 +530,13 @@ bool Run::run() {
 
 bool run_full_sync(const FullSyncConfig& config, const std::vector<CopyJob>& jobs,
                    const std::atomic<bool>& stop) {
-  Run run(config, jobs, stop);
+  FullSyncConfig cfg = config;
+  // Tests split small tables into ranges through the real CLI with this.
+  if (const char* kb = std::getenv("PGDTS_FULL_SYNC_MIN_CHUNK_KB")) {
+    std::int64_t v = std::atoll(kb);
+    if (v > 0) cfg.min_chunk_bytes = v * 1024;
+  }
+  Run run(cfg, jobs, stop);
   return run.run();
 }
 
