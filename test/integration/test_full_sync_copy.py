@@ -450,3 +450,33 @@ def test_sigterm_while_a_worker_waits_for_a_lock_cancels_it_and_exits(source, de
     assert took < 8, f"stopping took {took:.1f} s"
     assert events(run.log(), "full_sync_cancelling")
     assert dest.one("SELECT count(*) FROM public.t") == 0
+
+
+def test_status_shows_full_sync_progress_while_it_runs(source, dest, full_sync):
+    import json
+    create_filled(source, dest, "public.big", 60_000)
+    create_filled(source, dest, "public.small", 1_000)
+    run = full_sync(source, dest, ["public.big", "public.small"], "--jobs", "2",
+                    "--full-rps", "10000", min_chunk_kb=256)
+    wait_for(lambda: table_sync(dest).get("public.big", ("", 0, 0, 0, 0))[4] > 0,
+             60, "some ranges of public.big committed", run)
+    binary, _ = harness.find_pgdts()
+
+    def status() -> dict:
+        r = subprocess.run([binary, "status", "--target", dest.conninfo(), "--task", "it",
+                            "--format", "json"], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    during = status()
+    full = during["full_sync"]
+    assert during["phase"] == "full", during
+    assert full["tables_total"] == 2 and full["tables_copied"] < 2, full
+    assert 0 < full["rows_copied"] < 61_000, full
+    assert full["rows_per_second"] > 0, full
+    big = next(t for t in full["tables"] if t["source"] == "public.big")
+    assert big["state"] == "copying" and 0 < big["chunks_done"] < big["chunks_total"], big
+
+    run.finish()
+    after = status()["full_sync"]
+    assert (after["tables_copied"], after["rows_copied"]) == (2, 61_000), after
