@@ -500,8 +500,12 @@ void Applier::send_update(const stream::Relation& rel, const pgdts::Tuple& new_r
   }
   set_.clear();
   bool sets_any = false;
-  for (const auto& v : values) {
-    bool unchanged = v.kind_case() == pgdts::Value::kUnchangedToast;
+  const auto& always_identity = traits(rel).always_identity;
+  for (int i = 0; i < values.size(); ++i) {
+    bool unchanged = values[i].kind_case() == pgdts::Value::kUnchangedToast ||
+                     (!always_identity.empty() &&
+                      std::find(always_identity.begin(), always_identity.end(),
+                                rel.columns[i].name) != always_identity.end());
     set_ += unchanged ? code::kSkip : code::kValue;
     sets_any |= !unchanged;
   }

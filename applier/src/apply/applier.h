@@ -51,6 +51,10 @@ struct TableTraits {
   // Every unique or exclusion index is on key columns only (no expression,
   // no predicate): rows may also be reordered among themselves.
   bool unique_only_on_key = false;
+  // Columns GENERATED ALWAYS AS IDENTITY: an UPDATE may only set them to
+  // DEFAULT, so replayed UPDATEs leave them out (the source cannot change
+  // them otherwise either).
+  std::vector<std::string> always_identity;
 };
 
 // Answers about destination tables; on a connection other than the apply

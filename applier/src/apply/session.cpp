@@ -277,6 +277,12 @@ TableTraits Session::describe(const stream::Relation& rel) {
   t.plain = kind == "r";
   t.may_defer = (t.plain || t.partitioned) && r.value(0, 1) == "t";
   t.unique_only_on_key = r.value(0, 2) == "t";
+  pg::Result ids = progress_.exec(
+      "SELECT a.attname FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c"
+      " ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+      " WHERE n.nspname = $1 AND c.relname = $2 AND a.attidentity = 'a' AND NOT a.attisdropped",
+      {rel.schema.c_str(), rel.name.c_str()});
+  for (int i = 0; i < ids.rows(); ++i) t.always_identity.emplace_back(ids.value(i, 0));
   return t;
 }
 
