@@ -385,6 +385,11 @@ def test_full_rps_20000_copies_400k_rows_in_about_20_seconds(source, dest, full_
           f"(expected 20 s)")
     assert 14 <= elapsed <= 26, f"copy took {elapsed:.1f} s, expected 20 s ± 30%"
     assert dest.one("SELECT count(*) FROM public.t") == 400000
+    # Not a terminal: progress goes to the log every 10 s, at the limit's rate.
+    progress = events(log, "full_sync_progress")
+    assert progress, "no full_sync_progress event in a 20 s copy"
+    rates = [int(p["rows_per_second"]) for p in progress[:-1]]
+    assert all(14_000 <= r <= 26_000 for r in rates), rates
 
 
 def test_sigterm_rolls_back_the_ranges_in_flight_and_the_next_run_finishes(source, dest, full_sync):
@@ -480,3 +485,21 @@ def test_status_shows_full_sync_progress_while_it_runs(source, dest, full_sync):
     run.finish()
     after = status()["full_sync"]
     assert (after["tables_copied"], after["rows_copied"]) == (2, 61_000), after
+
+
+def test_a_terminal_gets_a_live_table_of_progress(source, dest, test_dir):
+    create_filled(source, dest, "public.big", 30_000)
+    create_filled(source, dest, "public.small", 500)
+    binary, _ = harness.find_pgdts()
+    cmd = " ".join([binary, "sync", "--source", f"'{source.conninfo()}'", "--target",
+                    f"'{dest.conninfo()}'", "--task", "it", "--phases", "full", "--tables",
+                    "public.big,public.small", "--full-rps", "10000"])
+    # script(1) gives the command a pseudo-terminal as its stderr.
+    r = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, timeout=120)
+    out = r.stdout.decode(errors="replace")
+    assert r.returncode == 0, harness.tail(out, 30)
+    assert "rows/s" in out and "ETA" in out, harness.tail(out, 30)
+    assert "public.big" in out and "\x1b[" in out  # redrawn in place
+    assert "total: 2/2 tables" in out, harness.tail(out, 30)
+    # log lines still come out whole, above the block
+    assert re.search(r"INFO event=table_copied task=it table=public.big .*sync_lsn=", out)
