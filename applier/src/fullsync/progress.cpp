@@ -43,7 +43,7 @@ class TerminalDisplay : public ProgressObserver {
     };
     char buf[512];
     std::snprintf(buf, sizeof buf, "%-40s %12s %10s %12s %10s %8s", "table", "rows", "MB",
-                  "rows/s", "MB/s", "ETA");
+                  "rows/s", "MB/s", final ? "time" : "ETA");
     line(buf);
     int shown = 0, waiting = 0, recent = 0;
     for (auto it = b.tables.rbegin(); it != b.tables.rend(); ++it)
