@@ -32,6 +32,17 @@ void receive_notice(void* arg, const PGresult* res) {
 }  // namespace
 
 void ConnDeleter::operator()(pg_conn* conn) const { PQfinish(conn); }
+void CancelDeleter::operator()(pg_cancel* cancel) const { PQfreeCancel(cancel); }
+
+bool CancelHandle::cancel() const noexcept {
+  if (!cancel_) return false;
+  char err[256];
+  return PQcancel(cancel_.get(), err, sizeof err) == 1;
+}
+
+CancelHandle Connection::cancel_handle() const {
+  return CancelHandle(conn_ ? PQgetCancel(conn_.get()) : nullptr);
+}
 void ResultDeleter::operator()(pg_result* res) const { PQclear(res); }
 
 int Result::rows() const { return res_ ? PQntuples(res_.get()) : 0; }
