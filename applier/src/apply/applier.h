@@ -11,6 +11,11 @@
 // were applied before and are skipped (a re-sent transaction is never
 // applied twice). Within a group, repeated UPDATEs of one row may be merged
 // into one (UpdateMerger, where its rule allows).
+//
+// DDL records are replayed in place (ddl::Planner decides and rewrites; see
+// docs/ddl-replay.md): after everything held back is written, inside the
+// group, under the source's search_path; the group then ends with that
+// source transaction. CONCURRENTLY commands run alone between two groups.
 #pragma once
 
 #include <chrono>
