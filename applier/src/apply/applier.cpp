@@ -234,7 +234,7 @@ void Applier::end_group() {
                     pg::CommandTag{origin_tag.what, origin_tag.sql, group_end_, false});
   pipeline_.query("COMMIT", 0, nullptr, pg::CommandTag{"COMMIT", "COMMIT", group_end_, false});
   pipeline_.sync();
-  unconfirmed_.push_back({group_end_, group_changes_, group_txns_});
+  unconfirmed_.push_back({group_end_, group_changes_, group_txns_, group_commit_time_});
   counters_.last_end = group_end_;
   log::Event("group_committed")
       .field("transactions", group_txns_)
@@ -247,6 +247,7 @@ void Applier::confirm_durable(pg::Lsn durable) {
   while (!unconfirmed_.empty() && unconfirmed_.front().end <= durable) {
     counters_.changes += unconfirmed_.front().changes;
     counters_.transactions += unconfirmed_.front().transactions;
+    counters_.durable_commit_time = unconfirmed_.front().commit_time;
     unconfirmed_.pop_front();
   }
 }

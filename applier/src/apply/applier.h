@@ -95,6 +95,9 @@ struct ApplyCounters {
   std::uint64_t outside_task = 0;  // changes of tables the task does not select
   std::uint64_t in_copy = 0;       // changes full sync had copied already
   pg::Lsn last_end = 0;            // end LSN of the last transaction sent to commit
+  // Source commit time (microseconds since the Unix epoch) of the last
+  // transaction known durable on the destination; 0 before the first.
+  std::int64_t durable_commit_time = 0;
 
   // Sums the counts (not last_end) of another session's counters.
   ApplyCounters& operator+=(const ApplyCounters& o) {
@@ -249,6 +252,7 @@ class Applier {
   struct SentGroup {
     pg::Lsn end;
     std::size_t changes, transactions;
+    std::int64_t commit_time;
   };
   std::deque<SentGroup> unconfirmed_;  // sent to commit, not yet known durable
 

@@ -9,12 +9,14 @@
 
 #include <poll.h>
 
+#include "apply/heartbeat.h"
 #include "apply/origin.h"
 #include "error.h"
 #include "logging/log.h"
 #include "pg/connection.h"
 #include "pg/replication_stream.h"
 #include "stream/record_decoder.h"
+#include "task/task_state.h"
 
 namespace pgdts::apply {
 namespace {
@@ -60,7 +62,12 @@ class Session : public DestinationCatalog {
  public:
   Session(const SessionConfig& config, const std::atomic<bool>& stop, SessionHooks& hooks,
           SessionTotals& totals, OpenConnections reuse)
-      : cfg_(config), stop_(stop), hooks_(hooks), totals_(totals), reuse_(std::move(reuse)) {}
+      : cfg_(config),
+        stop_(stop),
+        hooks_(hooks),
+        totals_(totals),
+        reuse_(std::move(reuse)),
+        heartbeat_(config.source, config.task, config.application_name) {}
 
   void run() {
     try {
@@ -96,6 +103,7 @@ class Session : public DestinationCatalog {
   SessionHooks& hooks_;
   SessionTotals& totals_;
   OpenConnections reuse_;
+  Heartbeat heartbeat_;
 
   // Declared before applier_: it refers to apply_ and is destroyed first.
   std::optional<pg::ReplicationStream> stream_;
@@ -428,7 +436,18 @@ void Session::loop() {
   }
 }
 
+// Now minus the source commit time of the last transaction durable on the
+// destination (heartbeats keep one recent); nullopt before the first.
+std::optional<std::int64_t> latency_ms(const ApplyCounters& c) {
+  if (c.durable_commit_time == 0) return std::nullopt;
+  auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  return std::max<std::int64_t>(0, (now_us - c.durable_commit_time) / 1000);
+}
+
 void Session::periodic(Clock::time_point now) {
+  heartbeat_.beat_if_due(now);
   if (messages_since_periodic_ > 0) {
     last_message_ = now;
     ping_sent_ = false;
@@ -442,6 +461,14 @@ void Session::periodic(Clock::time_point now) {
     applier_->report_skips(false);
     const ApplyCounters& c = applier_->counters();
     std::uint64_t total = c.changes;
+    std::optional<std::int64_t> latency = latency_ms(applier_->counters());
+    if (latency) {
+      try {
+        task::TaskStore(progress_).set_latency(cfg_.task, *latency);
+      } catch (const pg::SqlError&) {
+        // the task row is informational here: never stop applying for it
+      }
+    }
     if (total != logged_changes_) {
       double secs = std::chrono::duration<double>(now - logged_at_).count();
       log::Event("progress")
@@ -452,6 +479,7 @@ void Session::periodic(Clock::time_point now) {
           .field("changes_per_second",
                  static_cast<std::uint64_t>(secs > 0 ? (total - logged_changes_) / secs : 0))
           .field("lsn", pg::format_lsn(c.last_end))
+          .field("latency_ms", latency ? std::to_string(*latency) : std::string("unknown"))
           .field("confirmed_lsn", pg::format_lsn(reported_))
           .info();
       logged_changes_ = total;
