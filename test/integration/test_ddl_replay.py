@@ -341,8 +341,11 @@ def test_volatile_default_ends_with_the_source_values(source, dest, pgdts):
     the capture sends the rows again with their values, so the destination
     ends with the source's values, not its own."""
     run_on_both(source, dest, "CREATE TABLE t (id serial PRIMARY KEY, v text, n int);"
-                              "INSERT INTO t (v, n) SELECT 'old' || i, i FROM generate_series(1, 500) i")
+                              "INSERT INTO t (v, n) SELECT 'old' || i, i FROM generate_series(1, 500) i;"
+                              "CREATE TABLE g (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text);"
+                              "INSERT INTO g (v) SELECT 'g' || i FROM generate_series(1, 100) i")
     app = pgdts.sync(source, dest)
+    source.sql("ALTER TABLE g ADD COLUMN at timestamptz DEFAULT clock_timestamp()")
     writer = Writer(source, "t", "v, n", lambda i: (f"w{i}", i))
     try:
         time.sleep(0.2)
@@ -356,7 +359,7 @@ def test_volatile_default_ends_with_the_source_values(source, dest, pgdts):
     wait_caught_up(source, dest, app, timeout=120)
     app.stop()
     assert table_definition(source, "public", "t") == table_definition(dest, "public", "t")
-    assert_tables_equal(source, dest, ["t"])
+    assert_tables_equal(source, dest, ["t", "g"])
     assert dest.one("SELECT count(DISTINCT at) FROM t WHERE id <= 500") > 1
 
 

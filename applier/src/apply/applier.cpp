@@ -92,9 +92,13 @@ Applier::Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limi
       replica_role_(replica_role),
       scope_(scope),
       planner_(scope.selection, scope.names, scope.tables,
-               ddl::DestinationLookup{[this](const std::string& schema, const std::string& index) {
-                 return catalog_.index_exists(schema, index);
-               }}),
+               ddl::DestinationLookup{
+                   [this](const std::string& schema, const std::string& index) {
+                     return catalog_.has_relation(schema, index, "iI");
+                   },
+                   [this](const std::string& schema, const std::string& sequence) {
+                     return catalog_.has_relation(schema, sequence, "S");
+                   }}),
       merger_(limits.group_max_changes, kHoldMaxBytes),
       batcher_(limits.group_max_changes, kHoldMaxBytes),
       skip_before_(origin_position),

@@ -11,6 +11,11 @@
 // were applied before and are skipped (a re-sent transaction is never
 // applied twice). Within a group, repeated UPDATEs of one row may be merged
 // into one (UpdateMerger, where its rule allows).
+//
+// DDL records are replayed in place (ddl::Planner decides and rewrites; see
+// docs/ddl-replay.md): after everything held back is written, inside the
+// group, under the source's search_path; the group then ends with that
+// source transaction. CONCURRENTLY commands run alone between two groups.
 #pragma once
 
 #include <chrono>
@@ -64,9 +69,11 @@ class DestinationCatalog {
  public:
   virtual ~DestinationCatalog() = default;
   virtual TableTraits describe(const stream::Relation& rel) = 0;
-  // Whether the destination has an index of this name in this schema
-  // (committed state; DDL replay of DROP INDEX on tables picked one by one).
-  virtual bool index_exists(const std::string& schema, const std::string& index) = 0;
+  // Whether the destination has a relation of this name in this schema, of
+  // one of these relkinds (committed state; DDL replay of DROP INDEX and
+  // ALTER SEQUENCE on tables picked one by one).
+  virtual bool has_relation(const std::string& schema, const std::string& name,
+                            const std::string& relkinds) = 0;
   // Runs a DDL statement that cannot run inside a transaction block (CREATE
   // INDEX CONCURRENTLY) under the plan's search_path, on its own. When the
   // plan names an index left invalid by an interrupted earlier run, that

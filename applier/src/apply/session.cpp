@@ -93,7 +93,8 @@ class Session : public DestinationCatalog {
   void abandon_transaction();
   void collect_totals();
   TableTraits describe(const stream::Relation& rel) override;
-  bool index_exists(const std::string& schema, const std::string& index) override;
+  bool has_relation(const std::string& schema, const std::string& name,
+                    const std::string& relkinds) override;
   void run_alone(const ddl::Plan& plan) override;
   std::string in_session_encoding(const std::string& utf8_sql) override;
 
@@ -305,11 +306,12 @@ TableTraits Session::describe(const stream::Relation& rel) {
   return t;
 }
 
-bool Session::index_exists(const std::string& schema, const std::string& index) {
+bool Session::has_relation(const std::string& schema, const std::string& name,
+                           const std::string& relkinds) {
   pg::Result r = progress_.exec(
       "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-      " WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('i', 'I')",
-      {schema.c_str(), index.c_str()});
+      " WHERE n.nspname = $1 AND c.relname = $2 AND strpos($3, c.relkind::text) > 0",
+      {schema.c_str(), name.c_str(), relkinds.c_str()});
   return r.rows() > 0;
 }
 
