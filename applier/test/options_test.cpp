@@ -213,3 +213,15 @@ TEST(Options, ConfigFileGivesOptionsAndCommandLineWins) {
             std::string::npos);
   std::remove(path.c_str());
 }
+
+TEST(Options, ConfigFileErrorsNeverEchoAPassword) {
+  std::string path = ::testing::TempDir() + "pgdts_options_secret.ini";
+  {
+    std::ofstream f(path);
+    f << "source host=h password=hunter2 dbname=app\n";  // no '=' after the key: a bad line
+  }
+  std::string error = usage_error({"sync", "--config", path});
+  EXPECT_NE(error.find("config file"), std::string::npos) << error;
+  EXPECT_EQ(error.find("hunter2"), std::string::npos) << error;
+  std::remove(path.c_str());
+}

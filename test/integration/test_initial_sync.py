@@ -65,17 +65,13 @@ def test_default_phases_move_a_live_database(pgdts, source, dest):
 
 
 def test_mapped_names_are_used_by_every_phase(pgdts, source, dest):
-    mapping = {"schemas": {"shop": "store"},
-               "tables": {("shop", "orders"): "purchases"},
-               "columns": {("shop", "customers", "email"): "mail"}}
+    mapping = harness.NameMapping(schemas={"shop": "store"},
+                                  tables={("shop", "orders"): "purchases"},
+                                  columns={("shop", "customers", "email"): "mail"})
     app = sync_under_writes(pgdts, source, dest, extra=[
         "--map", "shop=store", "--map", "shop.orders=purchases",
         "--map", "shop.customers.email=mail"])
-    pairs = []
-    for s, t in schema_fixture.leaf_tables(source):
-        ds = mapping["schemas"].get(s, s)
-        dt = mapping["tables"].get((s, t), t)
-        pairs.append(((s, t), (ds, dt)))
+    pairs = [((s, t), mapping.table(s, t)) for s, t in schema_fixture.leaf_tables(source)]
     assert ((("shop", "orders"), ("store", "purchases"))) in pairs
     assert dest.one("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'store' "
                     "AND table_name = 'customers' AND column_name = 'mail'") == 1
@@ -94,7 +90,7 @@ def test_case_lower_folds_every_destination_name(pgdts, source, dest):
                      "OR table_schema <> lower(table_schema))")
     assert upper == [], f"names not folded to lower case: {upper[:5]}"
     harness.assert_mapped_tables_equal(source, dest, pairs)
-    harness.assert_catalogs_equal(source.connect(), dest.connect(), mapping={"case": "lower"})
+    harness.assert_catalogs_equal(source.connect(), dest.connect(), mapping=harness.NameMapping(case="lower"))
     app.stop()
 
 
