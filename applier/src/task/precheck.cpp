@@ -80,7 +80,7 @@ std::string sql_name(const std::string& name) {
       "all", "analyse", "analyze", "and", "any", "as", "both", "case", "check", "column",
       "constraint", "create", "current_role", "current_user", "default", "do", "else", "end",
       "except", "false", "for", "from", "grant", "group", "in", "intersect", "limit", "not",
-      "null", "offset", "on", "only", "or", "order", "primary", "public", "references", "select",
+      "null", "offset", "on", "only", "or", "order", "primary", "references", "select",
       "session_user", "table", "then", "to", "true", "union", "user", "using", "when", "where",
       "with"};
   bool plain = !name.empty() && !(name[0] >= '0' && name[0] <= '9') && !reserved.count(name) &&
@@ -592,13 +592,13 @@ class Prechecks {
     std::string secs = std::to_string(in_.long_transaction_seconds);
     pg::Result r = s.exec(
         "SELECT 'pid ' || pid || COALESCE(' (' || usename || ' on ' || datname || ')', ''), "
-        "       pg_catalog.extract(epoch FROM pg_catalog.now() - xact_start)::bigint "
+        "       extract(epoch FROM pg_catalog.now() - xact_start)::bigint "
         "FROM pg_catalog.pg_stat_activity "
         "WHERE backend_xid IS NOT NULL AND pid <> pg_catalog.pg_backend_pid() "
         "  AND xact_start < pg_catalog.now() - pg_catalog.make_interval(secs => $1::int) "
         "UNION ALL "
         "SELECT 'prepared transaction ' || pg_catalog.quote_literal(gid), "
-        "       pg_catalog.extract(epoch FROM pg_catalog.now() - prepared)::bigint "
+        "       extract(epoch FROM pg_catalog.now() - prepared)::bigint "
         "FROM pg_catalog.pg_prepared_xacts "
         "WHERE prepared < pg_catalog.now() - pg_catalog.make_interval(secs => $1::int) "
         "ORDER BY 2 DESC",
