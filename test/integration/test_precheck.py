@@ -265,3 +265,14 @@ def test_precheck_bad_usage_exits_2(pgdts, source, dest):
     assert r.returncode == 2 and "--target" in r.stderr, r.stderr
     r = precheck(pgdts, source, dest, "--format", "yaml")
     assert r.returncode == 2, r.stderr
+
+
+def test_unsupported_objects_are_named(pgdts, source, dest):
+    keyed_table(source)
+    source.sql("CREATE UNIQUE INDEX items_lower_v ON public.items (lower(v))")
+    source.sql("CREATE SCHEMA other")
+    source.sql("CREATE TABLE public.base (id int PRIMARY KEY)")
+    source.sql("CREATE TABLE other.child (extra text) INHERITS (public.base)")
+    r = precheck(pgdts, source, dest)
+    expect(r, "unsupported_objects", "WARN", "items_lower_v", "public.items", "other.child",
+           "public.base")

@@ -255,9 +255,14 @@ class Prechecks {
     if (!slot_exists) {
       add("task_slot", Check::pass, "no slot " + slot + " yet");
     } else if (r.value(0, 5) == "t") {
-      add("task_slot", Check::fail,
-          "replication slot " + slot + " is in use by PID " + std::string(r.value(0, 6)),
-          "stop the process reading it (another pgdts sync of task " + in_.task + "?)");
+      // A warning: the walsender of a killed pgdts lingers until it notices,
+      // and sync waits a little for it.
+      add("task_slot", Check::warn,
+          "replication slot " + slot + " is in use by PID " + std::string(r.value(0, 6)) +
+              ": another pgdts sync of task " + in_.task +
+              ", or the walsender of one that just ended",
+          "stop the process reading it; sync fails if the slot is still busy after a few "
+          "seconds");
     } else {
       std::string retained = r.is_null(0, 7) ? "an unknown amount" : megabytes(to_int(r.value(0, 7)));
       add("task_slot", Check::warn,
