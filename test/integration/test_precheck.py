@@ -58,6 +58,7 @@ def keyed_table(source, name="public.items"):
 def test_precheck_passes_on_a_well_set_source(pgdts, source, dest):
     keyed_table(source)
     r = precheck(pgdts, source, dest)
+    print(r.stdout)
     found = checks_of(r)
     assert r.returncode == 0, r.stdout + r.stderr
     not_passed = [line for status, line in found.values() if status != "PASS"]
@@ -103,6 +104,7 @@ def test_no_free_replication_slot_fails_and_sync_refuses_to_start(pgdts, source,
 
     s = pgdts.run(["sync", "--source", source.conninfo(), "--target", dest.conninfo(),
                    "--task", "pc", "--phases", "incremental"], timeout=TIMEOUT)
+    print(s.stderr)
     assert s.returncode == 1, s.stderr
     errors = [ln for ln in s.stderr.splitlines() if ln.startswith("pgdts: error:")]
     assert len(errors) == 1, s.stderr
@@ -136,6 +138,7 @@ def test_source_role_without_select_on_a_table_fails(pgdts, source, dest):
     source.sql("CREATE ROLE repl LOGIN REPLICATION")
     source.sql("GRANT SELECT ON public.items TO repl")
     r = precheck(pgdts, source, dest, source_conninfo=source.conninfo(user="repl"))
+    print(r.stdout)
     line = expect(r, "source_select", "FAIL", "public.secrets", "GRANT SELECT ON public.secrets TO repl")
     assert "public.items" not in line
     assert checks_of(r)["source_replication"][0] == "PASS", r.stdout

@@ -201,7 +201,12 @@ class Prechecks {
       else add(name, Check::pass, ok);
     };
     report("wal_level", wal_level_problem(facts), "wal_level = logical");
-    report("output_plugin", output_plugin_problem(facts),
+    if (facts.output_plugin_libraries_hidden)
+      add("output_plugin", Check::warn,
+          "cannot read output_plugin_libraries (needs superuser or pg_read_all_settings): "
+          "whether it allows pgdts is not known",
+          "make sure output_plugin_libraries lists pgdts in the source's postgresql.conf");
+    else report("output_plugin", output_plugin_problem(facts),
            facts.output_plugin_libraries
                ? "output_plugin_libraries allows pgdts (\"" + *facts.output_plugin_libraries + "\")"
                : "every output plugin is allowed (no output_plugin_libraries setting)");

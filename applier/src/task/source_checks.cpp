@@ -29,13 +29,22 @@ SourceFacts read_source_facts(pg::Connection& source) {
       "current_setting('server_encoding'), "
       "(SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pgdts'), "
       "(SELECT setting FROM pg_catalog.pg_settings WHERE name = 'output_plugin_libraries'), "
-      "EXISTS (SELECT 1 FROM pg_catalog.pg_settings WHERE name = 'output_plugin_libraries')");
+      "EXISTS (SELECT 1 FROM pg_catalog.pg_settings WHERE name = 'output_plugin_libraries'), "
+      "current_setting('server_version_num')::int");
   SourceFacts facts;
   facts.wal_level = std::string(r.value(0, 0));
   facts.database = std::string(r.value(0, 1));
   facts.server_encoding = std::string(r.value(0, 2));
   facts.extension_version = r.optional(0, 3);
-  if (r.value(0, 5) == "t") facts.output_plugin_libraries = r.optional(0, 4).value_or("");
+  if (r.value(0, 5) == "t") {
+    facts.output_plugin_libraries = r.optional(0, 4).value_or("");
+  } else if (std::stoi(std::string(r.value(0, 6))) >= 150000) {
+    // pg_settings hides superuser-only settings from other accounts;
+    // pg_settings_get_flags (PostgreSQL 15+) tells whether it exists.
+    pg::Result flags = source.exec(
+        "SELECT pg_catalog.pg_settings_get_flags('output_plugin_libraries') IS NOT NULL");
+    facts.output_plugin_libraries_hidden = flags.value(0, 0) == "t";
+  }
   return facts;
 }
 

@@ -23,6 +23,9 @@ struct SourceFacts {
   std::optional<std::string> extension_version;  // unset: not installed
   // unset: the server has no such setting (before 15.19): every plugin is allowed
   std::optional<std::string> output_plugin_libraries;
+  // The setting exists but this account may not read it (superuser or
+  // pg_read_all_settings may): whether pgdts is allowed is not known.
+  bool output_plugin_libraries_hidden = false;
 };
 
 struct SourceProblem {
