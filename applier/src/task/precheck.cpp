@@ -108,7 +108,7 @@ class Prechecks {
     target_ = connect(in_.target, "destination", "target_connection", "--target");
     if (target_) {
       try {
-        guard("target_connection", [&] { read_dest_phase(); });
+        guard("task_state", [&] { read_dest_phase(); });
       } catch (const pg::ConnectionError&) {
         target_.reset();
       }
