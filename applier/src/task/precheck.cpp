@@ -93,6 +93,12 @@ std::string sql_name(const std::string& name) {
   return out + "\"";
 }
 
+// Whether schema sync still has to create the tables (a task that reached
+// phase full created them in the same transaction that left phase schema).
+bool schema_phase_pending(const std::optional<std::string>& dest_phase) {
+  return !dest_phase || *dest_phase == "schema";
+}
+
 // Whether the initial phases still have work (a task absent from the
 // destination, or in phase schema or full).
 bool initial_phases_pending(const std::optional<std::string>& dest_phase) {
@@ -651,7 +657,7 @@ class Prechecks {
     pg::Connection& d = *target_;
     // pgdts' own state (schema pgdts), and the mapped schemas schema sync creates in.
     std::vector<std::string> schemas = {"pgdts"};
-    if (schema_ && in_.has_phase("schema") && initial_phases_pending(dest_phase_))
+    if (schema_ && in_.has_phase("schema") && schema_phase_pending(dest_phase_))
       for (const auto& s : schema_->schemas) {
         std::string mapped = in_.names.schema(s);
         if (std::find(schemas.begin(), schemas.end(), mapped) == schemas.end())
@@ -696,7 +702,7 @@ class Prechecks {
 
   void conflicting_tables() {
     pg::Connection& d = *target_;
-    bool creates = in_.has_phase("schema") && initial_phases_pending(dest_phase_);
+    bool creates = in_.has_phase("schema") && schema_phase_pending(dest_phase_);
     std::vector<TableName> existing = schema::existing_tables(d, *schema_, in_.names);
     std::vector<std::string> names;
     for (const auto& t : existing) names.push_back(display_name(t));
