@@ -572,8 +572,8 @@ pgdts_default_is_volatile(TupleDesc desc, AttrNumber attnum)
 }
 
 /*
- * ALTER TABLE ... ADD COLUMN with a volatile default (or an identity, whose
- * values come from a sequence) computes a value for every existing row in
+ * ALTER TABLE ... ADD COLUMN with a volatile default (or a BY DEFAULT
+ * identity, whose values come from a sequence) computes a value for every existing row in
  * a table rewrite, which logical decoding does not carry.  Replayed on the
  * destination, the command would compute other values there.  So the rows
  * are written once more, right after the command's row in
@@ -624,7 +624,12 @@ pgdts_rewrite_volatile_columns(AlterTableStmt *stmt)
 		if (attnum == InvalidAttrNumber)
 			continue;
 		attr = TupleDescAttr(desc, attnum - 1);
-		if (attr->attisdropped || attr->attgenerated)
+		/*
+		 * GENERATED ALWAYS identities cannot be set by an UPDATE on the
+		 * destination: left out (each side numbers the rows on its own).
+		 */
+		if (attr->attisdropped || attr->attgenerated ||
+			attr->attidentity == ATTRIBUTE_IDENTITY_ALWAYS)
 			continue;
 		if (!attr->attidentity && !pgdts_default_is_volatile(desc, attnum))
 			continue;

@@ -28,6 +28,9 @@ TEST(MaskPassword, UriUserInfoAndQuery) {
   EXPECT_EQ(mask_password("postgresql://h1,h2/db"), "postgresql://h1,h2/db");
   EXPECT_EQ(mask_password("postgresql://u:p%40ss@h"), "postgresql://u:****@h");
   EXPECT_EQ(mask_password("postgresql://"), "postgresql://");
+  // libpq decodes %-escapes in keys too
+  EXPECT_EQ(mask_password("postgresql://h/db?pass%77ord=secret"), "postgresql://h/db?pass%77ord=****");
+  EXPECT_EQ(mask_password("postgresql://h/db?SSL%50ASSWORD=k"), "postgresql://h/db?SSL%50ASSWORD=****");
 }
 
 TEST(ConnInfo, ParsesBothForms) {

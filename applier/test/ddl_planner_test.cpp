@@ -27,7 +27,8 @@ struct Fixture {
   task::Selection selection;
   task::NameMap names;
   std::set<TableName> start;
-  std::set<std::string> dest_indexes;  // "schema.index"
+  std::set<std::string> dest_indexes;    // "schema.index"
+  std::set<std::string> dest_sequences;  // "schema.sequence"
   Planner planner;
   Fixture(std::vector<std::string> schemas, std::vector<std::string> tables,
           std::vector<std::string> maps = {}, task::CasePolicy policy = task::CasePolicy::keep)
@@ -35,8 +36,11 @@ struct Fixture {
         names(task::NameMap::parse(maps, policy)),
         planner(selection, names, start,
                 DestinationLookup{[this](const std::string& s, const std::string& i) {
-                  return dest_indexes.count(s + "." + i) > 0;
-                }}) {}
+                                    return dest_indexes.count(s + "." + i) > 0;
+                                  },
+                                  [this](const std::string& s, const std::string& q) {
+                                    return dest_sequences.count(s + "." + q) > 0;
+                                  }}) {}
   Plan plan(const pgdts::Ddl& d) { return planner.plan(d, 0x100); }
 };
 
@@ -147,6 +151,15 @@ TEST(DdlPlanner, SequenceOwnedByATaskTableFollowsIt) {
             Action::replay);
   EXPECT_EQ(f.plan(record("DROP SEQUENCE s.q", "public", {"s.q"}, "s")).action, Action::replay);
   EXPECT_EQ(f.plan(record("CREATE SEQUENCE s.other", "public", {"s.other"}, "s")).action,
+            Action::skip);
+}
+
+TEST(DdlPlanner, SequenceTheDestinationHasFollowsItsTable) {
+  Fixture f({}, {"s.t"}, {"s=d"});
+  f.dest_sequences.insert("d.t_id_seq");  // a SERIAL's, created with its table
+  EXPECT_EQ(f.plan(record("ALTER SEQUENCE s.t_id_seq RESTART 7", "public", {"s.t_id_seq"}, "s")).sql,
+            "ALTER SEQUENCE d.t_id_seq RESTART 7");
+  EXPECT_EQ(f.plan(record("ALTER SEQUENCE s.other RESTART 7", "public", {"s.other"}, "s")).action,
             Action::skip);
 }
 

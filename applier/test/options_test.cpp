@@ -230,3 +230,15 @@ TEST(Options, PrecheckTakesTheTaskOptionsAndFormat) {
                 .find("--format"),
             std::string::npos);
 }
+
+TEST(Options, ConfigFileErrorsNeverEchoAPassword) {
+  std::string path = ::testing::TempDir() + "pgdts_options_secret.ini";
+  {
+    std::ofstream f(path);
+    f << "source host=h password=hunter2 dbname=app\n";  // no '=' after the key: a bad line
+  }
+  std::string error = usage_error({"sync", "--config", path});
+  EXPECT_NE(error.find("config file"), std::string::npos) << error;
+  EXPECT_EQ(error.find("hunter2"), std::string::npos) << error;
+  std::remove(path.c_str());
+}

@@ -35,6 +35,7 @@ Column col(std::string name, std::string type) {
 
 SourceSchema shop() {
   SourceSchema s;
+  s.path_schemas = {"other", "shop"};
   Sequence seq;
   seq.name = {"shop", "orders_id_seq"};
   seq.owner_table = task::TableName{"shop", "orders"};
@@ -122,7 +123,7 @@ TEST(SchemaDdl, TableWithMappedSchemaUserTypesSerialGeneratedAndCheck) {
   auto owned = w.owned_by(s.tables[0]);
   ASSERT_EQ(owned.size(), 1u);
   EXPECT_EQ(owned[0], "ALTER SEQUENCE \"store\".\"orders_id_seq\" OWNED BY \"store\".\"purchases\".\"id\"");
-  EXPECT_EQ(w.search_path("shop"), "\"store\", public");
+  EXPECT_EQ(w.search_path("shop"), "pg_catalog, \"store\", \"other\", public");
 }
 
 TEST(SchemaDdl, IdentityColumnCarriesItsSequenceOptions) {

@@ -624,7 +624,7 @@ def table_diff(source: Cluster, dest: Cluster, table, limit: int = 5,
                 return None
         except psycopg.Error:
             pass
-    src_iter, dst_iter = iter(_row_stream(source, table)), iter(_row_stream(dest, dest_table))
+    src_iter, dst_iter = iter(_row_stream(source, table)), iter(_row_stream(dest, dest_table or table))
     only_src: list[str] = []
     only_dst: list[str] = []
     n_src = n_dst = extra_src = extra_dst = 0
@@ -735,10 +735,18 @@ _USER_SCHEMA_SQL = (
     "AND NOT EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = 'pgdts' AND e.extnamespace = n.oid)")
 
 
-def _describe_catalogs(conn, schemas: list[str] | None = None) -> dict:
+def _describe_catalogs(conn, schemas: list[str] | None = None, path: list[str] | None = None) -> dict:
     """{'tables': {(schema, table): {...}}, 'types': {...}, 'sequences': {...}}
     of the user schemas (or the given ones), with every name as the server
-    spells it; expressions printed with search_path = the object's schema."""
+    spells it; expressions printed with search_path = pg_catalog, the
+    object's schema, the other schemas of path (so that references into
+    those schemas print unqualified, whatever they are called)."""
+    path = path or []
+
+    def search_path(own: str) -> str:
+        return ", ".join(["pg_catalog"] + [pgsql.Identifier(x).as_string(conn)
+                                           for x in [own] + [p for p in path if p != own]])
+
     cur = conn.cursor()
     cur.execute("SET search_path = pg_catalog")
     where = _USER_SCHEMA_SQL if schemas is None else "n.nspname = ANY(%(schemas)s)"
@@ -756,7 +764,7 @@ def _describe_catalogs(conn, schemas: list[str] | None = None) -> dict:
     rels = cur.fetchall()
     tables: dict = {}
     for oid, s, t, kind, rs, rt, ps, pt, bound in rels:
-        cur.execute("SELECT set_config('search_path', quote_ident(%s) || ', pg_catalog', false)", [s])
+        cur.execute("SELECT set_config('search_path', %s, false)", [search_path(s)])
         cur.execute(
             "SELECT a.attname, tn.nspname, ty.typname, a.atttypmod, a.attnotnull, "
             "  pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, "
@@ -812,7 +820,8 @@ def _describe_catalogs(conn, schemas: list[str] | None = None) -> dict:
     cur.execute(
         "SELECT n.nspname, t.typname, t.typtype, "
         "  ARRAY(SELECT enumlabel::text FROM pg_enum WHERE enumtypid = t.oid ORDER BY enumsortorder), "
-        "  bn.nspname, b.typname, t.typtypmod, t.typnotnull, "
+        "  bn.nspname, b.typname, t.typtypmod, t.typnotnull, pg_get_expr(t.typdefaultbin, 0), "
+        "  (SELECT collname FROM pg_collation WHERE oid = t.typcollation AND t.typcollation <> b.typcollation), "
         "  ARRAY(SELECT conname || ': ' || pg_get_constraintdef(k.oid) FROM pg_constraint k "
         "        WHERE k.contypid = t.oid ORDER BY conname), "
         "  ARRAY(SELECT a.attname || ' ' || an.nspname || '.' || at.typname || ' ' || a.atttypmod "
@@ -836,7 +845,7 @@ def _connection_of(x):
     return x.connect(), True
 
 
-def assert_catalogs_equal(src_conn, dst_conn, mapping: NameMapping | None = None) -> None:
+def assert_catalogs_equal(src_conn, dst_conn, mapping: "NameMapping | dict | None" = None) -> None:
     """The destination holds, through its catalogs, what the source's user
     schemas hold, names mapped through mapping (a NameMapping): for every
     table its columns (name, type, typmod, NOT NULL, default, identity,
@@ -845,17 +854,19 @@ def assert_catalogs_equal(src_conn, dst_conn, mapping: NameMapping | None = None
     order, unique, predicate, method), partition key and bounds, replica
     identity; the user types (enum labels, domains, composites) and the
     sequences (options, owner). src_conn/dst_conn: Clusters or psycopg
-    connections. Expression texts are compared with the source's column
+    connections; mapping: a NameMapping or the dict of its arguments. Expression texts are compared with the source's column
     names rewritten to the mapped ones."""
-    m = mapping or NameMapping()
+    m = NameMapping(**mapping) if isinstance(mapping, dict) else (mapping or NameMapping())
     src, close_src = _connection_of(src_conn)
     dst, close_dst = _connection_of(dst_conn)
     try:
-        source = _describe_catalogs(src)
+        user_schemas = [r[0] for r in src.execute(
+            f"SELECT n.nspname FROM pg_namespace n WHERE {_USER_SCHEMA_SQL} ORDER BY 1".replace("%%", "%"))]
+        source = _describe_catalogs(src, path=user_schemas)
         schemas = sorted({m.schema(s) for s, _ in source["tables"]} |
                          {m.schema(s) for s, _ in source["types"]} |
                          {m.schema(s) for s, _ in source["sequences"]})
-        dest = _describe_catalogs(dst, schemas)
+        dest = _describe_catalogs(dst, schemas, path=[m.schema(s) for s in user_schemas])
         quoted: dict[str, str] = {}
 
         def quote_ident(name: str) -> str:
@@ -943,8 +954,8 @@ def assert_catalogs_equal(src_conn, dst_conn, mapping: NameMapping | None = None
             problems.append(f"sequence {(ms(s), n)}:\n    expected {exp!r}\n    found    "
                             f"{(tuple(gopts), ((gs, gt), gc, gdep) if gt else None)!r}")
     for (s, n), v in source["types"].items():
-        kind, labels, bs, bn, mod, nn, checks, attrs = v
-        exp = (kind, labels, ms(bs) if bs else None, bn, mod, nn, checks,
+        kind, labels, bs, bn, mod, nn, default, coll, checks, attrs = v
+        exp = (kind, labels, ms(bs) if bs else None, bn, mod, nn, default, coll, checks,
                [re.sub(r"^(\S+) (.*?)\.", lambda mm: f"{mm.group(1)} {ms(mm.group(2))}.", a) for a in attrs])
         got = dest["types"].get((ms(s), n))
         if got is None:

@@ -172,7 +172,8 @@ CREATE TABLE "Sales Dept".targets (region text, quarter int CHECK (quarter BETWE
                                    amount numeric, PRIMARY KEY (region, quarter));
 CREATE TABLE "Sales Dept".calls (
   id serial PRIMARY KEY, lead_id int REFERENCES "Sales Dept"."Leads" ON DELETE CASCADE,
-  at timestamptz DEFAULT now(), duration interval, outcome shop.mood);
+  at timestamptz DEFAULT now(), duration interval, outcome shop.mood DEFAULT 'ok',
+  CONSTRAINT calls_outcome_known CHECK (outcome <> 'it''s complicated'::shop.mood));
 CREATE TABLE "Sales Dept".deals (
   id serial PRIMARY KEY, lead_id int REFERENCES "Sales Dept"."Leads" ON DELETE CASCADE,
   stage "Sales Dept".stage NOT NULL DEFAULT 'new', history "Sales Dept".stage[],

@@ -341,8 +341,11 @@ def test_volatile_default_ends_with_the_source_values(source, dest, pgdts):
     the capture sends the rows again with their values, so the destination
     ends with the source's values, not its own."""
     run_on_both(source, dest, "CREATE TABLE t (id serial PRIMARY KEY, v text, n int);"
-                              "INSERT INTO t (v, n) SELECT 'old' || i, i FROM generate_series(1, 500) i")
+                              "INSERT INTO t (v, n) SELECT 'old' || i, i FROM generate_series(1, 500) i;"
+                              "CREATE TABLE g (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text);"
+                              "INSERT INTO g (v) SELECT 'g' || i FROM generate_series(1, 100) i")
     app = pgdts.sync(source, dest)
+    source.sql("ALTER TABLE g ADD COLUMN at timestamptz DEFAULT clock_timestamp()")
     writer = Writer(source, "t", "v, n", lambda i: (f"w{i}", i))
     try:
         time.sleep(0.2)
@@ -356,5 +359,111 @@ def test_volatile_default_ends_with_the_source_values(source, dest, pgdts):
     wait_caught_up(source, dest, app, timeout=120)
     app.stop()
     assert table_definition(source, "public", "t") == table_definition(dest, "public", "t")
-    assert_tables_equal(source, dest, ["t"])
+    assert_tables_equal(source, dest, ["t", "g"])
     assert dest.one("SELECT count(DISTINCT at) FROM t WHERE id <= 500") > 1
+
+
+def test_concurrent_index_build_replayed_again_does_not_fail(source, dest, pgdts):
+    """A crash between CREATE INDEX CONCURRENTLY on the destination and the
+    origin's advance replays the build: here the destination already has
+    one index of that name (as after such a crash) and another left invalid
+    by an interrupted build; both replays succeed and end valid."""
+    run_on_both(source, dest, "CREATE TABLE t (id int PRIMARY KEY, v text, w int)")
+    dest.sql("CREATE INDEX t_v ON t (v)")
+    dest.sql("INSERT INTO t VALUES (-1, 'dup', 1), (-2, 'dup', 1)")
+    try:
+        dest.sql("CREATE UNIQUE INDEX CONCURRENTLY t_w ON t (w)")
+    except psycopg.Error:
+        pass
+    dest.sql("DELETE FROM t WHERE id < 0")
+    assert dest.one("SELECT NOT indisvalid FROM pg_index WHERE indexrelid = 't_w'::regclass")
+    app = pgdts.sync(source, dest)
+    source.sql("INSERT INTO t SELECT i, 'v' || i, i FROM generate_series(1, 100) i")
+    source.sql("CREATE INDEX CONCURRENTLY t_v ON t (v)")
+    source.sql("CREATE UNIQUE INDEX CONCURRENTLY t_w ON t (w)")
+    source.sql("INSERT INTO t VALUES (101, 'after', 101)")
+    wait_caught_up(source, dest, app)
+    app.stop()
+    assert "invalid_index_dropped" in app.logs()
+    assert table_definition(source, "public", "t") == table_definition(dest, "public", "t")
+    assert_tables_equal(source, dest, ["t"])
+
+
+def test_ddl_captured_without_its_text_stops_the_apply(source, dest, pgdts):
+    """A record whose statement could not be captured exactly is never
+    replayed nor skipped: the apply stops there, naming the command, and
+    nothing after it is applied."""
+    run_on_both(source, dest, "CREATE TABLE t (id int PRIMARY KEY)")
+    app = pgdts.sync(source, dest, extra_args=["--retry-other", "1"])
+    source.sql("INSERT INTO t VALUES (1)")
+    with source.connect() as conn, conn.transaction():
+        conn.execute("INSERT INTO t VALUES (2)")
+        # what the capture writes for a DDL whose text it could not know
+        conn.execute("INSERT INTO pgdts.dts_ddl_command (command_tag, statement_exact, object_type,"
+                     " schema_name, object_identities) VALUES"
+                     " ('ALTER TABLE', false, 'table', 'public', '{public.t}')")
+    source.sql("INSERT INTO t VALUES (3)")
+    _wait_for_log(app, "captured without its text")
+    assert dest.sql("SELECT id FROM t ORDER BY id") == [(1,)]
+    assert "ALTER TABLE public.t" in app.logs()
+
+
+def test_table_renamed_out_of_the_selection_is_renamed_then_left_alone(source, dest, pgdts):
+    run_on_both(source, dest, "CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE keep (id int PRIMARY KEY)")
+    app = pgdts.sync(source, dest, extra_args=["--tables", "public.a,public.keep"])
+    source.sql("INSERT INTO a VALUES (1)")
+    source.sql("ALTER TABLE a RENAME TO gone")          # out of the selection
+    source.sql("INSERT INTO gone VALUES (2)")           # no longer applied
+    source.sql("INSERT INTO keep VALUES (1)")
+    wait_caught_up(source, dest, app)
+    app.stop()
+    assert dest.one("SELECT to_regclass('a') IS NULL")
+    assert dest.sql("SELECT id FROM gone") == [(1,)]
+    assert_tables_equal(source, dest, ["keep"])
+
+
+def test_ddl_after_schema_and_full_sync_is_replayed(source, dest, pgdts):
+    """With every phase: the tables are created and copied by pgdts, then
+    DDL on the source (with rows around it) is replayed on them."""
+    source.sql("CREATE TABLE t (id serial PRIMARY KEY, v text);"
+               "INSERT INTO t (v) SELECT 'v' || i FROM generate_series(1, 200) i")
+    app = pgdts.sync(source, dest, phases="schema,full,incremental", wait_ready=False)
+    app.wait_phase("incremental", timeout=300)
+    source.sql("ALTER TABLE t ADD COLUMN w int DEFAULT 1, ADD COLUMN at timestamptz DEFAULT clock_timestamp()")
+    source.sql("INSERT INTO t (v) VALUES ('after')")
+    source.sql("CREATE TABLE u (id int PRIMARY KEY, t_id int REFERENCES t (id))")
+    source.sql("INSERT INTO u VALUES (1, 1)")
+    source.sql("CREATE INDEX CONCURRENTLY t_v ON t (v)")
+    source.sql("ALTER TABLE t RENAME COLUMN v TO label")
+    source.sql("UPDATE t SET label = 'renamed' WHERE id = 2")
+    wait_caught_up(source, dest, app, timeout=120)
+    app.stop()
+    for table in ("t", "u"):
+        src, dst = table_definition(source, "public", table), table_definition(dest, "public", table)
+        assert src["columns"] == dst["columns"], (src["columns"], dst["columns"])
+        assert src["constraints"] == dst["constraints"]
+    assert_tables_equal(source, dest, ["t", "u"])
+
+
+def test_long_ddl_on_the_destination_keeps_the_stream_alive(source, dest, pgdts):
+    """While a DDL waits on the destination (here for a lock; a table
+    rewrite alike), the applier keeps answering the walsender, which would
+    otherwise drop the connection after wal_sender_timeout."""
+    source.sql("ALTER SYSTEM SET wal_sender_timeout = '8s'")
+    source.sql("SELECT pg_reload_conf()")
+    run_on_both(source, dest, "CREATE TABLE t (id int PRIMARY KEY, v text)")
+    app = pgdts.sync(source, dest)
+    holder = dest.connect(autocommit=False)
+    try:
+        holder.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+        source.sql("INSERT INTO t VALUES (1, 'before')")
+        source.sql("ALTER TABLE t ADD COLUMN w int")
+        source.sql("INSERT INTO t VALUES (2, 'after', 2)")
+        time.sleep(20)
+    finally:
+        holder.rollback()
+        holder.close()
+    wait_caught_up(source, dest, app)
+    app.stop()
+    assert "apply_failed" not in app.logs(), app.log_tail()
+    assert_tables_equal(source, dest, ["t"])

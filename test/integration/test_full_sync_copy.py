@@ -1,28 +1,34 @@
-"""Full sync (the copy under an exported snapshot), driven by the test-only
-program build/applier/full_sync_tool until `pgdts sync --phases full` exists.
+"""Full sync (the copy under an exported snapshot) through the real CLI,
+`pgdts sync --phases full`, into destination tables the test created.
 
-The tool creates a temporary slot with an exported snapshot, logs each
-table's fingerprint *as of that snapshot* (`snapshot_fingerprint`: row count
-and md5 of the rows' text in byte order, computed like
-harness._fingerprint, in a transaction that imported the same snapshot), and
-runs fullsync::run_full_sync.  A destination table that matches that
-fingerprint holds exactly the source's rows at the snapshot: nothing missing,
-nothing twice, no row of a writer that committed after it.
+Exactness *as of the snapshot*: as soon as a run logs `snapshot_created`,
+the test imports that snapshot itself (SET TRANSACTION SNAPSHOT, while the
+run's exporting connection is open) and computes each table's fingerprint
+(row count and md5 of the rows' text in byte order, like
+harness._fingerprint). A destination table that matches it holds exactly the
+source's rows at the snapshot: nothing missing, nothing twice, no row of a
+writer that committed after it. Runs are throttled so that the snapshot
+lives long enough to be imported.
+
+PGDTS_FULL_SYNC_MIN_CHUNK_KB lowers the 32 MB chunk floor so that tables of
+a few MB are split into block ranges.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import threading
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql as pgsql
 
 import harness
 
-TOOL = harness.REPO / "build" / "applier" / "full_sync_tool"
 FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
 
 
@@ -39,20 +45,61 @@ def events(log: str, name: str) -> list[dict]:
     return out
 
 
-class Tool:
-    """One full_sync_tool run in the background, its output in a log file."""
+def snapshot_fingerprints(source, snapshot: str, tables) -> dict[str, tuple[int, str]]:
+    """Each table's (count, md5) as of an exported snapshot."""
+    with source.connect() as conn:
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        conn.execute(pgsql.SQL("SET TRANSACTION SNAPSHOT {}").format(pgsql.Literal(snapshot)))
+        out = {}
+        for t in tables:
+            q = pgsql.SQL("SELECT count(*), md5(string_agg(t::text, E'\\n' ORDER BY t::text "
+                          "COLLATE \"C\")) FROM {} t").format(harness._table_ident(t))
+            count, md5 = conn.execute(q).fetchone()
+            out[t] = (int(count), md5)
+        conn.execute("COMMIT")
+        return out
 
-    def __init__(self, test_dir: Path, source, dest, tables, *args: str, task: str = "it"):
-        if not TOOL.exists():
-            pytest.fail(f"{TOOL} is missing: build the applier (cmake --build build/applier)")
-        self.logfile = test_dir / f"full_sync_tool-{time.monotonic_ns()}.log"
-        self.args = [str(TOOL), "--source", source.conninfo(), "--target", dest.conninfo(),
-                     "--task", task, "--tables", ",".join(tables), "--fingerprint",
+
+class FullSync:
+    """One `pgdts sync --phases full` in the background, its output in a log
+    file; a watcher imports the run's snapshot as soon as it is logged."""
+
+    def __init__(self, binary: str, test_dir: Path, source, dest, tables, *args: str,
+                 task: str = "it", min_chunk_kb: int | None = None):
+        self.source, self.tables = source, list(tables)
+        self.logfile = test_dir / f"pgdts-full-{time.monotonic_ns()}.log"
+        self.args = [binary, "sync", "--source", source.conninfo(), "--target", dest.conninfo(),
+                     "--task", task, "--phases", "full", "--tables", ",".join(tables),
                      "--log-level", "debug", *args]
+        env = dict(os.environ)
+        if min_chunk_kb is not None:
+            env["PGDTS_FULL_SYNC_MIN_CHUNK_KB"] = str(min_chunk_kb)
         with open(self.logfile, "wb") as f:
+            f.write(f"==== started: {' '.join(self.args)}\n".encode())
+            f.flush()
             self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=f,
-                                         stderr=subprocess.STDOUT)
-        self.started = time.monotonic()
+                                         stderr=subprocess.STDOUT, env=env)
+        self._fps: dict | None = None
+        self._fp_error: str | None = None
+        self._watcher = threading.Thread(target=self._watch, daemon=True)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            found = events(self.log(), "snapshot_created")
+            if found:
+                try:
+                    self._fps = snapshot_fingerprints(self.source, found[0]["snapshot"],
+                                                      self.tables)
+                except psycopg.Error as e:
+                    self._fp_error = f"could not import snapshot {found[0]['snapshot']}: {e}"
+                return
+            if self.proc.poll() is not None:
+                self._fp_error = "the run ended before it logged snapshot_created"
+                return
+            time.sleep(0.02)
+        self._fp_error = "no snapshot_created within 120 s"
 
     def log(self) -> str:
         return harness.read_text(self.logfile)
@@ -63,13 +110,14 @@ class Tool:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError(f"full_sync_tool did not finish within {timeout} s; log tail:\n"
+            raise AssertionError(f"pgdts sync did not finish within {timeout} s; log tail:\n"
                                  f"{harness.tail(self.log(), 40)}")
 
     def finish(self, timeout: float = 180) -> str:
         rc = self.wait(timeout)
         log = self.log()
-        assert rc == 0, f"full_sync_tool exited {rc}; log tail:\n{harness.tail(log, 40)}"
+        assert rc == 0, f"pgdts sync exited {rc}; log tail:\n{harness.tail(log, 40)}"
+        assert events(log, "sync_done"), f"no sync_done; log tail:\n{harness.tail(log, 40)}"
         return log
 
     def kill9(self) -> None:
@@ -78,25 +126,37 @@ class Tool:
         self.proc.wait()
 
     def fingerprints(self) -> dict[str, tuple[int, str]]:
-        return {e["table"]: (int(e["count"]), e["md5"] or None)
-                for e in events(self.log(), "snapshot_fingerprint")}
+        self._watcher.join(130)
+        assert self._fps is not None, self._fp_error
+        return self._fps
 
     def snapshot_lsn(self) -> str:
-        return events(self.log(), "tool_snapshot")[0]["lsn"]
+        return events(self.log(), "snapshot_created")[0]["lsn"]
 
 
 @pytest.fixture
-def tool(test_dir):
-    started: list[Tool] = []
+def full_sync(test_dir, request):
+    binary, looked = harness.find_pgdts()
+    if binary is None:
+        pytest.fail(f"the pgdts binary was not found (looked at {looked}); build it with `make`")
+    started: list[FullSync] = []
 
-    def run(source, dest, tables, *args, **kw) -> Tool:
-        t = Tool(test_dir, source, dest, tables, *args, **kw)
-        started.append(t)
-        return t
+    def run(source, dest, tables, *args, **kw) -> FullSync:
+        r = FullSync(binary, test_dir, source, dest, tables, *args, **kw)
+        started.append(r)
+        return r
 
     yield run
-    for t in started:
-        t.kill9()
+    for r in started:
+        r.kill9()
+
+
+def wait_slot_gone(source, slot: str = "dts_copy_it", timeout: float = 30) -> None:
+    """A killed run's temporary slot goes with its walsender."""
+    deadline = time.monotonic() + timeout
+    while source.sql("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", [slot]):
+        assert time.monotonic() < deadline, f"slot {slot} still there {timeout} s after the kill"
+        time.sleep(0.1)
 
 
 def dest_fingerprint(dest, table) -> tuple[int, str]:
@@ -104,10 +164,10 @@ def dest_fingerprint(dest, table) -> tuple[int, str]:
     return int(count), md5
 
 
-def assert_matches_snapshot(dest, run: Tool, tables) -> None:
+def assert_matches_snapshot(dest, run: FullSync, tables) -> None:
     fps = run.fingerprints()
     for table in tables:
-        assert table in fps, f"no snapshot_fingerprint for {table} in the tool's log"
+        assert table in fps, f"no fingerprint of {table} as of the run's snapshot"
         got = dest_fingerprint(dest, table)
         assert got == fps[table], (f"{table} on the destination {got} differs from the source "
                                    f"as of the snapshot {fps[table]}")
@@ -176,7 +236,7 @@ def create_filled(source, dest, table: str, rows: int, width: int = 80, extra_de
     source.sql(f"ANALYZE {table}")
 
 
-def test_two_jobs_split_big_table_and_match_the_snapshot_while_writers_run(source, dest, tool):
+def test_two_jobs_split_big_table_and_match_the_snapshot_while_writers_run(source, dest, full_sync):
     create_filled(source, dest, "public.big", 120_000)
     create_filled(source, dest, "public.mid", 8_000)
     create_filled(source, dest, "public.small", 50)
@@ -186,7 +246,8 @@ def test_two_jobs_split_big_table_and_match_the_snapshot_while_writers_run(sourc
 
     with Writers(source, ["public.big", "public.mid"]) as w:
         time.sleep(0.3)  # writers are busy before the snapshot is taken
-        run = tool(source, dest, tables, "--jobs", "2", "--min-chunk-kb", "1024")
+        run = full_sync(source, dest, tables, "--jobs", "2", "--full-rps", "60000",
+                        min_chunk_kb=1024)
         log = run.finish()
         time.sleep(0.2)
     assert not w.errors, w.errors
@@ -210,11 +271,11 @@ def test_two_jobs_split_big_table_and_match_the_snapshot_while_writers_run(sourc
     assert int(copied["public.big"]["rows"]) == run.fingerprints()["public.big"][0]
 
 
-def wait_for(predicate, timeout: float, what: str, run: Tool) -> None:
+def wait_for(predicate, timeout: float, what: str, run: FullSync) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if run.proc.poll() is not None:
-            raise AssertionError(f"full_sync_tool exited {run.proc.returncode} before {what}; "
+            raise AssertionError(f"pgdts sync exited {run.proc.returncode} before {what}; "
                                  f"log tail:\n{harness.tail(run.log(), 30)}")
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout} s: {what}; log tail:\n"
@@ -222,7 +283,7 @@ def wait_for(predicate, timeout: float, what: str, run: Tool) -> None:
         time.sleep(0.05)
 
 
-def test_resume_after_kill9_recopies_only_unfinished_tables(source, dest, tool):
+def test_resume_after_kill9_recopies_only_unfinished_tables(source, dest, full_sync):
     create_filled(source, dest, "public.big", 40_000)
     create_filled(source, dest, "public.mid", 15_000)
     create_filled(source, dest, "public.small", 1_000)
@@ -240,10 +301,10 @@ def test_resume_after_kill9_recopies_only_unfinished_tables(source, dest, tool):
             source.sql(f"INSERT INTO {t} (v) SELECT 'later ' || g FROM generate_series(1, 100) g")
             source.sql(f"UPDATE {t} SET v = 'changed' WHERE id % 97 = 0")
 
-    slow = ("--jobs", "2", "--min-chunk-kb", "256", "--full-rps", "10000")
+    slow = ("--jobs", "2", "--full-rps", "10000")
     # Run 1: killed once the big table has some ranges committed, not all.
-    run1 = tool(source, dest, tables, *slow)
-    wait_for(lambda: (table_sync(dest).get("public.big", ("",))[0] == "copying"),
+    run1 = full_sync(source, dest, tables, *slow, min_chunk_kb=256)
+    wait_for(lambda: table_sync(dest).get("public.big", ("", 0, 0, 0, 0))[4] > 0,
              60, "some ranges of public.big committed", run1)
     run1.kill9()
     partial = table_sync(dest)["public.big"]
@@ -254,7 +315,8 @@ def test_resume_after_kill9_recopies_only_unfinished_tables(source, dest, tool):
 
     # Run 2: empties big and copies it again under its own snapshot; killed
     # once big is copied and before everything is.
-    run2 = tool(source, dest, tables, *slow)
+    wait_slot_gone(source)
+    run2 = full_sync(source, dest, tables, *slow, min_chunk_kb=256)
     wait_for(lambda: table_sync(dest).get("public.big", ("",))[0] == "copied",
              60, "public.big copied", run2)
     run2.kill9()
@@ -268,7 +330,9 @@ def test_resume_after_kill9_recopies_only_unfinished_tables(source, dest, tool):
     more_writes()
 
     # Run 3: finishes the rest without copying big again.
-    run3 = tool(source, dest, tables, "--jobs", "2")
+    wait_slot_gone(source)
+    run3 = full_sync(source, dest, tables, "--jobs", "2", "--full-rps", "10000",
+                     min_chunk_kb=256)
     log3 = run3.finish()
     skipped = {e["table"] for e in events(log3, "table_skipped_already_copied")}
     copied3 = {e["table"] for e in events(log3, "table_copied")}
@@ -287,7 +351,7 @@ def test_resume_after_kill9_recopies_only_unfinished_tables(source, dest, tool):
     assert run2.fingerprints()["public.mid"] != run3.fingerprints()["public.mid"]
 
 
-def test_conflict_ignore_keeps_destination_rows(source, dest, tool):
+def test_conflict_ignore_keeps_destination_rows(source, dest, full_sync):
     ddl = "CREATE TABLE public.t (id int PRIMARY KEY, v text, extra int DEFAULT 7)"
     source.sql(ddl)
     dest.sql(ddl)
@@ -295,7 +359,7 @@ def test_conflict_ignore_keeps_destination_rows(source, dest, tool):
     dest.sql("INSERT INTO public.t (id, v, extra) "
              "SELECT g, 'dst ' || g, 1 FROM generate_series(500, 1500) g")
 
-    run = tool(source, dest, ["public.t"], "--keep-existing", "--jobs", "2")
+    run = full_sync(source, dest, ["public.t"], "--conflict", "ignore", "--jobs", "2")
     log = run.finish()
     rows = dict(dest.sql("SELECT id, v FROM public.t"))
     assert len(rows) == 1500
@@ -305,15 +369,15 @@ def test_conflict_ignore_keeps_destination_rows(source, dest, tool):
     assert (copied["inserted"], copied["kept_existing"]) == ("499", "501"), copied
 
 
-def test_full_rps_20000_copies_400k_rows_in_about_20_seconds(source, dest, tool):
+def test_full_rps_20000_copies_400k_rows_in_about_20_seconds(source, dest, full_sync):
     ddl = "CREATE TABLE public.t (id int PRIMARY KEY, v text)"
     source.sql(ddl)
     dest.sql(ddl)
     source.sql("INSERT INTO public.t SELECT g, md5(g::text) FROM generate_series(1, 400000) g")
     source.sql("ANALYZE public.t")
 
-    run = tool(source, dest, ["public.t"], "--jobs", "2", "--full-rps", "20000",
-               "--min-chunk-kb", "1024")
+    run = full_sync(source, dest, ["public.t"], "--jobs", "2", "--full-rps", "20000",
+               min_chunk_kb=1024)
     log = run.finish(timeout=120)
     elapsed = float(events(log, "table_copied")[0]["seconds"])
     chunks = int(events(log, "table_copied")[0]["chunks"])
@@ -321,18 +385,23 @@ def test_full_rps_20000_copies_400k_rows_in_about_20_seconds(source, dest, tool)
           f"(expected 20 s)")
     assert 14 <= elapsed <= 26, f"copy took {elapsed:.1f} s, expected 20 s ± 30%"
     assert dest.one("SELECT count(*) FROM public.t") == 400000
+    # Not a terminal: progress goes to the log every 10 s, at the limit's rate.
+    progress = events(log, "full_sync_progress")
+    assert progress, "no full_sync_progress event in a 20 s copy"
+    rates = [int(p["rows_per_second"]) for p in progress[:-1]]
+    assert all(14_000 <= r <= 26_000 for r in rates), rates
 
 
-def test_sigterm_rolls_back_the_ranges_in_flight_and_the_next_run_finishes(source, dest, tool):
+def test_sigterm_rolls_back_the_ranges_in_flight_and_the_next_run_finishes(source, dest, full_sync):
     create_filled(source, dest, "public.big", 60_000)
-    run1 = tool(source, dest, ["public.big"], "--jobs", "2", "--min-chunk-kb", "256",
-                "--full-rps", "10000")
-    wait_for(lambda: table_sync(dest).get("public.big", ("",))[0] == "copying",
+    run1 = full_sync(source, dest, ["public.big"], "--jobs", "2", "--full-rps", "10000",
+                     min_chunk_kb=256)
+    wait_for(lambda: table_sync(dest).get("public.big", ("", 0, 0, 0, 0))[4] > 0,
              60, "some ranges of public.big committed", run1)
     run1.proc.terminate()
     t0 = time.monotonic()
     rc = run1.wait(30)
-    assert rc == 3, f"expected exit 3 (stopped), got {rc}; log:\n{harness.tail(run1.log(), 20)}"
+    assert rc == 0, f"expected exit 0 (a clean stop), got {rc}; log:\n{harness.tail(run1.log(), 20)}"
     assert time.monotonic() - t0 < 5
     assert events(run1.log(), "full_sync_stopped")
     # The record claims exactly what is committed: the ranges in flight were
@@ -341,8 +410,96 @@ def test_sigterm_rolls_back_the_ranges_in_flight_and_the_next_run_finishes(sourc
     assert state[0] == "copying" and 0 < state[4] < state[3], state
     assert dest.one("SELECT count(*) FROM public.big") == state[2]
 
-    run2 = tool(source, dest, ["public.big"], "--jobs", "2", "--min-chunk-kb", "256")
+    wait_slot_gone(source)
+    run2 = full_sync(source, dest, ["public.big"], "--jobs", "2", "--full-rps", "30000",
+                     min_chunk_kb=256)
     log2 = run2.finish()
     assert [e["method"] for e in events(log2, "table_emptied_for_recopy")] == ["truncate"]
     assert_matches_snapshot(dest, run2, ["public.big"])
     assert table_sync(dest)["public.big"][0] == "copied"
+
+
+def test_destination_crash_during_the_copy_is_retried_and_ends_exact(source, dest, full_sync):
+    create_filled(source, dest, "public.big", 60_000)
+    create_filled(source, dest, "public.small", 2_000)
+    tables = ["public.big", "public.small"]
+    run = full_sync(source, dest, tables, "--jobs", "2", "--full-rps", "10000",
+                    min_chunk_kb=256)
+    wait_for(lambda: table_sync(dest).get("public.big", ("", 0, 0, 0, 0))[4] > 0,
+             60, "some ranges of public.big committed", run)
+    dest.restart("immediate")
+    log = run.finish()
+    failed = events(log, "apply_failed")
+    assert failed and failed[0]["kind"] == "connection", harness.tail(log, 30)
+    assert "destination" in failed[0]["error"] and "full sync of public." in failed[0]["error"]
+    assert len(events(log, "snapshot_created")) == 2  # the retry copies under a new snapshot
+    assert "public.big" in {e["table"] for e in events(log, "table_emptied_for_recopy")}
+    # No writers: the source did not change, so the destination equals it.
+    harness.assert_tables_equal(source, dest, tables)
+
+
+def test_sigterm_while_a_worker_waits_for_a_lock_cancels_it_and_exits(source, dest, full_sync):
+    create_filled(source, dest, "public.t", 1_000)
+    with dest.connect(autocommit=False) as locker:
+        locker.execute("LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE")
+        run = full_sync(source, dest, ["public.t"])
+        wait_for(lambda: dest.one("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                                  "'Lock' AND query LIKE 'COPY%'") == 1,
+                 30, "the worker's COPY waits for the lock", run)
+        run.proc.terminate()
+        t0 = time.monotonic()
+        rc = run.wait(30)
+        took = time.monotonic() - t0
+        locker.rollback()
+    assert rc == 0, f"expected exit 0 (a clean stop), got {rc}; log:\n{harness.tail(run.log(), 20)}"
+    assert took < 8, f"stopping took {took:.1f} s"
+    assert events(run.log(), "full_sync_cancelling")
+    assert dest.one("SELECT count(*) FROM public.t") == 0
+
+
+def test_status_shows_full_sync_progress_while_it_runs(source, dest, full_sync):
+    import json
+    create_filled(source, dest, "public.big", 60_000)
+    create_filled(source, dest, "public.small", 1_000)
+    run = full_sync(source, dest, ["public.big", "public.small"], "--jobs", "2",
+                    "--full-rps", "10000", min_chunk_kb=256)
+    wait_for(lambda: table_sync(dest).get("public.big", ("", 0, 0, 0, 0))[4] > 0,
+             60, "some ranges of public.big committed", run)
+    binary, _ = harness.find_pgdts()
+
+    def status() -> dict:
+        r = subprocess.run([binary, "status", "--target", dest.conninfo(), "--task", "it",
+                            "--format", "json"], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    during = status()
+    full = during["full_sync"]
+    assert during["phase"] == "full", during
+    assert full["tables_total"] == 2 and full["tables_copied"] < 2, full
+    assert 0 < full["rows_copied"] < 61_000, full
+    assert full["rows_per_second"] > 0, full
+    big = next(t for t in full["tables"] if t["source"] == "public.big")
+    assert big["state"] == "copying" and 0 < big["chunks_done"] < big["chunks_total"], big
+
+    run.finish()
+    after = status()["full_sync"]
+    assert (after["tables_copied"], after["rows_copied"]) == (2, 61_000), after
+
+
+def test_a_terminal_gets_a_live_table_of_progress(source, dest, test_dir):
+    create_filled(source, dest, "public.big", 30_000)
+    create_filled(source, dest, "public.small", 500)
+    binary, _ = harness.find_pgdts()
+    cmd = " ".join([binary, "sync", "--source", f"'{source.conninfo()}'", "--target",
+                    f"'{dest.conninfo()}'", "--task", "it", "--phases", "full", "--tables",
+                    "public.big,public.small", "--full-rps", "10000"])
+    # script(1) gives the command a pseudo-terminal as its stderr.
+    r = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, timeout=120)
+    out = r.stdout.decode(errors="replace")
+    assert r.returncode == 0, harness.tail(out, 30)
+    assert "rows/s" in out and "ETA" in out, harness.tail(out, 30)
+    assert "public.big" in out and "\x1b[" in out  # redrawn in place
+    assert "total: 2/2 tables" in out, harness.tail(out, 30)
+    # log lines still come out whole, above the block
+    assert re.search(r"INFO event=table_copied task=it table=public.big .*sync_lsn=", out)

@@ -4,6 +4,7 @@ both sides, and is idempotent."""
 
 import base64
 import json
+import time
 
 from harness import (assert_tables_equal, origin_exists, parse_json_lines, record_kind,
                      run_on_both, slot_row, wait_caught_up)
@@ -88,11 +89,15 @@ def test_release_drops_slot_origin_and_task_state_and_is_idempotent(source, dest
     assert_tables_equal(source, dest, ["t"])
     assert slot_row(source, f"dts_sync_{task}") is not None
     assert origin_exists(dest, f"pgdts_{task}"), "sync made no replication origin pgdts_<task>"
+    assert source.one("SELECT count(*) FROM pgdts.dts_postgres_heartbeat WHERE task = %s",
+                      [task]) == 1, "sync wrote no heartbeat row on the source"
 
     r = pgdts.release(source, dest, task)
     assert r.returncode == 0, f"release exited {r.returncode}:\n{r.stderr[-2000:]}"
     assert slot_row(source, f"dts_sync_{task}") is None, "release left the slot"
     assert not origin_exists(dest, f"pgdts_{task}"), "release left the replication origin"
+    assert source.one("SELECT count(*) FROM pgdts.dts_postgres_heartbeat WHERE task = %s",
+                      [task]) == 0, "release left the task's heartbeat row"
     if dest.one("SELECT to_regclass('pgdts.task') IS NOT NULL"):
         left = dest.one("SELECT count(*) FROM pgdts.task t WHERE t::text LIKE %s", [f"%{task}%"])
         assert left == 0, "release left the task's row in pgdts.task"
@@ -104,3 +109,22 @@ def test_release_drops_slot_origin_and_task_state_and_is_idempotent(source, dest
 def test_release_of_a_task_that_never_ran_exits_0(source, dest, pgdts):
     r = pgdts.release(source, dest, "never")
     assert r.returncode == 0, f"release exited {r.returncode}:\n{r.stderr[-2000:]}"
+
+
+def test_heartbeats_keep_latency_measured_on_an_idle_source(source, dest, pgdts):
+    """With no writes at all, the heartbeat transactions reach the destination
+    every few seconds: status shows a small latency, and the slot moves."""
+    task = "beat"
+    app = pgdts.sync(source, dest, task=task)
+    first = slot_row(source, f"dts_sync_{task}")[3]
+    time.sleep(13)  # heartbeats every 5 s; latency is stored every 10 s
+    r = pgdts.run(["status", "--target", dest.conninfo(), "--source", source.conninfo(),
+                   "--task", task, "--format", "json"])
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["latency_ms"] is not None, doc
+    assert 0 <= doc["latency_ms"] < 8000, doc
+    assert doc["source"]["slot_active"] is True, doc
+    later = slot_row(source, f"dts_sync_{task}")[3]
+    assert source.one("SELECT %s::pg_lsn > %s::pg_lsn", [later, first]), (first, later)
+    app.stop()

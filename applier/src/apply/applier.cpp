@@ -92,9 +92,13 @@ Applier::Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limi
       replica_role_(replica_role),
       scope_(scope),
       planner_(scope.selection, scope.names, scope.tables,
-               ddl::DestinationLookup{[this](const std::string& schema, const std::string& index) {
-                 return catalog_.index_exists(schema, index);
-               }}),
+               ddl::DestinationLookup{
+                   [this](const std::string& schema, const std::string& index) {
+                     return catalog_.has_relation(schema, index, "iI");
+                   },
+                   [this](const std::string& schema, const std::string& sequence) {
+                     return catalog_.has_relation(schema, sequence, "S");
+                   }}),
       merger_(limits.group_max_changes, kHoldMaxBytes),
       batcher_(limits.group_max_changes, kHoldMaxBytes),
       skip_before_(origin_position),
@@ -115,14 +119,20 @@ void Applier::handle(const pgdts::Record& record, pg::Lsn lsn) {
     case pgdts::Record::kRelation:
       // Rows held for the former definition are written with it.
       write_held(record.relation().oid());
-      relations_.update(record.relation(), [this](stream::Relation& rel) {
-        scope_.adjust(rel);
-        task::TableName source{rel.source_schema, rel.source_name};
-        planner_.saw_table(source);
-        // a partition of a task table, created later: its rows arrive as its own
-        if (!rel.in_task && planner_.joined(source)) rel.in_task = true;
-      });
+    {
+      const stream::Relation& stored =
+          relations_.update(record.relation(), [this](stream::Relation& rel) {
+            scope_.adjust(rel);
+            task::TableName source{rel.source_schema, rel.source_name};
+            planner_.saw_table(source);
+            // a partition of a task table, created later: its rows arrive as its own
+            if (!rel.in_task && planner_.joined(source)) rel.in_task = true;
+          });
+      // The destination table may have changed (a replayed DDL) even when
+      // the source's description did not: describe it again.
+      traits_.erase(stored.version);
       break;
+    }
     case pgdts::Record::kInsert: insert(record.insert(), lsn); break;
     case pgdts::Record::kUpdate: update(record.update(), lsn); break;
     case pgdts::Record::kDelete: remove(record.delete_(), lsn); break;
@@ -178,7 +188,17 @@ void Applier::commit(const pgdts::Commit& c, pg::Lsn lsn) {
   group_end_ = c.end_lsn();
   group_commit_time_ = c.commit_time();
   ++group_txns_;
-  if (ddl_in_txn_ || group_changes_ >= limits_.group_max_changes ||
+  if (ddl_in_txn_) {
+    // What was learned about tables on the catalog connection may predate
+    // the DDL (that connection sees only committed definitions): commit,
+    // wait, and learn again.
+    close_group();
+    pipeline_.wait_all();
+    traits_.clear();
+    ddl_in_txn_ = false;
+    return;
+  }
+  if (group_changes_ >= limits_.group_max_changes ||
       Clock::now() - group_started_ >= limits_.group_max_age)
     close_group();
 }
@@ -220,7 +240,7 @@ void Applier::end_group() {
                     pg::CommandTag{origin_tag.what, origin_tag.sql, group_end_, false});
   pipeline_.query("COMMIT", 0, nullptr, pg::CommandTag{"COMMIT", "COMMIT", group_end_, false});
   pipeline_.sync();
-  unconfirmed_.push_back({group_end_, group_changes_, group_txns_});
+  unconfirmed_.push_back({group_end_, group_changes_, group_txns_, group_commit_time_});
   counters_.last_end = group_end_;
   log::Event("group_committed")
       .field("transactions", group_txns_)
@@ -233,6 +253,7 @@ void Applier::confirm_durable(pg::Lsn durable) {
   while (!unconfirmed_.empty() && unconfirmed_.front().end <= durable) {
     counters_.changes += unconfirmed_.front().changes;
     counters_.transactions += unconfirmed_.front().transactions;
+    counters_.durable_commit_time = unconfirmed_.front().commit_time;
     unconfirmed_.pop_front();
   }
 }
@@ -628,14 +649,15 @@ void Applier::ddl(const pgdts::Ddl& ddl, pg::Lsn lsn) {
 // under the source's search_path (schemas mapped). Waited for: DDL is rare,
 // and its error is then reported against its own statement.
 void Applier::replay_ddl(const ddl::Plan& plan, pg::Lsn lsn) {
-  ddl_sql_ = catalog_.in_session_encoding(plan.sql);
+  // The statement and the search_path are in the source's encoding, the
+  // session's client encoding: sent as they are.
+  ddl_sql_ = plan.sql;
   ddl_what_ = "DDL " + plan.what;
   ddl_path_.clear();
   for (const auto& s : plan.search_path) {
     if (!ddl_path_.empty()) ddl_path_ += ", ";
     ddl_path_ += quote_identifier(s);
   }
-  ddl_path_ = catalog_.in_session_encoding(ddl_path_);
   static const std::string set_path_sql =
       "SELECT pg_catalog.set_config('search_path', $1, true)";
   const char* values[1] = {ddl_path_.c_str()};
@@ -663,6 +685,7 @@ void Applier::replay_ddl_alone(const ddl::Plan& plan, pg::Lsn lsn) {
   end_group();
   pipeline_.wait_all();  // committed: the command waits for no transaction of ours
   catalog_.run_alone(plan);
+  traits_.clear();
   open_group();
   txn_changes_ = group_changes_;
 }

@@ -11,11 +11,17 @@
 // were applied before and are skipped (a re-sent transaction is never
 // applied twice). Within a group, repeated UPDATEs of one row may be merged
 // into one (UpdateMerger, where its rule allows).
+//
+// DDL records are replayed in place (ddl::Planner decides and rewrites; see
+// docs/ddl-replay.md): after everything held back is written, inside the
+// group, under the source's search_path; the group then ends with that
+// source transaction. CONCURRENTLY commands run alone between two groups.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -63,9 +69,11 @@ class DestinationCatalog {
  public:
   virtual ~DestinationCatalog() = default;
   virtual TableTraits describe(const stream::Relation& rel) = 0;
-  // Whether the destination has an index of this name in this schema
-  // (committed state; DDL replay of DROP INDEX on tables picked one by one).
-  virtual bool index_exists(const std::string& schema, const std::string& index) = 0;
+  // Whether the destination has a relation of this name in this schema, of
+  // one of these relkinds (committed state; DDL replay of DROP INDEX and
+  // ALTER SEQUENCE on tables picked one by one).
+  virtual bool has_relation(const std::string& schema, const std::string& name,
+                            const std::string& relkinds) = 0;
   // Runs a DDL statement that cannot run inside a transaction block (CREATE
   // INDEX CONCURRENTLY) under the plan's search_path, on its own. When the
   // plan names an index left invalid by an interrupted earlier run, that
@@ -87,6 +95,9 @@ struct ApplyCounters {
   std::uint64_t outside_task = 0;  // changes of tables the task does not select
   std::uint64_t in_copy = 0;       // changes full sync had copied already
   pg::Lsn last_end = 0;            // end LSN of the last transaction sent to commit
+  // Source commit time (microseconds since the Unix epoch) of the last
+  // transaction known durable on the destination; 0 before the first.
+  std::int64_t durable_commit_time = 0;
 
   // Sums the counts (not last_end) of another session's counters.
   ApplyCounters& operator+=(const ApplyCounters& o) {
@@ -137,6 +148,10 @@ class Applier {
   const ApplyCounters& counters() const { return counters_; }
   int socket() const { return pipeline_.socket(); }
   std::uint32_t current_xid() const { return xid_; }
+
+  // Called about once a second while the applier waits for the destination
+  // (a long DDL): keeps the source's walsender from timing out.
+  void on_wait(std::function<void()> f) { pipeline_.on_wait = std::move(f); }
 
   // Logs change_skipped warnings for tables with skips not yet reported
   // (rate-limited per table unless force).
@@ -237,6 +252,7 @@ class Applier {
   struct SentGroup {
     pg::Lsn end;
     std::size_t changes, transactions;
+    std::int64_t commit_time;
   };
   std::deque<SentGroup> unconfirmed_;  // sent to commit, not yet known durable
 

@@ -9,12 +9,14 @@
 
 #include <poll.h>
 
+#include "apply/heartbeat.h"
 #include "apply/origin.h"
 #include "error.h"
 #include "logging/log.h"
 #include "pg/connection.h"
 #include "pg/replication_stream.h"
 #include "stream/record_decoder.h"
+#include "task/task_state.h"
 
 namespace pgdts::apply {
 namespace {
@@ -60,7 +62,12 @@ class Session : public DestinationCatalog {
  public:
   Session(const SessionConfig& config, const std::atomic<bool>& stop, SessionHooks& hooks,
           SessionTotals& totals, OpenConnections reuse)
-      : cfg_(config), stop_(stop), hooks_(hooks), totals_(totals), reuse_(std::move(reuse)) {}
+      : cfg_(config),
+        stop_(stop),
+        hooks_(hooks),
+        totals_(totals),
+        reuse_(std::move(reuse)),
+        heartbeat_(config.source, config.task, config.application_name) {}
 
   void run() {
     try {
@@ -86,7 +93,8 @@ class Session : public DestinationCatalog {
   void abandon_transaction();
   void collect_totals();
   TableTraits describe(const stream::Relation& rel) override;
-  bool index_exists(const std::string& schema, const std::string& index) override;
+  bool has_relation(const std::string& schema, const std::string& name,
+                    const std::string& relkinds) override;
   void run_alone(const ddl::Plan& plan) override;
   std::string in_session_encoding(const std::string& utf8_sql) override;
 
@@ -95,6 +103,7 @@ class Session : public DestinationCatalog {
   SessionHooks& hooks_;
   SessionTotals& totals_;
   OpenConnections reuse_;
+  Heartbeat heartbeat_;
 
   // Declared before applier_: it refers to apply_ and is destroyed first.
   std::optional<pg::ReplicationStream> stream_;
@@ -240,6 +249,17 @@ void Session::start_stream() {
   }
   last_received_ = std::max(origin_start_, reported_);
   applier_.emplace(apply_, origin_start_, cfg_.limits, *this, replica_role_, cfg_.scope);
+  // A long DDL (a table rewrite, an index build) keeps the applier waiting
+  // with the stream unread: a status update now and then (the position
+  // unchanged) keeps the walsender from dropping the connection after
+  // wal_sender_timeout.
+  applier_->on_wait([this, last = Clock::now()]() mutable {
+    auto now = Clock::now();
+    if (now - last < 5s) return;
+    last = now;
+    stream_->send_status(last_received_, reported_, reported_, false);
+    last_message_ = now;
+  });
   log::Event("apply_started")
       .field("task", cfg_.task)
       .field("slot", cfg_.slot)
@@ -286,11 +306,12 @@ TableTraits Session::describe(const stream::Relation& rel) {
   return t;
 }
 
-bool Session::index_exists(const std::string& schema, const std::string& index) {
+bool Session::has_relation(const std::string& schema, const std::string& name,
+                           const std::string& relkinds) {
   pg::Result r = progress_.exec(
       "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-      " WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('i', 'I')",
-      {schema.c_str(), index.c_str()});
+      " WHERE n.nspname = $1 AND c.relname = $2 AND strpos($3, c.relkind::text) > 0",
+      {schema.c_str(), name.c_str(), relkinds.c_str()});
   return r.rows() > 0;
 }
 
@@ -315,12 +336,15 @@ void Session::run_alone(const ddl::Plan& plan) {
         progress_.exec("DROP INDEX CONCURRENTLY IF EXISTS " + plan.index);
       }
     }
+    // The statement is in the source's encoding, like the apply session's text.
+    bool convert = !session_encoding_.empty() && session_encoding_ != "UTF8";
+    if (convert) progress_.exec("SET client_encoding = " + progress_.literal(session_encoding_));
     progress_.exec("SET search_path TO " + (path.empty() ? std::string("DEFAULT") : path));
     progress_.exec(plan.sql);
-    progress_.exec("RESET search_path");
+    progress_.exec("RESET search_path; SET client_encoding = 'UTF8'");
   } catch (const pg::SqlError& e) {
     try {
-      progress_.exec("RESET search_path");
+      progress_.exec("RESET search_path; SET client_encoding = 'UTF8'");
     } catch (const std::exception&) {
     }
     throw pg::SqlError("DDL " + plan.what + " failed on the destination: " + e.what() +
@@ -412,7 +436,18 @@ void Session::loop() {
   }
 }
 
+// Now minus the source commit time of the last transaction durable on the
+// destination (heartbeats keep one recent); nullopt before the first.
+std::optional<std::int64_t> latency_ms(const ApplyCounters& c) {
+  if (c.durable_commit_time == 0) return std::nullopt;
+  auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  return std::max<std::int64_t>(0, (now_us - c.durable_commit_time) / 1000);
+}
+
 void Session::periodic(Clock::time_point now) {
+  heartbeat_.beat_if_due(now);
   if (messages_since_periodic_ > 0) {
     last_message_ = now;
     ping_sent_ = false;
@@ -426,6 +461,14 @@ void Session::periodic(Clock::time_point now) {
     applier_->report_skips(false);
     const ApplyCounters& c = applier_->counters();
     std::uint64_t total = c.changes;
+    std::optional<std::int64_t> latency = latency_ms(applier_->counters());
+    if (latency) {
+      try {
+        task::TaskStore(progress_).set_latency(cfg_.task, *latency);
+      } catch (const pg::SqlError&) {
+        // the task row is informational here: never stop applying for it
+      }
+    }
     if (total != logged_changes_) {
       double secs = std::chrono::duration<double>(now - logged_at_).count();
       log::Event("progress")
@@ -436,6 +479,7 @@ void Session::periodic(Clock::time_point now) {
           .field("changes_per_second",
                  static_cast<std::uint64_t>(secs > 0 ? (total - logged_changes_) / secs : 0))
           .field("lsn", pg::format_lsn(c.last_end))
+          .field("latency_ms", latency ? std::to_string(*latency) : std::string("unknown"))
           .field("confirmed_lsn", pg::format_lsn(reported_))
           .info();
       logged_changes_ = total;

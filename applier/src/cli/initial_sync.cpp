@@ -154,7 +154,6 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
       if (o.has_phase("full")) schema::sync_sequences(source, dest, schema, o.names);
       store.set_phase(o.task, o.has_phase("incremental") ? "incremental" : "copied");
     }
-    prepared();
     result.copied_at = fullsync::copied_positions(dest, o.task);
     return result;
   }

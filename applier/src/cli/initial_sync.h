@@ -31,8 +31,9 @@ class ConflictError : public Error {
 };
 
 // Runs what is left of the schema and full phases. prepared is called once
-// the destination holds the task's tables (failures before it are setup
-// errors, not retried). Throws on failure.
+// the destination holds the task's tables and the copy starts (failures
+// before it are setup errors, not retried; not called when nothing is left
+// to copy). Throws on failure.
 InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& stop,
                                    const std::function<void()>& prepared);
 

@@ -326,12 +326,12 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
         // so the command line wins.
         po::store(po::parse_config_file(file, config_file_options(), false), vm);
       } catch (const po::error& e) {
-        throw UsageError("config file \"" + path + "\": " + e.what());
+        throw UsageError("config file \"" + path + "\": " + pg::redact_quoted(e.what(), ""));
       }
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    throw UsageError(e.what());
+    throw UsageError(pg::redact_quoted(e.what(), ""));
   }
 
   Options o;

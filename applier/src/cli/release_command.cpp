@@ -76,6 +76,10 @@ int run_release(const Options& o) {
   try {
     pg::Connection source = pg::Connection::open(o.source, {"source", false, app, ""});
     drop_slot(source, slot, o.task);
+    source.exec(
+        "DO $$BEGIN IF pg_catalog.to_regclass('pgdts.dts_postgres_heartbeat') IS NOT NULL THEN "
+        "DELETE FROM pgdts.dts_postgres_heartbeat WHERE task = " + source.literal(o.task) +
+        "; END IF; END$$");
     pg::Connection dest = pg::Connection::open(o.target, {"destination", false, app, ""});
     drop_origin(dest, origin);
     fullsync::forget_task(dest, o.task);

@@ -54,6 +54,9 @@ std::string to_json(const task::TaskStatus& s) {
              .field("last_error", s.last_error)
              .field("snapshot_lsn", s.snapshot_lsn)
              .field("applied_lsn", s.applied_lsn)
+             .raw("latency_ms", s.latency_ms ? std::to_string(*s.latency_ms) : "null")
+             .raw("latency_age_seconds",
+                  s.latency_age_seconds ? std::to_string(*s.latency_age_seconds) : "null")
              .raw("full_sync", full.str())
              .raw("source", source.str())
              .str() +
@@ -71,6 +74,12 @@ std::string to_text(const task::TaskStatus& s) {
   out += "phase:         " + s.phase + " (updated " + s.updated_at + ")\n";
   if (s.last_error) out += "last error:    " + *s.last_error + "\n";
   if (s.applied_lsn) out += "applied LSN:   " + *s.applied_lsn + "\n";
+  if (s.latency_ms) {
+    char line[128];
+    std::snprintf(line, sizeof line, "latency:       %.1f s (measured %.0f s ago)\n",
+                  static_cast<double>(*s.latency_ms) / 1000, s.latency_age_seconds.value_or(0));
+    out += line;
+  }
   if (s.source_lsn) out += "source LSN:    " + *s.source_lsn + "\n";
   if (s.slot_retained_bytes)
     out += "slot retains:  " + megabytes(*s.slot_retained_bytes) + " of WAL" +

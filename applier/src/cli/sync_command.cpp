@@ -127,8 +127,6 @@ apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open) 
   cfg.origin = task::origin_name(o.task);
   cfg.application_name = "pgdts_" + o.task;
   cfg.may_create_slot = true;
-  cfg.scope.selection = o.selection;
-  cfg.scope.names = o.names;
 
   pg::Connection source = pg::Connection::open(o.source, {"source", false, cfg.application_name, ""});
   task::SourceFacts facts = task::check_source(source);
@@ -190,6 +188,7 @@ int run_sync(const Options& o) {
   cfg.scope.selection = o.selection;
   cfg.scope.names = o.names;
   bool initial_done = false;
+  bool copying = false;  // the initial phases are under way: their failures are retried
 
   bool started = false;
   RetryWindow connection_window("--retry-connection", o.retry_connection_minutes);
@@ -228,7 +227,7 @@ int run_sync(const Options& o) {
     RetryWindow* window = nullptr;
     try {
       if (!initial_done) {
-        InitialSyncResult initial = run_initial_sync(o, stop, [&] { started = true; });
+        InitialSyncResult initial = run_initial_sync(o, stop, [&] { copying = true; });
         if (initial.stopped) {
           summary("shutdown");
           return 0;
@@ -249,13 +248,13 @@ int run_sync(const Options& o) {
     } catch (const ConflictError& e) {
       return report_error(e.what(), 1);
     } catch (const pg::ConnectionError& e) {
-      if (!started) return report_error(e.what(), 1);
+      if (!started && !(copying && !initial_done)) return report_error(e.what(), 1);
       failure = e.what();
       window = &connection_window;
       window_left = connection_window.failure();
       if (window_left) log_failure(e, "connection", backoff);
     } catch (const Error& e) {
-      if (!started) return report_error(describe_failure(e), 1);
+      if (!started && !(copying && !initial_done)) return report_error(describe_failure(e), 1);
       failure = describe_failure(e);
       window = &other_window;
       window_left = other_window.failure();

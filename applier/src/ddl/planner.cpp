@@ -276,6 +276,13 @@ Planner::Planner(const task::Selection& selection, const task::NameMap& names,
 
 void Planner::saw_table(const TableName& source) { known_.insert(source); }
 
+bool Planner::owns_sequence(const TableName& s) const {
+  // owned by a task table: seen in an OWNED BY, or the destination has it
+  // (schema sync created it with its table; a replayed DDL did)
+  return owned_sequences_.count(s) > 0 ||
+         (lookup_.sequence_exists && lookup_.sequence_exists(names_.schema(s.schema), s.name));
+}
+
 bool Planner::in_task(const TableName& t) const {
   return selection_.includes(t) || start_tables_.count(t) > 0 || joined_.count(t) > 0;
 }
@@ -444,7 +451,7 @@ Plan Planner::plan(const pgdts::Ddl& record, std::uint64_t lsn) {
         case pg_query::OBJECT_SEQUENCE: {
           TableName o = rw.resolve(at.relation());
           bool in = selection_.includes_schema(o.schema) ||
-                    (at.objtype() == pg_query::OBJECT_SEQUENCE ? owned_sequences_.count(o) > 0
+                    (at.objtype() == pg_query::OBJECT_SEQUENCE ? owns_sequence(o)
                      : lookup_.index_exists &&
                            lookup_.index_exists(names_.schema(o.schema), o.name));
           if (!in) return skip(shown(o) + " does not belong to the task");
@@ -507,7 +514,7 @@ Plan Planner::plan(const pgdts::Ddl& record, std::uint64_t lsn) {
           TableName o = rw.resolve(rs.relation());
           bool in = selection_.includes_schema(o.schema) ||
                     (rs.rename_type() == pg_query::OBJECT_SEQUENCE
-                         ? owned_sequences_.count(o) > 0
+                         ? owns_sequence(o)
                          : lookup_.index_exists &&
                                lookup_.index_exists(names_.schema(o.schema), o.name));
           if (!in) return skip(shown(o) + " does not belong to the task");
@@ -604,7 +611,7 @@ Plan Planner::plan(const pgdts::Ddl& record, std::uint64_t lsn) {
             break;
           case pg_query::OBJECT_SEQUENCE:
             kind = "sequence";
-            keep = selection_.includes_schema(o.schema) || owned_sequences_.count(o) > 0;
+            keep = selection_.includes_schema(o.schema) || owns_sequence(o);
             if (keep) {
               rw.map_schema(comps);
               owned_sequences_.erase(o);
@@ -646,7 +653,7 @@ Plan Planner::plan(const pgdts::Ddl& record, std::uint64_t lsn) {
                              : node.mutable_alter_seq_stmt()->mutable_options();
       if (seq->relpersistence() == "t") return skip("temporary sequence");
       TableName s = rw.resolve(*seq);
-      bool in = selection_.includes_schema(s.schema) || owned_sequences_.count(s) > 0;
+      bool in = selection_.includes_schema(s.schema) || (!create && owns_sequence(s));
       for (auto& opt : *options) {
         if (!opt.has_def_elem() || opt.def_elem().defname() != "owned_by" ||
             !opt.def_elem().has_arg() || !opt.def_elem().arg().has_list())

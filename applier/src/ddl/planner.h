@@ -67,8 +67,10 @@ struct Plan {
 
 // Answers the planner needs from the destination (a stub in unit tests).
 struct DestinationLookup {
-  // Whether the destination has an index of this name in this schema.
+  // Whether the destination has an index (a sequence) of this name in this
+  // schema.
   std::function<bool(const std::string& schema, const std::string& index)> index_exists;
+  std::function<bool(const std::string& schema, const std::string& sequence)> sequence_exists;
 };
 
 class Planner {
@@ -85,6 +87,8 @@ class Planner {
   // it, created or attached later).
   bool joined(const task::TableName& source) const { return joined_.count(source) > 0; }
   bool in_task(const task::TableName& source) const;
+  // A sequence the task has: owned by a table of the task.
+  bool owns_sequence(const task::TableName& source) const;
 
   // What to do with one DDL record. Throws Error when it must not be
   // replayed and must not be skipped either: its text is unknown, or

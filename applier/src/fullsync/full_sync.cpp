@@ -5,9 +5,11 @@
 #include "fullsync/full_sync.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "error.h"
@@ -32,6 +34,10 @@ constexpr const char* kSessionOptions =
 // progress counters.
 constexpr std::int64_t kBatchRows = 64;
 constexpr std::int64_t kBatchBytes = 256 * 1024;
+
+// How long a stop waits for workers to reach a row boundary before it
+// cancels their statements.
+constexpr auto kCancelAfter = 3s;
 
 constexpr const char* kTempTable = "pgdts_full_sync_rows";
 
@@ -73,6 +79,7 @@ class Run {
   void empty_table(pg::Connection& ctl, const CopyJob& job);
   void worker();
   bool copy_chunk(pg::Connection& src, pg::Connection& dest, const Chunk& chunk);
+  bool copy_chunk_unnamed(pg::Connection& src, pg::Connection& dest, const Chunk& chunk);
   void fail(std::exception_ptr e);
   bool halted() const { return halt_.load(std::memory_order_relaxed); }
   void wait_for(ThrottleClock::duration d) {
@@ -96,6 +103,14 @@ class Run {
   std::atomic<int> running_{0};
   std::atomic<bool> halt_{false};
   std::atomic<bool> warned_replica_{false};
+  std::atomic<bool> user_stop_{false};
+  // Cancels the workers' statements when a stop waits on a blocked one.
+  std::mutex cancel_mutex_;
+  std::vector<std::shared_ptr<pg::CancelHandle>> cancels_;
+  void register_cancel(const pg::Connection& conn) {
+    std::lock_guard lock(cancel_mutex_);
+    cancels_.push_back(std::make_shared<pg::CancelHandle>(conn.cancel_handle()));
+  }
   std::mutex error_mutex_;
   std::exception_ptr error_;
   std::string encoding_;
@@ -238,6 +253,7 @@ void Run::prepare(pg::Connection& ctl) {
 void Run::worker() {
   try {
     pg::Connection src = pg::Connection::open(cfg_.source, options("source"));
+    register_cancel(src);
     src.exec("SET client_encoding = " + src.literal(encoding_));
     wait_for(throttle_->take_query());
     src.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
@@ -249,6 +265,7 @@ void Run::worker() {
                   "worker has started");
     }
     pg::Connection dest = pg::Connection::open(cfg_.target, options("destination"));
+    register_cancel(dest);
     dest.exec("SET client_encoding = " + dest.literal(encoding_));
     try {
       dest.exec("SET session_replication_role = replica");
@@ -267,16 +284,47 @@ void Run::worker() {
     }
     if (!halted()) src.exec("COMMIT");
   } catch (...) {
-    fail(std::current_exception());
+    // After a stop request, an error is the stop's doing (a cancelled
+    // statement) or no longer matters: the run ends either way.
+    if (!user_stop_) fail(std::current_exception());
   }
   --running_;
 }
 
 // Copies one chunk in one destination transaction; false when halted.
+// Errors name the table and range, and keep their type.
 bool Run::copy_chunk(pg::Connection& src, pg::Connection& dest, const Chunk& chunk) {
+  auto context = [&] {
+    const CopyJob& job = *tables_[chunk.table].job;
+    std::string c = "full sync of " + task::display_name(job.source);
+    if (!chunk.whole())
+      c += " (range " + std::to_string(chunk.index + 1) + "/" + std::to_string(chunk.count) + ")";
+    if (job.dest != job.source) c += " into " + task::display_name(job.dest);
+    return c + ": ";
+  };
+  try {
+    return copy_chunk_unnamed(src, dest, chunk);
+  } catch (const pg::ConnectionError& e) {
+    throw pg::ConnectionError(context() + e.what());
+  } catch (const pg::SqlError& e) {
+    throw pg::SqlError(context() + e.what(), e.sqlstate());
+  } catch (const Error& e) {
+    throw Error(context() + e.what());
+  }
+}
+
+bool Run::copy_chunk_unnamed(pg::Connection& src, pg::Connection& dest, const Chunk& chunk) {
   TableWork& t = tables_[chunk.table];
   const CopyJob& job = *t.job;
-  board_.start(*t.progress);
+  if (board_.start(*t.progress)) {
+    // Tells pgdts status that the copy runs (rows_copied stays what is
+    // committed; a pending or copying table is recopied whole on resume).
+    dest.exec(
+        "UPDATE pgdts.table_sync SET state = 'copying', started_at = coalesce(started_at, now()),"
+        "  updated_at = now() "
+        "WHERE task = $1 AND source_schema = $2 AND source_table = $3 AND state = 'pending'",
+        {cfg_.task.c_str(), job.source.schema.c_str(), job.source.name.c_str()});
+  }
 
   std::string source_table = qualified(src, job.source);
   std::string source_columns = column_list(src, job.source_columns);
@@ -431,12 +479,30 @@ bool Run::run() {
   };
 
   std::vector<std::thread> threads;
+  if (stop_.load()) {
+    user_stop_ = true;
+    halt_ = true;
+  }
   running_ = workers;
   for (int i = 0; i < workers; ++i) threads.emplace_back([this] { worker(); });
   auto last_tick = Clock::now();
+  std::optional<Clock::time_point> stop_seen;
+  bool cancelled = false;
   while (running_.load() > 0) {
     std::this_thread::sleep_for(100ms);
-    if (stop_.load()) halt_ = true;
+    if (stop_.load() && !stop_seen) {
+      stop_seen = Clock::now();
+      user_stop_ = true;
+      halt_ = true;
+    }
+    if (stop_seen && !cancelled && Clock::now() - *stop_seen > kCancelAfter) {
+      // A worker is blocked in a statement (e.g. waiting for a lock on
+      // either side): cancel what they all run.
+      cancelled = true;
+      log::Event("full_sync_cancelling").field("reason", "stop requested, a worker is blocked").info();
+      std::lock_guard lock(cancel_mutex_);
+      for (const auto& c : cancels_) c->cancel();
+    }
     if (Clock::now() - last_tick >= 1s) {
       last_tick = Clock::now();
       tick(false);
@@ -464,7 +530,13 @@ bool Run::run() {
 
 bool run_full_sync(const FullSyncConfig& config, const std::vector<CopyJob>& jobs,
                    const std::atomic<bool>& stop) {
-  Run run(config, jobs, stop);
+  FullSyncConfig cfg = config;
+  // Tests split small tables into ranges through the real CLI with this.
+  if (const char* kb = std::getenv("PGDTS_FULL_SYNC_MIN_CHUNK_KB")) {
+    std::int64_t v = std::atoll(kb);
+    if (v > 0) cfg.min_chunk_bytes = v * 1024;
+  }
+  Run run(cfg, jobs, stop);
   return run.run();
 }
 

@@ -43,7 +43,7 @@ class TerminalDisplay : public ProgressObserver {
     };
     char buf[512];
     std::snprintf(buf, sizeof buf, "%-40s %12s %10s %12s %10s %8s", "table", "rows", "MB",
-                  "rows/s", "MB/s", "ETA");
+                  "rows/s", "MB/s", final ? "time" : "ETA");
     line(buf);
     int shown = 0, waiting = 0, recent = 0;
     for (auto it = b.tables.rbegin(); it != b.tables.rend(); ++it)
@@ -137,10 +137,11 @@ TableProgress& ProgressBoard::add(std::string name, std::int64_t rows_estimate,
   return t;
 }
 
-void ProgressBoard::start(TableProgress& t) {
+bool ProgressBoard::start(TableProgress& t) {
   TableState expected = TableState::pending;
-  if (t.state.compare_exchange_strong(expected, TableState::copying))
-    t.started_ms = std::max<std::int64_t>(now_ms(), 1);
+  if (!t.state.compare_exchange_strong(expected, TableState::copying)) return false;
+  t.started_ms = std::max<std::int64_t>(now_ms(), 1);
+  return true;
 }
 
 void ProgressBoard::finish(TableProgress& t, TableState state) {

@@ -50,7 +50,8 @@ class ProgressBoard {
   ProgressBoard();
   TableProgress& add(std::string name, std::int64_t rows_estimate, std::int64_t bytes_estimate,
                      int chunks_total);
-  void start(TableProgress& table);
+  // True for the call that moved the table from pending to copying.
+  bool start(TableProgress& table);
   void finish(TableProgress& table, TableState state);
   BoardSnapshot snapshot() const;
 

@@ -32,6 +32,17 @@ void receive_notice(void* arg, const PGresult* res) {
 }  // namespace
 
 void ConnDeleter::operator()(pg_conn* conn) const { PQfinish(conn); }
+void CancelDeleter::operator()(pg_cancel* cancel) const { PQfreeCancel(cancel); }
+
+bool CancelHandle::cancel() const noexcept {
+  if (!cancel_) return false;
+  char err[256];
+  return PQcancel(cancel_.get(), err, sizeof err) == 1;
+}
+
+CancelHandle Connection::cancel_handle() const {
+  return CancelHandle(conn_ ? PQgetCancel(conn_.get()) : nullptr);
+}
 void ResultDeleter::operator()(pg_result* res) const { PQclear(res); }
 
 int Result::rows() const { return res_ ? PQntuples(res_.get()) : 0; }
@@ -137,6 +148,12 @@ std::string Connection::error_message() const {
 }
 
 bool Connection::is_healthy() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
+
+bool Connection::in_transaction() const {
+  if (!conn_) return false;
+  auto status = PQtransactionStatus(conn_.get());
+  return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE;
+}
 
 int Connection::socket() const { return conn_ ? PQsocket(conn_.get()) : -1; }
 

@@ -13,6 +13,7 @@
 
 struct pg_conn;
 struct pg_result;
+struct pg_cancel;
 
 namespace pgdts::pg {
 
@@ -38,6 +39,22 @@ class Result {
 
  private:
   std::unique_ptr<pg_result, ResultDeleter> res_;
+};
+
+struct CancelDeleter {
+  void operator()(pg_cancel* cancel) const;
+};
+
+// Asks the server to cancel what a connection is running. Usable from
+// another thread than the connection's while that one is blocked in it.
+class CancelHandle {
+ public:
+  explicit CancelHandle(pg_cancel* cancel) : cancel_(cancel) {}
+  // Best effort; false when the request could not be sent.
+  bool cancel() const noexcept;
+
+ private:
+  std::unique_ptr<pg_cancel, CancelDeleter> cancel_;
 };
 
 struct ConnectOptions {
@@ -67,6 +84,8 @@ class Connection {
   const std::string& side() const { return side_; }
   bool is_open() const { return conn_ != nullptr; }
   bool is_healthy() const;
+  // Inside a transaction block (also a failed one), as of the last result.
+  bool in_transaction() const;
   int socket() const;
   int backend_pid() const;
   std::string parameter_status(const char* name) const;
@@ -74,6 +93,7 @@ class Connection {
   std::string literal(std::string_view text) const;
   std::string identifier(std::string_view text) const;
   void close() { conn_.reset(); }
+  CancelHandle cancel_handle() const;
 
   // For the other pg/ wrappers only.
   pg_conn* native() const { return conn_.get(); }

@@ -27,9 +27,29 @@ bool is_secret_key(std::string_view key) {
   return iequals(key, "password") || iequals(key, "sslpassword");
 }
 
-bool contains_password_word(std::string_view s) {
+// URIs may spell keys with %-escapes (pass%77ord is password).
+std::string percent_decoded(std::string_view s) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+bool contains_password_word(std::string_view raw) {
+  std::string s = percent_decoded(raw);
   for (size_t i = 0; i + 8 <= s.size(); ++i)
-    if (iequals(s.substr(i, 8), "password")) return true;
+    if (iequals(std::string_view(s).substr(i, 8), "password")) return true;
   return false;
 }
 
@@ -72,7 +92,7 @@ std::string mask_uri(std::string_view uri) {
     if (!first) out += '&';
     first = false;
     size_t eq = pair.find('=');
-    if (eq != std::string_view::npos && is_secret_key(pair.substr(0, eq))) {
+    if (eq != std::string_view::npos && is_secret_key(percent_decoded(pair.substr(0, eq)))) {
       out.append(pair.substr(0, eq + 1));
       out.append(kMask);
     } else {
@@ -138,25 +158,29 @@ std::string mask_keywords(std::string_view s) {
   return out;
 }
 
-// libpq's parse errors quote fragments of the string; when the string holds
-// a password a fragment could be part of it, so fragments are dropped then.
-std::string sanitize_parse_error(std::string message, std::string_view conninfo) {
+}  // namespace
+
+std::string redact_quoted(std::string message, std::string_view source_text) {
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  if (!contains_password_word(conninfo)) return message;
+  if (!contains_password_word(source_text) && !contains_password_word(message)) return message;
   std::string out;
-  bool in_quote = false;
+  char quote = 0;
   for (char c : message) {
-    if (c == '"') {
-      if (!in_quote) out += "\"...\"";
-      in_quote = !in_quote;
+    if (quote == 0 && (c == '"' || c == '\'')) {
+      quote = c;
+      out += c;
+      out += "...";
       continue;
     }
-    if (!in_quote) out += c;
+    if (c == quote) {
+      quote = 0;
+      out += c;
+      continue;
+    }
+    if (quote == 0) out += c;
   }
   return out;
 }
-
-}  // namespace
 
 std::string mask_password(std::string_view conninfo) {
   if (is_uri(conninfo)) return mask_uri(conninfo);
@@ -172,7 +196,7 @@ ConnInfo ConnInfo::parse(std::string_view text, std::string_view option) {
     std::string detail = errmsg ? errmsg : "out of memory";
     if (errmsg) PQfreemem(errmsg);
     throw UsageError("invalid " + std::string(option) + " connection string: " +
-                     sanitize_parse_error(detail, text));
+                     redact_quoted(detail, text));
   }
   ConnInfo info;
   info.text_ = std::move(copy);

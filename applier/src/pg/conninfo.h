@@ -14,6 +14,12 @@ namespace pgdts::pg {
 // (password=...), in a URI's user info (user:secret@host) and in a URI's
 // query (?password=...). Whatever is printed about a connection goes through
 // this first.
+// A parser's message that quotes fragments of text ('...' or "..."): when
+// text (or the message) holds the word password, in any spelling, a
+// fragment could be part of a secret, so quoted fragments are replaced by
+// "...".
+std::string redact_quoted(std::string message, std::string_view text);
+
 std::string mask_password(std::string_view conninfo);
 
 class ConnInfo {

@@ -108,8 +108,10 @@ void Pipeline::flush() {
     if (r < 0) fail_send("queued commands");
     if (r == 0) return;
     pollfd p{conn_.socket(), POLLOUT | POLLIN, 0};
-    if (::poll(&p, 1, 1000) < 0 && errno != EINTR)
+    int ready = ::poll(&p, 1, 1000);
+    if (ready < 0 && errno != EINTR)
       throw ConnectionError(conn_.side() + ": poll failed: " + std::strerror(errno));
+    if (ready == 0 && on_wait) on_wait();
     if (p.revents & (POLLIN | POLLERR | POLLHUP)) take_results();
   }
 }
@@ -174,8 +176,10 @@ void Pipeline::wait_until_at_most(std::size_t n) {
   take_results();
   while (count_ > n) {
     pollfd p{conn_.socket(), POLLIN, 0};
-    if (::poll(&p, 1, 1000) < 0 && errno != EINTR)
+    int ready = ::poll(&p, 1, 1000);
+    if (ready < 0 && errno != EINTR)
       throw ConnectionError(conn_.side() + ": poll failed: " + std::strerror(errno));
+    if (ready == 0 && on_wait) on_wait();
     take_results();
   }
 }

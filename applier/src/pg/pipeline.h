@@ -73,6 +73,9 @@ class Pipeline {
 
   // Called for a command with expect_row that touched no row.
   std::function<void(const CommandTag&)> on_no_row;
+  // Called about once a second while waiting for the server (a long DDL):
+  // the caller keeps its other connections alive meanwhile.
+  std::function<void()> on_wait;
 
  private:
   struct Entry {

@@ -31,8 +31,14 @@ void run(pg::Connection& dest, const std::string& sql, const std::string& what) 
   }
 }
 
-// Runs statements in one destination transaction.
+// Runs statements in one destination transaction: the caller's when it has
+// one open (an error then aborts it, and the caller rolls back), else one of
+// their own.
 void run_all(pg::Connection& dest, const std::vector<std::string>& sqls, const std::string& what) {
+  if (dest.in_transaction()) {
+    for (const auto& s : sqls) run(dest, s, what);
+    return;
+  }
   dest.exec("BEGIN");
   try {
     for (const auto& s : sqls) run(dest, s, what);
@@ -221,6 +227,16 @@ void sync_sequences(pg::Connection& source, pg::Connection& dest, const SourceSc
   for (const auto& s : schema.sequences) {
     std::string src_name = source.identifier(s.name.schema) + "." + source.identifier(s.name.name);
     std::string dst_name = w.qualified_in_mapped_schema(s.name);
+    if (!relation_exists(dest, dst_name)) {
+      // A table that existed before the task (--conflict ignore) may name
+      // its identity sequence otherwise.
+      log::Event("schema_skipped")
+          .field("kind", "sequence")
+          .field("sequence", dst_name)
+          .field("reason", "no such sequence on the destination")
+          .warn();
+      continue;
+    }
     auto src = source.exec("SELECT last_value, is_called FROM " + src_name);
     auto dst = dest.exec("SELECT last_value, is_called FROM " + dst_name);
     auto next = [&](const pg::Result& r) {

@@ -3,9 +3,10 @@
 // Two kinds of text come from the server: type names, printed with
 // search_path = pg_catalog so that everything outside pg_catalog is
 // schema-qualified, and expressions (defaults, CHECKs, partition keys and
-// bounds, index definitions), printed per schema with search_path = that
-// schema, pg_catalog so that objects of the table's own schema print
-// unqualified and resolve in its mapped schema on the destination.
+// bounds, index definitions), printed per schema with search_path =
+// pg_catalog, that schema, the task's other schemas, so that objects of the
+// task's schemas print unqualified and resolve, through the same path mapped,
+// in their mapped schemas on the destination.
 #include <algorithm>
 #include <charconv>
 #include <functional>
@@ -14,6 +15,7 @@
 
 #include "error.h"
 #include "pg/connection.h"
+#include "schema/ddl.h"
 #include "schema/schema_sync.h"
 #include "schema/search_path.h"
 
@@ -95,16 +97,17 @@ class Reader {
     path_.set("pg_catalog");
     read_tables();
     read_columns();
+    read_path_schemas();
     std::set<std::string> schemas;
     for (const auto& t : out_.tables) schemas.insert(t.name.schema);
     for (const auto& s : schemas) {
-      path_.schema_first(s);
+      path_.schemas(expression_path(out_.path_schemas, s));
       read_expressions(s);
     }
     path_.set("pg_catalog");
     read_types();
     for (const auto& s : type_schemas()) {
-      path_.schema_first(s);
+      path_.schemas(expression_path(out_.path_schemas, s));
       read_type_expressions(s);
     }
     path_.set("pg_catalog");
@@ -235,7 +238,7 @@ class Reader {
   }
 
   // Defaults, partition keys and bounds, constraints and indexes of the
-  // tables of one schema; search_path is that schema, pg_catalog.
+  // tables of one schema; search_path is pg_catalog, that schema, the others.
   void read_expressions(const std::string& schema) {
     std::string oids = oid_array(table_oids(&schema));
     std::set<std::uint32_t> in_task;
@@ -254,7 +257,9 @@ class Reader {
       c->default_expr = std::string(defaults.value(r, 2));
       if (!defaults.is_null(r, 3)) {
         const std::string& e = *c->default_expr;
-        if (e.rfind("nextval('", 0) == 0 && e.size() > 12 && e.substr(e.size() - 12) == "::regclass)")
+        constexpr std::string_view tail = "'::regclass)";
+        if (e.rfind("nextval('", 0) == 0 && e.size() > tail.size() &&
+            e.compare(e.size() - tail.size(), tail.size(), tail) == 0)
           default_sequence_oid_[{to_oid(defaults.value(r, 0)), c->attnum}] = to_oid(defaults.value(r, 3));
       }
     }
@@ -443,7 +448,7 @@ class Reader {
     return s;
   }
 
-  // Domain defaults and CHECKs; search_path is the domain's schema, pg_catalog.
+  // Domain defaults and CHECKs; search_path is pg_catalog, the domain's schema, the others.
   void read_type_expressions(const std::string& schema) {
     std::vector<std::uint32_t> domains;
     for (const auto& [oid, u] : types_)
@@ -542,13 +547,22 @@ class Reader {
     for (const auto& t : out_.tables) schemas.insert(t.name.schema);
     for (const auto& u : out_.types) schemas.insert(u.name.schema);
     for (const auto& s : out_.sequences) schemas.insert(s.name.schema);
-    auto res = conn_.exec(std::string("SELECT n.nspname FROM pg_namespace n WHERE ") + kUserSchema +
-                          " AND NOT " + extension_member("pg_namespace", "n.oid"));
-    for (int r = 0; r < res.rows(); ++r) {
-      std::string s(res.value(r, 0));
+    for (const auto& s : user_schemas_)
       if (selection_.includes_schema(s)) schemas.insert(s);
-    }
     out_.schemas.assign(schemas.begin(), schemas.end());
+  }
+
+  // The schemas of the selected tables and the selected schemas.
+  void read_path_schemas() {
+    auto res = conn_.exec(std::string("SELECT n.nspname FROM pg_namespace n WHERE ") + kUserSchema +
+                          " AND NOT " + extension_member("pg_namespace", "n.oid") + " ORDER BY 1");
+    std::set<std::string> path;
+    for (int r = 0; r < res.rows(); ++r) {
+      user_schemas_.emplace_back(res.value(r, 0));
+      if (selection_.includes_schema(user_schemas_.back())) path.insert(user_schemas_.back());
+    }
+    for (const auto& t : out_.tables) path.insert(t.name.schema);
+    out_.path_schemas.assign(path.begin(), path.end());
   }
 
   TypeUse* column_type(std::uint32_t rel, int attnum) { return &column(rel, attnum)->type; }
@@ -570,6 +584,7 @@ class Reader {
   std::map<std::uint32_t, std::uint32_t> composite_of_;  // typrelid -> type oid
   std::map<std::pair<std::uint32_t, int>, std::uint32_t> default_sequence_oid_;
   std::map<std::uint32_t, TableName> sequence_names_;
+  std::vector<std::string> user_schemas_;
 };
 
 }  // namespace

@@ -55,8 +55,19 @@ std::string DdlWriter::type_sql(const TypeUse& type) const {
   return qualified_in_mapped_schema(*type.user_type) + (type.array ? "[]" : "");
 }
 
+std::vector<std::string> expression_path(const std::vector<std::string>& path_schemas,
+                                         const std::string& own) {
+  std::vector<std::string> out{own};
+  for (const auto& s : path_schemas)
+    if (s != own) out.push_back(s);
+  return out;
+}
+
 std::string DdlWriter::search_path(const std::string& source_schema) const {
-  return q_.identifier(map_.schema(source_schema)) + ", public";
+  std::string out = "pg_catalog";
+  for (const auto& s : expression_path(schema_.path_schemas, source_schema))
+    out += ", " + q_.identifier(map_.schema(s));
+  return out + ", public";
 }
 
 std::string DdlWriter::create_schema(const std::string& source_schema) const {

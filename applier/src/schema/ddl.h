@@ -65,7 +65,9 @@ class DdlWriter {
   std::vector<Rename> column_renames(const Table& table) const;
   std::string rename_column(const Table& table, const Rename& r) const;
 
-  // search_path for statements of a table: the mapped schema, public.
+  // search_path for statements of an object of source_schema on the
+  // destination: pg_catalog, its mapped schema, the task's other schemas
+  // mapped, public.
   std::string search_path(const std::string& source_schema) const;
 
  private:
@@ -73,6 +75,11 @@ class DdlWriter {
   task::NameMap map_;
   Quoting q_;
 };
+
+// The task's schemas with own first (the order of search_path after
+// pg_catalog when expressions of an object of schema own are printed or run).
+std::vector<std::string> expression_path(const std::vector<std::string>& path_schemas,
+                                         const std::string& own);
 
 // Throws pgdts::Error when a mapping makes two columns of one table collide.
 void check_column_collisions(const SourceSchema& schema, const task::NameMap& map);

@@ -13,11 +13,10 @@
 // keys, index expressions and predicates) is rewritten by PostgreSQL itself.
 // Until then full sync copies into the source column names.
 //
-// Expression texts are printed on the source with search_path = the table's
-// own schema, pg_catalog (same-schema objects print unqualified) and run on
-// the destination with search_path = the mapped schema, public. A reference
-// from an expression into *another* schema that is renamed is not rewritten
-// (a documented limit).
+// Expression texts are printed on the source with search_path = pg_catalog,
+// the table's own schema, the task's other schemas (objects of task schemas
+// print unqualified unless a name is ambiguous) and run on the destination
+// with the same path mapped, then public (SourceSchema::path_schemas).
 #pragma once
 
 #include <cstdint>
@@ -136,6 +135,12 @@ struct SourceSchema {
   std::vector<UserType> types;      // each after the types it depends on
   std::vector<Sequence> sequences;  // owned, identity and standalone
   std::vector<std::string> schemas; // source schemas holding anything above
+  // The task's schemas (of selected tables, and selected schemas), sorted.
+  // Expressions were printed with search_path = pg_catalog, <the object's
+  // schema>, <the others in this order>, and run on the destination with the
+  // same list mapped (then public): every reference into a task schema
+  // resolves to the same object, whatever the schema is called there.
+  std::vector<std::string> path_schemas;
 
   const Table* find(const task::TableName& name) const;
 };
@@ -161,8 +166,9 @@ std::vector<task::TableName> existing_tables(pg::Connection& dest, const SourceS
 // collations, defaults, NOT NULL, CHECK, generated and identity columns,
 // PARTITION BY, partitions with their bounds). Idempotent: objects that exist
 // are left alone. Throws pgdts::Error when a column mapping makes two columns
-// of one table collide. dest must not be inside a transaction: each table is
-// created in a transaction of its own.
+// of one table collide. When dest is inside a transaction, everything is
+// created in it (the caller commits or rolls back); otherwise each type and
+// table in a transaction of its own.
 void create_pre_data(pg::Connection& dest, const SourceSchema&, const task::NameMap&);
 
 // After the data: PRIMARY KEY, UNIQUE, other indexes, FOREIGN KEYs (to tables

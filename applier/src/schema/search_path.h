@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "pg/connection.h"
 
@@ -30,8 +31,13 @@ class SearchPath {
     conn_.exec("SELECT pg_catalog.set_config('search_path', $1, false)", {path.c_str()});
     current_ = path;
   }
-  // schema, pg_catalog: objects of that schema print unqualified.
-  void schema_first(const std::string& schema) { set(conn_.identifier(schema) + ", pg_catalog"); }
+  // pg_catalog, then schemas in order: their objects print unqualified
+  // (unless an earlier schema holds the same name).
+  void schemas(const std::vector<std::string>& schemas) {
+    std::string path = "pg_catalog";
+    for (const auto& s : schemas) path += ", " + conn_.identifier(s);
+    set(path);
+  }
 
  private:
   pg::Connection& conn_;

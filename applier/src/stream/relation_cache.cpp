@@ -4,6 +4,23 @@
 #include "pg/lsn.h"
 
 namespace pgdts::stream {
+namespace {
+
+bool same_definition(const Relation& a, const Relation& b) {
+  if (a.schema != b.schema || a.name != b.name || a.source_schema != b.source_schema ||
+      a.source_name != b.source_name || a.identity != b.identity || a.in_task != b.in_task ||
+      a.copied_at != b.copied_at || a.columns.size() != b.columns.size())
+    return false;
+  for (std::size_t i = 0; i < a.columns.size(); ++i) {
+    const Column &x = a.columns[i], &y = b.columns[i];
+    if (x.name != y.name || x.type_oid != y.type_oid || x.type_modifier != y.type_modifier ||
+        x.type_name != y.type_name || x.is_key != y.is_key)
+      return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 const Relation& RelationCache::update(const pgdts::Relation& record,
                                       const std::function<void(Relation&)>& adjust) {
@@ -19,10 +36,14 @@ const Relation& RelationCache::update(const pgdts::Relation& record,
     rel->columns.push_back(Column{c.name(), c.type_oid(), c.type_modifier(), c.type_name(), c.is_key()});
     if (c.is_key()) rel->key_columns.push_back(static_cast<int>(rel->columns.size() - 1));
   }
-  rel->version = next_version_++;
   rel->display_name = rel->schema + "." + rel->name;
   if (adjust) adjust(*rel);
   auto& slot = relations_[rel->oid];
+  // The plugin describes a relation again after every invalidation of its
+  // cache entry (ANALYZE, a DDL elsewhere): an unchanged description keeps
+  // its version, so the statements prepared for it stay in use.
+  if (slot && same_definition(*slot, *rel)) return *slot;
+  rel->version = next_version_++;
   slot = std::move(rel);
   return *slot;
 }

@@ -46,7 +46,8 @@ struct Relation {
 class RelationCache {
  public:
   // Stores (or replaces) the relation the record describes; adjust, when
-  // given, may rename it before it is stored.
+  // given, may rename it before it is stored. A description equal to the
+  // stored one keeps the stored relation and its version.
   const Relation& update(const pgdts::Relation& record,
                          const std::function<void(Relation&)>& adjust = {});
   // nullptr when the stream has not described the relation.

@@ -29,7 +29,8 @@ TaskStatus read_status(pg::Connection& dest, const std::string& task) {
       "SELECT t.phase, t.last_error, t.updated_at::text, t.snapshot_lsn::text,"
       " (SELECT os.remote_lsn::text FROM pg_catalog.pg_replication_origin o"
       "  JOIN pg_catalog.pg_replication_origin_status os ON os.local_id = o.roident"
-      "  WHERE o.roname = $2)"
+      "  WHERE o.roname = $2),"
+      " t.latency_ms, extract(epoch FROM now() - t.latency_at)"
       " FROM pgdts.task t WHERE t.task = $1",
       {task.c_str(), origin.c_str()});
   if (r.rows() != 1) return s;
@@ -39,6 +40,8 @@ TaskStatus read_status(pg::Connection& dest, const std::string& task) {
   s.updated_at = std::string(r.value(0, 2));
   s.snapshot_lsn = r.optional(0, 3);
   s.applied_lsn = r.optional(0, 4);
+  if (!r.is_null(0, 5)) s.latency_ms = to_int(r.value(0, 5));
+  if (!r.is_null(0, 6)) s.latency_age_seconds = std::stod(std::string(r.value(0, 6)));
   s.full = fullsync::load_status(dest, task);
   return s;
 }

@@ -21,6 +21,8 @@ struct TaskStatus {
   std::string updated_at;
   std::optional<std::string> snapshot_lsn;
   std::optional<std::string> applied_lsn;  // the origin's position
+  std::optional<std::int64_t> latency_ms;  // as the apply session last measured it
+  std::optional<double> latency_age_seconds;
   fullsync::FullSyncStatus full;
   // source (when --source is given and reachable)
   std::optional<std::string> source_error;

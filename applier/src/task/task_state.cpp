@@ -16,7 +16,9 @@ constexpr const char* kCreate =
     "  created_at timestamptz NOT NULL DEFAULT now(),"
     "  updated_at timestamptz NOT NULL DEFAULT now(),"
     "  last_error text);"
-    "ALTER TABLE pgdts.task ADD COLUMN IF NOT EXISTS snapshot_lsn pg_lsn";
+    "ALTER TABLE pgdts.task ADD COLUMN IF NOT EXISTS snapshot_lsn pg_lsn,"
+    "  ADD COLUMN IF NOT EXISTS latency_ms bigint,"
+    "  ADD COLUMN IF NOT EXISTS latency_at timestamptz";
 
 }  // namespace
 
@@ -62,6 +64,12 @@ std::string TaskStore::phase(const std::string& task) {
 void TaskStore::set_phase(const std::string& task, const std::string& phase) {
   dest_.exec("UPDATE pgdts.task SET phase = $2, updated_at = now() WHERE task = $1",
              {task.c_str(), phase.c_str()});
+}
+
+void TaskStore::set_latency(const std::string& task, std::int64_t milliseconds) {
+  std::string ms = std::to_string(milliseconds);
+  dest_.exec("UPDATE pgdts.task SET latency_ms = $2, latency_at = now() WHERE task = $1",
+             {task.c_str(), ms.c_str()});
 }
 
 void TaskStore::set_snapshot_lsn(const std::string& task, pg::Lsn lsn) {

@@ -43,6 +43,8 @@ class TaskStore {
   // Moves the task to phase (in the caller's transaction, if one is open).
   void set_phase(const std::string& task, const std::string& phase);
   void set_snapshot_lsn(const std::string& task, pg::Lsn lsn);
+  // Replication latency as the apply session last measured it.
+  void set_latency(const std::string& task, std::int64_t milliseconds);
   void set_last_error(const std::string& task, const std::string& error);
   // Removes the task's row; drops the table and the schema when they hold
   // nothing else. False when there was no row.
