@@ -79,7 +79,8 @@ void log_failure(const Error& e, const char* kind, std::chrono::seconds retry_in
   log::Event event("apply_failed");
   event.field("kind", kind).field("error", describe_failure(e));
   if (auto* p = dynamic_cast<const pg::PipelineError*>(&e)) {
-    event.field("change", p->what_failed()).field("statement", p->statement());
+    // A DDL's text may carry a secret (USER MAPPING ... OPTIONS (password ...)).
+    event.field("change", p->what_failed()).field("statement", pg::redact_quoted(p->statement(), ""));
     if (p->lsn()) event.field("lsn", pg::format_lsn(p->lsn()));
     event.field("sqlstate", p->sqlstate());
   }
