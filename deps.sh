@@ -10,7 +10,7 @@ PACKAGES="
   libboost-program-options-dev libpg-query-dev libspdlog-dev libfmt-dev
   libgtest-dev
   python3 python3-pytest python3-psycopg
-  postgresql-15-wal2json
+  postgresql-15-wal2json pgcopydb
   procps openssl
 "
 missing=""
