@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
     case cli::Command::stream: return cli::run_stream(options);
     case cli::Command::release: return cli::run_release(options);
     case cli::Command::status: return cli::run_status(options);
+    case cli::Command::precheck: return cli::run_precheck(options);
     default: return cli::report_error("command not available yet", 2);
   }
 }

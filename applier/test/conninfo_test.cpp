@@ -56,3 +56,15 @@ TEST(ConnInfo, MasksTheClientKeyPassphrase) {
   EXPECT_EQ(mask_password("postgresql://h/db?sslpassword=k3y&sslmode=verify-full"),
             "postgresql://h/db?sslpassword=****&sslmode=verify-full");
 }
+
+TEST(RedactQuoted, SecretsInStatementsAndParserMessages) {
+  using pgdts::pg::redact_quoted;
+  std::string ddl = "CREATE USER MAPPING FOR app SERVER s OPTIONS (user 'u', password 'hunter2')";
+  std::string out = redact_quoted(ddl, "");
+  EXPECT_EQ(out.find("hunter2"), std::string::npos) << out;
+  EXPECT_NE(out.find("CREATE USER MAPPING"), std::string::npos) << out;
+  EXPECT_EQ(redact_quoted("ALTER TABLE t ADD COLUMN c text DEFAULT 'x'", ""),
+            "ALTER TABLE t ADD COLUMN c text DEFAULT 'x'");
+  EXPECT_EQ(redact_quoted("invalid line 'source password=p'", "").find("password=p"),
+            std::string::npos);
+}

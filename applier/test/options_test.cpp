@@ -126,7 +126,6 @@ TEST(Options, StatusNeedsOnlyTheTarget) {
 }
 
 TEST(Options, LaterCommandsNotAvailable) {
-  EXPECT_NE(usage_error({"precheck", "--source", kSrc}).find("not available yet"), std::string::npos);
   EXPECT_NE(usage_error({"verify"}).find("not available yet"), std::string::npos);
 }
 
@@ -212,6 +211,24 @@ TEST(Options, ConfigFileGivesOptionsAndCommandLineWins) {
   EXPECT_NE(usage_error({"sync", "--config", path + ".missing"}).find("cannot read config file"),
             std::string::npos);
   std::remove(path.c_str());
+}
+
+TEST(Options, PrecheckTakesTheTaskOptionsAndFormat) {
+  Options o = parse({"precheck", "--source", kSrc, "--target", kDst, "--task", "t", "--tables",
+                     "public.a", "--exclude", "public.b", "--conflict", "ignore",
+                     "--replica-identity-full", "--phases", "schema,full", "--format", "json"});
+  EXPECT_EQ(o.command, Command::precheck);
+  EXPECT_TRUE(o.json);
+  EXPECT_TRUE(o.conflict_ignore);
+  EXPECT_TRUE(o.replica_identity_full);
+  EXPECT_EQ(o.phases, (std::vector<std::string>{"schema", "full"}));
+  EXPECT_TRUE(o.selection.includes({"public", "a"}));
+  // full-sync and retry options are sync's own
+  EXPECT_NE(usage_error({"precheck", "--source", kSrc, "--target", kDst, "--jobs", "3"}), "(no error)");
+  EXPECT_NE(usage_error({"precheck", "--source", kSrc}).find("--target"), std::string::npos);
+  EXPECT_NE(usage_error({"precheck", "--source", kSrc, "--target", kDst, "--format", "xml"})
+                .find("--format"),
+            std::string::npos);
 }
 
 TEST(Options, ConfigFileErrorsNeverEchoAPassword) {

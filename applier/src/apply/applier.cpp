@@ -3,6 +3,8 @@
 // waits for the destination except when the pipeline is full.
 #include "apply/applier.h"
 
+#include "stream/timestamp.h"
+
 #include <cstring>
 #include <ctime>
 
@@ -69,19 +71,7 @@ std::string truncated(std::string_view s, std::size_t n) {
 }  // namespace
 
 std::string format_timestamptz(std::int64_t unix_micros) {
-  std::int64_t secs = unix_micros / 1000000, micros = unix_micros % 1000000;
-  if (micros < 0) {
-    micros += 1000000;
-    --secs;
-  }
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%06lld+00", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(micros));
-  return buf;
+  return stream::format_utc(unix_micros, ' ', "+00");
 }
 
 Applier::Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limits,
@@ -625,7 +615,7 @@ void Applier::ddl(const pgdts::Ddl& ddl, pg::Lsn lsn) {
     event.field("lsn", pg::format_lsn(lsn))
         .field("command_tag", ddl.command_tag())
         .field("schema", ddl.schema())
-        .field("statement", truncated(ddl.statement(), 300))
+        .field("statement", truncated(pg::redact_quoted(ddl.statement(), ""), 300))
         .field("reason", plan.reason);
     if (plan.warn)
       event.warn();
@@ -641,7 +631,7 @@ void Applier::ddl(const pgdts::Ddl& ddl, pg::Lsn lsn) {
   log::Event("ddl_replayed")
       .field("lsn", pg::format_lsn(lsn))
       .field("command_tag", ddl.command_tag())
-      .field("statement", truncated(plan.sql, 300))
+      .field("statement", truncated(pg::redact_quoted(plan.sql, ""), 300))
       .info();
 }
 

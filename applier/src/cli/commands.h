@@ -12,6 +12,7 @@ int run_sync(const Options& options);
 int run_stream(const Options& options);
 int run_release(const Options& options);
 int run_status(const Options& options);
+int run_precheck(const Options& options);
 
 // Prints `pgdts: error: <message>` (on one line) to stderr; returns status.
 int report_error(const std::string& message, int status);

@@ -48,8 +48,9 @@ po::options_description common_options() {
   return d;
 }
 
-po::options_description sync_options(bool with_not_yet) {
-  po::options_description d("sync options");
+// What a task moves and how: sync runs it, precheck checks it.
+po::options_description task_options() {
+  po::options_description d("task options (sync, precheck)");
   d.add_options()
       ("phases", po::value<std::string>()->value_name("LIST"),
        "comma list of schema, full, incremental (default: all three)")
@@ -69,7 +70,14 @@ po::options_description sync_options(bool with_not_yet) {
        "destination; ignore: use it (full sync keeps its rows on a key clash)")
       ("replica-identity-full", po::bool_switch(),
        "set REPLICA IDENTITY FULL on selected source tables without a key, so that their "
-       "UPDATEs and DELETEs can be replayed")
+       "UPDATEs and DELETEs can be replayed");
+  return d;
+}
+
+// How sync runs the task.
+po::options_description sync_options(bool with_not_yet) {
+  po::options_description d("sync options");
+  d.add_options()
       ("jobs", po::value<int>()->value_name("N"), "full sync workers (default 2)")
       ("full-qps", po::value<double>()->value_name("N"),
        "full sync: at most N queries per second against the source")
@@ -87,8 +95,8 @@ po::options_description sync_options(bool with_not_yet) {
   return d;
 }
 
-po::options_description status_options() {
-  po::options_description d("status options");
+po::options_description format_options() {
+  po::options_description d("output options (status, precheck)");
   d.add_options()("format", po::value<std::string>()->value_name("FORMAT"), "text (default) or json");
   return d;
 }
@@ -109,16 +117,18 @@ po::options_description stream_options() {
 // may be shared by several commands; each takes what applies to it).
 po::options_description config_file_options() {
   po::options_description d;
-  d.add(common_options()).add(sync_options(true)).add(stream_options()).add(status_options());
+  d.add(common_options()).add(task_options()).add(sync_options(true)).add(stream_options())
+      .add(format_options());
   return d;
 }
 
 po::options_description command_options(Command c) {
   po::options_description d;
   d.add(common_options());
+  if (c == Command::sync || c == Command::precheck) d.add(task_options());
   if (c == Command::sync) d.add(sync_options(true));
   if (c == Command::stream) d.add(stream_options());
-  if (c == Command::status) d.add(status_options());
+  if (c == Command::status || c == Command::precheck) d.add(format_options());
   return d;
 }
 
@@ -126,6 +136,9 @@ std::string usage_line(Command c) {
   switch (c) {
     case Command::sync:
       return "pgdts sync --source CONNINFO --target CONNINFO [--task NAME] [options]";
+    case Command::precheck:
+      return "pgdts precheck --source CONNINFO --target CONNINFO [--task NAME] [task options] "
+             "[--format json]";
     case Command::status:
       return "pgdts status --target CONNINFO [--source CONNINFO] [--task NAME] [--format json]";
     case Command::stream:
@@ -143,12 +156,14 @@ std::string general_help() {
   out << "pgdts: continuous PostgreSQL-to-PostgreSQL sync\n\n"
          "Usage: pgdts <command> [options]\n\n"
          "Commands:\n"
+         "  precheck  check source, destination and task options before a sync: one line\n"
+         "            per check (pass, warning, failure with its fix); exit 1 on a failure\n"
          "  sync      run the task: schema sync, full sync from one snapshot, then every\n"
          "            committed change of the source until SIGINT/SIGTERM; resumable\n"
          "  status    the task's phase and progress, from the destination\n"
          "  stream    print the task's change records as JSON lines (debugging)\n"
          "  release   drop the task's slot, origin and state\n"
-         "  precheck, verify, cutover: not available yet\n\n"
+         "  verify, cutover: not available yet\n\n"
          "Run pgdts <command> --help for the options of a command.\n\n"
       << common_options()
       << "\nExit status: 0 success, 1 the operation failed, 2 bad usage or configuration.\n";
@@ -158,9 +173,10 @@ std::string general_help() {
 std::string command_help(Command c) {
   std::ostringstream out;
   out << "Usage: " << usage_line(c) << "\n\n" << common_options();
+  if (c == Command::sync || c == Command::precheck) out << "\n" << task_options();
   if (c == Command::sync) out << "\n" << sync_options(false);
   if (c == Command::stream) out << "\n" << stream_options();
-  if (c == Command::status) out << "\n" << status_options();
+  if (c == Command::status || c == Command::precheck) out << "\n" << format_options();
   return out.str();
 }
 
@@ -230,18 +246,22 @@ void validate_full_sync(const po::variables_map& vm, Options& o) {
   o.full_mbps = positive_rate(vm, "full-mbps");
 }
 
-void validate_status(const po::variables_map& vm, Options& o) {
+void validate_format(const po::variables_map& vm, Options& o) {
   std::string format = get(vm, "format", "text");
   if (format != "text" && format != "json")
     throw UsageError("invalid --format \"" + format + "\"; use text or json");
   o.json = format == "json";
 }
 
+void validate_task(const po::variables_map& vm, Options& o) {
+  o.phases = parse_phases(get(vm, "phases", "schema,full,incremental"));
+  validate_objects(vm, o);
+}
+
 void validate_sync(const po::variables_map& vm, Options& o) {
   for (const auto& name : kNotYetSyncOptions)
     if (vm.count(name)) throw UsageError("option --" + name + " is not supported yet");
-  o.phases = parse_phases(get(vm, "phases", "schema,full,incremental"));
-  validate_objects(vm, o);
+  validate_task(vm, o);
   validate_full_sync(vm, o);
   if (vm.count("retry-connection")) o.retry_connection_minutes = vm["retry-connection"].as<int>();
   if (vm.count("retry-other")) o.retry_other_minutes = vm["retry-other"].as<int>();
@@ -281,10 +301,9 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
   std::optional<Command> command = command_from(name);
   if (!command)
     throw UsageError("unknown command \"" + name + "\"; commands: " + std::string(kCommands));
-  if (*command != Command::sync && *command != Command::stream && *command != Command::release &&
-      *command != Command::status)
+  if (*command == Command::verify || *command == Command::cutover)
     throw UsageError("command \"" + name +
-                     "\" is not available yet; available: sync, status, stream, release");
+                     "\" is not available yet; available: precheck, sync, status, stream, release");
 
   po::variables_map vm;
   std::vector<std::string> rest(args.begin() + 1, args.end());
@@ -329,11 +348,16 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
 
   if (o.command == Command::sync) validate_sync(vm, o);
   if (o.command == Command::stream) validate_stream(vm, o);
-  if (o.command == Command::status) validate_status(vm, o);
+  if (o.command == Command::status) validate_format(vm, o);
+  if (o.command == Command::precheck) {
+    validate_task(vm, o);
+    validate_format(vm, o);
+  }
 
   if (vm.count("source")) o.source = pg::ConnInfo::parse(vm["source"].as<std::string>(), "--source");
   else if (o.command != Command::status) throw UsageError("--source is required");
-  if (o.command == Command::sync || o.command == Command::release || o.command == Command::status) {
+  if (o.command == Command::sync || o.command == Command::release || o.command == Command::status ||
+      o.command == Command::precheck) {
     if (!vm.count("target")) throw UsageError("--target is required");
     o.target = pg::ConnInfo::parse(vm["target"].as<std::string>(), "--target");
   }

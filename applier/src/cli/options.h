@@ -23,17 +23,18 @@ struct Options {
   pg::ConnInfo target;
   std::string task = "default";
   log::Level log_level = log::Level::info;
-  // sync
+  // sync and precheck
   std::vector<std::string> phases;
   task::Selection selection;
   task::NameMap names;
   bool conflict_ignore = false;  // --conflict ignore (default: precheck)
   bool replica_identity_full = false;
+  // sync
   int jobs = 2;
   std::optional<double> full_qps, full_rps, full_mbps;
   int retry_connection_minutes = 720;
   int retry_other_minutes = 10;
-  // status
+  // status, precheck
   bool json = false;  // --format json
   // stream
   bool consume = false;

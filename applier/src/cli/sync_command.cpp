@@ -1,4 +1,5 @@
-// pgdts sync: startup checks (no retry: a bad setup fails at once), the
+// pgdts sync: the prechecks (cli/precheck_report.h: a failure refuses to
+// start), startup checks (no retry: a bad setup fails at once), the
 // initial phases (schema, full; cli/initial_sync.h), then apply sessions;
 // failures are retried within the --retry-connection / --retry-other
 // windows, each retry resuming from the state in the databases, until
@@ -9,6 +10,7 @@
 
 #include "apply/origin.h"
 #include "cli/initial_sync.h"
+#include "cli/precheck_report.h"
 #include "apply/session.h"
 #include "cli/commands.h"
 #include "cli/stop_signal.h"
@@ -77,7 +79,8 @@ void log_failure(const Error& e, const char* kind, std::chrono::seconds retry_in
   log::Event event("apply_failed");
   event.field("kind", kind).field("error", describe_failure(e));
   if (auto* p = dynamic_cast<const pg::PipelineError*>(&e)) {
-    event.field("change", p->what_failed()).field("statement", p->statement());
+    // A DDL's text may carry a secret (USER MAPPING ... OPTIONS (password ...)).
+    event.field("change", p->what_failed()).field("statement", pg::redact_quoted(p->statement(), ""));
     if (p->lsn()) event.field("lsn", pg::format_lsn(p->lsn()));
     event.field("sqlstate", p->sqlstate());
   }
@@ -176,6 +179,8 @@ int run_sync(const Options& o) {
   apply::OpenConnections open;
   pg::Connection task_lock;
   try {
+    std::string refused = precheck_before_sync(o);
+    if (!refused.empty()) return report_error(refused, 1);
     task_lock = lock_task(o);
     cfg = start_task(o, open);
   } catch (const std::exception& e) {

@@ -1,4 +1,5 @@
 #include "stream/json_printer.h"
+#include "stream/timestamp.h"
 
 #include <charconv>
 #include <cmath>
@@ -212,20 +213,7 @@ void append_json_string(std::string& out, std::string_view s) {
 }
 
 std::string format_iso_timestamp(std::int64_t unix_micros) {
-  std::int64_t secs = unix_micros / 1000000;
-  std::int64_t micros = unix_micros % 1000000;
-  if (micros < 0) {
-    micros += 1000000;
-    --secs;
-  }
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(micros));
-  return buf;
+  return format_utc(unix_micros, 'T', "Z");
 }
 
 void append_json_line(const pgdts::Record& record, pg::Lsn lsn, const RelationCache& relations,

@@ -86,9 +86,10 @@ class Selection {
   // No --schemas and no --tables: every user schema.
   bool selects_everything() const { return schemas_.empty() && tables_.empty(); }
   bool picks_tables_only() const { return schemas_.empty() && !tables_.empty(); }
+  // Whether an --exclude rule names the table or its schema.
+  bool excluded(const TableName& table) const;
 
  private:
-  bool excluded(const TableName& table) const;
 
   std::vector<std::string> schemas_;
   std::vector<TableName> tables_;

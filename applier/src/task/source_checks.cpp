@@ -8,46 +8,81 @@ namespace pgdts::task {
 namespace {
 
 std::string trim(std::string s) {
-  auto b = s.find_first_not_of(" \t");
-  auto e = s.find_last_not_of(" \t");
+  auto b = s.find_first_not_of(" \t\"");
+  auto e = s.find_last_not_of(" \t\"");
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
+
+}  // namespace
 
 bool lists_pgdts(const std::string& setting) {
   std::stringstream ss(setting);
   std::string item;
   while (std::getline(ss, item, ','))
-    if (trim(item) == "pgdts" || trim(item) == "*") return true;
+    if (trim(item) == "pgdts" || trim(item) == "*" || trim(item) == "$libdir/pgdts") return true;
   return false;
 }
 
-}  // namespace
-
-SourceFacts check_source(pg::Connection& source) {
+SourceFacts read_source_facts(pg::Connection& source) {
   pg::Result r = source.exec(
       "SELECT current_setting('wal_level'), current_database(), "
       "current_setting('server_encoding'), "
       "(SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pgdts'), "
       "(SELECT setting FROM pg_catalog.pg_settings WHERE name = 'output_plugin_libraries'), "
-      "EXISTS (SELECT 1 FROM pg_catalog.pg_settings WHERE name = 'output_plugin_libraries')");
+      "EXISTS (SELECT 1 FROM pg_catalog.pg_settings WHERE name = 'output_plugin_libraries'), "
+      "current_setting('server_version_num')::int");
   SourceFacts facts;
-  std::string wal_level(r.value(0, 0));
+  facts.wal_level = std::string(r.value(0, 0));
   facts.database = std::string(r.value(0, 1));
   facts.server_encoding = std::string(r.value(0, 2));
-  if (wal_level != "logical")
-    throw Error("source wal_level is \"" + wal_level +
-                "\"; set wal_level = logical and restart the source");
-  if (r.is_null(0, 3))
-    throw Error("extension pgdts is not installed in source database \"" + facts.database +
-                "\"; run CREATE EXTENSION pgdts in it (as a superuser)");
+  facts.extension_version = r.optional(0, 3);
   if (r.value(0, 5) == "t") {
-    std::string libs = r.optional(0, 4).value_or("");
-    if (!lists_pgdts(libs))
-      throw Error("source output_plugin_libraries is \"" + libs +
-                  "\", which does not allow the pgdts output plugin; add pgdts to it "
-                  "(output_plugin_libraries = '" + (libs.empty() ? "" : libs + ", ") +
-                  "pgdts') in the source's postgresql.conf and reload or restart the source");
+    facts.output_plugin_libraries = r.optional(0, 4).value_or("");
+  } else if (std::stoi(std::string(r.value(0, 6))) >= 150000) {
+    // pg_settings hides superuser-only settings from other accounts;
+    // pg_settings_get_flags (PostgreSQL 15+) tells whether it exists.
+    pg::Result flags = source.exec(
+        "SELECT pg_catalog.pg_settings_get_flags('output_plugin_libraries') IS NOT NULL");
+    facts.output_plugin_libraries_hidden = flags.value(0, 0) == "t";
   }
+  return facts;
+}
+
+std::optional<SourceProblem> wal_level_problem(const SourceFacts& f) {
+  if (f.wal_level == "logical") return std::nullopt;
+  return SourceProblem{"source wal_level is \"" + f.wal_level + "\"",
+                       "set wal_level = logical and restart the source"};
+}
+
+std::optional<SourceProblem> extension_problem(const SourceFacts& f) {
+  if (!f.extension_version)
+    return SourceProblem{
+        "extension pgdts is not installed in source database \"" + f.database + "\"",
+        "run CREATE EXTENSION pgdts in it (as a superuser)"};
+  if (*f.extension_version != kExtensionVersion)
+    return SourceProblem{"extension pgdts in source database \"" + f.database + "\" is version " +
+                             *f.extension_version + ", this pgdts needs " + kExtensionVersion,
+                         std::string("install the matching extension files and run ALTER "
+                                     "EXTENSION pgdts UPDATE TO '") +
+                             kExtensionVersion + "'"};
+  return std::nullopt;
+}
+
+std::optional<SourceProblem> output_plugin_problem(const SourceFacts& f) {
+  if (!f.output_plugin_libraries || lists_pgdts(*f.output_plugin_libraries)) return std::nullopt;
+  const std::string& libs = *f.output_plugin_libraries;
+  return SourceProblem{"source output_plugin_libraries is \"" + libs +
+                           "\", which does not allow the pgdts output plugin",
+                       "add pgdts to it (output_plugin_libraries = '" +
+                           (libs.empty() ? "" : libs + ", ") +
+                           "pgdts') in the source's postgresql.conf and reload or restart the "
+                           "source"};
+}
+
+SourceFacts check_source(pg::Connection& source) {
+  SourceFacts facts = read_source_facts(source);
+  for (auto problem : {wal_level_problem(facts), extension_problem(facts), output_plugin_problem(facts)})
+    if (problem) throw Error(problem->message + "; " + problem->fix);
   return facts;
 }
 

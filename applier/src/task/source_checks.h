@@ -1,21 +1,51 @@
-// What the source must offer before a task can stream from it. Each failed
-// check is an Error whose message says how to fix it.
+// What the source must offer before a task can stream from it: the facts
+// read in one query, and the problems found in them, each with how to fix
+// it. `pgdts precheck` (task/precheck.h) reports every problem as a line;
+// check_source, the guard of the code paths that start streaming, throws
+// the first.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "pg/connection.h"
 
 namespace pgdts::task {
 
+// The version of extension pgdts this binary speaks with (its stream and
+// capture table): the one place that says it.
+inline constexpr const char* kExtensionVersion = "0.1";
+
 struct SourceFacts {
   std::string database;
   std::string server_encoding;
+  std::string wal_level;
+  std::optional<std::string> extension_version;  // unset: not installed
+  // unset: the server has no such setting (before 15.19): every plugin is allowed
+  std::optional<std::string> output_plugin_libraries;
+  // The setting exists but this account may not read it (superuser or
+  // pg_read_all_settings may): whether pgdts is allowed is not known.
+  bool output_plugin_libraries_hidden = false;
 };
 
-// wal_level = logical, the pgdts extension installed in the database, and
-// pgdts allowed by output_plugin_libraries (PostgreSQL 15.19+ refuses slots
-// of plugins it does not list).
+struct SourceProblem {
+  std::string message;  // what is wrong, naming the setting or object
+  std::string fix;      // what to do about it
+};
+
+SourceFacts read_source_facts(pg::Connection& source);
+
+std::optional<SourceProblem> wal_level_problem(const SourceFacts& facts);
+std::optional<SourceProblem> extension_problem(const SourceFacts& facts);
+// PostgreSQL 15.19+ refuses slots of plugins output_plugin_libraries does not list.
+std::optional<SourceProblem> output_plugin_problem(const SourceFacts& facts);
+
+// Whether a comma list setting (output_plugin_libraries, *_preload_libraries)
+// names pgdts ('*' counts for output_plugin_libraries).
+bool lists_pgdts(const std::string& setting);
+
+// wal_level = logical, the pgdts extension installed in its version, and
+// pgdts allowed as an output plugin. Throws Error "<message>; <fix>".
 SourceFacts check_source(pg::Connection& source);
 
 }  // namespace pgdts::task
