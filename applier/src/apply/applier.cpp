@@ -514,9 +514,7 @@ void Applier::send_update(const stream::Relation& rel, const pgdts::Tuple& new_r
   const auto& always_identity = traits(rel).always_identity;
   for (int i = 0; i < values.size(); ++i) {
     bool unchanged = values[i].kind_case() == pgdts::Value::kUnchangedToast ||
-                     (!always_identity.empty() &&
-                      std::find(always_identity.begin(), always_identity.end(),
-                                rel.columns[i].name) != always_identity.end());
+                     (!always_identity.empty() && always_identity[i]);
     set_ += unchanged ? code::kSkip : code::kValue;
     sets_any |= !unchanged;
   }

@@ -57,10 +57,10 @@ struct TableTraits {
   // Every unique or exclusion index is on key columns only (no expression,
   // no predicate): rows may also be reordered among themselves.
   bool unique_only_on_key = false;
-  // Columns GENERATED ALWAYS AS IDENTITY: an UPDATE may only set them to
-  // DEFAULT, so replayed UPDATEs leave them out (the source cannot change
-  // them otherwise either).
-  std::vector<std::string> always_identity;
+  // By column position (empty when none is): GENERATED ALWAYS AS IDENTITY.
+  // An UPDATE may only set such a column to DEFAULT, so replayed UPDATEs
+  // leave it out (the source cannot change it otherwise either).
+  std::vector<bool> always_identity;
 };
 
 // Answers about destination tables; on a connection other than the apply

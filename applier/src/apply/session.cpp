@@ -14,6 +14,7 @@
 #include "error.h"
 #include "logging/log.h"
 #include "pg/connection.h"
+#include "pg/literals.h"
 #include "pg/replication_stream.h"
 #include "stream/record_decoder.h"
 #include "task/task_state.h"
@@ -42,21 +43,6 @@ constexpr auto kGroupLinger = 2ms;
 
 bool warned_replica_role = false;  // once per process, not per session
 
-
-// Array literal of text for a query parameter: {"a","b \"c\""}.
-std::string text_array(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
 
 class Session : public DestinationCatalog {
  public:
@@ -272,7 +258,7 @@ void Session::start_stream() {
 TableTraits Session::describe(const stream::Relation& rel) {
   std::vector<std::string> keys;
   for (int col : rel.key_columns) keys.push_back(rel.columns[col].name);
-  std::string key_array = text_array(keys);
+  std::string key_array = pg::text_array(keys);
   pg::Result r = progress_.exec(
       "SELECT c.relkind,"
       " NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid"
@@ -302,7 +288,12 @@ TableTraits Session::describe(const stream::Relation& rel) {
       " ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
       " WHERE n.nspname = $1 AND c.relname = $2 AND a.attidentity = 'a' AND NOT a.attisdropped",
       {rel.schema.c_str(), rel.name.c_str()});
-  for (int i = 0; i < ids.rows(); ++i) t.always_identity.emplace_back(ids.value(i, 0));
+  if (ids.rows() > 0) {
+    t.always_identity.assign(rel.columns.size(), false);
+    for (int i = 0; i < ids.rows(); ++i)
+      for (std::size_t c = 0; c < rel.columns.size(); ++c)
+        if (rel.columns[c].name == ids.value(i, 0)) t.always_identity[c] = true;
+  }
   return t;
 }
 

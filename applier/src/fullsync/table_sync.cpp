@@ -2,6 +2,7 @@
 // statements that move a table's state live with the workers that run them
 // inside their data transactions (full_sync.cpp).
 #include "fullsync/table_sync.h"
+#include "pg/literals.h"
 
 #include <charconv>
 
@@ -28,12 +29,6 @@ constexpr const char* kCreate =
     "  finished_at timestamptz,"
     "  updated_at timestamptz NOT NULL DEFAULT now(),"
     "  PRIMARY KEY (task, source_schema, source_table))";
-
-std::int64_t to_int(std::string_view v) {
-  std::int64_t out = 0;
-  std::from_chars(v.data(), v.data() + v.size(), out);
-  return out;
-}
 
 bool table_exists(pg::Connection& dest) {
   return dest.exec("SELECT pg_catalog.to_regclass('pgdts.table_sync') IS NOT NULL").value(0, 0) ==
@@ -68,12 +63,12 @@ std::vector<TableSyncRow> load_table_sync(pg::Connection& dest, const std::strin
     row.dest = {std::string(r.value(i, 2)), std::string(r.value(i, 3))};
     row.state = r.value(i, 4);
     if (!r.is_null(i, 5)) row.sync_lsn = pg::parse_lsn(r.value(i, 5));
-    row.rows_copied = to_int(r.value(i, 6));
-    row.bytes_copied = to_int(r.value(i, 7));
-    row.rows_estimate = to_int(r.value(i, 8));
-    row.bytes_estimate = to_int(r.value(i, 9));
-    row.chunks_total = static_cast<int>(to_int(r.value(i, 10)));
-    row.chunks_done = static_cast<int>(to_int(r.value(i, 11)));
+    row.rows_copied = pg::to_int64(r.value(i, 6));
+    row.bytes_copied = pg::to_int64(r.value(i, 7));
+    row.rows_estimate = pg::to_int64(r.value(i, 8));
+    row.bytes_estimate = pg::to_int64(r.value(i, 9));
+    row.chunks_total = static_cast<int>(pg::to_int64(r.value(i, 10)));
+    row.chunks_done = static_cast<int>(pg::to_int64(r.value(i, 11)));
     if (!r.is_null(i, 12)) row.seconds = std::stod(std::string(r.value(i, 12)));
     out.push_back(std::move(row));
   }

@@ -18,6 +18,7 @@
 #include "schema/ddl.h"
 #include "schema/schema_sync.h"
 #include "schema/search_path.h"
+#include "pg/literals.h"
 
 namespace pgdts::schema {
 namespace {
@@ -43,22 +44,7 @@ std::uint32_t to_oid(std::string_view s) {
   return v;
 }
 
-std::int64_t to_int(std::string_view s) {
-  std::int64_t v = 0;
-  std::from_chars(s.data(), s.data() + s.size(), v);
-  return v;
-}
-
 bool to_bool(std::string_view s) { return s == "t"; }
-
-std::string oid_array(const std::vector<std::uint32_t>& oids) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < oids.size(); ++i) {
-    if (i) out += ',';
-    out += std::to_string(oids[i]);
-  }
-  return out + "}";
-}
 
 // Names joined by chr(1) on the server (no identifier holds it).
 std::vector<std::string> split_names(std::string_view s) {
@@ -159,9 +145,9 @@ class Reader {
       t.oid = to_oid(res.value(r, 0));
       t.name = {std::string(res.value(r, 1)), std::string(res.value(r, 2))};
       t.relkind = res.value(r, 3)[0];
-      t.pages = to_int(res.value(r, 5));
-      t.rows_estimate = to_int(res.value(r, 6));
-      t.bytes = to_int(res.value(r, 7));
+      t.pages = pg::to_int64(res.value(r, 5));
+      t.rows_estimate = pg::to_int64(res.value(r, 6));
+      t.bytes = pg::to_int64(res.value(r, 7));
       t.has_key = to_bool(res.value(r, 8));
       t.replica_identity = res.value(r, 9)[0];
       t.unlogged = res.value(r, 10) == "u";
@@ -199,7 +185,7 @@ class Reader {
 
   // Columns with their types; search_path is pg_catalog.
   void read_columns() {
-    std::string oids = oid_array(table_oids());
+    std::string oids = pg::oid_array(table_oids());
     auto res = conn_.exec(
         "SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), "
         "  CASE WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN t.typelem ELSE a.atttypid END, "
@@ -216,7 +202,7 @@ class Reader {
     for (int r = 0; r < res.rows(); ++r) {
       Table* t = table_by_oid(to_oid(res.value(r, 0)));
       Column c;
-      c.attnum = static_cast<int>(to_int(res.value(r, 1)));
+      c.attnum = static_cast<int>(pg::to_int64(res.value(r, 1)));
       c.name = std::string(res.value(r, 2));
       c.type.sql = std::string(res.value(r, 3));
       c.type.array = to_bool(res.value(r, 5));
@@ -240,7 +226,7 @@ class Reader {
   // Defaults, partition keys and bounds, constraints and indexes of the
   // tables of one schema; search_path is pg_catalog, that schema, the others.
   void read_expressions(const std::string& schema) {
-    std::string oids = oid_array(table_oids(&schema));
+    std::string oids = pg::oid_array(table_oids(&schema));
     std::set<std::uint32_t> in_task;
     for (const auto& t : out_.tables) in_task.insert(t.oid);
 
@@ -252,7 +238,7 @@ class Reader {
         "FROM pg_attrdef d WHERE d.adrelid = ANY($1::oid[])",
         {oids.c_str()});
     for (int r = 0; r < defaults.rows(); ++r) {
-      Column* c = column(to_oid(defaults.value(r, 0)), static_cast<int>(to_int(defaults.value(r, 1))));
+      Column* c = column(to_oid(defaults.value(r, 0)), static_cast<int>(pg::to_int64(defaults.value(r, 1))));
       if (!c) continue;
       c->default_expr = std::string(defaults.value(r, 2));
       if (!defaults.is_null(r, 3)) {
@@ -360,7 +346,7 @@ class Reader {
         if (seen.insert(o).second) fresh.push_back(o);
       pending.clear();
       if (fresh.empty()) break;
-      std::string oids = oid_array(fresh);
+      std::string oids = pg::oid_array(fresh);
       auto res = conn_.exec(
           std::string("SELECT t.oid, n.nspname, t.typname, t.typtype, ") + kUserSchema + " AND NOT " +
               extension_member("pg_type", "t.oid") +
@@ -400,7 +386,7 @@ class Reader {
         types_.emplace(u.oid, std::move(u));
       }
       if (!composites.empty()) {
-        std::string rels = oid_array(composites);
+        std::string rels = pg::oid_array(composites);
         auto attrs = conn_.exec(
             "SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), "
             "  CASE WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN t.typelem ELSE a.atttypid END, "
@@ -431,7 +417,7 @@ class Reader {
     for (const auto& [oid, u] : types_)
       if (u.kind == 'e') enums.push_back(oid);
     if (!enums.empty()) {
-      std::string oids = oid_array(enums);
+      std::string oids = pg::oid_array(enums);
       auto res = conn_.exec(
           "SELECT enumtypid, enumlabel FROM pg_enum WHERE enumtypid = ANY($1::oid[]) "
           "ORDER BY enumtypid, enumsortorder",
@@ -453,7 +439,7 @@ class Reader {
     std::vector<std::uint32_t> domains;
     for (const auto& [oid, u] : types_)
       if (u.kind == 'd' && u.name.schema == schema) domains.push_back(oid);
-    std::string oids = oid_array(domains);
+    std::string oids = pg::oid_array(domains);
     auto defs = conn_.exec(
         "SELECT t.oid, pg_get_expr(t.typdefaultbin, 0) FROM pg_type t "
         "WHERE t.oid = ANY($1::oid[]) AND t.typdefaultbin IS NOT NULL",
@@ -491,18 +477,18 @@ class Reader {
       s.oid = to_oid(res.value(r, 0));
       s.name = {std::string(res.value(r, 1)), std::string(res.value(r, 2))};
       s.type_sql = std::string(res.value(r, 3));
-      s.start = to_int(res.value(r, 4));
-      s.increment = to_int(res.value(r, 5));
-      s.min = to_int(res.value(r, 6));
-      s.max = to_int(res.value(r, 7));
-      s.cache = to_int(res.value(r, 8));
+      s.start = pg::to_int64(res.value(r, 4));
+      s.increment = pg::to_int64(res.value(r, 5));
+      s.min = pg::to_int64(res.value(r, 6));
+      s.max = pg::to_int64(res.value(r, 7));
+      s.cache = pg::to_int64(res.value(r, 8));
       s.cycle = to_bool(res.value(r, 9));
       std::uint32_t owner = to_oid(res.value(r, 10));
       if (Table* t = owner ? table_by_oid(owner) : nullptr) {
         s.owner_table = t->name;
         s.identity = res.value(r, 12) == "i";
         for (const auto& c : t->columns)
-          if (c.attnum == static_cast<int>(to_int(res.value(r, 11)))) s.owner_column = c.name;
+          if (c.attnum == static_cast<int>(pg::to_int64(res.value(r, 11)))) s.owner_column = c.name;
       } else if (!used_by_defaults.count(s.oid) &&
                  (owner || !selection_.includes_schema(s.name.schema))) {
         continue;  // owned by a table outside the task, or in a schema outside it

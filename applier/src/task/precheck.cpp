@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 
+#include "pg/literals.h"
 #include "pg/connection.h"
 #include "schema/schema_sync.h"
 #include "task/source_checks.h"
@@ -21,33 +22,6 @@ namespace {
 constexpr int kLongTransactionSeconds = 300;
 constexpr const char* kCaptureTriggers[] = {"_pgdts_capture_ddl_start", "_pgdts_capture_ddl_drop",
                                             "_pgdts_capture_ddl_end"};
-
-std::int64_t to_int(std::string_view s) {
-  std::int64_t v = 0;
-  std::from_chars(s.data(), s.data() + s.size(), v);
-  return v;
-}
-
-// A text[] literal for a query parameter.
-std::string text_array(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
-std::string oid_array(const std::vector<std::uint32_t>& oids) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < oids.size(); ++i) out += (i ? "," : "") + std::to_string(oids[i]);
-  return out + "}";
-}
 
 std::string megabytes(std::int64_t bytes) {
   char buf[32];
@@ -154,7 +128,7 @@ class Prechecks {
       Side& s = std::string(side) == "source" ? src_ : dst_;
       s.user = std::string(r.value(0, 0));
       s.database = std::string(r.value(0, 1));
-      s.version_num = static_cast<int>(to_int(r.value(0, 3)));
+      s.version_num = static_cast<int>(pg::to_int64(r.value(0, 3)));
       s.superuser = r.value(0, 4) == "t";
       add(check, Check::pass,
           "connected to database \"" + s.database + "\" as \"" + s.user + "\", PostgreSQL " +
@@ -234,8 +208,8 @@ class Prechecks {
         " pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), sl.restart_lsn)::bigint "
         "FROM (SELECT 1) one LEFT JOIN pg_catalog.pg_replication_slots sl ON sl.slot_name = $1",
         {slot.c_str()});
-    std::int64_t max_slots = to_int(r.value(0, 0)), used_slots = to_int(r.value(0, 1));
-    std::int64_t max_senders = to_int(r.value(0, 2)), used_senders = to_int(r.value(0, 3));
+    std::int64_t max_slots = pg::to_int64(r.value(0, 0)), used_slots = pg::to_int64(r.value(0, 1));
+    std::int64_t max_senders = pg::to_int64(r.value(0, 2)), used_senders = pg::to_int64(r.value(0, 3));
     bool slot_exists = r.value(0, 4) == "t";
 
     // The task's slot when it has none yet; otherwise a temporary one while
@@ -275,7 +249,7 @@ class Prechecks {
           "stop the process reading it; sync fails if the slot is still busy after a few "
           "seconds");
     } else {
-      std::string retained = r.is_null(0, 7) ? "an unknown amount" : megabytes(to_int(r.value(0, 7)));
+      std::string retained = r.is_null(0, 7) ? "an unknown amount" : megabytes(pg::to_int64(r.value(0, 7)));
       add("task_slot", Check::warn,
           "replication slot " + slot + " exists and retains " + retained + " of WAL on the source",
           "resume the task soon; if it is abandoned, run pgdts release --task " + in_.task);
@@ -437,7 +411,7 @@ class Prechecks {
 
   void select_privileges() {
     pg::Connection& s = *source_;
-    std::string oids = oid_array(table_oids_);
+    std::string oids = pg::oid_array(table_oids_);
     pg::Result r = s.exec(
         "SELECT n.nspname, c.relname, pg_catalog.has_schema_privilege(n.oid, 'USAGE') "
         "FROM pg_catalog.unnest($1::oid[]) t(oid) JOIN pg_catalog.pg_class c ON c.oid = t.oid "
@@ -490,7 +464,7 @@ class Prechecks {
       return;
     }
     // ALTER TABLE ... REPLICA IDENTITY FULL needs the table's owner.
-    std::string list = oid_array(oids);
+    std::string list = pg::oid_array(oids);
     pg::Result r = source_->exec(
         "SELECT n.nspname, c.relname FROM pg_catalog.unnest($1::oid[]) t(oid) "
         "JOIN pg_catalog.pg_class c ON c.oid = t.oid "
@@ -527,7 +501,7 @@ class Prechecks {
         found.push_back("table " + display_name(t) + " of extension " + std::string(ext.value(i, 2)) +
                         " (not moved)");
     }
-    std::string oids = oid_array(table_oids_);
+    std::string oids = pg::oid_array(table_oids_);
     pg::Result idx = s.exec(
         "SELECT n.nspname, c.relname, ic.relname FROM pg_catalog.pg_index x "
         "JOIN pg_catalog.pg_class c ON c.oid = x.indrelid "
@@ -571,7 +545,7 @@ class Prechecks {
       add("partitions", Check::pass, "no partitioned table selected");
       return;
     }
-    std::string oids = oid_array(parents);
+    std::string oids = pg::oid_array(parents);
     pg::Result r = source_->exec(
         "SELECT pn.nspname, p.relname, cn.nspname, c.relname FROM pg_catalog.pg_inherits i "
         "JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid "
@@ -634,7 +608,7 @@ class Prechecks {
     }
     std::vector<std::string> found;
     for (int i = 0; i < r.rows(); ++i)
-      found.push_back(std::string(r.value(i, 0)) + " open for " + duration_text(to_int(r.value(i, 1))));
+      found.push_back(std::string(r.value(i, 0)) + " open for " + duration_text(pg::to_int64(r.value(i, 1))));
     add("long_transactions", Check::warn,
         "transactions open longer than " + limit + ": " + name_list(found) +
             "; a replication slot cannot be created before they end",
@@ -663,7 +637,7 @@ class Prechecks {
         if (std::find(schemas.begin(), schemas.end(), mapped) == schemas.end())
           schemas.push_back(mapped);
       }
-    std::string list = text_array(schemas);
+    std::string list = pg::text_array(schemas);
     pg::Result r = d.exec(
         "SELECT s, n.oid IS NOT NULL, "
         "  CASE WHEN n.oid IS NULL "

@@ -2,16 +2,11 @@
 
 #include <charconv>
 
+#include "pg/literals.h"
 #include "task/task_state.h"
 
 namespace pgdts::task {
 namespace {
-
-std::int64_t to_int(std::string_view v) {
-  std::int64_t n = 0;
-  std::from_chars(v.data(), v.data() + v.size(), n);
-  return n;
-}
 
 bool exists(pg::Connection& dest, const char* relation) {
   pg::Result r = dest.exec("SELECT pg_catalog.to_regclass($1) IS NOT NULL", {relation});
@@ -40,7 +35,7 @@ TaskStatus read_status(pg::Connection& dest, const std::string& task) {
   s.updated_at = std::string(r.value(0, 2));
   s.snapshot_lsn = r.optional(0, 3);
   s.applied_lsn = r.optional(0, 4);
-  if (!r.is_null(0, 5)) s.latency_ms = to_int(r.value(0, 5));
+  if (!r.is_null(0, 5)) s.latency_ms = pg::to_int64(r.value(0, 5));
   if (!r.is_null(0, 6)) s.latency_age_seconds = std::stod(std::string(r.value(0, 6)));
   s.full = fullsync::load_status(dest, task);
   return s;
@@ -56,7 +51,7 @@ void add_source_status(pg::Connection& source, TaskStatus& s) {
   if (r.rows() != 1) return;
   s.source_lsn = std::string(r.value(0, 0));
   s.slot_confirmed_lsn = r.optional(0, 1);
-  if (!r.is_null(0, 2)) s.slot_retained_bytes = to_int(r.value(0, 2));
+  if (!r.is_null(0, 2)) s.slot_retained_bytes = pg::to_int64(r.value(0, 2));
   s.slot_active = r.value(0, 3) == "t";
 }
 

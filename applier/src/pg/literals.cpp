@@ -1,0 +1,36 @@
+#include "pg/literals.h"
+
+#include <charconv>
+
+namespace pgdts::pg {
+
+std::string text_array(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+std::string oid_array(const std::vector<std::uint32_t>& oids) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < oids.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(oids[i]);
+  }
+  return out + "}";
+}
+
+std::int64_t to_int64(std::string_view text) {
+  std::int64_t v = 0;
+  std::from_chars(text.data(), text.data() + text.size(), v);
+  return v;
+}
+
+}  // namespace pgdts::pg

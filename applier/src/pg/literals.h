@@ -1,0 +1,19 @@
+// Text forms that cross the libpq boundary: array literals for query
+// parameters ($1::text[], $1::oid[]) and integers read back from results.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgdts::pg {
+
+// {"a","b \"c\""}: every element quoted, so any name survives.
+std::string text_array(const std::vector<std::string>& items);
+// {16384,16390}
+std::string oid_array(const std::vector<std::uint32_t>& oids);
+// An integer column's text (0 when empty or not a number).
+std::int64_t to_int64(std::string_view text);
+
+}  // namespace pgdts::pg
