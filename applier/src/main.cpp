@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
     case cli::Command::release: return cli::run_release(options);
     case cli::Command::status: return cli::run_status(options);
     case cli::Command::precheck: return cli::run_precheck(options);
-    default: return cli::report_error("command not available yet", 2);
+    case cli::Command::verify: return cli::run_verify(options);
+    case cli::Command::cutover: return cli::run_cutover(options);
   }
+  return 2;
 }

@@ -90,7 +90,37 @@ TEST(Options, PhasesBadLists) {
 }
 
 TEST(Options, LaterSyncOptionsSayNotSupportedYet) {
-  EXPECT_EQ(usage_error(sync_args({"--incr-rps", "4"})), "option --incr-rps is not supported yet");
+  EXPECT_EQ(usage_error(sync_args({"--filter", "a.b:x > 1"})), "option --filter is not supported yet");
+}
+
+TEST(Options, IncrementalThrottlesMetricsAndAlerts) {
+  Options o = parse(sync_args({"--incr-rps", "500", "--incr-mbps", "2.5", "--metrics-port", "9187",
+                               "--alert-command", "cat > /tmp/x", "--alert-latency", "30"}));
+  EXPECT_EQ(o.incr_rps, 500);
+  EXPECT_EQ(o.incr_mbps, 2.5);
+  EXPECT_EQ(o.metrics_port, 9187);
+  EXPECT_EQ(o.alert_command, "cat > /tmp/x");
+  EXPECT_EQ(o.alert_latency_seconds, 30);
+  EXPECT_EQ(usage_error(sync_args({"--incr-rps", "0"})), "--incr-rps must be a positive number");
+  EXPECT_EQ(usage_error(sync_args({"--metrics-port", "70000"})),
+            "--metrics-port must be between 1 and 65535, not 70000");
+  EXPECT_EQ(usage_error(sync_args({"--alert-latency", "0"})),
+            "--alert-latency must be at least 1 second, not 0");
+}
+
+TEST(Options, VerifyAndCutoverTakeTaskOptions) {
+  Options v = parse({"verify", "--source", "host=a", "--target", "host=b", "--schemas", "app",
+                     "--format", "json"});
+  EXPECT_EQ(v.command, Command::verify);
+  EXPECT_TRUE(v.json);
+  Options c = parse({"cutover", "--source", "host=a", "--target", "host=b", "--sequence-margin",
+                     "1000", "--timeout", "20"});
+  EXPECT_EQ(c.sequence_margin, 1000);
+  EXPECT_EQ(c.timeout_seconds, 20);
+  EXPECT_EQ(usage_error({"cutover", "--source", "host=a", "--target", "host=b",
+                         "--sequence-margin", "-1"}),
+            "--sequence-margin must not be negative, not -1");
+  EXPECT_EQ(usage_error({"verify", "--source", "host=a"}), "--target is required");
 }
 
 TEST(Options, ObjectsMappingAndFullSyncOptions) {
@@ -123,10 +153,6 @@ TEST(Options, StatusNeedsOnlyTheTarget) {
   Options o = parse({"status", "--target", kDst, "--format", "json"});
   EXPECT_TRUE(o.json);
   EXPECT_NE(usage_error({"status", "--source", kSrc}).find("--target"), std::string::npos);
-}
-
-TEST(Options, LaterCommandsNotAvailable) {
-  EXPECT_NE(usage_error({"verify"}).find("not available yet"), std::string::npos);
 }
 
 TEST(Options, UnknownCommandOptionAndExtraArguments) {

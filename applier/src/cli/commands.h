@@ -13,6 +13,8 @@ int run_stream(const Options& options);
 int run_release(const Options& options);
 int run_status(const Options& options);
 int run_precheck(const Options& options);
+int run_verify(const Options& options);
+int run_cutover(const Options& options);
 
 // Prints `pgdts: error: <message>` (on one line) to stderr; returns status.
 int report_error(const std::string& message, int status);

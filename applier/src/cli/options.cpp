@@ -17,8 +17,7 @@ constexpr const char* kCommands = "precheck, sync, status, verify, cutover, rele
 
 // sync options of the specification that later releases implement; accepted
 // by the parser so that they get a clear message instead of "unrecognised".
-const std::vector<std::string> kNotYetSyncOptions = {
-    "incr-rps", "incr-mbps", "metrics-port", "alert-command", "alert-latency", "filter", "transform"};
+const std::vector<std::string> kNotYetSyncOptions = {"filter", "transform"};
 
 std::optional<Command> command_from(const std::string& name) {
   if (name == "precheck") return Command::precheck;
@@ -88,7 +87,18 @@ po::options_description sync_options(bool with_not_yet) {
        "how long lost connections are retried (10-1440, default 720)")
       ("retry-other", po::value<int>()->value_name("MINUTES"),
        "how long other apply errors are retried (1-1440, default 10, less than "
-       "--retry-connection)");
+       "--retry-connection)")
+      ("incr-rps", po::value<double>()->value_name("N"),
+       "incremental sync: at most N changes per second")
+      ("incr-mbps", po::value<double>()->value_name("N"),
+       "incremental sync: at most N MB (10^6 bytes) of change records per second")
+      ("metrics-port", po::value<int>()->value_name("PORT"),
+       "serve Prometheus metrics at http://HOST:PORT/metrics")
+      ("alert-command", po::value<std::string>()->value_name("CMD"),
+       "run CMD (by /bin/sh) with a JSON event on stdin when the task fails or its latency "
+       "stays high, and when it recovers")
+      ("alert-latency", po::value<int>()->value_name("SECONDS"),
+       "latency that, held for a minute, raises an alert (default 60)");
   if (with_not_yet)
     for (const auto& name : kNotYetSyncOptions)
       d.add_options()(name.c_str(), po::value<std::vector<std::string>>(), "not supported yet");
@@ -98,6 +108,16 @@ po::options_description sync_options(bool with_not_yet) {
 po::options_description format_options() {
   po::options_description d("output options (status, precheck)");
   d.add_options()("format", po::value<std::string>()->value_name("FORMAT"), "text (default) or json");
+  return d;
+}
+
+po::options_description cutover_options() {
+  po::options_description d("cutover options");
+  d.add_options()
+      ("sequence-margin", po::value<std::int64_t>()->value_name("N"),
+       "set each destination sequence N steps past the source's value (default 0)")
+      ("timeout", po::value<int>()->value_name("SECONDS"),
+       "how long to wait for latency zero (default 300)");
   return d;
 }
 
@@ -118,17 +138,29 @@ po::options_description stream_options() {
 po::options_description config_file_options() {
   po::options_description d;
   d.add(common_options()).add(task_options()).add(sync_options(true)).add(stream_options())
-      .add(format_options());
+      .add(cutover_options()).add(format_options());
   return d;
+}
+
+// Commands that work on the task's tables: they take the options that select
+// and name them.
+bool takes_task_options(Command c) {
+  return c == Command::sync || c == Command::precheck || c == Command::verify ||
+         c == Command::cutover;
+}
+
+bool takes_format(Command c) {
+  return c == Command::status || c == Command::precheck || c == Command::verify;
 }
 
 po::options_description command_options(Command c) {
   po::options_description d;
   d.add(common_options());
-  if (c == Command::sync || c == Command::precheck) d.add(task_options());
+  if (takes_task_options(c)) d.add(task_options());
   if (c == Command::sync) d.add(sync_options(true));
   if (c == Command::stream) d.add(stream_options());
-  if (c == Command::status || c == Command::precheck) d.add(format_options());
+  if (c == Command::cutover) d.add(cutover_options());
+  if (takes_format(c)) d.add(format_options());
   return d;
 }
 
@@ -146,6 +178,12 @@ std::string usage_line(Command c) {
              "[--idle-exit SECONDS] [--start LSN]";
     case Command::release:
       return "pgdts release --source CONNINFO --target CONNINFO [--task NAME]";
+    case Command::verify:
+      return "pgdts verify --source CONNINFO --target CONNINFO [--task NAME] [task options] "
+             "[--format json]";
+    case Command::cutover:
+      return "pgdts cutover --source CONNINFO --target CONNINFO [--task NAME] [task options] "
+             "[--sequence-margin N] [--timeout SECONDS]";
     default:
       return "pgdts <command> [options]";
   }
@@ -162,8 +200,11 @@ std::string general_help() {
          "            committed change of the source until SIGINT/SIGTERM; resumable\n"
          "  status    the task's phase and progress, from the destination\n"
          "  stream    print the task's change records as JSON lines (debugging)\n"
-         "  release   drop the task's slot, origin and state\n"
-         "  verify, cutover: not available yet\n\n"
+         "  verify    compare every table of the task (rows and metadata) while changes\n"
+         "            flow; exit 1 when they differ\n"
+         "  cutover   wait until latency is zero, then move the destination's sequences\n"
+         "            to the source's values\n"
+         "  release   drop the task's slot, origin and state\n\n"
          "Run pgdts <command> --help for the options of a command.\n\n"
       << common_options()
       << "\nExit status: 0 success, 1 the operation failed, 2 bad usage or configuration.\n";
@@ -173,10 +214,11 @@ std::string general_help() {
 std::string command_help(Command c) {
   std::ostringstream out;
   out << "Usage: " << usage_line(c) << "\n\n" << common_options();
-  if (c == Command::sync || c == Command::precheck) out << "\n" << task_options();
+  if (takes_task_options(c)) out << "\n" << task_options();
   if (c == Command::sync) out << "\n" << sync_options(false);
   if (c == Command::stream) out << "\n" << stream_options();
-  if (c == Command::status || c == Command::precheck) out << "\n" << format_options();
+  if (c == Command::cutover) out << "\n" << cutover_options();
+  if (takes_format(c)) out << "\n" << format_options();
   return out.str();
 }
 
@@ -246,6 +288,34 @@ void validate_full_sync(const po::variables_map& vm, Options& o) {
   o.full_mbps = positive_rate(vm, "full-mbps");
 }
 
+void validate_incremental(const po::variables_map& vm, Options& o) {
+  o.incr_rps = positive_rate(vm, "incr-rps");
+  o.incr_mbps = positive_rate(vm, "incr-mbps");
+  if (vm.count("metrics-port")) {
+    int port = vm["metrics-port"].as<int>();
+    if (port < 1 || port > 65535)
+      throw UsageError("--metrics-port must be between 1 and 65535, not " + std::to_string(port));
+    o.metrics_port = port;
+  }
+  o.alert_command = get(vm, "alert-command");
+  if (vm.count("alert-latency")) {
+    o.alert_latency_seconds = vm["alert-latency"].as<int>();
+    if (o.alert_latency_seconds < 1)
+      throw UsageError("--alert-latency must be at least 1 second, not " +
+                       std::to_string(o.alert_latency_seconds));
+  }
+}
+
+void validate_cutover(const po::variables_map& vm, Options& o) {
+  if (vm.count("sequence-margin")) o.sequence_margin = vm["sequence-margin"].as<std::int64_t>();
+  if (o.sequence_margin < 0)
+    throw UsageError("--sequence-margin must not be negative, not " +
+                     std::to_string(o.sequence_margin));
+  if (vm.count("timeout")) o.timeout_seconds = vm["timeout"].as<int>();
+  if (o.timeout_seconds < 1)
+    throw UsageError("--timeout must be at least 1 second, not " + std::to_string(o.timeout_seconds));
+}
+
 void validate_format(const po::variables_map& vm, Options& o) {
   std::string format = get(vm, "format", "text");
   if (format != "text" && format != "json")
@@ -275,6 +345,7 @@ void validate_sync(const po::variables_map& vm, Options& o) {
     throw UsageError("--retry-other (" + std::to_string(o.retry_other_minutes) +
                      " minutes) must be less than --retry-connection (" +
                      std::to_string(o.retry_connection_minutes) + " minutes)");
+  validate_incremental(vm, o);
 }
 
 void validate_stream(const po::variables_map& vm, Options& o) {
@@ -301,9 +372,6 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
   std::optional<Command> command = command_from(name);
   if (!command)
     throw UsageError("unknown command \"" + name + "\"; commands: " + std::string(kCommands));
-  if (*command == Command::verify || *command == Command::cutover)
-    throw UsageError("command \"" + name +
-                     "\" is not available yet; available: precheck, sync, status, stream, release");
 
   po::variables_map vm;
   std::vector<std::string> rest(args.begin() + 1, args.end());
@@ -349,15 +417,19 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
   if (o.command == Command::sync) validate_sync(vm, o);
   if (o.command == Command::stream) validate_stream(vm, o);
   if (o.command == Command::status) validate_format(vm, o);
-  if (o.command == Command::precheck) {
+  if (o.command == Command::precheck || o.command == Command::verify) {
     validate_task(vm, o);
     validate_format(vm, o);
   }
+  if (o.command == Command::cutover) {
+    validate_task(vm, o);
+    validate_cutover(vm, o);
+  }
+  if (vm.count("config")) o.config_path = vm["config"].as<std::string>();
 
   if (vm.count("source")) o.source = pg::ConnInfo::parse(vm["source"].as<std::string>(), "--source");
   else if (o.command != Command::status) throw UsageError("--source is required");
-  if (o.command == Command::sync || o.command == Command::release || o.command == Command::status ||
-      o.command == Command::precheck) {
+  if (o.command != Command::stream) {
     if (!vm.count("target")) throw UsageError("--target is required");
     o.target = pg::ConnInfo::parse(vm["target"].as<std::string>(), "--target");
   }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,7 +35,16 @@ struct Options {
   std::optional<double> full_qps, full_rps, full_mbps;
   int retry_connection_minutes = 720;
   int retry_other_minutes = 10;
-  // status, precheck
+  // incremental sync: at most this many changes / MB (10^6 bytes) per second
+  std::optional<double> incr_rps, incr_mbps;
+  std::optional<int> metrics_port;  // serve Prometheus metrics on this TCP port
+  std::string alert_command;        // run with a JSON event on stdin (empty: none)
+  int alert_latency_seconds = 60;   // latency above this for a minute is alerted
+  std::string config_path;          // --config: SIGHUP reads it again
+  // cutover
+  std::int64_t sequence_margin = 0;  // added to the source's sequence values
+  int timeout_seconds = 300;         // how long cutover waits for latency zero
+  // status, precheck, verify
   bool json = false;  // --format json
   // stream
   bool consume = false;
