@@ -23,8 +23,17 @@ int main(int argc, char** argv) {
     std::fputs(parsed.help.c_str(), stdout);
     return 0;
   }
-  const cli::Options& options = *parsed.options;
+  cli::Options options = *parsed.options;
   log::init(options.log_level);
+  if (options.command == cli::Command::verify || options.command == cli::Command::cutover) {
+    try {
+      options = cli::with_stored_task_objects(options);
+    } catch (const UsageError& e) {
+      return cli::report_error(e.what(), 2);
+    } catch (const std::exception& e) {
+      return cli::report_error(e.what(), 1);
+    }
+  }
   switch (options.command) {
     case cli::Command::sync: return cli::run_sync(options);
     case cli::Command::stream: return cli::run_stream(options);

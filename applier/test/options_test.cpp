@@ -268,3 +268,44 @@ TEST(Options, ConfigFileErrorsNeverEchoAPassword) {
   EXPECT_EQ(error.find("hunter2"), std::string::npos) << error;
   std::remove(path.c_str());
 }
+
+TEST(Options, ThrottlesReadAgainFromTheConfigFileCommandLineStays) {
+  std::string path = ::testing::TempDir() + "pgdts_reload_test.ini";
+  {
+    std::ofstream f(path);
+    f << "incr-rps = 100\nfull-mbps = 5\n";
+  }
+  Options o = parse(sync_args({"--config", path, "--full-rps", "7"}));
+  EXPECT_EQ(describe_throttles(o), "full-rps 7, full-mbps 5, incr-rps 100");
+  {
+    std::ofstream f(path);
+    f << "incr-rps = 250\nfull-rps = 99\nincr-mbps = 1.5\n";  // full-mbps removed: no limit
+  }
+  Options fresh = reread_throttles(o);
+  EXPECT_EQ(fresh.incr_rps, 250);
+  EXPECT_EQ(fresh.incr_mbps, 1.5);
+  EXPECT_EQ(fresh.full_rps, 7);  // given on the command line
+  EXPECT_FALSE(fresh.full_mbps.has_value());
+  {
+    std::ofstream f(path);
+    f << "incr-rps = -3\n";
+  }
+  EXPECT_THROW(reread_throttles(o), UsageError);
+  std::remove(path.c_str());
+  EXPECT_EQ(describe_throttles(parse(sync_args({}))), "none");
+}
+
+TEST(Options, StoredTaskObjectsAreUsedOnlyWhenNoneAreGiven) {
+  Options given = parse(sync_args({"--schemas", "app", "--map", "app=app2", "--case", "lower"}));
+  EXPECT_EQ(given.object_args,
+            (std::vector<std::string>{"--schemas=app", "--map=app=app2", "--case=lower"}));
+  Options bare = parse({"verify", "--source", "host=a", "--target", "host=b"});
+  EXPECT_TRUE(bare.object_args.empty());
+  use_stored_task_objects(bare, given.object_args);
+  EXPECT_EQ(bare.object_args, given.object_args);
+  EXPECT_EQ(bare.names.table({"app", "T"}).schema, "app2");
+  EXPECT_EQ(bare.names.table({"app", "T"}).name, "t");
+  Options explicit_ = parse({"verify", "--source", "host=a", "--target", "host=b", "--tables", "x.y"});
+  use_stored_task_objects(explicit_, given.object_args);
+  EXPECT_EQ(explicit_.object_args, std::vector<std::string>{"--tables=x.y"});
+}

@@ -73,6 +73,7 @@ class Session : public DestinationCatalog {
   void start_stream();
   void loop();
   void periodic(Clock::time_point now);
+  void throttle(const pgdts::Record& record, std::size_t bytes);
   void send_feedback();
   void wait_for_input(Clock::time_point now);
   void stop_cleanly();
@@ -396,6 +397,7 @@ void Session::loop() {
       last_received_ = std::max(last_received_, m.wal_end);
       const pgdts::Record& record = decoder_.decode(m.payload, m.data_start);
       applier_->handle(record, m.data_start);
+      if (cfg_.throttle && cfg_.throttle->limited()) throttle(record, m.payload.size());
       if (++since_periodic >= 64 || record.kind_case() == pgdts::Record::kCommit) {
         since_periodic = 0;
         periodic(Clock::now());
@@ -427,6 +429,20 @@ void Session::loop() {
   }
 }
 
+// Waits what --incr-rps/--incr-mbps owe for this record, answering the
+// walsender meanwhile; a stop request cuts the wait short (the loop then
+// stops at the transaction boundary).
+void Session::throttle(const pgdts::Record& record, std::size_t bytes) {
+  auto kind = record.kind_case();
+  bool change = kind == pgdts::Record::kInsert || kind == pgdts::Record::kUpdate ||
+                kind == pgdts::Record::kDelete;
+  auto until = Clock::now() + cfg_.throttle->take(change, bytes);
+  for (auto now = Clock::now(); now < until && !stop_; now = Clock::now()) {
+    std::this_thread::sleep_for(std::min<Clock::duration>(until - now, 100ms));
+    periodic(Clock::now());
+  }
+}
+
 // Now minus the source commit time of the last transaction durable on the
 // destination (heartbeats keep one recent); nullopt before the first.
 std::optional<std::int64_t> latency_ms(const ApplyCounters& c) {
@@ -453,22 +469,21 @@ void Session::periodic(Clock::time_point now) {
     const ApplyCounters& c = applier_->counters();
     std::uint64_t total = c.changes;
     std::optional<std::int64_t> latency = latency_ms(applier_->counters());
-    if (latency) {
-      try {
-        task::TaskStore(progress_).set_latency(cfg_.task, *latency);
-      } catch (const pg::SqlError&) {
-        // the task row is informational here: never stop applying for it
-      }
+    double secs = std::chrono::duration<double>(now - logged_at_).count();
+    double rate = secs > 0 ? (total - logged_changes_) / secs : 0;
+    try {
+      task::TaskStore(progress_).set_apply_progress(
+          cfg_.task, {latency, totals_.counters.changes + total, totals_.counters.skipped + c.skipped, rate});
+    } catch (const pg::SqlError&) {
+      // the task row is informational here: never stop applying for it
     }
     if (total != logged_changes_) {
-      double secs = std::chrono::duration<double>(now - logged_at_).count();
       log::Event("progress")
           .field("task", cfg_.task)
           .field("applied_changes", totals_.counters.changes + total)
           .field("applied_transactions", totals_.counters.transactions + c.transactions)
           .field("skipped_changes", totals_.counters.skipped + c.skipped)
-          .field("changes_per_second",
-                 static_cast<std::uint64_t>(secs > 0 ? (total - logged_changes_) / secs : 0))
+          .field("changes_per_second", static_cast<std::uint64_t>(rate))
           .field("lsn", pg::format_lsn(c.last_end))
           .field("latency_ms", latency ? std::to_string(*latency) : std::string("unknown"))
           .field("confirmed_lsn", pg::format_lsn(reported_))

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "apply/applier.h"
+#include "apply/change_throttle.h"
 #include "pg/conninfo.h"
 #include "pg/connection.h"
 #include "pg/replication_stream.h"
@@ -34,6 +35,7 @@ struct SessionConfig {
   bool may_create_slot = false;  // only the first session of a run
   ApplyLimits limits;
   TaskScope scope;
+  ChangeThrottle* throttle = nullptr;  // --incr-rps/--incr-mbps, shared with SIGHUP
 };
 
 struct SessionTotals {

@@ -16,6 +16,10 @@ int run_precheck(const Options& options);
 int run_verify(const Options& options);
 int run_cutover(const Options& options);
 
+// The options with the task's stored object options (selection, mapping)
+// when none were given. Throws on a connection failure.
+Options with_stored_task_objects(const Options& options);
+
 // Prints `pgdts: error: <message>` (on one line) to stderr; returns status.
 int report_error(const std::string& message, int status);
 

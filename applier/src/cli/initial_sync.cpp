@@ -113,7 +113,8 @@ pg::ReplicationStream::ExportedSnapshot take_snapshot(pg::ReplicationStream& rep
 }
 
 fullsync::FullSyncConfig full_sync_config(const Options& o,
-                                          const pg::ReplicationStream::ExportedSnapshot& snap) {
+                                          const pg::ReplicationStream::ExportedSnapshot& snap,
+                                          fullsync::Throttle& throttle) {
   fullsync::FullSyncConfig cfg;
   cfg.source = o.source;
   cfg.target = o.target;
@@ -122,9 +123,7 @@ fullsync::FullSyncConfig full_sync_config(const Options& o,
   cfg.snapshot = snap.snapshot;
   cfg.snapshot_lsn = snap.consistent_point;
   cfg.jobs = o.jobs;
-  cfg.limits.queries_per_second = o.full_qps;
-  cfg.limits.rows_per_second = o.full_rps;
-  cfg.limits.megabytes_per_second = o.full_mbps;
+  cfg.throttle = &throttle;
   cfg.keep_existing_rows = o.conflict_ignore;
   return cfg;
 }
@@ -138,7 +137,8 @@ std::set<task::TableName> table_names(const schema::SourceSchema& schema) {
 }  // namespace
 
 InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& stop,
-                                   const std::function<void()>& prepared) {
+                                   const std::function<void()>& prepared,
+                                   fullsync::Throttle& throttle) {
   pg::Connection dest = open_side(o.target, "destination", o);
   task::TaskStore store(dest);
   std::string phase = store.phase(o.task);
@@ -183,7 +183,7 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
 
   if (o.has_phase("full")) {
     bool columns_renamed = !o.has_phase("schema");
-    if (!fullsync::run_full_sync(full_sync_config(o, snap), copy_jobs(schema, o, columns_renamed),
+    if (!fullsync::run_full_sync(full_sync_config(o, snap, throttle), copy_jobs(schema, o, columns_renamed),
                                  stop)) {
       result.stopped = true;
       return result;

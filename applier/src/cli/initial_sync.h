@@ -10,6 +10,7 @@
 #include <set>
 
 #include "cli/options.h"
+#include "fullsync/throttle.h"
 #include "error.h"
 #include "pg/lsn.h"
 #include "task/selection.h"
@@ -34,7 +35,9 @@ class ConflictError : public Error {
 // the destination holds the task's tables and the copy starts (failures
 // before it are setup errors, not retried; not called when nothing is left
 // to copy). Throws on failure.
+// throttle: the full-sync limits, shared with SIGHUP (cli/live_settings.h).
 InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& stop,
-                                   const std::function<void()>& prepared);
+                                   const std::function<void()>& prepared,
+                                   fullsync::Throttle& throttle);
 
 }  // namespace pgdts::cli

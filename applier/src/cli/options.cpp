@@ -256,7 +256,23 @@ std::vector<std::string> list(const po::variables_map& vm, const char* name) {
   return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
 }
 
+const std::vector<std::string> kObjectOptions = {"schemas", "tables", "exclude", "map", "case"};
+const std::vector<std::string> kThrottleOptions = {"full-qps", "full-rps", "full-mbps", "incr-rps",
+                                                   "incr-mbps"};
+
+std::vector<std::string> object_args(const po::variables_map& vm) {
+  std::vector<std::string> args;
+  for (const auto& name : kObjectOptions) {
+    if (!vm.count(name)) continue;
+    if (name == "case") args.push_back("--case=" + vm[name].as<std::string>());
+    else
+      for (const auto& v : vm[name].as<std::vector<std::string>>()) args.push_back("--" + name + "=" + v);
+  }
+  return args;
+}
+
 void validate_objects(const po::variables_map& vm, Options& o) {
+  o.object_args = object_args(vm);
   o.selection = task::Selection::parse(list(vm, "schemas"), list(vm, "tables"), list(vm, "exclude"));
   std::string policy = get(vm, "case", "keep");
   task::CasePolicy case_policy = task::CasePolicy::keep;
@@ -279,18 +295,22 @@ std::optional<double> positive_rate(const po::variables_map& vm, const char* nam
   return v;
 }
 
+void validate_throttles(const po::variables_map& vm, Options& o) {
+  o.full_qps = positive_rate(vm, "full-qps");
+  o.full_rps = positive_rate(vm, "full-rps");
+  o.full_mbps = positive_rate(vm, "full-mbps");
+  o.incr_rps = positive_rate(vm, "incr-rps");
+  o.incr_mbps = positive_rate(vm, "incr-mbps");
+}
+
 void validate_full_sync(const po::variables_map& vm, Options& o) {
   if (vm.count("jobs")) o.jobs = vm["jobs"].as<int>();
   if (o.jobs < 1 || o.jobs > 64)
     throw UsageError("--jobs must be between 1 and 64, not " + std::to_string(o.jobs));
-  o.full_qps = positive_rate(vm, "full-qps");
-  o.full_rps = positive_rate(vm, "full-rps");
-  o.full_mbps = positive_rate(vm, "full-mbps");
+  validate_throttles(vm, o);
 }
 
 void validate_incremental(const po::variables_map& vm, Options& o) {
-  o.incr_rps = positive_rate(vm, "incr-rps");
-  o.incr_mbps = positive_rate(vm, "incr-mbps");
   if (vm.count("metrics-port")) {
     int port = vm["metrics-port"].as<int>();
     if (port < 1 || port > 65535)
@@ -374,6 +394,7 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
     throw UsageError("unknown command \"" + name + "\"; commands: " + std::string(kCommands));
 
   po::variables_map vm;
+  std::set<std::string> throttles_given;
   std::vector<std::string> rest(args.begin() + 1, args.end());
   try {
     auto style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
@@ -385,6 +406,8 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
                   .run(),
               vm);
     if (vm.count("help")) return {std::nullopt, command_help(*command)};
+    for (const auto& name : kThrottleOptions)
+      if (vm.count(name)) throttles_given.insert(name);
     if (vm.count("config")) {
       std::string path = vm["config"].as<std::string>();
       std::ifstream file(path);
@@ -404,6 +427,7 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
 
   Options o;
   o.command = *command;
+  o.throttles_on_command_line = std::move(throttles_given);
   o.task = get(vm, "task", "default");
   if (!valid_task_name(o.task))
     throw UsageError("invalid --task \"" + o.task +
@@ -434,6 +458,66 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
     o.target = pg::ConnInfo::parse(vm["target"].as<std::string>(), "--target");
   }
   return {std::move(o), {}};
+}
+
+}  // namespace pgdts::cli
+
+namespace pgdts::cli {
+
+void use_stored_task_objects(Options& o, const std::vector<std::string>& stored) {
+  if (!o.object_args.empty() || stored.empty()) return;
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(stored).options(task_options()).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError("the task's stored options do not parse (" + std::string(e.what()) +
+                     "); give the task options on the command line");
+  }
+  bool conflict_ignore = o.conflict_ignore, identity_full = o.replica_identity_full;
+  validate_objects(vm, o);
+  o.conflict_ignore = conflict_ignore;
+  o.replica_identity_full = identity_full;
+}
+
+Options reread_throttles(const Options& o) {
+  Options fresh = o;
+  if (o.config_path.empty()) return fresh;
+  std::ifstream file(o.config_path);
+  if (!file) throw UsageError("cannot read config file \"" + o.config_path + "\"");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_config_file(file, config_file_options(), false), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError("config file \"" + o.config_path + "\": " + pg::redact_quoted(e.what(), ""));
+  }
+  validate_throttles(vm, fresh);
+  auto keep = [&](const char* name, std::optional<double>& field, const std::optional<double>& old) {
+    if (o.throttles_on_command_line.count(name)) field = old;
+  };
+  keep("full-qps", fresh.full_qps, o.full_qps);
+  keep("full-rps", fresh.full_rps, o.full_rps);
+  keep("full-mbps", fresh.full_mbps, o.full_mbps);
+  keep("incr-rps", fresh.incr_rps, o.incr_rps);
+  keep("incr-mbps", fresh.incr_mbps, o.incr_mbps);
+  return fresh;
+}
+
+std::string describe_throttles(const Options& o) {
+  std::string out;
+  auto add = [&](const char* name, const std::optional<double>& v) {
+    if (!v) return;
+    std::ostringstream n;
+    n << *v;
+    out += (out.empty() ? "" : ", ") + std::string(name) + " " + n.str();
+  };
+  add("full-qps", o.full_qps);
+  add("full-rps", o.full_rps);
+  add("full-mbps", o.full_mbps);
+  add("incr-rps", o.incr_rps);
+  add("incr-mbps", o.incr_mbps);
+  return out.empty() ? "none" : out;
 }
 
 }  // namespace pgdts::cli

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,10 @@ struct Options {
   std::vector<std::string> phases;
   task::Selection selection;
   task::NameMap names;
+  // The options above as "--name=value" tokens (command line and config
+  // file): sync stores them with the task, so that verify and cutover run
+  // without them take the task's own (use_stored_task_objects).
+  std::vector<std::string> object_args;
   bool conflict_ignore = false;  // --conflict ignore (default: precheck)
   bool replica_identity_full = false;
   // sync
@@ -41,6 +46,9 @@ struct Options {
   std::string alert_command;        // run with a JSON event on stdin (empty: none)
   int alert_latency_seconds = 60;   // latency above this for a minute is alerted
   std::string config_path;          // --config: SIGHUP reads it again
+  // Throttle options given on the command line: a config file read again
+  // does not override them.
+  std::set<std::string> throttles_on_command_line;
   // cutover
   std::int64_t sequence_margin = 0;  // added to the source's sequence values
   int timeout_seconds = 300;         // how long cutover waits for latency zero
@@ -64,5 +72,17 @@ struct ParseResult {
 
 // args: argv without the program name. Throws UsageError.
 ParseResult parse_command_line(const std::vector<std::string>& args);
+
+// Takes the task's stored object options (Options::object_args of its sync)
+// when none were given. Throws UsageError when they no longer parse.
+void use_stored_task_objects(Options& options, const std::vector<std::string>& stored);
+
+// The throttle options (--full-*, --incr-*) after reading the config file
+// again: those on the command line stay, the others take the file's values
+// (an option removed from the file means no limit). Throws UsageError.
+Options reread_throttles(const Options& options);
+
+// "full-rps 20000, incr-mbps 5" (or "none"): for logs and status.
+std::string describe_throttles(const Options& options);
 
 }  // namespace pgdts::cli

@@ -2,6 +2,8 @@
 // destination (and the source's slot when --source is given). Exit 0 when
 // the task exists, 1 when it does not or the destination is unreachable.
 #include <cstdio>
+#include <optional>
+#include <sstream>
 #include <string>
 
 #include "cli/commands.h"
@@ -11,6 +13,14 @@
 
 namespace pgdts::cli {
 namespace {
+
+template <typename T>
+std::string optional_number(const std::optional<T>& v) {
+  if (!v) return "null";
+  std::ostringstream out;
+  out << *v;
+  return out.str();
+}
 
 std::string to_json(const task::TaskStatus& s) {
   std::string tables = "[";
@@ -57,6 +67,10 @@ std::string to_json(const task::TaskStatus& s) {
              .raw("latency_ms", s.latency_ms ? std::to_string(*s.latency_ms) : "null")
              .raw("latency_age_seconds",
                   s.latency_age_seconds ? std::to_string(*s.latency_age_seconds) : "null")
+             .raw("applied_changes", optional_number(s.applied_changes))
+             .raw("skipped_changes", optional_number(s.skipped_changes))
+             .raw("changes_per_second", optional_number(s.changes_per_second))
+             .field("throttles", s.throttles)
              .raw("full_sync", full.str())
              .raw("source", source.str())
              .str() +
@@ -80,6 +94,14 @@ std::string to_text(const task::TaskStatus& s) {
                   static_cast<double>(*s.latency_ms) / 1000, s.latency_age_seconds.value_or(0));
     out += line;
   }
+  if (s.applied_changes) {
+    char line[160];
+    std::snprintf(line, sizeof line, "applied:       %lld changes (%.0f/s), %lld skipped\n",
+                  static_cast<long long>(*s.applied_changes), s.changes_per_second.value_or(0),
+                  static_cast<long long>(s.skipped_changes.value_or(0)));
+    out += line;
+  }
+  if (s.throttles) out += "throttles:     " + *s.throttles + "\n";
   if (s.source_lsn) out += "source LSN:    " + *s.source_lsn + "\n";
   if (s.slot_retained_bytes)
     out += "slot retains:  " + megabytes(*s.slot_retained_bytes) + " of WAL" +

@@ -10,6 +10,7 @@
 
 #include "apply/origin.h"
 #include "cli/initial_sync.h"
+#include "cli/live_settings.h"
 #include "cli/precheck_report.h"
 #include "apply/session.h"
 #include "cli/commands.h"
@@ -166,6 +167,7 @@ int report_error(const std::string& message, int status) {
 
 int run_sync(const Options& o) {
   const std::atomic<bool>& stop = install_stop_signals();
+  install_reload_signal();  // from the start: SIGHUP's default action would end the run
   std::string phases;
   for (const auto& p : o.phases) phases += (phases.empty() ? "" : ",") + p;
   log::Event("sync_starting")
@@ -188,6 +190,10 @@ int run_sync(const Options& o) {
   }
   cfg.scope.selection = o.selection;
   cfg.scope.names = o.names;
+  LiveSettings live(o);
+  live.store();
+  live.watch_reloads(stop);
+  cfg.throttle = &live.incremental();
   bool initial_done = false;
   bool copying = false;  // the initial phases are under way: their failures are retried
 
@@ -228,7 +234,7 @@ int run_sync(const Options& o) {
     RetryWindow* window = nullptr;
     try {
       if (!initial_done) {
-        InitialSyncResult initial = run_initial_sync(o, stop, [&] { copying = true; });
+        InitialSyncResult initial = run_initial_sync(o, stop, [&] { copying = true; }, live.full_sync());
         if (initial.stopped) {
           summary("shutdown");
           return 0;

@@ -25,7 +25,8 @@ TaskStatus read_status(pg::Connection& dest, const std::string& task) {
       " (SELECT os.remote_lsn::text FROM pg_catalog.pg_replication_origin o"
       "  JOIN pg_catalog.pg_replication_origin_status os ON os.local_id = o.roident"
       "  WHERE o.roname = $2),"
-      " t.latency_ms, extract(epoch FROM now() - t.latency_at)"
+      " t.latency_ms, extract(epoch FROM now() - t.latency_at),"
+      " t.applied_changes, t.skipped_changes, t.changes_per_second, t.throttles"
       " FROM pgdts.task t WHERE t.task = $1",
       {task.c_str(), origin.c_str()});
   if (r.rows() != 1) return s;
@@ -37,6 +38,10 @@ TaskStatus read_status(pg::Connection& dest, const std::string& task) {
   s.applied_lsn = r.optional(0, 4);
   if (!r.is_null(0, 5)) s.latency_ms = pg::to_int64(r.value(0, 5));
   if (!r.is_null(0, 6)) s.latency_age_seconds = std::stod(std::string(r.value(0, 6)));
+  if (!r.is_null(0, 7)) s.applied_changes = pg::to_int64(r.value(0, 7));
+  if (!r.is_null(0, 8)) s.skipped_changes = pg::to_int64(r.value(0, 8));
+  if (!r.is_null(0, 9)) s.changes_per_second = std::stod(std::string(r.value(0, 9)));
+  s.throttles = r.optional(0, 10);
   s.full = fullsync::load_status(dest, task);
   return s;
 }

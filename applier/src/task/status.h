@@ -23,6 +23,10 @@ struct TaskStatus {
   std::optional<std::string> applied_lsn;  // the origin's position
   std::optional<std::int64_t> latency_ms;  // as the apply session last measured it
   std::optional<double> latency_age_seconds;
+  // Incremental sync, as the apply session last stored them (every 10 s).
+  std::optional<std::int64_t> applied_changes, skipped_changes;
+  std::optional<double> changes_per_second;
+  std::optional<std::string> throttles;  // "incr-rps 500, full-mbps 20" or "none"
   fullsync::FullSyncStatus full;
   // source (when --source is given and reachable)
   std::optional<std::string> source_error;

@@ -1,6 +1,7 @@
 #include "task/task_state.h"
 
 #include "error.h"
+#include "pg/literals.h"
 
 namespace pgdts::task {
 namespace {
@@ -18,7 +19,12 @@ constexpr const char* kCreate =
     "  last_error text);"
     "ALTER TABLE pgdts.task ADD COLUMN IF NOT EXISTS snapshot_lsn pg_lsn,"
     "  ADD COLUMN IF NOT EXISTS latency_ms bigint,"
-    "  ADD COLUMN IF NOT EXISTS latency_at timestamptz";
+    "  ADD COLUMN IF NOT EXISTS latency_at timestamptz,"
+    "  ADD COLUMN IF NOT EXISTS task_options text[],"
+    "  ADD COLUMN IF NOT EXISTS throttles text,"
+    "  ADD COLUMN IF NOT EXISTS applied_changes bigint,"
+    "  ADD COLUMN IF NOT EXISTS skipped_changes bigint,"
+    "  ADD COLUMN IF NOT EXISTS changes_per_second double precision";
 
 }  // namespace
 
@@ -66,10 +72,34 @@ void TaskStore::set_phase(const std::string& task, const std::string& phase) {
              {task.c_str(), phase.c_str()});
 }
 
-void TaskStore::set_latency(const std::string& task, std::int64_t milliseconds) {
-  std::string ms = std::to_string(milliseconds);
-  dest_.exec("UPDATE pgdts.task SET latency_ms = $2, latency_at = now() WHERE task = $1",
-             {task.c_str(), ms.c_str()});
+void TaskStore::set_apply_progress(const std::string& task, const ApplyProgress& p) {
+  std::string ms = p.latency_ms ? std::to_string(*p.latency_ms) : "";
+  std::string applied = std::to_string(p.applied_changes), skipped = std::to_string(p.skipped_changes);
+  std::string rate = std::to_string(p.changes_per_second);
+  const char* latency = p.latency_ms ? ms.c_str() : nullptr;
+  dest_.exec("UPDATE pgdts.task SET latency_ms = coalesce($2::bigint, latency_ms), "
+             "latency_at = CASE WHEN $2 IS NULL THEN latency_at ELSE now() END, "
+             "applied_changes = $3, skipped_changes = $4, changes_per_second = $5 WHERE task = $1",
+             {task.c_str(), latency, applied.c_str(), skipped.c_str(), rate.c_str()});
+}
+
+void TaskStore::set_settings(const std::string& task, const std::vector<std::string>& object_args,
+                             const std::string& throttles) {
+  std::string args = pg::text_array(object_args);
+  dest_.exec("UPDATE pgdts.task SET task_options = $2::text[], throttles = $3 WHERE task = $1",
+             {task.c_str(), args.c_str(), throttles.c_str()});
+}
+
+std::vector<std::string> TaskStore::stored_task_options(const std::string& task) {
+  std::vector<std::string> args;
+  pg::Result exists = dest_.exec("SELECT pg_catalog.to_regclass('pgdts.task') IS NOT NULL");
+  if (exists.value(0, 0) != "t") return args;
+  pg::Result r = dest_.exec(
+      "SELECT a FROM pgdts.task, unnest(task_options) WITH ORDINALITY AS o(a, n) WHERE task = $1 "
+      "ORDER BY n",
+      {task.c_str()});
+  for (int i = 0; i < r.rows(); ++i) args.emplace_back(r.value(i, 0));
+  return args;
 }
 
 void TaskStore::set_snapshot_lsn(const std::string& task, pg::Lsn lsn) {

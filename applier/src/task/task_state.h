@@ -4,7 +4,10 @@
 // mistake.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "pg/connection.h"
 #include "pg/lsn.h"
@@ -30,6 +33,12 @@ struct TaskPhase {
   pg::Lsn snapshot_lsn = 0;  // the task slot's consistent point (0: no slot yet)
 };
 
+struct ApplyProgress {
+  std::optional<std::int64_t> latency_ms;
+  std::uint64_t applied_changes = 0, skipped_changes = 0;  // since the run started
+  double changes_per_second = 0;
+};
+
 class TaskStore {
  public:
   explicit TaskStore(pg::Connection& dest) : dest_(dest) {}
@@ -43,8 +52,13 @@ class TaskStore {
   // Moves the task to phase (in the caller's transaction, if one is open).
   void set_phase(const std::string& task, const std::string& phase);
   void set_snapshot_lsn(const std::string& task, pg::Lsn lsn);
-  // Replication latency as the apply session last measured it.
-  void set_latency(const std::string& task, std::int64_t milliseconds);
+  // What the apply session last measured (latency unset: keep the last).
+  void set_apply_progress(const std::string& task, const ApplyProgress& progress);
+  // The task's object options (cli::Options::object_args) and throttles.
+  void set_settings(const std::string& task, const std::vector<std::string>& object_args,
+                    const std::string& throttles);
+  // Empty when the task or its stored options are missing.
+  std::vector<std::string> stored_task_options(const std::string& task);
   void set_last_error(const std::string& task, const std::string& error);
   // Removes the task's row; drops the table and the schema when they hold
   // nothing else. False when there was no row.
