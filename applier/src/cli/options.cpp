@@ -509,7 +509,8 @@ std::string describe_throttles(const Options& o) {
   auto add = [&](const char* name, const std::optional<double>& v) {
     if (!v) return;
     std::ostringstream n;
-    n << *v;
+    if (*v == static_cast<double>(static_cast<std::int64_t>(*v))) n << static_cast<std::int64_t>(*v);
+    else n << *v;
     out += (out.empty() ? "" : ", ") + std::string(name) + " " + n.str();
   };
   add("full-qps", o.full_qps);
