@@ -64,3 +64,38 @@ def test_tasks_in_both_directions_do_not_loop(make_cluster, pgdts):
     assert_tables_equal(a, b, ["t"])
     assert a.one("SELECT count(*) FROM t") == 100
     assert a.one("SELECT sum(n) FROM t") == 20
+
+
+def test_a_table_fed_by_two_tasks_is_refused_by_precheck(source, dest, pgdts):
+    source.create_database("app2")
+    second = source.with_db("app2")
+    second.sql("CREATE EXTENSION pgdts")
+    for c in (source, second):
+        c.sql("CREATE TABLE shared (id int PRIMARY KEY, v text); CREATE TABLE own (id int PRIMARY KEY)")
+    dest.sql("CREATE TABLE shared (id int PRIMARY KEY, v text); CREATE TABLE own (id int PRIMARY KEY)")
+    one = pgdts.sync(source, dest, task="one")
+
+    args = ["--source", second.conninfo(), "--target", dest.conninfo(), "--task", "two",
+            "--phases", "incremental"]
+    r = pgdts.run(["precheck", *args])
+    assert r.returncode == 1, r.stdout + r.stderr
+    fail = [line for line in r.stdout.splitlines() if "tables_of_other_tasks" in line]
+    assert fail and fail[0].startswith("FAIL"), r.stdout
+    assert "public.shared (task one)" in fail[0] and "public.own (task one)" in fail[0], fail[0]
+
+    r = pgdts.run(["sync", *args], timeout=60)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "already fed by another task" in r.stderr, r.stderr
+    assert second.one("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'dts_sync_two'") == 0
+
+    # Disjoint tables: accepted.
+    r = pgdts.run(["precheck", *args, "--exclude", "public.shared,public.own"])
+    assert "tables_of_other_tasks" in r.stdout and "FAIL  tables_of_other_tasks" not in r.stdout, r.stdout
+
+    # Once the first task is released, its tables are free again.
+    one.stop()
+    assert pgdts.release(source, dest, task="one").returncode == 0
+    # The last task gone, release drops the whole pgdts schema.
+    assert dest.one("SELECT to_regclass('pgdts.task_table')") is None
+    r = pgdts.run(["precheck", *args])
+    assert "FAIL  tables_of_other_tasks" not in r.stdout, r.stdout

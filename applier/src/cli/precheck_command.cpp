@@ -49,8 +49,10 @@ task::PrecheckInput precheck_input(const Options& o) {
   return in;
 }
 
-std::string precheck_before_sync(const Options& o) {
-  std::vector<task::Check> checks = task::run_prechecks(precheck_input(o));
+std::string precheck_before_sync(const Options& o, std::vector<task::TableName>& task_tables) {
+  task::PrecheckInput input = precheck_input(o);
+  input.task_tables_out = &task_tables;
+  std::vector<task::Check> checks = task::run_prechecks(input);
   std::string failed;
   for (const auto& c : checks) {
     if (c.status == task::Check::pass) continue;

@@ -20,7 +20,8 @@ task::PrecheckInput precheck_input(const Options& o);
 
 // `pgdts sync`'s start: runs the prechecks, logs every warning and failure
 // as a `precheck` event; returns "" when nothing failed, otherwise the one
-// line that says which checks failed and how to fix them.
-std::string precheck_before_sync(const Options& o);
+// line that says which checks failed and how to fix them. task_tables
+// receives the destination tables the task feeds.
+std::string precheck_before_sync(const Options& o, std::vector<task::TableName>& task_tables);
 
 }  // namespace pgdts::cli

@@ -120,7 +120,8 @@ pg::Connection lock_task(const Options& o) {
 // Everything that must hold before the first session; no retries here. The
 // connections it opened are handed to the first session when the task is
 // streaming already.
-apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open) {
+apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open,
+                                const std::vector<task::TableName>& task_tables) {
   apply::SessionConfig cfg;
   cfg.source = o.source;
   cfg.target = o.target;
@@ -148,6 +149,7 @@ apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open) 
     throw Error("task \"" + o.task + "\" was copied without its incremental phase, so changes "
                 "made since were not kept; run pgdts release --task " + o.task +
                 " and sync again with --phases incremental among its phases");
+  if (!task_tables.empty()) task::TaskStore(dest).claim_tables(o.task, task_tables);
   if (apply::create_origin_if_missing(dest, cfg.origin))
     log::Event("origin_created").field("origin", cfg.origin).info();
   if (where.phase == "incremental") {
@@ -181,10 +183,11 @@ int run_sync(const Options& o) {
   apply::OpenConnections open;
   pg::Connection task_lock;
   try {
-    std::string refused = precheck_before_sync(o);
+    std::vector<task::TableName> task_tables;
+    std::string refused = precheck_before_sync(o, task_tables);
     if (!refused.empty()) return report_error(refused, 1);
     task_lock = lock_task(o);
-    cfg = start_task(o, open);
+    cfg = start_task(o, open, task_tables);
   } catch (const std::exception& e) {
     return report_error(e.what(), 1);
   }

@@ -621,6 +621,7 @@ class Prechecks {
     try {
       guard("target_privileges", [&] { create_privileges(); });
       if (schema_) guard("conflicting_tables", [&] { conflicting_tables(); });
+      if (schema_) guard("tables_of_other_tasks", [&] { tables_of_other_tasks(); });
       guard("replica_role_privilege", [&] { replica_role_privilege(); });
     } catch (const pg::ConnectionError&) {
       target_.reset();
@@ -714,6 +715,28 @@ class Prechecks {
             " on the destination",
         "drop them, leave them out with --exclude, or use --conflict ignore to sync into "
         "existing tables");
+  }
+
+  // Two tasks feeding one destination table interleave two sources' rows
+  // under two origins: neither verify nor exactly-once can hold for it.
+  void tables_of_other_tasks() {
+    std::vector<TableName> tables;
+    for (const auto& t : schema_->tables) tables.push_back(in_.names.table(t.name));
+    if (in_.task_tables_out) *in_.task_tables_out = tables;
+    auto shared = TaskStore(*target_).tables_of_other_tasks(in_.task, tables);
+    if (shared.empty()) {
+      add("tables_of_other_tasks", Check::pass,
+          "no selected table is fed by another task on this destination");
+      return;
+    }
+    std::vector<std::string> names;
+    for (const auto& [table, other] : shared)
+      names.push_back(display_name(table) + " (task " + other + ")");
+    add("tables_of_other_tasks", Check::fail,
+        std::string(shared.size() == 1 ? "table " : "tables ") + name_list(names) +
+            (shared.size() == 1 ? " is" : " are") + " already fed by another task",
+        "leave them out of this task with --exclude (or map them elsewhere with --map), or "
+        "pgdts release the other task first");
   }
 
   void replica_role_privilege() {

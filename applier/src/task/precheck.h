@@ -40,6 +40,9 @@ struct PrecheckInput {
   // variable PGDTS_TEST_LONG_TXN_SECONDS overrides it, for the integration
   // tests only.
   int long_transaction_seconds = default_long_transaction_seconds();
+  // When set, receives the destination names of the selected tables (sync
+  // records them with the task: pgdts.task_table).
+  std::vector<TableName>* task_tables_out = nullptr;
 
   static int default_long_transaction_seconds();
   bool has_phase(const std::string& phase) const;

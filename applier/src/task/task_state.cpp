@@ -24,7 +24,14 @@ constexpr const char* kCreate =
     "  ADD COLUMN IF NOT EXISTS throttles text,"
     "  ADD COLUMN IF NOT EXISTS applied_changes bigint,"
     "  ADD COLUMN IF NOT EXISTS skipped_changes bigint,"
-    "  ADD COLUMN IF NOT EXISTS changes_per_second double precision";
+    "  ADD COLUMN IF NOT EXISTS changes_per_second double precision;"
+    // The destination tables each task feeds: precheck refuses a second
+    // task that would feed one of them (its origin would interleave).
+    "CREATE TABLE IF NOT EXISTS pgdts.task_table ("
+    "  task text NOT NULL REFERENCES pgdts.task ON DELETE CASCADE,"
+    "  dest_schema text NOT NULL,"
+    "  dest_table text NOT NULL,"
+    "  PRIMARY KEY (task, dest_schema, dest_table))";
 
 }  // namespace
 
@@ -102,6 +109,47 @@ std::vector<std::string> TaskStore::stored_task_options(const std::string& task)
   return args;
 }
 
+void TaskStore::claim_tables(const std::string& task, const std::vector<TableName>& tables) {
+  std::vector<std::string> schemas, names;
+  for (const auto& t : tables) {
+    schemas.push_back(t.schema);
+    names.push_back(t.name);
+  }
+  std::string s = pg::text_array(schemas), n = pg::text_array(names);
+  dest_.exec("BEGIN");
+  try {
+    dest_.exec("DELETE FROM pgdts.task_table WHERE task = $1", {task.c_str()});
+    dest_.exec("INSERT INTO pgdts.task_table SELECT $1, s, t FROM unnest($2::text[], $3::text[]) u(s, t) "
+               "ON CONFLICT DO NOTHING",
+               {task.c_str(), s.c_str(), n.c_str()});
+    dest_.exec("COMMIT");
+  } catch (...) {
+    dest_.exec("ROLLBACK");
+    throw;
+  }
+}
+
+std::vector<std::pair<TableName, std::string>> TaskStore::tables_of_other_tasks(
+    const std::string& task, const std::vector<TableName>& tables) {
+  std::vector<std::pair<TableName, std::string>> shared;
+  pg::Result exists = dest_.exec("SELECT pg_catalog.to_regclass('pgdts.task_table') IS NOT NULL");
+  if (exists.value(0, 0) != "t" || tables.empty()) return shared;
+  std::vector<std::string> schemas, names;
+  for (const auto& t : tables) {
+    schemas.push_back(t.schema);
+    names.push_back(t.name);
+  }
+  std::string s = pg::text_array(schemas), n = pg::text_array(names);
+  pg::Result r = dest_.exec(
+      "SELECT tt.dest_schema, tt.dest_table, tt.task FROM pgdts.task_table tt "
+      "JOIN unnest($2::text[], $3::text[]) u(s, t) ON u.s = tt.dest_schema AND u.t = tt.dest_table "
+      "WHERE tt.task <> $1 ORDER BY 1, 2, 3",
+      {task.c_str(), s.c_str(), n.c_str()});
+  for (int i = 0; i < r.rows(); ++i)
+    shared.push_back({{std::string(r.value(i, 0)), std::string(r.value(i, 1))}, std::string(r.value(i, 2))});
+  return shared;
+}
+
 void TaskStore::set_snapshot_lsn(const std::string& task, pg::Lsn lsn) {
   std::string text = pg::format_lsn(lsn);
   dest_.exec("UPDATE pgdts.task SET snapshot_lsn = $2::pg_lsn, updated_at = now() WHERE task = $1",
@@ -128,12 +176,13 @@ bool TaskStore::remove_task(const std::string& task) {
         "DO $$BEGIN "
         "IF NOT EXISTS (SELECT FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
         "    ON n.oid = c.relnamespace WHERE n.nspname = 'pgdts' AND c.relkind IN ('r','v','m','S','f','p') "
-        "    AND c.relname NOT IN ('task', 'table_sync')) "
+        "    AND c.relname NOT IN ('task', 'table_sync', 'task_table')) "
         "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n "
         "    ON n.oid = p.pronamespace WHERE n.nspname = 'pgdts') "
         "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n "
         "    ON n.oid = t.typnamespace WHERE n.nspname = 'pgdts' AND t.typrelid = 0 AND t.typelem = 0) "
-        "THEN DROP TABLE IF EXISTS pgdts.table_sync; DROP TABLE pgdts.task; DROP SCHEMA pgdts; "
+        "THEN DROP TABLE IF EXISTS pgdts.table_sync; DROP TABLE IF EXISTS pgdts.task_table; "
+        "DROP TABLE pgdts.task; DROP SCHEMA pgdts; "
         "END IF; END$$");
   }
   return removed;

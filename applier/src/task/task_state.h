@@ -7,10 +7,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pg/connection.h"
 #include "pg/lsn.h"
+#include "task/selection.h"
 
 namespace pgdts::task {
 
@@ -57,6 +59,11 @@ class TaskStore {
   // The task's object options (cli::Options::object_args) and throttles.
   void set_settings(const std::string& task, const std::vector<std::string>& object_args,
                     const std::string& throttles);
+  // Records the destination tables the task feeds (replacing what it fed).
+  void claim_tables(const std::string& task, const std::vector<TableName>& tables);
+  // Which of these tables other tasks feed: (table, task), ordered.
+  std::vector<std::pair<TableName, std::string>> tables_of_other_tasks(
+      const std::string& task, const std::vector<TableName>& tables);
   // Empty when the task or its stored options are missing.
   std::vector<std::string> stored_task_options(const std::string& task);
   void set_last_error(const std::string& task, const std::string& error);
