@@ -128,3 +128,31 @@ def test_heartbeats_keep_latency_measured_on_an_idle_source(source, dest, pgdts)
     later = slot_row(source, f"dts_sync_{task}")[3]
     assert source.one("SELECT %s::pg_lsn > %s::pg_lsn", [later, first]), (first, later)
     app.stop()
+
+
+def test_captured_ddl_rows_are_pruned_once_no_task_needs_them(source, dest, make_cluster, pgdts):
+    """dts_ddl_command keeps a DDL row while any pgdts slot may still decode
+    it: releasing one task keeps the rows the other has not passed; releasing
+    the last one empties the table."""
+    dest2 = make_cluster("dst", "app_copy2")
+    run_on_both(source, dest, "CREATE TABLE t (id int PRIMARY KEY)")
+    dest2.sql("CREATE TABLE t (id int PRIMARY KEY)")
+    ahead = pgdts.sync(source, dest, task="ahead")
+    behind = pgdts.sync(source, dest2, task="behind")
+    behind.stop()  # its slot stays before the DDL below
+    source.sql("ALTER TABLE t ADD COLUMN note text")
+    source.sql("CREATE INDEX t_note ON t (note)")
+    wait_caught_up(source, dest, ahead)
+    ahead.stop()
+    assert source.one("SELECT count(*) FROM pgdts.dts_ddl_command") >= 2
+
+    assert pgdts.release(source, dest, task="ahead").returncode == 0
+    # "behind" has not decoded them yet: they stay.
+    assert source.one("SELECT count(*) FROM pgdts.dts_ddl_command") >= 2
+
+    behind = pgdts.sync(source, dest2, task="behind")
+    wait_caught_up(source, dest2, behind)
+    assert dest2.one("SELECT count(*) FROM pg_indexes WHERE indexname = 't_note'") == 1
+    behind.stop()
+    assert pgdts.release(source, dest2, task="behind").returncode == 0
+    assert source.one("SELECT count(*) FROM pgdts.dts_ddl_command") == 0

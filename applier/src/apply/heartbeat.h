@@ -21,6 +21,11 @@
 
 namespace pgdts::apply {
 
+// Deletes the rows of pgdts.dts_ddl_command that every pgdts slot of the
+// database has passed. The heartbeat does it every few minutes, and
+// pgdts release after dropping a slot.
+void prune_ddl_commands(pg::Connection& source);
+
 class Heartbeat {
  public:
   using Clock = std::chrono::steady_clock;
@@ -32,11 +37,12 @@ class Heartbeat {
 
  private:
   void beat();
+  void prune_if_due();
 
   pg::ConnInfo source_;
   std::string task_, app_;
   std::optional<pg::Connection> conn_;
-  Clock::time_point next_{};
+  Clock::time_point next_{}, next_prune_{};
   std::string last_failure_;
 };
 

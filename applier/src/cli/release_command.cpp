@@ -4,6 +4,7 @@
 #include <chrono>
 #include <thread>
 
+#include "apply/heartbeat.h"
 #include "apply/origin.h"
 #include "cli/commands.h"
 #include "error.h"
@@ -80,6 +81,7 @@ int run_release(const Options& o) {
         "DO $$BEGIN IF pg_catalog.to_regclass('pgdts.dts_postgres_heartbeat') IS NOT NULL THEN "
         "DELETE FROM pgdts.dts_postgres_heartbeat WHERE task = " + source.literal(o.task) +
         "; END IF; END$$");
+    apply::prune_ddl_commands(source);
     pg::Connection dest = pg::Connection::open(o.target, {"destination", false, app, ""});
     drop_origin(dest, origin);
     fullsync::forget_task(dest, o.task);
