@@ -58,7 +58,7 @@ TEST(UpdateSql, FullIdentityTouchesOneRowAndMatchesNullsAndTextCompare) {
   EXPECT_EQ(update_sql(names(), "vvv", "=nt", true),
             "UPDATE ONLY \"public\".\"t\" SET \"id\" = $1, \"v\" = $2, \"n\" = $3 "
             "WHERE ctid = (SELECT ctid FROM ONLY \"public\".\"t\" "
-            "WHERE \"id\" = $4 AND \"v\" IS NULL AND \"n\"::pg_catalog.text = $5 LIMIT 1)");
+            "WHERE \"id\" = $4 AND \"v\" IS NULL AND \"n\"::pg_catalog.text COLLATE pg_catalog.\"C\" = $5 LIMIT 1)");
 }
 
 TEST(DeleteSql, KeyAndFull) {

@@ -130,6 +130,22 @@ def test_replica_identity_full_matches_rows_holding_nulls(source, dest, pgdts):
     assert_tables_equal(source, dest, ["fn"])
 
 
+def test_replica_identity_full_tells_apart_rows_a_nondeterministic_collation_calls_equal(source, dest, pgdts):
+    """Under a case-insensitive ICU collation 'a' = 'A': a full old image must
+    still find the very row the source changed."""
+    run_on_both(source, dest,
+                "CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false); "
+                "CREATE TABLE words (w text COLLATE ci, n int); ALTER TABLE words REPLICA IDENTITY FULL")
+    app = pgdts.sync(source, dest)
+    source.sql("INSERT INTO words VALUES ('a', 1), ('A', 1), ('b', 2), ('B', 2)")
+    source.sql("UPDATE words SET n = 10 WHERE w = 'A' COLLATE \"C\"")
+    source.sql("DELETE FROM words WHERE w = 'b' COLLATE \"C\"")
+    wait_caught_up(source, dest, app)
+    app.stop()
+    rows = dest.sql('SELECT w COLLATE "C", n FROM words ORDER BY 1')
+    assert rows == [("A", 10), ("B", 2), ("a", 1)], rows
+
+
 def test_replica_identity_full_matches_rows_with_json_point_and_xml_columns(source, dest, pgdts):
     """json, point and xml have no equality operator: matching the old row
     must still work (e.g. by comparing text)."""

@@ -376,6 +376,7 @@ bool Applier::identify_row(const stream::Relation& rel, pgdts::OldImage image,
   where_values_.assign(n, nullptr);
   by_ctid = false;
 
+  const std::vector<bool>& nondeterministic = traits(rel).nondeterministic;
   auto use = [&](std::size_t col, const pgdts::Value& v, bool full) {
     switch (v.kind_case()) {
       case pgdts::Value::kIsNull:
@@ -391,9 +392,9 @@ bool Applier::identify_row(const stream::Relation& rel, pgdts::OldImage image,
     }
     // Typed values (ints, floats, bool, bytea) belong to types whose =
     // means "same value", domains over them included.
-    where_[col] = (!full || is_typed(v) || has_reliable_equality(rel.columns[col].type_oid))
-                      ? code::kEqual
-                      : code::kTextEqual;
+    bool exact = is_typed(v) || (has_reliable_equality(rel.columns[col].type_oid) &&
+                                 !(col < nondeterministic.size() && nondeterministic[col]));
+    where_[col] = (!full || exact) ? code::kEqual : code::kTextEqual;
     where_values_[col] = &v;
   };
 

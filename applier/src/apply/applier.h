@@ -61,6 +61,10 @@ struct TableTraits {
   // An UPDATE may only set such a column to DEFAULT, so replayed UPDATEs
   // leave it out (the source cannot change it otherwise either).
   std::vector<bool> always_identity;
+  // By column position (empty when none is): a nondeterministic collation,
+  // under which = may hold between different strings ('a' and 'A'). Rows
+  // found by a full old image compare these columns byte by byte.
+  std::vector<bool> nondeterministic;
 };
 
 // Answers about destination tables; on a connection other than the apply

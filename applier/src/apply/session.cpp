@@ -284,16 +284,23 @@ TableTraits Session::describe(const stream::Relation& rel) {
   t.plain = kind == "r";
   t.may_defer = (t.plain || t.partitioned) && r.value(0, 1) == "t";
   t.unique_only_on_key = r.value(0, 2) == "t";
-  pg::Result ids = progress_.exec(
-      "SELECT a.attname FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c"
-      " ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-      " WHERE n.nspname = $1 AND c.relname = $2 AND a.attidentity = 'a' AND NOT a.attisdropped",
+  // Columns that need care: GENERATED ALWAYS identity, nondeterministic collation.
+  pg::Result cols = progress_.exec(
+      "SELECT a.attname, a.attidentity = 'a', coalesce(NOT co.collisdeterministic, false)"
+      " FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
+      " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+      " LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation"
+      " WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped"
+      "  AND (a.attidentity = 'a' OR NOT co.collisdeterministic)",
       {rel.schema.c_str(), rel.name.c_str()});
-  if (ids.rows() > 0) {
-    t.always_identity.assign(rel.columns.size(), false);
-    for (int i = 0; i < ids.rows(); ++i)
-      for (std::size_t c = 0; c < rel.columns.size(); ++c)
-        if (rel.columns[c].name == ids.value(i, 0)) t.always_identity[c] = true;
+  auto mark = [&](std::vector<bool>& flags, int row) {
+    flags.resize(rel.columns.size(), false);
+    for (std::size_t c = 0; c < rel.columns.size(); ++c)
+      if (rel.columns[c].name == cols.value(row, 0)) flags[c] = true;
+  };
+  for (int i = 0; i < cols.rows(); ++i) {
+    if (cols.value(i, 1) == "t") mark(t.always_identity, i);
+    if (cols.value(i, 2) == "t") mark(t.nondeterministic, i);
   }
   return t;
 }

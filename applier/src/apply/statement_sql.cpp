@@ -25,7 +25,9 @@ std::string conditions(const TableNames& t, std::string_view where_codes, int& n
         append_param(sql, n);
         break;
       case code::kTextEqual:
-        sql += "::pg_catalog.text = ";
+        // Byte equality of the text forms: under the column's own collation
+        // a nondeterministic one could take 'A' for 'a'.
+        sql += "::pg_catalog.text COLLATE pg_catalog.\"C\" = ";
         append_param(sql, n);
         break;
       case code::kIsNull:
