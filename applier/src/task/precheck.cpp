@@ -120,7 +120,10 @@ class Prechecks {
   std::optional<pg::Connection> connect(const pg::ConnInfo& info, const char* side,
                                         const char* check, const char* option) {
     try {
-      pg::Connection c = pg::Connection::open(info, {side, false, in_.application_name, ""});
+      // Names travel between the sides (selected tables looked up on the
+      // destination): both in UTF-8, whatever each database's encoding.
+      pg::Connection c =
+          pg::Connection::open(info, {side, false, in_.application_name, "-c client_encoding=UTF8"});
       pg::Result r = c.exec(
           "SELECT current_user, current_database(), current_setting('server_version'), "
           "current_setting('server_version_num')::int, "
