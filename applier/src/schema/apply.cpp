@@ -336,7 +336,8 @@ std::vector<SequenceMove> advance_sequences(pg::Connection& source, pg::Connecti
   // at one, stops there (all were checked against their bounds above).
   dest.exec(
       "SELECT pg_catalog.setval(v.name::pg_catalog.regclass, v.value, v.called) "
-      "FROM pg_catalog.unnest($1::text[], $2::int8[], $3::bool[]) v(name, value, called)",
+      "FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::int8[]), "
+      "pg_catalog.unnest($3::bool[])) v(name, value, called)",
       {a.c_str(), b.c_str(), c.c_str()});
   return moves;
 }
