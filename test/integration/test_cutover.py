@@ -229,3 +229,19 @@ def test_cutover_margin_past_maxvalue_names_the_sequence_and_sets_none(pgdts, so
     assert dest.one("SELECT last_value FROM small_id_seq") == 1000
     assert dest.one("SELECT last_value FROM big_id_seq") == 1000
     app.stop()
+
+
+def test_a_serial_table_created_during_sync_has_its_sequence_followed(pgdts, source, dest,
+                                                                      monkeypatch):
+    source.sql("CREATE TABLE t (id serial PRIMARY KEY, v text)")
+    app = start_sync(pgdts, source, dest, monkeypatch)
+    # Replayed DDL: the new table and its sequence appear on the destination
+    # at value 1; only the follower moves the sequence on.
+    source.sql("CREATE TABLE later (id bigserial PRIMARY KEY, v text)")
+    source.sql("INSERT INTO later (v) SELECT 'x' FROM generate_series(1, 300)")
+    harness.wait_caught_up(source, dest, app)
+    wait_for("the new table's destination sequence reaches the source's value",
+             lambda: dest.one("SELECT to_regclass('later_id_seq') IS NOT NULL")
+             and dest.one("SELECT last_value FROM later_id_seq") == 300, timeout=120)
+    assert dest.one("SELECT is_called FROM later_id_seq") is True
+    app.stop()
