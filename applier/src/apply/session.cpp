@@ -11,6 +11,7 @@
 
 #include "apply/heartbeat.h"
 #include "apply/origin.h"
+#include "apply/sequence_follower.h"
 #include "error.h"
 #include "logging/log.h"
 #include "pg/connection.h"
@@ -53,7 +54,9 @@ class Session : public DestinationCatalog {
         hooks_(hooks),
         totals_(totals),
         reuse_(std::move(reuse)),
-        heartbeat_(config.source, config.task, config.application_name) {}
+        heartbeat_(config.source, config.task, config.application_name),
+        sequences_(config.source, config.target, config.task, config.application_name,
+                   config.scope.selection, config.scope.names) {}
 
   void run() {
     try {
@@ -91,6 +94,7 @@ class Session : public DestinationCatalog {
   SessionTotals& totals_;
   OpenConnections reuse_;
   Heartbeat heartbeat_;
+  SequenceFollower sequences_;
 
   // Declared before applier_: it refers to apply_ and is destroyed first.
   std::optional<pg::ReplicationStream> stream_;
@@ -462,6 +466,7 @@ std::optional<std::int64_t> latency_ms(const ApplyCounters& c) {
 
 void Session::periodic(Clock::time_point now) {
   heartbeat_.beat_if_due(now);
+  sequences_.follow_if_due(now);
   if (messages_since_periodic_ > 0) {
     last_message_ = now;
     ping_sent_ = false;

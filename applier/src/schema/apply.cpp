@@ -6,6 +6,7 @@
 #include "error.h"
 #include "logging/log.h"
 #include "pg/connection.h"
+#include "pg/literals.h"
 #include "schema/ddl.h"
 #include "schema/schema_sync.h"
 #include "schema/search_path.h"
@@ -220,47 +221,150 @@ void create_post_data(pg::Connection& dest, const SourceSchema& schema, const ta
   }
 }
 
+std::vector<SequencePair> task_sequences(const SourceSchema& schema, const task::NameMap& map) {
+  std::vector<SequencePair> out;
+  out.reserve(schema.sequences.size());
+  for (const auto& s : schema.sequences) out.push_back({s.name, {map.schema(s.name.schema), s.name.name}});
+  return out;
+}
+
+std::optional<SequenceValue> sequence_target(const SequenceValue& dest, const SequenceValue& source,
+                                             const SequenceBounds& bounds, std::int64_t margin,
+                                             const std::string& name) {
+  // 128 bits: a margin times an increment may pass the range of bigint.
+  using Wide = __int128;
+  Wide step = bounds.increment == 0 ? 1 : bounds.increment;
+  Wide last = Wide(source.last_value) + Wide(margin) * step;
+  if (last > bounds.max || last < bounds.min) {
+    std::string value = std::to_string(source.last_value);
+    if (margin != 0) value += " plus " + std::to_string(margin) + " increments";
+    bool above = last > bounds.max;
+    throw Error("sequence " + name + ": the source's value " + value + " lies " +
+                (above ? "above its MAXVALUE " + std::to_string(bounds.max)
+                       : "below its MINVALUE " + std::to_string(bounds.min)) +
+                " on the destination; " +
+                (margin != 0 ? "use a smaller --sequence-margin or " : std::string()) +
+                "widen the sequence there (ALTER SEQUENCE " + name + (above ? " MAXVALUE" : " MINVALUE") +
+                " ...)");
+  }
+  // Compared by the value nextval() would hand out next, in the direction of
+  // the increment.
+  auto next = [step](Wide l, bool called) { return called ? l + step : l; };
+  Wide now = next(dest.last_value, dest.is_called);
+  Wide wanted = next(last, source.is_called);
+  if (step > 0 ? now >= wanted : now <= wanted) return std::nullopt;
+  return SequenceValue{static_cast<std::int64_t>(last), source.is_called};
+}
+
+namespace {
+
+// last_value and is_called of each relation, by position, in one query.
+std::vector<SequenceValue> read_sequence_values(pg::Connection& conn,
+                                                const std::vector<std::string>& qualified) {
+  std::vector<SequenceValue> out(qualified.size());
+  if (qualified.empty()) return out;
+  std::string sql;
+  for (std::size_t i = 0; i < qualified.size(); ++i) {
+    if (i) sql += " UNION ALL ";
+    sql += "SELECT " + std::to_string(i) + ", last_value, is_called FROM " + qualified[i];
+  }
+  pg::Result r = conn.exec(sql);
+  for (int row = 0; row < r.rows(); ++row)
+    out[static_cast<std::size_t>(pg::to_int64(r.value(row, 0)))] = {pg::to_int64(r.value(row, 1)),
+                                                                    r.value(row, 2) == "t"};
+  return out;
+}
+
+}  // namespace
+
+std::vector<SequenceMove> advance_sequences(pg::Connection& source, pg::Connection& dest,
+                                            const std::vector<SequencePair>& sequences,
+                                            std::int64_t margin) {
+  std::vector<SequenceMove> moves(sequences.size());
+  if (sequences.empty()) return moves;
+  std::vector<std::string> src_names, dst_names;
+  for (std::size_t i = 0; i < sequences.size(); ++i) {
+    moves[i].sequence = sequences[i];
+    src_names.push_back(source.identifier(sequences[i].source.schema) + "." +
+                        source.identifier(sequences[i].source.name));
+    dst_names.push_back(dest.identifier(sequences[i].dest.schema) + "." +
+                        dest.identifier(sequences[i].dest.name));
+  }
+  std::vector<SequenceValue> src = read_sequence_values(source, src_names);
+  for (std::size_t i = 0; i < moves.size(); ++i) moves[i].source = src[i];
+
+  // Which exist on the destination (a table that existed before the task,
+  // with --conflict ignore, may name its identity sequence otherwise; a
+  // source DDL may not be replayed yet), with their own bounds.
+  std::string names_array = pg::text_array(dst_names);
+  pg::Result found = dest.exec(
+      "SELECT v.i - 1, q.seqincrement, q.seqmin, q.seqmax FROM pg_catalog.unnest($1::text[]) "
+      "WITH ORDINALITY v(name, i) JOIN pg_catalog.pg_sequence q "
+      "ON q.seqrelid = pg_catalog.to_regclass(v.name) ORDER BY 1",
+      {names_array.c_str()});
+  std::vector<std::size_t> present;
+  std::vector<SequenceBounds> bounds(sequences.size());
+  for (int row = 0; row < found.rows(); ++row) {
+    auto i = static_cast<std::size_t>(pg::to_int64(found.value(row, 0)));
+    moves[i].found = true;
+    bounds[i] = {pg::to_int64(found.value(row, 1)), pg::to_int64(found.value(row, 2)),
+                 pg::to_int64(found.value(row, 3))};
+    present.push_back(i);
+  }
+  std::vector<std::string> present_names;
+  for (auto i : present) present_names.push_back(dst_names[i]);
+  std::vector<SequenceValue> dst = read_sequence_values(dest, present_names);
+
+  // Every target first: one out of bounds sets none.
+  std::vector<std::string> set_names, set_values, set_called;
+  for (std::size_t k = 0; k < present.size(); ++k) {
+    SequenceMove& m = moves[present[k]];
+    m.before = m.after = dst[k];
+    std::optional<SequenceValue> target = sequence_target(
+        m.before, m.source, bounds[present[k]], margin, task::display_name(m.sequence.dest));
+    if (!target) continue;
+    m.after = *target;
+    m.changed = true;
+    set_names.push_back(dst_names[present[k]]);
+    set_values.push_back(std::to_string(target->last_value));
+    set_called.push_back(target->is_called ? "t" : "f");
+  }
+  if (set_names.empty()) return moves;
+  std::string a = pg::text_array(set_names), b = pg::text_array(set_values),
+              c = pg::text_array(set_called);
+  // setval is not transactional; one statement sets them all or, failing
+  // at one, stops there (all were checked against their bounds above).
+  dest.exec(
+      "SELECT pg_catalog.setval(v.name::pg_catalog.regclass, v.value, v.called) "
+      "FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::int8[]), "
+      "pg_catalog.unnest($3::bool[])) v(name, value, called)",
+      {a.c_str(), b.c_str(), c.c_str()});
+  return moves;
+}
+
 void sync_sequences(pg::Connection& source, pg::Connection& dest, const SourceSchema& schema,
                     const task::NameMap& map) {
-  DdlWriter w(schema, map, quoting_of(dest));
+  std::vector<SequenceMove> moves = advance_sequences(source, dest, task_sequences(schema, map), 0);
   std::size_t changed = 0;
-  for (const auto& s : schema.sequences) {
-    std::string src_name = source.identifier(s.name.schema) + "." + source.identifier(s.name.name);
-    std::string dst_name = w.qualified_in_mapped_schema(s.name);
-    if (!relation_exists(dest, dst_name)) {
-      // A table that existed before the task (--conflict ignore) may name
-      // its identity sequence otherwise.
+  for (const auto& m : moves) {
+    std::string name = task::display_name(m.sequence.dest);
+    if (!m.found) {
       log::Event("schema_skipped")
           .field("kind", "sequence")
-          .field("sequence", dst_name)
+          .field("sequence", name)
           .field("reason", "no such sequence on the destination")
           .warn();
       continue;
     }
-    auto src = source.exec("SELECT last_value, is_called FROM " + src_name);
-    auto dst = dest.exec("SELECT last_value, is_called FROM " + dst_name);
-    auto next = [&](const pg::Result& r) {
-      std::int64_t last = std::stoll(std::string(r.value(0, 0)));
-      bool called = r.value(0, 1) == "t";
-      // Compared in the direction of the increment, without overflow.
-      return std::pair<std::int64_t, bool>(last, called);
-    };
-    auto [src_last, src_called] = next(src);
-    auto [dst_last, dst_called] = next(dst);
-    bool up = s.increment > 0;
-    auto before = [&](std::int64_t a, bool a_called, std::int64_t b, bool b_called) {
-      if (a != b) return up ? a < b : a > b;
-      return !a_called && b_called;
-    };
-    if (!before(dst_last, dst_called, src_last, src_called)) continue;
-    std::string last = std::to_string(src_last);
-    run(dest, "SELECT pg_catalog.setval(" + dest.literal(dst_name) + "::regclass, " + last + ", " +
-                  (src_called ? "true" : "false") + ")",
-        "value of sequence " + dst_name);
+    if (!m.changed) continue;
     ++changed;
-    log::Event("sequence_synced").field("sequence", dst_name).field("last_value", last).flag("is_called", src_called).debug();
+    log::Event("sequence_synced")
+        .field("sequence", name)
+        .field("last_value", std::to_string(m.after.last_value))
+        .flag("is_called", m.after.is_called)
+        .debug();
   }
-  log::Event("sequences_synced").field("sequences", schema.sequences.size()).field("changed", changed).info();
+  log::Event("sequences_synced").field("sequences", moves.size()).field("changed", changed).info();
 }
 
 }  // namespace pgdts::schema

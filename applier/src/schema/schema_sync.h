@@ -176,8 +176,66 @@ void create_pre_data(pg::Connection& dest, const SourceSchema&, const task::Name
 // event), replica identity, then column renames. Idempotent.
 void create_post_data(pg::Connection& dest, const SourceSchema&, const task::NameMap&);
 
+// ---- sequence values ---------------------------------------------------
+// Sequence changes are not in the logical stream. Their values are carried
+// by reading the source and moving the destination forward: after full sync
+// (sync_sequences), every few seconds during incremental sync
+// (apply/sequence_follower.h) and at cutover with a margin (cutover_command).
+
+// A sequence of the task under its source and its destination name.
+// Sequences are mapped by schema only: the name stays.
+struct SequencePair {
+  task::TableName source;
+  task::TableName dest;
+};
+
+std::vector<SequencePair> task_sequences(const SourceSchema&, const task::NameMap&);
+
+// A sequence's state: nextval() returns last_value itself when !is_called,
+// else last_value + increment.
+struct SequenceValue {
+  std::int64_t last_value = 0;
+  bool is_called = false;
+};
+
+// A destination sequence's own parameters.
+struct SequenceBounds {
+  std::int64_t increment = 1;
+  std::int64_t min = 1;
+  std::int64_t max = INT64_MAX;
+};
+
+// Where the destination sequence must stand so that it hands out the
+// source's next value plus `margin` increments: (source last_value + margin *
+// increment, source is_called). nullopt when it already stands there or
+// further on (in the direction of its increment): sequences never go back.
+// Throws Error naming `name` when that value lies outside the sequence's
+// MINVALUE..MAXVALUE. Pure, unit-tested.
+std::optional<SequenceValue> sequence_target(const SequenceValue& dest, const SequenceValue& source,
+                                             const SequenceBounds& bounds, std::int64_t margin,
+                                             const std::string& name);
+
+struct SequenceMove {
+  SequencePair sequence;
+  SequenceValue source;         // as read on the source
+  SequenceValue before, after;  // the destination's; equal when unchanged
+  bool found = false;           // false: no such sequence on the destination
+  bool changed = false;
+};
+
+// Moves every destination sequence of the list forward to the source's value
+// plus `margin` increments (never back): the source's values are read in one
+// query, the destination's in one, and the changed ones set in one
+// statement, after every target was found within its sequence's bounds (else
+// Error naming the sequence, and nothing is set). A sequence missing on the
+// destination is left alone (found = false). Throws SqlError when a source
+// sequence cannot be read (dropped since the list was made).
+std::vector<SequenceMove> advance_sequences(pg::Connection& source, pg::Connection& dest,
+                                            const std::vector<SequencePair>& sequences,
+                                            std::int64_t margin);
+
 // After full sync: every destination sequence at least at the source's
-// current value (setval with is_called).
+// current value (advance_sequences with no margin), logged.
 void sync_sequences(pg::Connection& source, pg::Connection& dest, const SourceSchema&,
                     const task::NameMap&);
 
