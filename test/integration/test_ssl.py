@@ -114,11 +114,13 @@ def _run(pgdts, *args, timeout=120):
     return r
 
 
-def _sync(pki, src, dst, test_dir, src_info, dst_info):
-    """pgdts sync with its default phases, in the background."""
+def _sync(test_dir, src_info, dst_info):
+    """pgdts sync with its default phases (no --phases), in the background;
+    its own runner, so that no command line with the passphrase is written
+    to its log."""
     log = Path(test_dir) / "ssl-sync.log"
     f = open(log, "wb")
-    proc = subprocess.Popen([os.environ.get("PGDTS_BIN") or str(_binary()), "sync",
+    proc = subprocess.Popen([_binary(), "sync",
                              "--source", src_info, "--target", dst_info, "--task", "it"],
                             stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
     f.close()
@@ -148,7 +150,7 @@ def test_verify_full_on_both_sides_with_an_encrypted_client_key(ssl_clusters, pk
     r = _run(pgdts, "precheck", "--source", src_info, "--target", dst_info, "--task", "it")
     assert r.returncode == 0, r.stdout + r.stderr
 
-    proc = _sync(pki, src, dst, test_dir, src_info, dst_info)
+    proc = _sync(test_dir, src_info, dst_info)
     try:
         _wait_incremental(dst, proc)
         src.sql("INSERT INTO t SELECT i, 'streamed ' || i FROM generate_series(501, 600) i")
@@ -201,12 +203,14 @@ def test_a_certificate_that_does_not_verify_is_one_error_line_naming_the_side(
     cluster = src if side == "source" else dst
     good[side] = (ssl_conninfo(cluster, pki, ca="other_ca.crt") if mistake == "wrong CA"
                   else ssl_conninfo(cluster, pki, host="db.example.org"))
-    for command in ("sync", "precheck"):
+    hint = "certificate verify failed" if mistake == "wrong CA" else "does not match host name"
+    # sync: one error line; precheck: its report, with one FAIL line
+    for command, prefix, out in (("sync", "pgdts: error:", "stderr"), ("precheck", "FAIL", "stdout")):
         r = _run(pgdts, command, "--source", good["source"], "--target", good["destination"],
                  "--task", "it")
         assert r.returncode == 1, f"{command}: {r.stdout}{r.stderr}"
-        lines = [l for l in r.stderr.splitlines() if l.startswith("pgdts: error:")]
+        lines = [l for l in getattr(r, out).splitlines() if l.startswith(prefix)]
         assert len(lines) == 1, f"{command}: {r.stdout}{r.stderr}"
-        assert side in lines[0], lines[0]
-        hint = "certificate verify failed" if mistake == "wrong CA" else "does not match host name"
+        assert f"could not connect to the {side}" in lines[0], lines[0]
         assert hint in lines[0], lines[0]
+    assert slot_row(src, "dts_sync_it") is None      # nothing was started
