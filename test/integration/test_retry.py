@@ -15,7 +15,7 @@ import time
 import psycopg
 import pytest
 
-from harness import assert_tables_equal, run_on_both, wait_caught_up
+from harness import assert_tables_equal, current_wal_lsn, run_on_both, wait_caught_up
 
 TABLES = ["t", "h"]
 # t has a key; h has none, so a row applied twice shows as an extra row.
@@ -64,6 +64,25 @@ class _Writer:
 
 def _origin_lsn(dest, task="it"):
     return dest.one("SELECT pg_replication_origin_progress(%s, false)::text", [f"pgdts_{task}"])
+
+
+def _assert_origin_before(dest, lsn):
+    """The task's position (the destination's origin) has not passed `lsn`,
+    the source's WAL position just after the changes that could not be
+    applied: the failure moved nothing. Returns the origin."""
+    origin = _origin_lsn(dest)
+    assert dest.one("SELECT %s::pg_lsn < %s::pg_lsn", [origin, lsn]), (origin, lsn)
+    return origin
+
+
+def _assert_resumes_from(app, origin, timeout=60):
+    """A new sync streams from the origin the failed run left."""
+    deadline = time.monotonic() + timeout
+    while "event=apply_started" not in app.logs():
+        assert app.alive() and time.monotonic() < deadline, app.log_tail()
+        time.sleep(0.1)
+    assert f"event=apply_started task=it slot=dts_sync_it origin=pgdts_it start_lsn={origin}" \
+        in app.logs(), app.log_tail()
 
 
 def _error_line(app):
@@ -143,17 +162,18 @@ def test_destination_that_stays_away_ends_the_run_after_the_connection_window(
     app = pgdts.sync(source, dest, extra_args=["--retry-connection", "10", "--retry-other", "1"])
     _write(source, 1, 100)
     wait_caught_up(source, dest, app)
-    origin = _origin_lsn(dest)
     dest.stop()
     _write(source, 101, 200)                      # kept by the slot
+    written = current_wal_lsn(source)
     assert app.wait_exit(120) == 1, app.log_tail()
     line = _error_line(app)
     assert "destination" in line, line
     assert "retried for 10 minutes (--retry-connection), giving up" in line, line
     dest.start()
-    assert _origin_lsn(dest) == origin
+    origin = _assert_origin_before(dest, written)
     assert dest.one("SELECT count(*) FROM h") == 100
-    app = pgdts.sync(source, dest)                # resumes from the origin
+    app = pgdts.sync(source, dest)
+    _assert_resumes_from(app, origin)
     wait_caught_up(source, dest, app)
     app.stop()
     verify_equal(source, dest)
@@ -166,7 +186,6 @@ def test_source_that_stays_away_ends_the_run_and_status_says_why(
     app = pgdts.sync(source, dest, extra_args=["--retry-connection", "10", "--retry-other", "1"])
     _write(source, 1, 100)
     wait_caught_up(source, dest, app)
-    origin = _origin_lsn(dest)
     source.stop()
     assert app.wait_exit(120) == 1, app.log_tail()
     line = _error_line(app)
@@ -175,10 +194,11 @@ def test_source_that_stays_away_ends_the_run_and_status_says_why(
     assert giving_up in line, line
     reason = line.removeprefix("pgdts: error: ")
     _assert_status_shows(pgdts, dest, reason)
-    assert _origin_lsn(dest) == origin
+    origin = _origin_lsn(dest)
     source.start()
     _write(source, 101, 200)
     app = pgdts.sync(source, dest)
+    _assert_resumes_from(app, origin)
     wait_caught_up(source, dest, app)
     app.stop()
     verify_equal(source, dest)
@@ -186,24 +206,55 @@ def test_source_that_stays_away_ends_the_run_and_status_says_why(
     assert "last error:" not in _status(pgdts, dest)   # a new run starts with a clean slate
 
 
+def test_connections_that_are_made_then_lost_still_use_up_the_window(
+        source, dest, pgdts, minute_is_a_second):
+    """Each retry connects and starts streaming, then loses its destination
+    connection on the same row: starting to stream is no success, so the
+    window ends all the same."""
+    run_on_both(source, dest, DDL)
+    dest.sql("CREATE FUNCTION die() RETURNS trigger LANGUAGE plpgsql AS "
+             "$$BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END$$;"
+             "CREATE TRIGGER t_die BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION die();"
+             "ALTER TABLE t ENABLE ALWAYS TRIGGER t_die")   # fires under replica role too
+    app = pgdts.sync(source, dest, extra_args=["--retry-connection", "10", "--retry-other", "1"])
+    _write(source, 1, 100)
+    written = current_wal_lsn(source)
+    assert app.wait_exit(120) == 1, app.log_tail()
+    line = _error_line(app)
+    # the FATAL, or the lost connection behind it when libpq saw that first
+    assert line.startswith("pgdts: error: destination: "), line
+    assert "retried for 10 minutes (--retry-connection), giving up" in line, line
+    assert app.logs().count("event=apply_started") >= 3, app.log_tail()
+    _assert_status_shows(pgdts, dest, line.removeprefix("pgdts: error: "))
+    origin = _assert_origin_before(dest, written)
+    dest.sql("DROP TRIGGER t_die ON t")
+    app = pgdts.sync(source, dest)
+    _assert_resumes_from(app, origin)
+    wait_caught_up(source, dest, app)
+    app.stop()
+    verify_equal(source, dest)
+    assert dest.one("SELECT count(*) FROM h") == 100
+
+
 def test_other_error_ends_the_run_after_the_other_window(source, dest, pgdts, minute_is_a_second):
     run_on_both(source, dest, DDL)
     app = pgdts.sync(source, dest, extra_args=["--retry-connection", "10", "--retry-other", "1"])
     _write(source, 1, 100)
     wait_caught_up(source, dest, app)
-    origin = _origin_lsn(dest)
     dest.sql("ALTER TABLE t ALTER COLUMN v TYPE int USING 0")   # incompatible: 'v101' is no int
     _write(source, 101, 200)
+    written = current_wal_lsn(source)
     assert app.wait_exit(120) == 1, app.log_tail()
     line = _error_line(app)
     assert "invalid input syntax for type integer" in line, line
     assert "retried for 1 minute (--retry-other), giving up" in line, line
     _assert_status_shows(pgdts, dest, line.removeprefix("pgdts: error: "))
-    assert _origin_lsn(dest) == origin
+    origin = _assert_origin_before(dest, written)
     assert dest.one("SELECT count(*) FROM h") == 100
     dest.sql("ALTER TABLE t ALTER COLUMN v TYPE text")
     dest.sql("UPDATE t SET v = 'v' || id")
     app = pgdts.sync(source, dest)
+    _assert_resumes_from(app, origin)
     wait_caught_up(source, dest, app)
     app.stop()
     verify_equal(source, dest)
@@ -231,18 +282,20 @@ def test_sigterm_while_waiting_on_a_destination_lock_rolls_back_and_exits_0(sour
     app = pgdts.sync(source, dest)
     _write(source, 1, 100)
     wait_caught_up(source, dest, app)
-    origin = _origin_lsn(dest)
     with dest.connect(autocommit=False, comparable=False) as locker:
         locker.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
         _write(source, 101, 200)                  # the insert into t waits for the lock
+        written = current_wal_lsn(source)
         _wait_for_lock_wait(dest, app)
         app.stop(timeout=60)                      # exit 0, the lock still held
         assert locker.execute("SELECT 1").fetchone() == (1,)
         assert "transaction_rolled_back" in app.logs()
-        assert _origin_lsn(dest) == origin
+        origin = _assert_origin_before(dest, written)
         locker.rollback()
-    assert dest.one("SELECT count(*) FROM t") == 100
+    assert dest.one("SELECT count(*) FROM t") == 100   # rolled back, not committed once unlocked
+    assert _origin_lsn(dest) == origin
     app = pgdts.sync(source, dest)
+    _assert_resumes_from(app, origin)
     wait_caught_up(source, dest, app)
     app.stop()
     verify_equal(source, dest)
