@@ -92,7 +92,8 @@ bool is_connection_sqlstate(std::string_view s) {
   return s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03" || s == "53300";
 }
 
-Connection Connection::open(const ConnInfo& info, const ConnectOptions& options) {
+std::vector<std::pair<std::string, std::string>> connection_parameters(
+    const ConnInfo& info, const ConnectOptions& options) {
   // Defaults first (the user's values override them), then the user's
   // parameters, then what pgdts must set (overriding the user's).
   std::vector<std::pair<std::string, std::string>> params = {
@@ -133,7 +134,12 @@ Connection Connection::open(const ConnInfo& info, const ConnectOptions& options)
   }
   if (!all_options.empty()) params.emplace_back("options", all_options);
   if (options.replication) params.emplace_back("replication", "database");
+  return params;
+}
 
+Connection Connection::open(const ConnInfo& info, const ConnectOptions& options) {
+  // libpq takes the last of repeated keys: later entries override earlier ones.
+  std::vector<std::pair<std::string, std::string>> params = connection_parameters(info, options);
   std::vector<const char*> keys, values;
   for (const auto& [k, v] : params) {
     keys.push_back(k.c_str());
