@@ -275,6 +275,9 @@ int run_sync(const Options& o) {
           return 0;
         }
         initial_done = true;
+        // The copy is done and durable: failures during it are over.
+        connection_window.success();
+        other_window.success();
         cfg.scope.tables = std::move(initial.tables);
         cfg.scope.copied_at = std::move(initial.copied_at);
         if (!o.has_phase("incremental")) {
