@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "pg/conninfo.h"
 #include "pg/connection.h"
 
@@ -67,4 +69,40 @@ TEST(RedactQuoted, SecretsInStatementsAndParserMessages) {
             "ALTER TABLE t ADD COLUMN c text DEFAULT 'x'");
   EXPECT_EQ(redact_quoted("invalid line 'source password=p'", "").find("password=p"),
             std::string::npos);
+}
+
+namespace {
+
+// What libpq would use: the last value of each key.
+std::map<std::string, std::string> effective(const pgdts::pg::ConnInfo& info, bool replication) {
+  std::map<std::string, std::string> out;
+  for (const auto& [k, v] : pgdts::pg::connection_parameters(info, {"source", replication, "", ""}))
+    out[k] = v;
+  return out;
+}
+
+}  // namespace
+
+TEST(ConnectionParameters, DeadPeersAreNoticedByDefault) {
+  auto p = effective(pgdts::pg::ConnInfo::parse("host=h dbname=d", "--source"), false);
+  EXPECT_EQ(p["keepalives_idle"], "30");
+  EXPECT_EQ(p["keepalives_interval"], "10");
+  EXPECT_EQ(p["keepalives_count"], "3");
+  EXPECT_EQ(p["tcp_user_timeout"], "60000");
+  EXPECT_EQ(p["connect_timeout"], "10");
+  EXPECT_EQ(p.count("replication"), 0u);
+}
+
+TEST(ConnectionParameters, TheUsersSettingsWin) {
+  auto p = effective(pgdts::pg::ConnInfo::parse(
+                         "host=h keepalives_idle=5 tcp_user_timeout=0 sslmode=verify-full "
+                         "sslpassword=pass",
+                         "--source"),
+                     true);
+  EXPECT_EQ(p["keepalives_idle"], "5");
+  EXPECT_EQ(p["tcp_user_timeout"], "0");
+  EXPECT_EQ(p["keepalives_count"], "3");
+  EXPECT_EQ(p["sslmode"], "verify-full");
+  EXPECT_EQ(p["sslpassword"], "pass");  // reaches libpq, the replication connection too
+  EXPECT_EQ(p["replication"], "database");
 }

@@ -44,6 +44,12 @@ constexpr auto kGroupLinger = 2ms;
 
 bool warned_replica_role = false;  // once per process, not per session
 
+// Thrown from a destination wait (Pipeline::on_wait) when a stop request has
+// waited kStopGrace: the destination is blocked (a lock another session
+// holds), and a stop must never hang on it. Not an Error, so that nothing on
+// the way out takes it for a failure to retry.
+struct StopWhileWaiting {};
+
 
 class Session : public DestinationCatalog {
  public:
@@ -61,7 +67,13 @@ class Session : public DestinationCatalog {
   void run() {
     try {
       connect();
-      loop();
+      try {
+        loop();
+      } catch (const StopWhileWaiting&) {
+        end_blocked_backend();
+        abandon_transaction("stopping while the destination kept the apply session waiting; "
+                            "its open transaction is applied whole on the next start");
+      }
     } catch (...) {
       collect_totals();
       throw;
@@ -80,7 +92,9 @@ class Session : public DestinationCatalog {
   void send_feedback();
   void wait_for_input(Clock::time_point now);
   void stop_cleanly();
-  void abandon_transaction();
+  void abandon_transaction(const char* reason);
+  void end_blocked_backend();
+  void check_stop_while_waiting(Clock::time_point now);
   void collect_totals();
   TableTraits describe(const stream::Relation& rel) override;
   bool has_relation(const std::string& schema, const std::string& name,
@@ -115,6 +129,7 @@ class Session : public DestinationCatalog {
   Clock::time_point next_feedback_{}, next_progress_log_{}, last_message_{};
   std::uint64_t messages_since_periodic_ = 0;
   bool ping_sent_ = false;
+  std::optional<Clock::time_point> waiting_stop_deadline_;
   std::uint64_t logged_changes_ = 0;
   Clock::time_point logged_at_{};
 };
@@ -246,6 +261,7 @@ void Session::start_stream() {
   // wal_sender_timeout.
   applier_->on_wait([this, last = Clock::now()]() mutable {
     auto now = Clock::now();
+    check_stop_while_waiting(now);
     if (now - last < 5s) return;
     last = now;
     stream_->send_status(last_received_, reported_, reported_, false);
@@ -397,7 +413,8 @@ void Session::loop() {
             .field("reason", "waiting for the current source transaction to end")
             .info();
       } else if (Clock::now() >= *stop_deadline) {
-        return abandon_transaction();
+        return abandon_transaction("stopping before the source transaction was complete; it "
+                                   "is applied whole on the next start");
       }
     }
 
@@ -549,12 +566,43 @@ void Session::stop_cleanly() {
   send_feedback();
 }
 
-void Session::abandon_transaction() {
+// A stop requested while the apply session waits for the destination: the
+// wait goes on for kStopGrace (a slow COMMIT ends), then is abandoned.
+void Session::check_stop_while_waiting(Clock::time_point now) {
+  if (!stop_) return;
+  if (!waiting_stop_deadline_) {
+    waiting_stop_deadline_ = now + kStopGrace;
+    log::Event("stopping")
+        .field("task", cfg_.task)
+        .field("reason", "waiting for the destination to answer")
+        .info();
+    return;
+  }
+  if (now >= *waiting_stop_deadline_) throw StopWhileWaiting{};
+}
+
+// The apply session's backend, blocked (on a lock), would not notice its
+// connection closing until the lock is granted, and would then run what
+// the pipeline had already sent it, COMMIT included. Terminated from the
+// catalog connection (same role: no privilege needed) and waited for, it
+// rolls its transaction back now, and the origin read next is final.
+void Session::end_blocked_backend() {
+  std::string pid = std::to_string(apply_.backend_pid());
+  try {
+    pg::Result r = progress_.exec("SELECT pg_catalog.pg_terminate_backend($1::int, 10000)",
+                                  {pid.c_str()});
+    if (r.value(0, 0) == "t") return;
+    log::Event("apply_backend_not_ended").field("pid", pid).warn();
+  } catch (const pg::SqlError& e) {
+    log::Event("apply_backend_not_ended").field("pid", pid).field("reason", e.what()).warn();
+  }
+}
+
+void Session::abandon_transaction(const char* reason) {
   log::Event("transaction_rolled_back")
       .field("task", cfg_.task)
       .field("xid", applier_->current_xid())
-      .field("reason", "stopping before the source transaction was complete; it is applied "
-                       "whole on the next start")
+      .field("reason", reason)
       .warn();
   // Closing the connection rolls the open destination transaction back.
   // Source transactions grouped with it are rolled back too; the origin did

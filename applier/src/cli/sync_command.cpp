@@ -4,8 +4,12 @@
 // failures are retried within the --retry-connection / --retry-other
 // windows, each retry resuming from the state in the databases, until
 // SIGINT/SIGTERM.
+#include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
 #include <thread>
 
 #include "apply/origin.h"
@@ -31,11 +35,32 @@ using namespace std::chrono_literals;
 
 constexpr auto kBackoffFirst = 1s;
 constexpr auto kBackoffMax = 30s;
+// A session that streamed this many (retry) minutes before its connection
+// failed was healthy: the failure starts a new --retry-connection window.
+// (An idle source still makes durable progress through the heartbeats; this
+// covers a source whose heartbeats cannot be written.)
+constexpr int kHealthySessionMinutes = 5;
 
-// One failure window: starts at the first failure after the last success.
+// The length of one minute of the retry windows: 60 s, or what the
+// test-only variable PGDTS_TEST_RETRY_MINUTE_SECONDS says (the integration
+// tests cannot wait 10 minutes for a window to end).
+std::chrono::seconds retry_minute() {
+  if (const char* env = std::getenv("PGDTS_TEST_RETRY_MINUTE_SECONDS")) {
+    int v = 0;
+    auto [p, ec] = std::from_chars(env, env + std::strlen(env), v);
+    if (ec == std::errc() && *p == '\0' && v > 0) return std::chrono::seconds(v);
+  }
+  return 60s;
+}
+
+// One failure window: starts at the first failure after the last success,
+// and is used up once failures have gone on for its length. Only durable
+// progress (or a long healthy session, for connections) is a success: a
+// loop that connects and then fails again never resets it.
 class RetryWindow {
  public:
-  RetryWindow(const char* option, int minutes) : option_(option), length_(minutes) {}
+  RetryWindow(const char* option, int minutes)
+      : option_(option), minutes_(minutes), length_(minutes * retry_minute()) {}
   void success() { failing_ = false; }
   // Records a failure; false when the window is used up.
   bool failure() {
@@ -46,14 +71,21 @@ class RetryWindow {
     }
     return now - since_ < length_;
   }
+  // How long until the window ends (a retry sleeps no longer: the last
+  // attempt is made as the window ends, not a backoff later).
+  std::chrono::seconds remaining() const {
+    auto left = std::chrono::ceil<std::chrono::seconds>(since_ + length_ - Clock::now());
+    return std::max<std::chrono::seconds>(left, 0s);
+  }
   std::string describe() const {
-    return "retried for " + std::to_string(length_.count()) +
-           (length_.count() == 1 ? " minute (" : " minutes (") + option_ + ")";
+    return "retried for " + std::to_string(minutes_) +
+           (minutes_ == 1 ? " minute (" : " minutes (") + option_ + ")";
   }
 
  private:
   const char* option_;
-  std::chrono::minutes length_;
+  int minutes_;
+  Clock::duration length_;
   bool failing_ = false;
   Clock::time_point since_{};
 };
@@ -206,14 +238,23 @@ int run_sync(const Options& o) {
   auto backoff = std::chrono::seconds(kBackoffFirst);
   apply::SessionTotals totals;
   apply::SessionHooks hooks;
+  std::optional<Clock::time_point> streaming_since;  // of the current session
   hooks.streaming = [&] {
     started = true;
     cfg.may_create_slot = false;  // a slot that vanishes later is an error
-    connection_window.success();
+    streaming_since = Clock::now();
   };
   hooks.progressed = [&] {
+    // The destination's origin moved: whatever failed before is over.
+    connection_window.success();
     other_window.success();
     backoff = kBackoffFirst;
+  };
+  auto healthy_session_ended = [&] {
+    bool healthy = streaming_since &&
+                   Clock::now() - *streaming_since >= kHealthySessionMinutes * retry_minute();
+    streaming_since.reset();
+    return healthy;
   };
 
   auto summary = [&](const char* event) {
@@ -243,6 +284,9 @@ int run_sync(const Options& o) {
           return 0;
         }
         initial_done = true;
+        // The copy is done and durable: failures during it are over.
+        connection_window.success();
+        other_window.success();
         cfg.scope.tables = std::move(initial.tables);
         cfg.scope.copied_at = std::move(initial.copied_at);
         if (!o.has_phase("incremental")) {
@@ -261,14 +305,16 @@ int run_sync(const Options& o) {
       if (!started && !(copying && !initial_done)) return report_error(e.what(), 1);
       failure = e.what();
       window = &connection_window;
+      if (healthy_session_ended()) connection_window.success();
       window_left = connection_window.failure();
-      if (window_left) log_failure(e, "connection", backoff);
+      if (window_left) log_failure(e, "connection", std::min(backoff, connection_window.remaining()));
     } catch (const Error& e) {
       if (!started && !(copying && !initial_done)) return report_error(describe_failure(e), 1);
       failure = describe_failure(e);
       window = &other_window;
+      streaming_since.reset();
       window_left = other_window.failure();
-      if (window_left) log_failure(e, "other", backoff);
+      if (window_left) log_failure(e, "other", std::min(backoff, other_window.remaining()));
     } catch (const std::exception& e) {
       summary("stopped");
       return report_error(e.what(), 1);
@@ -279,7 +325,7 @@ int run_sync(const Options& o) {
       summary("stopped");
       return report_error(message, 1);
     }
-    if (sleep_or_stop(backoff, stop)) {
+    if (sleep_or_stop(std::min(backoff, window->remaining()), stop)) {
       summary("shutdown");
       return 0;
     }

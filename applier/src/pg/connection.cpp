@@ -92,16 +92,27 @@ bool is_connection_sqlstate(std::string_view s) {
   return s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03" || s == "53300";
 }
 
-Connection Connection::open(const ConnInfo& info, const ConnectOptions& options) {
+std::vector<std::pair<std::string, std::string>> connection_parameters(
+    const ConnInfo& info, const ConnectOptions& options) {
   // Defaults first (the user's values override them), then the user's
   // parameters, then what pgdts must set (overriding the user's).
   std::vector<std::pair<std::string, std::string>> params = {
       {"connect_timeout", "10"},
-      // Notice a dead peer while idle: the apply session may wait for the
-      // source for a long time, and a hang is a defect.
+      // A peer whose host died or whose network went away sends nothing,
+      // not even a reset: without these a wait for it lasts hours (Linux
+      // retransmits for about 15 minutes, and an idle socket is never
+      // probed at all), and a hang is a defect. With them, a lost peer is a
+      // connection error within about a minute, and the sync retries.
+      // Keepalives: an idle connection (the walsender of a quiet source, a
+      // destination session waiting for the stream) is probed after 30 s
+      // of silence, and dropped after 3 probes 10 s apart unanswered.
       {"keepalives_idle", "30"},
       {"keepalives_interval", "10"},
       {"keepalives_count", "3"},
+      // tcp_user_timeout: data sent and not acknowledged for 60 s (a
+      // pipeline writing to a destination that vanished) ends the
+      // connection; keepalives do not cover a socket with data in flight.
+      {"tcp_user_timeout", "60000"},
   };
   if (!options.fallback_application_name.empty())
     params.emplace_back("fallback_application_name", options.fallback_application_name);
@@ -123,7 +134,12 @@ Connection Connection::open(const ConnInfo& info, const ConnectOptions& options)
   }
   if (!all_options.empty()) params.emplace_back("options", all_options);
   if (options.replication) params.emplace_back("replication", "database");
+  return params;
+}
 
+Connection Connection::open(const ConnInfo& info, const ConnectOptions& options) {
+  // libpq takes the last of repeated keys: later entries override earlier ones.
+  std::vector<std::pair<std::string, std::string>> params = connection_parameters(info, options);
   std::vector<const char*> keys, values;
   for (const auto& [k, v] : params) {
     keys.push_back(k.c_str());

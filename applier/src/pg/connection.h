@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "pg/conninfo.h"
 #include "pg/errors.h"
@@ -63,6 +65,13 @@ struct ConnectOptions {
   std::string fallback_application_name;  // used unless the conninfo or PGAPPNAME sets one
   std::string extra_options;              // appended to the "options" parameter (-c ...)
 };
+
+// The keywords Connection::open gives libpq, in order (a later repeat of a
+// key overrides an earlier one): pgdts' defaults (connect_timeout, TCP
+// keepalives, tcp_user_timeout), the user's conninfo, then what pgdts must
+// set (options, replication).
+std::vector<std::pair<std::string, std::string>> connection_parameters(
+    const ConnInfo& info, const ConnectOptions& options);
 
 class Connection {
  public:

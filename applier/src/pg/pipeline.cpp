@@ -108,10 +108,7 @@ void Pipeline::flush() {
     if (r < 0) fail_send("queued commands");
     if (r == 0) return;
     pollfd p{conn_.socket(), POLLOUT | POLLIN, 0};
-    int ready = ::poll(&p, 1, 1000);
-    if (ready < 0 && errno != EINTR)
-      throw ConnectionError(conn_.side() + ": poll failed: " + std::strerror(errno));
-    if (ready == 0 && on_wait) on_wait();
+    if (!wait_for(p)) continue;
     if (p.revents & (POLLIN | POLLERR | POLLHUP)) take_results();
   }
 }
@@ -167,6 +164,21 @@ void Pipeline::take_results() {
   }
 }
 
+// One poll of at most a second. A second without news, or a signal (a stop
+// request interrupts poll: the handlers are installed without SA_RESTART),
+// calls on_wait, which may throw to abandon the wait. True when the socket
+// is ready.
+bool Pipeline::wait_for(pollfd& p) {
+  int ready = ::poll(&p, 1, 1000);
+  if (ready < 0 && errno != EINTR)
+    throw ConnectionError(conn_.side() + ": poll failed: " + std::strerror(errno));
+  if (ready <= 0) {
+    if (on_wait) on_wait();
+    return false;
+  }
+  return true;
+}
+
 void Pipeline::wait_until_at_most(std::size_t n) {
   if (unflushed_ > 0 || count_ > n) {
     if (!PQsendFlushRequest(conn_.native())) fail_send("a flush request");
@@ -176,11 +188,7 @@ void Pipeline::wait_until_at_most(std::size_t n) {
   take_results();
   while (count_ > n) {
     pollfd p{conn_.socket(), POLLIN, 0};
-    int ready = ::poll(&p, 1, 1000);
-    if (ready < 0 && errno != EINTR)
-      throw ConnectionError(conn_.side() + ": poll failed: " + std::strerror(errno));
-    if (ready == 0 && on_wait) on_wait();
-    take_results();
+    if (wait_for(p)) take_results();
   }
 }
 

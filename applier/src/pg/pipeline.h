@@ -16,6 +16,8 @@
 #include "pg/connection.h"
 #include "pg/errors.h"
 
+struct pollfd;  // <poll.h>
+
 namespace pgdts::pg {
 
 // What a queued command is, for error messages and row-count checks. The
@@ -73,8 +75,12 @@ class Pipeline {
 
   // Called for a command with expect_row that touched no row.
   std::function<void(const CommandTag&)> on_no_row;
-  // Called about once a second while waiting for the server (a long DDL):
-  // the caller keeps its other connections alive meanwhile.
+  // Called about once a second while waiting for the server (a long DDL, a
+  // row lock some other session holds), and at once when a signal
+  // interrupts the wait: the caller keeps its other connections alive
+  // meanwhile, and checks for a stop request. It may throw to abandon the
+  // wait (a stop); the pipeline is then out of step, and the caller must
+  // close the connection, which rolls back the open transaction.
   std::function<void()> on_wait;
 
  private:
@@ -88,6 +94,7 @@ class Pipeline {
   void flush();
   void take_results();
   void wait_until_at_most(std::size_t n);
+  bool wait_for(::pollfd& p);
   [[noreturn]] void fail_send(std::string_view what);
 
   Connection& conn_;

@@ -1,0 +1,302 @@
+"""Retries: a destination or source that goes away and comes back is waited
+for and the sync resumes by itself, nothing lost or doubled; one that stays
+away ends the run once its retry window is used up (exit 1, the reason on one
+line and in `pgdts status`, the task's position unchanged so that a later
+sync resumes from it); SIGTERM while the apply session waits on a
+destination lock rolls the open transaction back and exits 0.
+
+The retry windows are minutes long; PGDTS_TEST_RETRY_MINUTE_SECONDS=1 (read
+by pgdts itself, test-only) makes each of their minutes one second."""
+
+import json
+import threading
+import time
+
+import psycopg
+import pytest
+
+from harness import assert_tables_equal, current_wal_lsn, run_on_both, wait_caught_up
+
+TABLES = ["t", "h"]
+# t has a key; h has none, so a row applied twice shows as an extra row.
+DDL = "CREATE TABLE t (id int PRIMARY KEY, v text); CREATE TABLE h (id int, v text)"
+
+
+def verify_equal(source, dest, tables=TABLES):
+    """The destination equals the source, row by row. (The integrator may
+    switch this to `pgdts verify` once it exists.)"""
+    assert_tables_equal(source, dest, tables)
+
+
+def _write(source, first, last):
+    source.sql("INSERT INTO t SELECT i, 'v' || i FROM generate_series(%s::int, %s::int) i", [first, last])
+    source.sql("INSERT INTO h SELECT i, 'h' || i FROM generate_series(%s::int, %s::int) i", [first, last])
+
+
+class _Writer:
+    """Writes one row to each table every 50 ms on the source, in its own
+    transactions, until stopped: changes committed while a side is away."""
+
+    def __init__(self, source, first):
+        self.source, self.next = source, first
+        self.error = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        try:
+            with self.source.connect() as conn:
+                while not self._stop.is_set():
+                    conn.execute("INSERT INTO t VALUES (%s, 'w')", [self.next])
+                    conn.execute("INSERT INTO h VALUES (%s, 'w')", [self.next])
+                    self.next += 1
+                    time.sleep(0.05)
+        except Exception as e:  # reported by stop()
+            self.error = e
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(30)
+        assert self.error is None, f"the writer failed: {self.error}"
+        return self.next
+
+
+def _origin_lsn(dest, task="it"):
+    return dest.one("SELECT pg_replication_origin_progress(%s, false)::text", [f"pgdts_{task}"])
+
+
+def _assert_origin_before(dest, lsn):
+    """The task's position (the destination's origin) has not passed `lsn`,
+    the source's WAL position just after the changes that could not be
+    applied: the failure moved nothing. Returns the origin."""
+    origin = _origin_lsn(dest)
+    assert dest.one("SELECT %s::pg_lsn < %s::pg_lsn", [origin, lsn]), (origin, lsn)
+    return origin
+
+
+def _assert_resumes_from(app, origin, timeout=60):
+    """A new sync streams from the origin the failed run left."""
+    deadline = time.monotonic() + timeout
+    while "event=apply_started" not in app.logs():
+        assert app.alive() and time.monotonic() < deadline, app.log_tail()
+        time.sleep(0.1)
+    assert f"event=apply_started task=it slot=dts_sync_it origin=pgdts_it start_lsn={origin}" \
+        in app.logs(), app.log_tail()
+
+
+def _error_line(app):
+    lines = [l for l in app.logs().splitlines() if l.startswith("pgdts: error:")]
+    assert len(lines) == 1, f"expected one error line; log tail:\n{app.log_tail()}"
+    return lines[0]
+
+
+def _status(pgdts, dest, fmt=None):
+    args = ["status", "--target", dest.conninfo(), "--task", "it"]
+    if fmt:
+        args += ["--format", fmt]
+    r = pgdts.run(args)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def _assert_status_shows(pgdts, dest, reason):
+    text = _status(pgdts, dest)
+    assert f"last error:    " in text and reason in text, text
+    doc = json.loads(_status(pgdts, dest, "json"))
+    assert reason in (doc["last_error"] or ""), doc
+
+
+@pytest.fixture
+def minute_is_a_second(monkeypatch):
+    monkeypatch.setenv("PGDTS_TEST_RETRY_MINUTE_SECONDS", "1")
+
+
+# ---------------------------------------------------------------------------
+# outages that end
+
+
+def test_destination_stopped_20s_sync_resumes_by_itself(source, dest, pgdts):
+    run_on_both(source, dest, DDL)
+    app = pgdts.sync(source, dest)
+    _write(source, 1, 100)                        # before
+    wait_caught_up(source, dest, app)
+    dest.stop()
+    writer = _Writer(source, 1000)                # during
+    _write(source, 101, 200)
+    time.sleep(20)
+    assert app.alive(), f"pgdts sync gave up during a 20 s outage; log tail:\n{app.log_tail()}"
+    dest.start()
+    _write(source, 201, 300)                      # after
+    last = writer.stop()
+    assert last > 1000, "the writer wrote nothing during the outage"
+    wait_caught_up(source, dest, app, timeout=120)
+    app.stop()
+    verify_equal(source, dest)
+    assert dest.one("SELECT count(*) FROM h") == 300 + (last - 1000)
+    assert '"event":"apply_failed"' in app.logs() or "apply_failed" in app.logs()
+
+
+def test_source_stopped_briefly_sync_resumes_by_itself(source, dest, pgdts):
+    run_on_both(source, dest, DDL)
+    app = pgdts.sync(source, dest)
+    _write(source, 1, 100)
+    wait_caught_up(source, dest, app)
+    source.stop()
+    time.sleep(5)
+    source.start()
+    _write(source, 101, 200)
+    wait_caught_up(source, dest, app, timeout=120)
+    app.stop()
+    verify_equal(source, dest)
+    assert dest.one("SELECT count(*) FROM h") == 200
+
+
+# ---------------------------------------------------------------------------
+# retry windows that end
+
+
+def test_destination_that_stays_away_ends_the_run_after_the_connection_window(
+        source, dest, pgdts, minute_is_a_second):
+    run_on_both(source, dest, DDL)
+    app = pgdts.sync(source, dest, extra_args=["--retry-connection", "10", "--retry-other", "1"])
+    _write(source, 1, 100)
+    wait_caught_up(source, dest, app)
+    dest.stop()
+    _write(source, 101, 200)                      # kept by the slot
+    written = current_wal_lsn(source)
+    assert app.wait_exit(120) == 1, app.log_tail()
+    line = _error_line(app)
+    assert "destination" in line, line
+    assert "retried for 10 minutes (--retry-connection), giving up" in line, line
+    dest.start()
+    origin = _assert_origin_before(dest, written)
+    assert dest.one("SELECT count(*) FROM h") == 100
+    app = pgdts.sync(source, dest)
+    _assert_resumes_from(app, origin)
+    wait_caught_up(source, dest, app)
+    app.stop()
+    verify_equal(source, dest)
+    assert dest.one("SELECT count(*) FROM h") == 200
+
+
+def test_source_that_stays_away_ends_the_run_and_status_says_why(
+        source, dest, pgdts, minute_is_a_second):
+    run_on_both(source, dest, DDL)
+    app = pgdts.sync(source, dest, extra_args=["--retry-connection", "10", "--retry-other", "1"])
+    _write(source, 1, 100)
+    wait_caught_up(source, dest, app)
+    source.stop()
+    assert app.wait_exit(120) == 1, app.log_tail()
+    line = _error_line(app)
+    assert "source" in line, line
+    giving_up = "retried for 10 minutes (--retry-connection), giving up"
+    assert giving_up in line, line
+    reason = line.removeprefix("pgdts: error: ")
+    _assert_status_shows(pgdts, dest, reason)
+    origin = _origin_lsn(dest)
+    source.start()
+    _write(source, 101, 200)
+    app = pgdts.sync(source, dest)
+    _assert_resumes_from(app, origin)
+    wait_caught_up(source, dest, app)
+    app.stop()
+    verify_equal(source, dest)
+    assert dest.one("SELECT count(*) FROM h") == 200
+    assert "last error:" not in _status(pgdts, dest)   # a new run starts with a clean slate
+
+
+def test_connections_that_are_made_then_lost_still_use_up_the_window(
+        source, dest, pgdts, minute_is_a_second):
+    """Each retry connects and starts streaming, then loses its destination
+    connection on the same row: starting to stream is no success, so the
+    window ends all the same."""
+    run_on_both(source, dest, DDL)
+    dest.sql("CREATE FUNCTION die() RETURNS trigger LANGUAGE plpgsql AS "
+             "$$BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END$$;"
+             "CREATE TRIGGER t_die BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION die();"
+             "ALTER TABLE t ENABLE ALWAYS TRIGGER t_die")   # fires under replica role too
+    app = pgdts.sync(source, dest, extra_args=["--retry-connection", "10", "--retry-other", "1"])
+    _write(source, 1, 100)
+    written = current_wal_lsn(source)
+    assert app.wait_exit(120) == 1, app.log_tail()
+    line = _error_line(app)
+    # the FATAL, or the lost connection behind it when libpq saw that first
+    assert line.startswith("pgdts: error: destination: "), line
+    assert "retried for 10 minutes (--retry-connection), giving up" in line, line
+    assert app.logs().count("event=apply_started") >= 3, app.log_tail()
+    _assert_status_shows(pgdts, dest, line.removeprefix("pgdts: error: "))
+    origin = _assert_origin_before(dest, written)
+    dest.sql("DROP TRIGGER t_die ON t")
+    app = pgdts.sync(source, dest)
+    _assert_resumes_from(app, origin)
+    wait_caught_up(source, dest, app)
+    app.stop()
+    verify_equal(source, dest)
+    assert dest.one("SELECT count(*) FROM h") == 100
+
+
+def test_other_error_ends_the_run_after_the_other_window(source, dest, pgdts, minute_is_a_second):
+    run_on_both(source, dest, DDL)
+    app = pgdts.sync(source, dest, extra_args=["--retry-connection", "10", "--retry-other", "1"])
+    _write(source, 1, 100)
+    wait_caught_up(source, dest, app)
+    dest.sql("ALTER TABLE t ALTER COLUMN v TYPE int USING 0")   # incompatible: 'v101' is no int
+    _write(source, 101, 200)
+    written = current_wal_lsn(source)
+    assert app.wait_exit(120) == 1, app.log_tail()
+    line = _error_line(app)
+    assert "invalid input syntax for type integer" in line, line
+    assert "retried for 1 minute (--retry-other), giving up" in line, line
+    _assert_status_shows(pgdts, dest, line.removeprefix("pgdts: error: "))
+    origin = _assert_origin_before(dest, written)
+    assert dest.one("SELECT count(*) FROM h") == 100
+    dest.sql("ALTER TABLE t ALTER COLUMN v TYPE text")
+    dest.sql("UPDATE t SET v = 'v' || id")
+    app = pgdts.sync(source, dest)
+    _assert_resumes_from(app, origin)
+    wait_caught_up(source, dest, app)
+    app.stop()
+    verify_equal(source, dest)
+    assert dest.one("SELECT count(*) FROM h") == 200
+
+
+# ---------------------------------------------------------------------------
+# stops that never hang
+
+
+def _wait_for_lock_wait(dest, app, timeout=60):
+    """Until a pgdts session on the destination waits for a lock."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if dest.one("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgdts_it'"
+                    " AND wait_event_type = 'Lock'"):
+            return
+        assert app.alive(), f"pgdts sync exited; log tail:\n{app.log_tail()}"
+        time.sleep(0.1)
+    raise AssertionError(f"no pgdts session waited for the lock; log tail:\n{app.log_tail()}")
+
+
+def test_sigterm_while_waiting_on_a_destination_lock_rolls_back_and_exits_0(source, dest, pgdts):
+    run_on_both(source, dest, DDL)
+    app = pgdts.sync(source, dest)
+    _write(source, 1, 100)
+    wait_caught_up(source, dest, app)
+    with dest.connect(autocommit=False, comparable=False) as locker:
+        locker.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+        _write(source, 101, 200)                  # the insert into t waits for the lock
+        written = current_wal_lsn(source)
+        _wait_for_lock_wait(dest, app)
+        app.stop(timeout=60)                      # exit 0, the lock still held
+        assert locker.execute("SELECT 1").fetchone() == (1,)
+        assert "transaction_rolled_back" in app.logs()
+        origin = _assert_origin_before(dest, written)
+        locker.rollback()
+    assert dest.one("SELECT count(*) FROM t") == 100   # rolled back, not committed once unlocked
+    assert _origin_lsn(dest) == origin
+    app = pgdts.sync(source, dest)
+    _assert_resumes_from(app, origin)
+    wait_caught_up(source, dest, app)
+    app.stop()
+    verify_equal(source, dest)
+    assert dest.one("SELECT count(*) FROM h") == 200
