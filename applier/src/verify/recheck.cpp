@@ -92,24 +92,57 @@ bool empty(const std::vector<Suspects>& suspects) {
   return true;
 }
 
-// Drops what settled between before and after.
-void settle(std::vector<Suspects>& suspects, const Reading& before, const Reading& target, const Reading& after) {
+// Per suspect, how many rounds found it differing while the source held it
+// still (before == after): only those rounds are conclusive.
+struct Tally {
+  std::vector<std::vector<int>> keys, rows;
+};
+
+// Drops what settled between before and after and counts conclusive rounds.
+// Returns whether anything is left that has not differed in `rounds` rounds.
+bool settle(std::vector<Suspects>& suspects, Tally& tally, const Reading& before, const Reading& target,
+            const Reading& after, int rounds) {
+  bool undecided = false;
   for (std::size_t i = 0; i < suspects.size(); ++i) {
     Suspects& s = suspects[i];
     std::vector<Key> keys;
-    for (auto& k : s.keys)
-      if (!settles(found(target[i], k), found(before[i], k), found(after[i], k))) keys.push_back(std::move(k));
+    std::vector<int> key_rounds;
+    for (std::size_t k = 0; k < s.keys.size(); ++k) {
+      auto b = found(before[i], s.keys[k]), a = found(after[i], s.keys[k]);
+      if (settles(found(target[i], s.keys[k]), b, a)) continue;
+      int n = tally.keys[i][k] + (b == a ? 1 : 0);
+      undecided = undecided || n < rounds;
+      keys.push_back(std::move(s.keys[k]));
+      key_rounds.push_back(n);
+    }
     s.keys = std::move(keys);
+    tally.keys[i] = std::move(key_rounds);
     std::vector<RowCount> rows;
-    for (auto& row : s.rows) {
-      auto t = count_of(target[i], row.row);
-      if (settles(t, count_of(before[i], row.row), count_of(after[i], row.row))) continue;
-      row.source = pg::to_int64(*count_of(after[i], row.row));
+    std::vector<int> row_rounds;
+    for (std::size_t r = 0; r < s.rows.size(); ++r) {
+      RowCount& row = s.rows[r];
+      auto t = count_of(target[i], row.row), b = count_of(before[i], row.row), a = count_of(after[i], row.row);
+      if (settles(t, b, a)) continue;
+      int n = tally.rows[i][r] + (b == a ? 1 : 0);
+      undecided = undecided || n < rounds;
+      row.source = pg::to_int64(*a);
       row.target = pg::to_int64(*t);
       rows.push_back(std::move(row));
+      row_rounds.push_back(n);
     }
     s.rows = std::move(rows);
+    tally.rows[i] = std::move(row_rounds);
   }
+  return undecided;
+}
+
+std::int64_t still_changing(const Tally& tally, int rounds) {
+  std::int64_t n = 0;
+  for (const auto& t : tally.keys)
+    for (int r : t) n += r < rounds ? 1 : 0;
+  for (const auto& t : tally.rows)
+    for (int r : t) n += r < rounds ? 1 : 0;
+  return n;
 }
 
 }  // namespace
@@ -133,26 +166,43 @@ RecheckOutcome recheck(pg::Connection& source, pg::Connection& target, std::vect
   if (empty(suspects)) return out;
   for (const auto& s : suspects) out.rechecked += static_cast<std::int64_t>(s.keys.size() + s.rows.size());
   auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(options.wait_seconds * 1000));
+  Tally tally;
+  for (const auto& s : suspects) {
+    tally.keys.emplace_back(s.keys.size(), 0);
+    tally.rows.emplace_back(s.rows.size(), 0);
+  }
   Reading before = read_all(source, Side::source, suspects);
   std::string lsn = current_lsn(source);
-  for (int round = 1; round <= options.rounds; ++round) {
+  bool undecided = true, timed_out = false;
+  // A round whose suspect changed on the source meanwhile (before != after)
+  // proves nothing either way, so up to max_rounds are run for `rounds`
+  // conclusive ones, within the wait limit.
+  while (undecided && out.rounds < options.max_rounds) {
     if (!wait_for_origin(target, options.origin, lsn, deadline)) {
       char seconds[32];
       std::snprintf(seconds, sizeof seconds, "%.0f", options.wait_seconds);
-      out.notes.push_back("replication origin " + options.origin + " did not reach the source's position " + lsn +
-                          " within " + seconds + " s (is pgdts sync running?): the differences of the last " +
-                          "comparison stand");
+      if (out.rounds == 0)
+        out.notes.push_back("replication origin " + options.origin + " did not reach the source's position " +
+                            lsn + " within " + seconds + " s (is pgdts sync running?): the differences of the " +
+                            "first comparison stand");
+      else
+        out.notes.push_back(std::string("rechecking used up its ") + seconds + " s of waiting for the " +
+                            "replication origin after " + std::to_string(out.rounds) +
+                            " rounds: what has not settled is reported");
+      timed_out = true;
       break;
     }
     Reading dest = read_all(target, Side::target, suspects);
     Reading after = read_all(source, Side::source, suspects);
     std::string after_lsn = current_lsn(source);
     ++out.rounds;
-    settle(suspects, before, dest, after);
-    if (empty(suspects)) break;
+    undecided = settle(suspects, tally, before, dest, after, options.rounds);
     before = std::move(after);
     lsn = after_lsn;
   }
+  if (std::int64_t n = still_changing(tally, options.rounds); n > 0 && !timed_out && !empty(suspects))
+    out.notes.push_back(std::to_string(n) + " of the differing keys or rows kept changing on the source while " +
+                        "rechecked; run verify again to tell whether they only were in flight");
   return out;
 }
 

@@ -12,8 +12,12 @@
 //   C  the source's rows again, then L' = pg_current_wal_lsn()
 //
 // A key whose destination row equals the source's before (A) or after (C)
-// settles: it was in flight. A key that settles in no round (at most
-// `rounds`, waiting at most `wait_seconds` in all) is reported. The running
+// settles: it was in flight. A round in which the source's row stayed the
+// same (A = C) and the destination's differs from it is conclusive: the
+// destination was read between A and C, as of a position past A. A key is
+// reported when it differed in `rounds` conclusive rounds, or when it still
+// has not settled after `max_rounds` rounds or `wait_seconds` of waiting in
+// all (a row that changes on the source all the time; a note says so). The running
 // sync writes a heartbeat on the source every few seconds, so the origin
 // passes L even when the source is idle. Without an origin, or when it does
 // not reach L in time (sync not running), the first pass's findings stand
@@ -39,7 +43,8 @@ struct Suspects {
 
 struct RecheckOptions {
   std::string origin;  // pgdts_<task>
-  int rounds = 3;
+  int rounds = 3;       // conclusive rounds a suspect must differ in to be reported
+  int max_rounds = 10;  // rounds in all
   double wait_seconds = 60;
 };
 

@@ -84,7 +84,11 @@ VerifyResult run_verify(const VerifyInput& in) {
     if (std::string why = origin_unavailable(target, origin); !why.empty()) {
       result.notes.push_back(why + ": compared once, differences not rechecked");
     } else {
-      RecheckOutcome rc = recheck(source, target, suspects, {origin, in.rounds, in.wait_seconds});
+      RecheckOptions options;
+      options.origin = origin;
+      options.rounds = in.rounds;
+      options.wait_seconds = in.wait_seconds;
+      RecheckOutcome rc = recheck(source, target, suspects, options);
       result.rechecked = rc.rechecked;
       result.recheck_rounds = rc.rounds;
       for (auto& n : rc.notes) result.notes.push_back(std::move(n));
