@@ -141,8 +141,8 @@ def test_rows_changed_behind_pgdts_back_are_named_by_key(pgdts, source, dest):
                 while not stop.is_set():
                     i += 1
                     conn.execute("UPDATE public.kv SET v = %s WHERE id = %s", [f"w{i}", 100 + i % 50])
-                    conn.execute("UPDATE public.pairs SET c = %s WHERE a = 3 AND b = 'b3'",
-                                 [json.dumps({"i": i})])
+                    conn.execute("UPDATE public.pairs SET c = %s WHERE a = 3 AND b = %s",
+                                 [json.dumps({"i": i}), f"b{3 + 10 * (i % 30)}"])
                     stop.wait(0.005)
         except Exception as e:  # reported below
             errors.append(e)
