@@ -74,14 +74,28 @@ std::optional<std::string> count_of(const KeyedRows& rows, const std::string& te
   return it == rows.end() ? std::optional<std::string>("0") : it->second;
 }
 
-// Polls the origin until it reaches lsn or the deadline passes.
-bool wait_for_origin(pg::Connection& target, const std::string& origin, const std::string& lsn,
-                     Clock::time_point deadline) {
+enum class Wait { reached, deadline, stalled };
+
+// Polls the origin until it reaches lsn, the deadline passes, or it has not
+// moved at all for stall_seconds (a running sync moves it at least with
+// every heartbeat, every 5 s, however far behind it is).
+Wait wait_for_origin(pg::Connection& target, const std::string& origin, const std::string& lsn,
+                     Clock::time_point deadline, double stall_seconds) {
+  std::optional<std::string> last;
+  auto moved_at = Clock::now();
   while (true) {
-    auto r = target.exec("SELECT COALESCE(pg_catalog.pg_replication_origin_progress($1, true) >= $2::pg_lsn, false)",
+    auto r = target.exec("SELECT COALESCE(pg_catalog.pg_replication_origin_progress($1, true) >= $2::pg_lsn, false), "
+                         "pg_catalog.pg_replication_origin_progress($1, false)::text",
                          {origin.c_str(), lsn.c_str()});
-    if (r.value(0, 0) == "t") return true;
-    if (Clock::now() >= deadline) return false;
+    if (r.value(0, 0) == "t") return Wait::reached;
+    auto now = Clock::now();
+    if (r.optional(0, 1) != last) {
+      last = r.optional(0, 1);
+      moved_at = now;
+    }
+    if (now >= deadline) return Wait::deadline;
+    if (now - moved_at >= std::chrono::milliseconds(static_cast<std::int64_t>(stall_seconds * 1000)))
+      return Wait::stalled;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
@@ -178,15 +192,19 @@ RecheckOutcome recheck(pg::Connection& source, pg::Connection& target, std::vect
   // proves nothing either way, so up to max_rounds are run for `rounds`
   // conclusive ones, within the wait limit.
   while (undecided && out.rounds < options.max_rounds) {
-    if (!wait_for_origin(target, options.origin, lsn, deadline)) {
-      char seconds[32];
-      std::snprintf(seconds, sizeof seconds, "%.0f", options.wait_seconds);
-      if (out.rounds == 0)
-        out.notes.push_back("replication origin " + options.origin + " did not reach the source's position " +
-                            lsn + " within " + seconds + " s (is pgdts sync running?): the differences of the " +
-                            "first comparison stand");
+    Wait waited = wait_for_origin(target, options.origin, lsn, deadline, options.stall_seconds);
+    if (waited != Wait::reached) {
+      auto seconds = [](double s) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.0f s", s);
+        return std::string(buf);
+      };
+      if (waited == Wait::stalled)
+        out.notes.push_back("replication origin " + options.origin + " did not move for " +
+                            seconds(options.stall_seconds) + " (is pgdts sync running?): the differences of the " +
+                            (out.rounds == 0 ? "first comparison" : "last round") + " stand");
       else
-        out.notes.push_back(std::string("rechecking used up its ") + seconds + " s of waiting for the " +
+        out.notes.push_back("rechecking used up its " + seconds(options.wait_seconds) + " of waiting for the " +
                             "replication origin after " + std::to_string(out.rounds) +
                             " rounds: what has not settled is reported");
       timed_out = true;

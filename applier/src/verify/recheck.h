@@ -20,8 +20,8 @@
 // all (a row that changes on the source all the time; a note says so). The running
 // sync writes a heartbeat on the source every few seconds, so the origin
 // passes L even when the source is idle. Without an origin, or when it does
-// not reach L in time (sync not running), the first pass's findings stand
-// and a note says why.
+// not move for stall_seconds (sync not running) or does not reach L within
+// wait_seconds, what was found last stands and a note says why.
 #pragma once
 
 #include <string>
@@ -46,6 +46,7 @@ struct RecheckOptions {
   int rounds = 3;       // conclusive rounds a suspect must differ in to be reported
   int max_rounds = 10;  // rounds in all
   double wait_seconds = 60;
+  double stall_seconds = 15;  // an origin that does not move this long: no sync running
 };
 
 struct RecheckOutcome {
