@@ -203,6 +203,31 @@ def test_rows_changed_behind_pgdts_back_are_named_by_key(pgdts, source, dest):
     app.stop()
 
 
+def test_a_big_table_is_hashed_in_key_ranges_and_only_differing_ranges_are_fetched(pgdts, source, dest):
+    """130,000 rows with a two-column key: 7 ranges of 20,000 rows (the last
+    one open-ended); differences in the first range, in the middle and past
+    the source's last key are found, and only their ranges' rows fetched."""
+    source.sql("CREATE TABLE public.big (tenant int NOT NULL, id bigint NOT NULL, v text, "
+               "PRIMARY KEY (tenant, id));"
+               "INSERT INTO public.big SELECT g % 7, g, md5(g::text) FROM generate_series(1, 130000) g")
+    app = start_sync(pgdts, source, dest, "--tables", "public.big")
+    app.stop()
+    dest.sql("UPDATE public.big SET v = 'x' WHERE tenant = 0 AND id = 7")
+    dest.sql("DELETE FROM public.big WHERE tenant = 3 AND id = 66678")
+    dest.sql("INSERT INTO public.big VALUES (9, 1, 'beyond the last key')")
+    args = ["verify", "--source", source.conninfo(), "--target", dest.conninfo(), "--task", TASK,
+            "--tables", "public.big", "--format", "json", "--log-level", "debug"]
+    r = pgdts.run(args, timeout=240)
+    assert r.returncode == 1, r.stdout + r.stderr
+    big = table_entry(json.loads(r.stdout), "public.big")
+    assert big["rows"] == {"source": 130000, "target": 130000}
+    assert sorted(big["differing_keys"]) == ["(tenant, id)=(0, 7)", "(tenant, id)=(3, 66678)",
+                                             "(tenant, id)=(9, 1)"], big
+    event = [ln for ln in r.stderr.splitlines() if "event=verify_table " in ln]
+    assert len(event) == 1, r.stderr
+    assert " ranges=7 " in event[0] and " differing_ranges=3 " in event[0], event[0]
+
+
 def test_mapped_names_and_a_table_without_a_key(pgdts, source, dest):
     source.sql("CREATE SCHEMA shop; "
                "CREATE TABLE shop.orders (id int PRIMARY KEY, email text NOT NULL, total numeric);"

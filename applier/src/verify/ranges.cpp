@@ -79,7 +79,9 @@ class Pass {
         Hash t = dst.count(b) ? dst.at(b) : Hash{};
         out_.source_rows += s.rows;
         out_.target_rows += t.rows;
+        ++out_.ranges;
         if (s == t) continue;
+        ++out_.differing_ranges;
         auto [srows, trows] = on_both([&] { return multiset(source_.exec(src_sql_.bucket_rows(buckets, b))); },
                                       [&] { return multiset(target_.exec(dst_sql_.bucket_rows(buckets, b))); });
         for (auto& d : differing_rows(srows, trows)) keep(std::move(d));
@@ -138,7 +140,9 @@ class Pass {
           });
       out_.source_rows += s.rows;
       out_.target_rows += t.rows;
+      ++out_.ranges;
       if (!(s == t)) {
+        ++out_.differing_ranges;
         std::size_t n = table_.key.size();
         auto [srows, trows] =
             on_both([&] { return keyed_rows(source_.exec(src_sql_.range_rows(src_cond)), n); },

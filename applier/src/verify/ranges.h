@@ -26,6 +26,7 @@ struct FirstPass {
   std::vector<Key> keys;        // keyed tables
   std::vector<RowCount> rows;   // tables without a key
   std::int64_t beyond_limit = 0;  // further differences, not kept
+  std::int64_t ranges = 0, differing_ranges = 0;  // key ranges or buckets
 };
 
 // Each range is read in a REPEATABLE READ READ ONLY transaction per side, so

@@ -38,6 +38,7 @@ TableResult compare_rows(pg::Connection& source, pg::Connection& target, const T
   r.target = pair.target;
   for (auto i : pair.key) r.key_columns.push_back(pair.columns[i].source);
   suspects.table = &pair;
+  std::int64_t ranges = 0, differing_ranges = 0;
   if (!pair.target_exists) {
     r.status = TableStatus::missing;
     return r;
@@ -47,6 +48,8 @@ TableResult compare_rows(pg::Connection& source, pg::Connection& target, const T
     r.source_rows = pass.source_rows;
     r.target_rows = pass.target_rows;
     r.differing = pass.beyond_limit;  // not rechecked: they count as they are
+    ranges = pass.ranges;
+    differing_ranges = pass.differing_ranges;
     suspects.keys = std::move(pass.keys);
     suspects.rows = std::move(pass.rows);
   } catch (const pg::SqlError& e) {
@@ -54,6 +57,8 @@ TableResult compare_rows(pg::Connection& source, pg::Connection& target, const T
   }
   log::Event("verify_table")
       .field("table", task::display_name(pair.source))
+      .field("ranges", ranges)
+      .field("differing_ranges", differing_ranges)
       .field("suspects", suspects.keys.size() + suspects.rows.size())
       .debug();
   return r;
