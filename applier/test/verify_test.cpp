@@ -178,3 +178,53 @@ TEST(VerifyReport, JsonIsOneDocument) {
             "\"differing_rows\":[],\"differing_count\":1,\"error\":null}],\"metadata\":[],\"sequences\":[],"
             "\"rechecked\":4,\"recheck_rounds\":0,\"notes\":[]}\n");
 }
+
+namespace {
+
+using pgdts::schema::SourceSchema;
+
+SourceSchema customers(const std::string& schema, const std::string& email, const std::string& index_name) {
+  SourceSchema s;
+  pgdts::schema::Table t;
+  t.name = {schema, "customers"};
+  pgdts::schema::Column id;
+  id.name = "id";
+  id.type.sql = "bigint";
+  id.not_null = true;
+  pgdts::schema::Column mail;
+  mail.name = email;
+  mail.type.sql = "text";
+  t.columns = {id, mail};
+  t.constraints.push_back({"customers_pkey", 'p', "PRIMARY KEY (id)"});
+  t.constraints.push_back({"email_has_at", 'c', "CHECK ((" + email + " ~ '@'::text))"});
+  t.indexes.push_back({index_name, true, "btree (lower(" + email + "))"});
+  s.tables.push_back(t);
+  return s;
+}
+
+}  // namespace
+
+TEST(VerifyMetadata, ModelsEqualThroughTheMappingHaveNoDifferences) {
+  auto names = pgdts::task::NameMap::parse({"shop=store", "shop.customers.email=mail"}, pgdts::task::CasePolicy::keep);
+  // Index names may differ (PostgreSQL names a partition's indexes itself).
+  EXPECT_TRUE(compare_metadata(customers("shop", "email", "customers_email"),
+                               customers("store", "mail", "customers_email_idx1"), names)
+                  .empty());
+}
+
+TEST(VerifyMetadata, ReportsMissingIndexChangedTypeAndExtraColumn) {
+  auto names = pgdts::task::NameMap::parse({"shop=store", "shop.customers.email=mail"}, pgdts::task::CasePolicy::keep);
+  SourceSchema dest = customers("store", "mail", "customers_email");
+  dest.tables[0].indexes.clear();
+  dest.tables[0].columns[0].type.sql = "integer";
+  pgdts::schema::Column extra;
+  extra.name = "note";
+  extra.type.sql = "text";
+  dest.tables[0].columns.push_back(extra);
+  auto d = compare_metadata(customers("shop", "email", "customers_email"), dest, names);
+  ASSERT_EQ(d.size(), 3u);
+  EXPECT_EQ(d[0].object, "table shop.customers");
+  EXPECT_EQ(d[0].message, "column \"id\": type integer on the destination, bigint on the source");
+  EXPECT_EQ(d[1].message, "column \"note\" only on the destination");
+  EXPECT_EQ(d[2].message, "index \"customers_email\" (btree (lower(email))) missing on the destination");
+}
