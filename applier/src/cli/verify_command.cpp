@@ -1,8 +1,32 @@
-// pgdts verify: under construction on its own branch; replaced there.
+// pgdts verify: compares the task's tables (rows and catalogs) between the
+// source and the destination while changes keep flowing (src/verify/,
+// docs/verify.md). Exit 0 when they are equal, 1 when not or when the
+// comparison could not be made.
+#include <cstdio>
+
 #include "cli/commands.h"
+#include "verify/report.h"
+#include "verify/verify.h"
 
 namespace pgdts::cli {
 
-int run_verify(const Options&) { return report_error("verify is not built yet", 1); }
+int run_verify(const Options& o) {
+  verify::VerifyInput in;
+  in.source = o.source;
+  in.target = o.target;
+  in.task = o.task;
+  in.selection = o.selection;
+  in.names = o.names;
+  verify::VerifyResult result;
+  try {
+    result = verify::run_verify(in);
+  } catch (const std::exception& e) {
+    return report_error(e.what(), 1);
+  }
+  std::string out = o.json ? verify::json_report(result) : verify::text_report(result);
+  std::fputs(out.c_str(), stdout);
+  std::fflush(stdout);
+  return result.equal() ? 0 : 1;
+}
 
 }  // namespace pgdts::cli

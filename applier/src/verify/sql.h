@@ -1,0 +1,71 @@
+// The statements verify runs on either side of a table pair: pure text
+// generation (identifiers and literals come in as functions, so the unit
+// tests need no server). Every statement lists the columns explicitly, in
+// source order, with the side's own names, so both sides hash the same text.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "verify/model.h"
+
+namespace pgdts::verify {
+
+struct Quoting {
+  std::function<std::string(std::string_view)> identifier;
+  std::function<std::string(std::string_view)> literal;
+};
+
+enum class Side { source, target };
+
+class TableSql {
+ public:
+  TableSql(const TablePair& table, Side side, Quoting quoting);
+
+  // ONLY "schema"."table": a leaf or plain table, never its inheritance children.
+  std::string relation() const;
+  // ROW("a", "b", ...)::text
+  std::string row_text() const;
+  // "k1", "k2"
+  std::string key_columns() const;
+
+  // Source only: every step-th key in key order, as text (range boundaries).
+  std::string boundaries(std::int64_t step) const;
+  // Keys above lower (exclusive) and up to upper (inclusive); nullopt: open.
+  std::string range_condition(const std::optional<Key>& lower, const std::optional<Key>& upper) const;
+  // count and md5 over the md5 of each row text, in key order.
+  std::string range_hash(const std::string& condition) const;
+  // key values as text, then the row text.
+  std::string range_rows(const std::string& condition) const;
+  // The rows of exactly these keys (key values as text, then row text).
+  std::string rows_of_keys(const std::vector<Key>& keys) const;
+
+  // Tables without a key: the rows hashed into buckets by their text.
+  std::string count() const;
+  // bucket, count, md5 over the md5 of each row text in text order.
+  std::string bucket_hashes(std::int64_t buckets) const;
+  // row text, how many times the bucket holds it.
+  std::string bucket_rows(std::int64_t buckets, std::int64_t bucket) const;
+  // row text, how many times the table holds it, for these texts.
+  std::string row_counts(const std::vector<std::string>& rows) const;
+
+ private:
+  std::string key_tuple() const;
+  std::string key_values(const Key& key) const;
+  std::string bucket_of(std::int64_t buckets) const;
+
+  const TablePair& table_;
+  Side side_;
+  Quoting q_;
+  std::vector<std::string> columns_;  // quoted, this side's names
+  std::vector<std::string> keys_;     // quoted key columns
+  const std::vector<std::string>& key_types_;
+};
+
+// The session settings under which both sides print values identically.
+extern const char* const kComparableSettings;
+
+}  // namespace pgdts::verify

@@ -1,0 +1,112 @@
+// The order of pgdts verify's steps (see verify.h).
+#include "verify/verify.h"
+
+#include "logging/log.h"
+#include "pg/connection.h"
+#include "schema/schema_sync.h"
+#include "verify/metadata.h"
+#include "verify/sql.h"
+#include "verify/tables.h"
+
+namespace pgdts::verify {
+namespace {
+
+pg::Connection open(const pg::ConnInfo& info, const char* side) {
+  // search_path = pg_catalog: type names print schema-qualified; every
+  // statement names its tables in full.
+  return pg::Connection::open(info, {side, false, "pgdts_verify",
+                                     std::string(kComparableSettings) + " -c search_path=pg_catalog"});
+}
+
+// The catalog model of one side, read in one snapshot.
+schema::SourceSchema read_schema(pg::Connection& conn, const task::Selection& selection) {
+  conn.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  try {
+    auto schema = schema::read_source_schema(conn, selection);
+    conn.exec("COMMIT");
+    return schema;
+  } catch (...) {
+    if (conn.is_healthy() && conn.in_transaction()) conn.exec("ROLLBACK");
+    throw;
+  }
+}
+
+TableResult compare_rows(pg::Connection& source, pg::Connection& target, const TablePair& pair,
+                         const PassOptions& options, Suspects& suspects) {
+  TableResult r;
+  r.source = pair.source;
+  r.target = pair.target;
+  for (auto i : pair.key) r.key_columns.push_back(pair.columns[i].source);
+  suspects.table = &pair;
+  std::int64_t ranges = 0, differing_ranges = 0;
+  if (!pair.target_exists) {
+    r.status = TableStatus::missing;
+    return r;
+  }
+  try {
+    FirstPass pass = first_pass(source, target, pair, options);
+    r.source_rows = pass.source_rows;
+    r.target_rows = pass.target_rows;
+    r.differing = pass.beyond_limit;  // not rechecked: they count as they are
+    ranges = pass.ranges;
+    differing_ranges = pass.differing_ranges;
+    suspects.keys = std::move(pass.keys);
+    suspects.rows = std::move(pass.rows);
+  } catch (const pg::SqlError& e) {
+    r.error = pg::one_line(e.what());
+  }
+  log::Event("verify_table")
+      .field("table", task::display_name(pair.source))
+      .field("ranges", ranges)
+      .field("differing_ranges", differing_ranges)
+      .field("suspects", suspects.keys.size() + suspects.rows.size())
+      .debug();
+  return r;
+}
+
+}  // namespace
+
+VerifyResult run_verify(const VerifyInput& in) {
+  VerifyResult result;
+  result.task = in.task;
+  pg::Connection source = open(in.source, "source");
+  pg::Connection target = open(in.target, "destination");
+
+  schema::SourceSchema schema = read_schema(source, in.selection);
+  schema::SourceSchema dest_schema = read_schema(target, mapped_selection(schema, in.names));
+  result.metadata = compare_metadata(schema, dest_schema, in.names);
+  result.sequences = compare_sequences(source, target, schema, in.names);
+
+  std::vector<TablePair> pairs = plan_tables(source, target, schema, in.names);
+  std::vector<Suspects> suspects(pairs.size());
+  for (std::size_t i = 0; i < pairs.size(); ++i)
+    result.tables.push_back(compare_rows(source, target, pairs[i], in.pass, suspects[i]));
+
+  std::string origin = "pgdts_" + in.task;
+  bool any = false;
+  for (const auto& s : suspects) any = any || !s.keys.empty() || !s.rows.empty();
+  if (any) {
+    if (std::string why = origin_unavailable(target, origin); !why.empty()) {
+      result.notes.push_back(why + ": compared once, differences not rechecked");
+    } else {
+      RecheckOptions options;
+      options.origin = origin;
+      options.rounds = in.rounds;
+      options.wait_seconds = in.wait_seconds;
+      RecheckOutcome rc = recheck(source, target, suspects, options);
+      result.rechecked = rc.rechecked;
+      result.recheck_rounds = rc.rounds;
+      for (auto& n : rc.notes) result.notes.push_back(std::move(n));
+    }
+  }
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    TableResult& r = result.tables[i];
+    r.differing += static_cast<std::int64_t>(suspects[i].keys.size() + suspects[i].rows.size());
+    r.keys = std::move(suspects[i].keys);
+    r.rows = std::move(suspects[i].rows);
+    if (r.status == TableStatus::equal && r.differing > 0) r.status = TableStatus::different;
+  }
+  return result;
+}
+
+}  // namespace pgdts::verify

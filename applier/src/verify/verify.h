@@ -1,0 +1,38 @@
+// pgdts verify: compares every table of a task between the source and the
+// destination, row by row, while pgdts sync keeps applying changes, and the
+// catalogs (columns, constraints, indexes, sequence values). docs/verify.md.
+//
+//   tables.h    which tables, under which names, by which key
+//   sql.h       the statements, for either side (pure)
+//   ranges.h    first pass: hashes of key ranges, rows of differing ranges
+//   row_diff.h  comparing rows by key / as a multiset (pure)
+//   recheck.h   telling rows in flight from rows that differ
+//   metadata.h  catalogs and sequences
+//   report.h    text and JSON (pure)
+#pragma once
+
+#include <string>
+
+#include "pg/conninfo.h"
+#include "task/selection.h"
+#include "verify/model.h"
+#include "verify/ranges.h"
+#include "verify/recheck.h"
+
+namespace pgdts::verify {
+
+struct VerifyInput {
+  pg::ConnInfo source, target;
+  std::string task;
+  task::Selection selection;
+  task::NameMap names;
+  PassOptions pass;
+  int rounds = 3;
+  double wait_seconds = 60;
+};
+
+// Throws pg::ConnectionError, pg::SqlError, Error: a failure to compare at
+// all (a table that cannot be read is reported in its TableResult instead).
+VerifyResult run_verify(const VerifyInput& input);
+
+}  // namespace pgdts::verify

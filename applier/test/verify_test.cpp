@@ -1,0 +1,230 @@
+// The pure parts of pgdts verify: statement texts, row comparison by key and
+// as a multiset, settling rows in flight, expression normalization for the
+// catalog comparison, and the report.
+#include <gtest/gtest.h>
+
+#include "verify/metadata.h"
+#include "verify/report.h"
+#include "verify/row_diff.h"
+#include "verify/sql.h"
+
+using namespace pgdts::verify;
+
+namespace {
+
+Quoting fake_quoting() {
+  return {[](std::string_view s) { return "\"" + std::string(s) + "\""; },
+          [](std::string_view s) { return "'" + std::string(s) + "'"; }};
+}
+
+TablePair orders() {
+  TablePair t;
+  t.source = {"shop", "orders"};
+  t.target = {"store", "purchases"};
+  t.columns = {{"id", "id"}, {"line", "line"}, {"email", "mail"}};
+  t.key = {0, 1};
+  t.source_key_types = {"integer", "smallint"};
+  t.target_key_types = {"bigint", "smallint"};
+  t.target_exists = true;
+  return t;
+}
+
+}  // namespace
+
+TEST(VerifySql, ListsColumnsInSourceOrderWithEachSidesNames) {
+  TablePair t = orders();
+  TableSql src(t, Side::source, fake_quoting()), dst(t, Side::target, fake_quoting());
+  EXPECT_EQ(src.row_text(), "ROW(\"id\", \"line\", \"email\")::text");
+  EXPECT_EQ(dst.row_text(), "ROW(\"id\", \"line\", \"mail\")::text");
+  EXPECT_EQ(dst.relation(), "ONLY \"store\".\"purchases\"");
+  EXPECT_EQ(src.range_hash("true"),
+            "SELECT count(*), md5(string_agg(md5(ROW(\"id\", \"line\", \"email\")::text), '' ORDER BY \"id\", "
+            "\"line\")) FROM ONLY \"shop\".\"orders\" WHERE true");
+}
+
+TEST(VerifySql, RangesAreHalfOpenAndCastToEachSidesKeyTypes) {
+  TablePair t = orders();
+  TableSql src(t, Side::source, fake_quoting()), dst(t, Side::target, fake_quoting());
+  EXPECT_EQ(src.range_condition(std::nullopt, std::nullopt), "true");
+  EXPECT_EQ(src.range_condition(Key{"1", "2"}, std::nullopt), "(\"id\", \"line\") > ('1'::integer, '2'::smallint)");
+  EXPECT_EQ(dst.range_condition(std::nullopt, Key{"9", "1"}), "(\"id\", \"line\") <= ('9'::bigint, '1'::smallint)");
+  t.key = {0};
+  t.source_key_types = {"integer"};
+  TableSql one(t, Side::source, fake_quoting());
+  EXPECT_EQ(one.range_condition(Key{"1"}, Key{"5"}), "\"id\" > '1'::integer AND \"id\" <= '5'::integer");
+}
+
+TEST(VerifySql, RowsOfKeysUnnestOneTextArrayPerKeyColumn) {
+  TablePair t = orders();
+  TableSql dst(t, Side::target, fake_quoting());
+  EXPECT_EQ(dst.rows_of_keys({{"1", "2"}, {"3", "4"}}),
+            "SELECT \"id\"::text, \"line\"::text, ROW(\"id\", \"line\", \"mail\")::text FROM ONLY "
+            "\"store\".\"purchases\" WHERE (\"id\", \"line\") IN (SELECT u.c0::bigint, u.c1::smallint FROM "
+            "unnest('{\"1\",\"3\"}'::text[], '{\"2\",\"4\"}'::text[]) AS u(c0, c1))");
+}
+
+TEST(VerifySql, KeylessBucketsHashTheRowText) {
+  TablePair t = orders();
+  t.key.clear();
+  TableSql src(t, Side::source, fake_quoting());
+  std::string q = src.bucket_rows(4, 3);
+  EXPECT_NE(q.find("hashtextextended(r.t, 0) % 4) + 4) % 4 = 3"), std::string::npos) << q;
+  EXPECT_NE(q.find("GROUP BY 1"), std::string::npos) << q;
+}
+
+TEST(VerifyRowDiff, FindsChangedMissingAndExtraKeys) {
+  KeyedRows s{{{"1"}, "(1,a)"}, {{"2"}, "(2,b)"}, {{"3"}, "(3,c)"}};
+  KeyedRows t{{{"1"}, "(1,a)"}, {{"2"}, "(2,X)"}, {{"4"}, "(4,d)"}};
+  EXPECT_EQ(differing_keys(s, t), (std::vector<Key>{{"2"}, {"3"}, {"4"}}));
+  EXPECT_TRUE(differing_keys(s, s).empty());
+  EXPECT_EQ(differing_keys({}, t).size(), 3u);
+}
+
+TEST(VerifyRowDiff, MultisetsDifferInHowOftenARowOccurs) {
+  RowMultiset s{{"(a)", 2}, {"(b)", 1}};
+  RowMultiset t{{"(a)", 1}, {"(b)", 1}, {"(c)", 1}};
+  auto d = differing_rows(s, t);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].row, "(a)");
+  EXPECT_EQ(d[0].source, 2);
+  EXPECT_EQ(d[0].target, 1);
+  EXPECT_EQ(d[1].row, "(c)");
+  EXPECT_EQ(d[1].source, 0);
+  EXPECT_EQ(d[1].target, 1);
+}
+
+TEST(VerifyRowDiff, ARowInFlightEqualsTheSourceBeforeOrAfter) {
+  EXPECT_TRUE(settles(std::string("v1"), std::string("v1"), std::string("v2")));
+  EXPECT_TRUE(settles(std::string("v2"), std::string("v1"), std::string("v2")));
+  EXPECT_TRUE(settles(std::nullopt, std::nullopt, std::string("v2")));  // inserted meanwhile
+  EXPECT_FALSE(settles(std::string("changed"), std::string("v1"), std::string("v1")));
+  EXPECT_FALSE(settles(std::nullopt, std::string("v1"), std::string("v1")));  // deleted on the destination
+}
+
+TEST(VerifyMetadata, ExpressionsCompareWithColumnsMappedAndQuotingIgnored) {
+  std::map<std::string, std::string> renames{{"email", "mail"}};
+  EXPECT_EQ(normalized_expression("btree (lower(email)) WHERE (email <> ''::text)", renames),
+            normalized_expression("btree (lower(mail)) WHERE (mail <> ''::text)", {}));
+  // quoted or not, the same name
+  EXPECT_EQ(normalized_expression("CHECK ((\"qty\" > 0))", {}), normalized_expression("CHECK ((qty > 0))", {}));
+  // a function, a type after '::' and a string are not columns
+  EXPECT_EQ(normalized_expression("email(x)::email = 'email'", renames), "\"email\"(\"x\")::\"email\" = 'email'");
+  EXPECT_NE(normalized_expression("CHECK ((a > 0))", {}), normalized_expression("CHECK ((b > 0))", {}));
+  EXPECT_EQ(normalized_expression("CHECK ((\"Qty\" > 0))", {{"Qty", "qty \"x\""}}), "\"CHECK\" ((\"qty \"\"x\"\"\" > 0))");
+}
+
+TEST(VerifyReport, KeysPrintLikePostgresMessages) {
+  EXPECT_EQ(format_key({"order_id", "line"}, {"5", "2"}), "(order_id, line)=(5, 2)");
+}
+
+TEST(VerifyReport, TextHasOneLinePerTableAndASummary) {
+  VerifyResult r;
+  r.task = "t";
+  TableResult eq;
+  eq.source = eq.target = {"public", "a"};
+  eq.source_rows = eq.target_rows = 3;
+  TableResult diff;
+  diff.source = {"shop", "orders"};
+  diff.target = {"store", "purchases"};
+  diff.status = TableStatus::different;
+  diff.key_columns = {"id"};
+  for (int i = 0; i < 12; ++i) diff.keys.push_back({std::to_string(i)});
+  diff.differing = 12;
+  TableResult missing;
+  missing.source = missing.target = {"public", "gone"};
+  missing.status = TableStatus::missing;
+  r.tables = {eq, diff, missing};
+  r.metadata.push_back({"table public.a", "index \"a_idx\" (btree (v)) missing on the destination"});
+  r.sequences.push_back({{"public", "s"}, {"public", "s"}, SequenceStatus::behind, 10, 5});
+  std::string text = text_report(r);
+  EXPECT_NE(text.find("public.a: equal (3 rows)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("shop.orders -> store.purchases: 12 differing keys: (id)=(0), (id)=(1)"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("(id)=(9) ... and 2 more\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("public.gone: missing on destination\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("metadata: table public.a: index \"a_idx\""), std::string::npos) << text;
+  EXPECT_NE(text.find("sequence public.s: destination 5 behind source 10"), std::string::npos) << text;
+  EXPECT_NE(text.find("different: 1 of 3 tables equal, 12 differing keys or rows, 1 metadata difference"),
+            std::string::npos)
+      << text;
+  EXPECT_FALSE(r.equal());
+}
+
+TEST(VerifyReport, ASequenceBehindDoesNotMakeTheTaskDifferent) {
+  VerifyResult r;
+  r.sequences.push_back({{"public", "s"}, {"public", "s"}, SequenceStatus::behind, 10, 5});
+  EXPECT_TRUE(r.equal());
+  r.sequences.push_back({{"public", "t"}, {"public", "t"}, SequenceStatus::missing, 10, std::nullopt});
+  EXPECT_FALSE(r.equal());
+}
+
+TEST(VerifyReport, JsonIsOneDocument) {
+  VerifyResult r;
+  r.task = "it";
+  TableResult diff;
+  diff.source = diff.target = {"public", "kv"};
+  diff.status = TableStatus::different;
+  diff.key_columns = {"id"};
+  diff.keys = {{"7"}};
+  diff.differing = 1;
+  diff.source_rows = 10;
+  diff.target_rows = 9;
+  r.tables = {diff};
+  r.rechecked = 4;
+  std::string json = json_report(r);
+  EXPECT_EQ(json,
+            "{\"task\":\"it\",\"equal\":false,\"tables\":[{\"source\":\"public.kv\",\"target\":\"public.kv\","
+            "\"rows\":{\"source\":10,\"target\":9},\"status\":\"different\",\"differing_keys\":[\"(id)=(7)\"],"
+            "\"differing_rows\":[],\"differing_count\":1,\"error\":null}],\"metadata\":[],\"sequences\":[],"
+            "\"rechecked\":4,\"recheck_rounds\":0,\"notes\":[]}\n");
+}
+
+namespace {
+
+using pgdts::schema::SourceSchema;
+
+SourceSchema customers(const std::string& schema, const std::string& email, const std::string& index_name) {
+  SourceSchema s;
+  pgdts::schema::Table t;
+  t.name = {schema, "customers"};
+  pgdts::schema::Column id;
+  id.name = "id";
+  id.type.sql = "bigint";
+  id.not_null = true;
+  pgdts::schema::Column mail;
+  mail.name = email;
+  mail.type.sql = "text";
+  t.columns = {id, mail};
+  t.constraints.push_back({"customers_pkey", 'p', "PRIMARY KEY (id)"});
+  t.constraints.push_back({"email_has_at", 'c', "CHECK ((" + email + " ~ '@'::text))"});
+  t.indexes.push_back({index_name, true, "btree (lower(" + email + "))"});
+  s.tables.push_back(t);
+  return s;
+}
+
+}  // namespace
+
+TEST(VerifyMetadata, ModelsEqualThroughTheMappingHaveNoDifferences) {
+  auto names = pgdts::task::NameMap::parse({"shop=store", "shop.customers.email=mail"}, pgdts::task::CasePolicy::keep);
+  // Index names may differ (PostgreSQL names a partition's indexes itself).
+  EXPECT_TRUE(compare_metadata(customers("shop", "email", "customers_email"),
+                               customers("store", "mail", "customers_email_idx1"), names)
+                  .empty());
+}
+
+TEST(VerifyMetadata, ReportsMissingIndexChangedTypeAndExtraColumn) {
+  auto names = pgdts::task::NameMap::parse({"shop=store", "shop.customers.email=mail"}, pgdts::task::CasePolicy::keep);
+  SourceSchema dest = customers("store", "mail", "customers_email");
+  dest.tables[0].indexes.clear();
+  dest.tables[0].columns[0].type.sql = "integer";
+  pgdts::schema::Column extra;
+  extra.name = "note";
+  extra.type.sql = "text";
+  dest.tables[0].columns.push_back(extra);
+  auto d = compare_metadata(customers("shop", "email", "customers_email"), dest, names);
+  ASSERT_EQ(d.size(), 3u);
+  EXPECT_EQ(d[0].object, "table shop.customers");
+  EXPECT_EQ(d[0].message, "column \"id\": type integer on the destination, bigint on the source");
+  EXPECT_EQ(d[1].message, "column \"note\" only on the destination");
+  EXPECT_EQ(d[2].message, "index \"customers_email\" (btree (lower(email))) missing on the destination");
+}
