@@ -16,6 +16,7 @@
 #include <string>
 
 #include "apply/applier.h"
+#include "metrics/task_metrics.h"
 #include "pg/conninfo.h"
 #include "pg/connection.h"
 #include "pg/replication_stream.h"
@@ -44,6 +45,8 @@ struct SessionTotals {
 struct SessionHooks {
   std::function<void()> streaming;   // START_REPLICATION succeeded
   std::function<void()> progressed;  // the destination's durable position moved
+  // Told once a second what was applied (per table), latency, positions.
+  metrics::TaskMetrics* metrics = nullptr;
 };
 
 // Connections the caller already has (from its startup checks), used instead
