@@ -11,6 +11,9 @@ const char* const kPhases[] = {"schema", "full", "incremental", "copied"};
 // The apply session reports once a second; silent this long, it is not
 // applying (failed, or waiting for the destination).
 constexpr std::int64_t kSessionSilentAfterUs = 5'000'000;
+// Heartbeats (apply/heartbeat.h, every 5 s) keep the last durable commit
+// younger than this on a task that keeps up.
+constexpr std::int64_t kHeartbeatSlackUs = 10'000'000;
 
 std::int64_t unix_micros_now() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -114,14 +117,10 @@ void TaskMetrics::set_positions(std::uint64_t source_lsn, std::uint64_t applied_
 }
 
 void TaskMetrics::set_apply_position(std::int64_t durable_commit_time, std::int64_t pending_since) {
-  std::int64_t now = unix_micros_now();
-  if (durable_commit_time > 0 &&
-      durable_commit_time_.exchange(durable_commit_time, std::memory_order_relaxed) !=
-          durable_commit_time)
-    apply_delay_us_.store(std::max<std::int64_t>(0, now - durable_commit_time),
-                          std::memory_order_relaxed);
+  if (durable_commit_time > 0)
+    durable_commit_time_.store(durable_commit_time, std::memory_order_relaxed);
   pending_since_.store(pending_since, std::memory_order_relaxed);
-  reported_at_us_.store(now, std::memory_order_relaxed);
+  reported_at_us_.store(unix_micros_now(), std::memory_order_relaxed);
 }
 
 std::optional<double> TaskMetrics::latency_seconds() const {
@@ -136,7 +135,8 @@ std::optional<double> TaskMetrics::latency_seconds() const {
     us = now - pending;
   } else {
     if (durable == 0) return std::nullopt;
-    us = apply_delay_us_.load(std::memory_order_relaxed);
+    us = now - durable;
+    if (us <= kHeartbeatSlackUs) us = 0;
   }
   return std::max<std::int64_t>(0, us) / 1e6;
 }

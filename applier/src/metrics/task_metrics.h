@@ -69,10 +69,14 @@ class TaskMetrics {
   // How far the destination is behind the source, in seconds (nullopt
   // before anything was applied):
   // - something received is not durable yet: now minus its commit time;
-  // - nothing is: how late the last transaction became durable (so an idle
-  //   task reads near 0, not the time since the last heartbeat);
+  // - nothing is: 0, the destination has all the source sent; unless the
+  //   last durable commit is more than 10 s old, although a heartbeat is
+  //   written every 5 s (the walsender is slow to send, e.g. decoding a
+  //   large transaction): then now minus that commit time;
   // - the apply session has not reported for 5 s (it failed, or waits for
   //   the destination): now minus the last durable commit time.
+  // (Measuring from the last durable commit alone would read up to the
+  // heartbeat interval on an idle task, and alert on it.)
   std::optional<double> latency_seconds() const;
   void set_latency(double seconds);
   void set_wal_retained(double bytes);
@@ -100,7 +104,6 @@ class TaskMetrics {
   Registry& registry_;
   std::atomic<std::int64_t> durable_commit_time_{0};
   std::atomic<std::int64_t> pending_since_{0};
-  std::atomic<std::int64_t> apply_delay_us_{0};  // of the last durable transaction
   std::atomic<std::int64_t> reported_at_us_{0};  // when set_apply_position was called
   FullSyncGauges full_sync_{*this};
 };
