@@ -82,7 +82,6 @@ TaskMetrics::TaskMetrics(Registry& r, std::string task)
 }
 
 void TaskMetrics::set_phase(const std::string& phase) {
-  phase_ = phase;
   for (const char* p : kPhases) phase_g_.with({task_, p}).set(phase == p ? 1 : 0);
 }
 

@@ -49,7 +49,6 @@ class TaskMetrics {
 
   // The phase the run is in: schema, full, incremental or copied.
   void set_phase(const std::string& phase);
-  const std::string& phase() const { return phase_; }  // the thread that sets it
   // A failure is being retried (1) or the task runs (0).
   void set_failing(bool failing);
   // A failure of kind "connection" or "other"; retried says whether a
@@ -96,7 +95,6 @@ class TaskMetrics {
   };
 
   std::string task_;
-  std::string phase_;
   Family &phase_g_, &failing_g_, &errors_c_, &retries_c_, &alerts_c_;
   Family &changes_c_, &bytes_c_, &skipped_c_, &transactions_c_;
   Family &source_lsn_g_, &applied_lsn_g_, &latency_g_, &wal_retained_g_;

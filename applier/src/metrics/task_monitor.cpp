@@ -45,6 +45,12 @@ TaskMonitor::~TaskMonitor() {
   command_.reset();  // waits until the queued alerts are delivered
 }
 
+void TaskMonitor::set_phase(const std::string& phase) {
+  metrics_.set_phase(phase);
+  std::lock_guard lock(mutex_);
+  phase_ = phase;
+}
+
 void TaskMonitor::failure_retried(const char* kind, const std::string& message) {
   metrics_.failure(kind, true);
   metrics_.set_failing(true);
@@ -70,7 +76,7 @@ void TaskMonitor::progressed() {
 // Under mutex_.
 void TaskMonitor::alert(const char* event, const std::string& message) {
   if (!event) return;
-  AlertEvent e{cfg_.task, event, message, metrics_.phase(), metrics_.latency_seconds(),
+  AlertEvent e{cfg_.task, event, message, phase_, metrics_.latency_seconds(),
                unix_micros_now()};
   log::Event("alert").field("task", cfg_.task).field("alert", event).field("message", message).info();
   if (!command_) return;

@@ -48,7 +48,7 @@ class TaskMonitor {
   TaskMetrics& metrics() { return metrics_; }
   const Registry& registry() const { return registry_; }
 
-  void set_phase(const std::string& phase) { metrics_.set_phase(phase); }
+  void set_phase(const std::string& phase);
   // A failure of kind "connection"/"other" that is retried (task_failing on
   // the first), or that ends the run (task_failed).
   void failure_retried(const char* kind, const std::string& message);
@@ -68,9 +68,10 @@ class TaskMonitor {
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<AlertCommand> command_;  // destroyed last among these: delivers the queue
 
-  std::mutex mutex_;  // policy_, stopping_
+  std::mutex mutex_;  // policy_, phase_, stopping_
   std::condition_variable wake_;
   AlertPolicy policy_;
+  std::string phase_;  // for alert events, which the ticker thread raises too
   bool stopping_ = false;
   std::optional<pg::Connection> probe_;  // the ticker thread's, for probe_wal_retained
   std::thread ticker_;
