@@ -2,6 +2,11 @@
 
 #include <civetweb.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 #include <string>
 
@@ -34,6 +39,25 @@ int log_message(const mg_connection*, const char* message) {
   return 1;  // handled: civetweb prints nothing itself
 }
 
+// civetweb says only "Failed to setup server ports": binding the port
+// ourselves tells why ("Address already in use", "Permission denied").
+std::string why_not_bindable(int port, const char* civetweb_text) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);  // as civetweb does
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_ANY);
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return std::strerror(err);
+  }
+  return civetweb_text[0] ? civetweb_text : "unknown error";
+}
+
 }  // namespace
 
 HttpServer::HttpServer(const Registry& registry, int port) : registry_(registry) {
@@ -53,7 +77,7 @@ HttpServer::HttpServer(const Registry& registry, int port) : registry_(registry)
   if (!ctx_) {
     mg_exit_library();
     throw UsageError("--metrics-port " + ports + ": cannot listen on it (" +
-                     (error_text[0] ? std::string(error_text) : std::string("unknown error")) +
+                     why_not_bindable(port, error_text) +
                      "); is another process using it? pick a free port");
   }
   // No document_root: any other path is civetweb's 404.
