@@ -8,6 +8,7 @@ PACKAGES="
   libpq-dev
   protobuf-c-compiler libprotobuf-c-dev protobuf-compiler libprotobuf-dev
   libboost-program-options-dev libpg-query-dev libspdlog-dev libfmt-dev
+  libcivetweb-dev
   libgtest-dev
   python3 python3-pytest python3-psycopg
   postgresql-15-wal2json pgcopydb

@@ -102,7 +102,8 @@ Applier::Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limi
                     pg::CommandTag{"preparing the origin statement", origin_sql, 0, false});
 }
 
-void Applier::handle(const pgdts::Record& record, pg::Lsn lsn) {
+void Applier::handle(const pgdts::Record& record, pg::Lsn lsn, std::size_t wire_bytes) {
+  record_bytes_ = wire_bytes;
   switch (record.kind_case()) {
     case pgdts::Record::kBegin: begin(record.begin(), lsn); break;
     case pgdts::Record::kCommit: commit(record.commit(), lsn); break;
@@ -150,6 +151,7 @@ void Applier::begin(const pgdts::Begin& b, pg::Lsn lsn) {
   txn_changes_ = group_changes_;
   xid_ = b.xid();
   final_lsn_ = b.final_lsn();
+  txn_commit_time_ = b.commit_time();
   // A transaction whose commit record lies before the origin's position
   // ended at or before it: applied already (the slot may re-send it after
   // a source crash moved its confirmed position back).
@@ -197,6 +199,8 @@ void Applier::open_group() {
   static const pg::CommandTag tag{"BEGIN", "BEGIN", 0, false};
   pipeline_.query("BEGIN", 0, nullptr, tag);
   group_open_ = true;
+  group_first_commit_time_ = txn_commit_time_;
+  ++group_serial_;
   group_changes_ = 0;
   group_txns_ = 0;
   group_started_ = Clock::now();
@@ -211,6 +215,8 @@ void Applier::end_group() {
   if (!group_open_) return;
   group_open_ = false;
   if (group_txns_ == 0) {
+    for (std::size_t i : group_tallies_) tallies_[i].pending = {};
+    group_tallies_.clear();
     static const pg::CommandTag tag{"ROLLBACK", "ROLLBACK", 0, false};
     pipeline_.query("ROLLBACK", 0, nullptr, tag);
     pipeline_.sync();
@@ -230,7 +236,15 @@ void Applier::end_group() {
                     pg::CommandTag{origin_tag.what, origin_tag.sql, group_end_, false});
   pipeline_.query("COMMIT", 0, nullptr, pg::CommandTag{"COMMIT", "COMMIT", group_end_, false});
   pipeline_.sync();
-  unconfirmed_.push_back({group_end_, group_changes_, group_txns_, group_commit_time_});
+  SentGroup sent{group_end_, group_changes_, group_txns_, group_commit_time_, {},
+                 group_first_commit_time_};
+  sent.tables.reserve(group_tallies_.size());
+  for (std::size_t i : group_tallies_) {
+    sent.tables.emplace_back(i, tallies_[i].pending);
+    tallies_[i].pending = {};
+  }
+  group_tallies_.clear();
+  unconfirmed_.push_back(std::move(sent));
   counters_.last_end = group_end_;
   log::Event("group_committed")
       .field("transactions", group_txns_)
@@ -244,8 +258,16 @@ void Applier::confirm_durable(pg::Lsn durable) {
     counters_.changes += unconfirmed_.front().changes;
     counters_.transactions += unconfirmed_.front().transactions;
     counters_.durable_commit_time = unconfirmed_.front().commit_time;
+    for (const auto& [i, counts] : unconfirmed_.front().tables) tallies_[i].durable += counts;
     unconfirmed_.pop_front();
   }
+}
+
+std::int64_t Applier::pending_since() const {
+  if (!unconfirmed_.empty()) return unconfirmed_.front().first_commit_time;
+  if (group_open_) return group_first_commit_time_;
+  if (in_txn_ && !skip_txn_) return txn_commit_time_;
+  return 0;
 }
 
 void Applier::idle() {
@@ -303,6 +325,11 @@ void Applier::insert(const pgdts::Insert& ins, pg::Lsn lsn) {
   if (!applies_to(rel)) return;
   check_arity(rel, ins.new_tuple().values_size(), lsn, "INSERT");
   ++group_changes_;
+  {
+    metrics::TableCounts& t = tally(rel);
+    ++t.inserts;
+    t.bytes += record_bytes_;
+  }
   if (merger_.holds(rel.oid)) write_merged(rel.oid);  // keep the table's order
   if (may_batch(rel, ins.new_tuple())) {
     batcher_.add(relations_.share(rel.oid), ins.new_tuple(), lsn);
@@ -438,11 +465,16 @@ void Applier::update(const pgdts::Update& upd, pg::Lsn lsn) {
   if (may_merge(rel, upd)) {
     if (merger_.add(relations_.share(rel.oid), upd.new_tuple(), lsn)) ++counters_.merged;
     if (merger_.full()) write_all_merged();
-    return;
+  } else {
+    write_merged(rel.oid);
+    if (!send_update(rel, upd.new_tuple(), upd.has_old_tuple() ? &upd.old_tuple() : nullptr,
+                     upd.old_image(), lsn))
+      return;
   }
-  write_merged(rel.oid);
-  send_update(rel, upd.new_tuple(), upd.has_old_tuple() ? &upd.old_tuple() : nullptr,
-              upd.old_image(), lsn);
+  // A merged UPDATE counts too: its row was keyed, so it is never skipped.
+  metrics::TableCounts& t = tally(rel);
+  ++t.updates;
+  t.bytes += record_bytes_;
 }
 
 bool Applier::may_merge(const stream::Relation& rel, const pgdts::Update& upd) {
@@ -502,13 +534,13 @@ void Applier::write_all_merged() {
   if (!merger_.empty()) merger_.drain_all(emit_merged_);
 }
 
-void Applier::send_update(const stream::Relation& rel, const pgdts::Tuple& new_row,
+bool Applier::send_update(const stream::Relation& rel, const pgdts::Tuple& new_row,
                           const pgdts::Tuple* old_key, pgdts::OldImage image, pg::Lsn lsn) {
   const auto& values = new_row.values();
   bool by_ctid = false;
   if (!identify_row(rel, image, old_key, &new_row, lsn, by_ctid)) {
     skip_change(rel, "UPDATE");
-    return;
+    return false;
   }
   set_.clear();
   bool sets_any = false;
@@ -519,7 +551,7 @@ void Applier::send_update(const stream::Relation& rel, const pgdts::Tuple& new_r
     set_ += unchanged ? code::kSkip : code::kValue;
     sets_any |= !unchanged;
   }
-  if (!sets_any) return;  // only unchanged TOAST values: nothing to write
+  if (!sets_any) return true;  // only unchanged TOAST values: nothing to write
 
   key_.clear();
   append_version(key_, rel.version, by_ctid ? 'u' : 'U');
@@ -537,6 +569,7 @@ void Applier::send_update(const stream::Relation& rel, const pgdts::Tuple& new_r
   for (std::size_t i = 0; i < where_.size(); ++i)
     if (where_values_[i]) params_.add(*where_values_[i], rel.columns[i].type_oid);
   send(*st, lsn, true);
+  return true;
 }
 
 void Applier::remove(const pgdts::Delete& del, pg::Lsn lsn) {
@@ -551,6 +584,11 @@ void Applier::remove(const pgdts::Delete& del, pg::Lsn lsn) {
                     nullptr, lsn, by_ctid)) {
     skip_change(rel, "DELETE");
     return;
+  }
+  {
+    metrics::TableCounts& t = tally(rel);
+    ++t.deletes;
+    t.bytes += record_bytes_;
   }
   set_.clear();
   key_.clear();
@@ -578,6 +616,7 @@ void Applier::truncate(const pgdts::Truncate& tr, pg::Lsn lsn) {
     if (!applies_to(rel)) continue;
     targets.push_back({quote_identifier(rel.schema) + "." + quote_identifier(rel.name),
                        traits(rel).partitioned});
+    ++tally(rel).truncates;
     if (!names.empty()) names += ", ";
     names += rel.display_name;
   }
@@ -688,7 +727,41 @@ void Applier::skip_change(const stream::Relation& rel, const char* op) {
                  : "table has no primary key or replica identity";
   ++s.count;
   ++counters_.skipped;
+  ++tally(rel).skipped;
   if (s.reported == 0) report_skips(false);
+}
+
+metrics::TableCounts& Applier::tally(const stream::Relation& rel) {
+  if (rel.version != tally_version_ || tallies_.empty()) {
+    auto [by_version, fresh] = tally_by_version_.try_emplace(rel.version, 0);
+    if (fresh) {
+      std::string name = rel.schema + "." + rel.name;  // destination names
+      auto [by_name, added] = tally_by_name_.try_emplace(name, tallies_.size());
+      if (added) {
+        tallies_.emplace_back();
+        tallies_.back().durable.table = name;
+      }
+      by_version->second = by_name->second;
+    }
+    tally_version_ = rel.version;
+    tally_index_ = by_version->second;
+  }
+  Tally& t = tallies_[tally_index_];
+  if (t.group != group_serial_) {
+    t.group = group_serial_;
+    group_tallies_.push_back(tally_index_);
+  }
+  return t.pending;
+}
+
+void Applier::take_table_counts(const std::function<void(const metrics::TableCounts&)>& report) {
+  for (Tally& t : tallies_) {
+    if (t.durable.empty()) continue;
+    report(t.durable);
+    std::string name = std::move(t.durable.table);
+    t.durable = {};
+    t.durable.table = std::move(name);
+  }
 }
 
 void Applier::report_skips(bool force) {

@@ -32,6 +32,7 @@
 #include "apply/update_merger.h"
 #include "apply/value_format.h"
 #include "ddl/planner.h"
+#include "metrics/task_metrics.h"
 #include "pg/connection.h"
 #include "pg/lsn.h"
 #include "pg/pipeline.h"
@@ -127,8 +128,9 @@ class Applier {
   Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limits,
           DestinationCatalog& catalog, bool replica_role, const TaskScope& scope);
 
-  // One record of the stream, at its LSN.
-  void handle(const pgdts::Record& record, pg::Lsn lsn);
+  // One record of the stream, at its LSN; wire_bytes: its size as received
+  // (counted per table for metrics).
+  void handle(const pgdts::Record& record, pg::Lsn lsn, std::size_t wire_bytes = 0);
 
   // The stream has nothing more at hand: commit the open group if it ends
   // at a transaction boundary, send what is queued, take arrived results.
@@ -150,12 +152,20 @@ class Applier {
   // Something sent or received is not yet known committed.
   bool has_pending() const { return in_txn_ || group_open_ || pipeline_.pending_syncs() > 0; }
   const ApplyCounters& counters() const { return counters_; }
+  // Source commit time (µs since the Unix epoch) of the oldest transaction
+  // received but not yet known durable on the destination; 0 when none is.
+  // Latency is measured from it while the destination is behind.
+  std::int64_t pending_since() const;
   int socket() const { return pipeline_.socket(); }
   std::uint32_t current_xid() const { return xid_; }
 
   // Called about once a second while the applier waits for the destination
   // (a long DDL): keeps the source's walsender from timing out.
   void on_wait(std::function<void()> f) { pipeline_.on_wait = std::move(f); }
+
+  // Reports, per destination table, the changes that became durable since
+  // the last call (tables with none are left out), and forgets them.
+  void take_table_counts(const std::function<void(const metrics::TableCounts&)>& report);
 
   // Logs change_skipped warnings for tables with skips not yet reported
   // (rate-limited per table unless force).
@@ -214,9 +224,12 @@ class Applier {
   // Writes out the merged UPDATEs held for one table, or for all.
   void write_merged(std::uint32_t oid);
   void write_all_merged();
-  void send_update(const stream::Relation& rel, const pgdts::Tuple& new_row,
+  // false when the change was skipped (the table has no usable identity)
+  bool send_update(const stream::Relation& rel, const pgdts::Tuple& new_row,
                    const pgdts::Tuple* old_key, pgdts::OldImage image, pg::Lsn lsn);
   void skip_change(const stream::Relation& rel, const char* op);
+  // The open group's counts for rel's destination table.
+  metrics::TableCounts& tally(const stream::Relation& rel);
   void row_not_found(const pg::CommandTag& tag);
 
   pg::Pipeline pipeline_;
@@ -250,6 +263,8 @@ class Applier {
   std::size_t group_txns_ = 0;
   pg::Lsn group_end_ = 0;
   std::int64_t group_commit_time_ = 0;
+  std::int64_t group_first_commit_time_ = 0;  // of the group's first source transaction
+  std::int64_t txn_commit_time_ = 0;          // of the current source transaction
   std::chrono::steady_clock::time_point group_started_;
 
   ApplyCounters counters_;
@@ -257,6 +272,8 @@ class Applier {
     pg::Lsn end;
     std::size_t changes, transactions;
     std::int64_t commit_time;
+    std::vector<std::pair<std::size_t, metrics::TableCounts>> tables;  // by tallies_ index
+    std::int64_t first_commit_time;  // of its first source transaction
   };
   std::deque<SentGroup> unconfirmed_;  // sent to commit, not yet known durable
 
@@ -269,6 +286,22 @@ class Applier {
   char origin_lsn_[32] = {};
   char origin_time_[64] = {};
   char origin_prev_[32] = {};
+
+  // Per destination table (metrics): counts of the open group, and those
+  // durable but not yet taken. Found by relation version, the last one
+  // remembered: a change costs a comparison, rarely a hash lookup.
+  struct Tally {
+    metrics::TableCounts pending, durable;
+    std::uint64_t group = 0;  // group_serial_ of the last group it counted in
+  };
+  std::vector<Tally> tallies_;
+  std::unordered_map<std::string, std::size_t> tally_by_name_;
+  std::unordered_map<std::uint64_t, std::size_t> tally_by_version_;
+  std::uint64_t tally_version_ = 0;
+  std::size_t tally_index_ = 0;
+  std::vector<std::size_t> group_tallies_;  // tallies counted in the open group
+  std::uint64_t group_serial_ = 0;
+  std::size_t record_bytes_ = 0;  // of the record being handled
 
   std::unordered_map<std::uint32_t, SkipCounter> skips_;
   std::unordered_map<std::string, MissCounter> misses_;

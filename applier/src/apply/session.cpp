@@ -96,6 +96,7 @@ class Session : public DestinationCatalog {
   void end_blocked_backend();
   void check_stop_while_waiting(Clock::time_point now);
   void collect_totals();
+  void publish_metrics();
   TableTraits describe(const stream::Relation& rel) override;
   bool has_relation(const std::string& schema, const std::string& name,
                     const std::string& relkinds) override;
@@ -430,7 +431,7 @@ void Session::loop() {
       ++messages_since_periodic_;
       last_received_ = std::max(last_received_, m.wal_end);
       const pgdts::Record& record = decoder_.decode(m.payload, m.data_start);
-      applier_->handle(record, m.data_start);
+      applier_->handle(record, m.data_start, m.payload.size());
       if (cfg_.throttle && cfg_.throttle->limited()) throttle(record, m.payload.size());
       if (++since_periodic >= 64 || record.kind_case() == pgdts::Record::kCommit) {
         since_periodic = 0;
@@ -497,6 +498,7 @@ void Session::periodic(Clock::time_point now) {
   }
   if (now >= next_feedback_) {
     send_feedback();
+    publish_metrics();
     next_feedback_ = now + kFeedbackEvery;
   }
   if (now >= next_progress_log_) {
@@ -617,6 +619,7 @@ void Session::abandon_transaction(const char* reason) {
   pg::Lsn durable = read_origin_progress(progress_, cfg_.origin);
   durable_ = std::max(durable_, durable);
   applier_->confirm_durable(durable_);
+  publish_metrics();
   collected_ += applier_->counters();
   applier_.reset();
   reported_ = std::max(reported_, durable);
@@ -624,7 +627,24 @@ void Session::abandon_transaction(const char* reason) {
   totals_.confirmed = reported_;
 }
 
+// What the applier counted since the last call, into the task's metrics:
+// per-table counts are kept by the applier without locks and handed over
+// here, once a second, never per change.
+void Session::publish_metrics() {
+  metrics::TaskMetrics* m = hooks_.metrics;
+  if (!m) return;
+  std::uint64_t transactions = totals_.counters.transactions + collected_.transactions;
+  if (applier_) {
+    applier_->take_table_counts([m](const metrics::TableCounts& c) { m->add_table_counts(c); });
+    transactions += applier_->counters().transactions;
+    m->set_apply_position(applier_->counters().durable_commit_time, applier_->pending_since());
+  }
+  m->set_applied_transactions(transactions);
+  m->set_positions(last_received_, durable_);
+}
+
 void Session::collect_totals() {
+  publish_metrics();  // before totals_ takes this session's counts
   ApplyCounters c = collected_;
   if (applier_) {
     const ApplyCounters& a = applier_->counters();

@@ -17,6 +17,7 @@
 
 #include "apply/applier.h"
 #include "apply/change_throttle.h"
+#include "metrics/task_metrics.h"
 #include "pg/conninfo.h"
 #include "pg/connection.h"
 #include "pg/replication_stream.h"
@@ -46,6 +47,8 @@ struct SessionTotals {
 struct SessionHooks {
   std::function<void()> streaming;   // START_REPLICATION succeeded
   std::function<void()> progressed;  // the destination's durable position moved
+  // Told once a second what was applied (per table), latency, positions.
+  metrics::TaskMetrics* metrics = nullptr;
 };
 
 // Connections the caller already has (from its startup checks), used instead

@@ -138,7 +138,8 @@ std::set<task::TableName> table_names(const schema::SourceSchema& schema) {
 
 InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& stop,
                                    const std::function<void()>& prepared,
-                                   fullsync::Throttle& throttle) {
+                                   fullsync::Throttle& throttle,
+                                   fullsync::ProgressObserver* observer) {
   pg::Connection dest = open_side(o.target, "destination", o);
   task::TaskStore store(dest);
   std::string phase = store.phase(o.task);
@@ -183,8 +184,9 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
 
   if (o.has_phase("full")) {
     bool columns_renamed = !o.has_phase("schema");
-    if (!fullsync::run_full_sync(full_sync_config(o, snap, throttle), copy_jobs(schema, o, columns_renamed),
-                                 stop)) {
+    fullsync::FullSyncConfig copy = full_sync_config(o, snap, throttle);
+    copy.observer = observer;
+    if (!fullsync::run_full_sync(copy, copy_jobs(schema, o, columns_renamed), stop)) {
       result.stopped = true;
       return result;
     }

@@ -12,6 +12,7 @@
 #include "cli/options.h"
 #include "fullsync/throttle.h"
 #include "error.h"
+#include "fullsync/progress.h"
 #include "pg/lsn.h"
 #include "task/selection.h"
 
@@ -34,10 +35,12 @@ class ConflictError : public Error {
 // Runs what is left of the schema and full phases. prepared is called once
 // the destination holds the task's tables and the copy starts (failures
 // before it are setup errors, not retried; not called when nothing is left
-// to copy). Throws on failure.
-// throttle: the full-sync limits, shared with SIGHUP (cli/live_settings.h).
+// to copy). throttle: the full-sync limits, shared with SIGHUP
+// (cli/live_settings.h); observer, when set, is told the full sync's progress
+// (metrics). Throws on failure.
 InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& stop,
                                    const std::function<void()>& prepared,
-                                   fullsync::Throttle& throttle);
+                                   fullsync::Throttle& throttle,
+                                   fullsync::ProgressObserver* observer = nullptr);
 
 }  // namespace pgdts::cli

@@ -21,6 +21,7 @@
 #include "cli/stop_signal.h"
 #include "error.h"
 #include "logging/log.h"
+#include "metrics/task_monitor.h"
 #include "pg/connection.h"
 #include "pg/pipeline.h"
 #include "pg/replication_stream.h"
@@ -191,6 +192,21 @@ apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open,
   return cfg;
 }
 
+// Metrics and alerts of the run (metrics/task_monitor.h).
+metrics::MonitorConfig monitor_config(const Options& o) {
+  metrics::MonitorConfig m;
+  m.task = o.task;
+  m.port = o.metrics_port;
+  m.alert_command = o.alert_command;
+  m.alert_latency = o.alert_latency_seconds;
+  m.alert_hold = metrics::latency_hold();
+  m.source = o.source;
+  m.slot = task::slot_name(o.task);
+  m.application_name = "pgdts_" + o.task;
+  m.limits = {o.full_qps, o.full_rps, o.full_mbps, o.incr_rps, o.incr_mbps};
+  return m;
+}
+
 }  // namespace
 
 int report_error(const std::string& message, int status) {
@@ -202,6 +218,16 @@ int report_error(const std::string& message, int status) {
 int run_sync(const Options& o) {
   const std::atomic<bool>& stop = install_stop_signals();
   install_reload_signal();  // from the start: SIGHUP's default action would end the run
+  // First: a metrics port in use fails the run before anything starts.
+  // Declared before everything else, so destroyed last: a task_failed
+  // alert is delivered before the process exits.
+  std::optional<metrics::TaskMonitor> monitor;
+  try {
+    monitor.emplace(monitor_config(o));
+  } catch (const UsageError& e) {
+    return report_error(e.what(), 2);
+  }
+  monitor->set_phase(first_phase(o));
   std::string phases;
   for (const auto& p : o.phases) phases += (phases.empty() ? "" : ",") + p;
   log::Event("sync_starting")
@@ -249,6 +275,7 @@ int run_sync(const Options& o) {
     connection_window.success();
     other_window.success();
     backoff = kBackoffFirst;
+    monitor->progressed();
   };
   auto healthy_session_ended = [&] {
     bool healthy = streaming_since &&
@@ -256,6 +283,7 @@ int run_sync(const Options& o) {
     streaming_since.reset();
     return healthy;
   };
+  hooks.metrics = &monitor->metrics();
 
   auto summary = [&](const char* event) {
     log::Event(event)
@@ -278,7 +306,13 @@ int run_sync(const Options& o) {
     RetryWindow* window = nullptr;
     try {
       if (!initial_done) {
-        InitialSyncResult initial = run_initial_sync(o, stop, [&] { copying = true; }, live.full_sync());
+        InitialSyncResult initial = run_initial_sync(
+            o, stop,
+            [&] {
+              copying = true;
+              monitor->set_phase("full");
+            },
+            live.full_sync(), &monitor->metrics().full_sync_observer());
         if (initial.stopped) {
           summary("shutdown");
           return 0;
@@ -287,8 +321,10 @@ int run_sync(const Options& o) {
         // The copy is done and durable: failures during it are over.
         connection_window.success();
         other_window.success();
+        monitor->progressed();  // recovered, if the copy had failed before
         cfg.scope.tables = std::move(initial.tables);
         cfg.scope.copied_at = std::move(initial.copied_at);
+        monitor->set_phase(o.has_phase("incremental") ? "incremental" : "copied");
         if (!o.has_phase("incremental")) {
           log::Event("sync_done").field("task", o.task).info();
           return 0;
@@ -317,10 +353,14 @@ int run_sync(const Options& o) {
       if (window_left) log_failure(e, "other", std::min(backoff, other_window.remaining()));
     } catch (const std::exception& e) {
       summary("stopped");
+      monitor->failure_final("other", e.what());
       return report_error(e.what(), 1);
     }
+    const char* kind = window == &connection_window ? "connection" : "other";
+    if (window_left) monitor->failure_retried(kind, failure);
     if (!window_left) {
       std::string message = failure + "; " + window->describe() + ", giving up";
+      monitor->failure_final(kind, message);
       store_last_error(o, message);
       summary("stopped");
       return report_error(message, 1);
