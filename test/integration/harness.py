@@ -512,6 +512,25 @@ class Pgdts:
             raise AssertionError(f"`pgdts {' '.join(args)}` did not exit within {timeout:.0f} s\n"
                                  f"stdout tail:\n{tail(out, 20)}\nstderr tail:\n{tail(err, 20)}")
 
+    def verify(self, source: Cluster, dest: Cluster, task: str = "it", *extra: str,
+               timeout: float = 240) -> tuple[int, dict]:
+        """`pgdts verify --format json`: (exit status, its JSON document)."""
+        r = self.run(["verify", "--source", source.conninfo(), "--target", dest.conninfo(),
+                      "--task", task, "--format", "json", *extra], timeout=timeout)
+        assert r.returncode in (0, 1) and r.stdout.strip(), \
+            f"verify failed to run (exit {r.returncode}):\n{tail(r.stdout)}\n{tail(r.stderr)}"
+        return r.returncode, json.loads(r.stdout)
+
+    def assert_verified_equal(self, source: Cluster, dest: Cluster, task: str = "it",
+                              *extra: str) -> dict:
+        """pgdts verify finds the task's tables equal (exit 0): rows and metadata."""
+        status, doc = self.verify(source, dest, task, *extra)
+        differing = [t for t in doc["tables"] if t["status"] != "equal"]
+        assert status == 0 and doc["equal"], \
+            f"verify of task {task}: exit {status}; tables differing: {differing}; " \
+            f"metadata: {doc.get('metadata')}; notes: {doc.get('notes')}"
+        return doc
+
     def stream(self, source: Cluster, task: str = "it", *extra: str,
                timeout: float = 60) -> subprocess.CompletedProcess:
         return self.run(["stream", "--source", source.conninfo(), "--task", task, *extra],

@@ -22,9 +22,10 @@ TABLES = ["t", "h"]
 DDL = "CREATE TABLE t (id int PRIMARY KEY, v text); CREATE TABLE h (id int, v text)"
 
 
-def verify_equal(source, dest, tables=TABLES):
-    """The destination equals the source, row by row. (The integrator may
-    switch this to `pgdts verify` once it exists.)"""
+def verify_equal(pgdts, source, dest, tables=TABLES):
+    """The destination equals the source: pgdts verify says so (rows and
+    metadata), and so does the harness' own row comparison."""
+    pgdts.assert_verified_equal(source, dest, "it")
     assert_tables_equal(source, dest, tables)
 
 
@@ -132,7 +133,7 @@ def test_destination_stopped_20s_sync_resumes_by_itself(source, dest, pgdts):
     assert last > 1000, "the writer wrote nothing during the outage"
     wait_caught_up(source, dest, app, timeout=120)
     app.stop()
-    verify_equal(source, dest)
+    verify_equal(pgdts, source, dest)
     assert dest.one("SELECT count(*) FROM h") == 300 + (last - 1000)
     assert '"event":"apply_failed"' in app.logs() or "apply_failed" in app.logs()
 
@@ -148,7 +149,7 @@ def test_source_stopped_briefly_sync_resumes_by_itself(source, dest, pgdts):
     _write(source, 101, 200)
     wait_caught_up(source, dest, app, timeout=120)
     app.stop()
-    verify_equal(source, dest)
+    verify_equal(pgdts, source, dest)
     assert dest.one("SELECT count(*) FROM h") == 200
 
 
@@ -176,7 +177,7 @@ def test_destination_that_stays_away_ends_the_run_after_the_connection_window(
     _assert_resumes_from(app, origin)
     wait_caught_up(source, dest, app)
     app.stop()
-    verify_equal(source, dest)
+    verify_equal(pgdts, source, dest)
     assert dest.one("SELECT count(*) FROM h") == 200
 
 
@@ -201,7 +202,7 @@ def test_source_that_stays_away_ends_the_run_and_status_says_why(
     _assert_resumes_from(app, origin)
     wait_caught_up(source, dest, app)
     app.stop()
-    verify_equal(source, dest)
+    verify_equal(pgdts, source, dest)
     assert dest.one("SELECT count(*) FROM h") == 200
     assert "last error:" not in _status(pgdts, dest)   # a new run starts with a clean slate
 
@@ -232,7 +233,7 @@ def test_connections_that_are_made_then_lost_still_use_up_the_window(
     _assert_resumes_from(app, origin)
     wait_caught_up(source, dest, app)
     app.stop()
-    verify_equal(source, dest)
+    verify_equal(pgdts, source, dest)
     assert dest.one("SELECT count(*) FROM h") == 100
 
 
@@ -257,7 +258,7 @@ def test_other_error_ends_the_run_after_the_other_window(source, dest, pgdts, mi
     _assert_resumes_from(app, origin)
     wait_caught_up(source, dest, app)
     app.stop()
-    verify_equal(source, dest)
+    verify_equal(pgdts, source, dest)
     assert dest.one("SELECT count(*) FROM h") == 200
 
 
@@ -298,5 +299,5 @@ def test_sigterm_while_waiting_on_a_destination_lock_rolls_back_and_exits_0(sour
     _assert_resumes_from(app, origin)
     wait_caught_up(source, dest, app)
     app.stop()
-    verify_equal(source, dest)
+    verify_equal(pgdts, source, dest)
     assert dest.one("SELECT count(*) FROM h") == 200

@@ -16,6 +16,10 @@ def test_one_source_to_two_destinations_each_with_its_own_slot(source, make_clus
     source.sql("DELETE FROM t WHERE id % 11 = 0")
     for app in apps:
         wait_caught_up(source, app.dest, app)
+    # Verified while both tasks run (their heartbeats keep the origins moving).
+    for d, task in zip(dests, ["east", "west"]):
+        pgdts.assert_verified_equal(source, d, task)
+    for app in apps:
         app.stop()
     for d in dests:
         assert_tables_equal(source, d, ["t"])
@@ -37,6 +41,10 @@ def test_two_source_databases_into_one_destination_each_with_its_own_origin(sour
     second.sql("UPDATE customers SET v = 'changed' WHERE id < 5")
     for app in apps:
         wait_caught_up(app.source, dest, app)
+    # Verified while both tasks run: each compares the tables of its own source.
+    pgdts.assert_verified_equal(source, dest, "one")
+    pgdts.assert_verified_equal(second, dest, "two")
+    for app in apps:
         app.stop()
     assert_tables_equal(source, dest, ["orders"])
     assert_tables_equal(second, dest, ["customers"])
