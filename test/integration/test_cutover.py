@@ -13,7 +13,6 @@ import re
 import threading
 import time
 
-import psycopg
 
 import harness
 
