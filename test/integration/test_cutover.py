@@ -13,7 +13,6 @@ import re
 import threading
 import time
 
-import psycopg
 
 import harness
 
@@ -245,3 +244,29 @@ def test_a_serial_table_created_during_sync_has_its_sequence_followed(pgdts, sou
              and dest.one("SELECT last_value FROM later_id_seq") == 300, timeout=120)
     assert dest.one("SELECT is_called FROM later_id_seq") is True
     app.stop()
+
+
+def test_cutover_sets_sequences_under_their_mapped_schema(pgdts, source, dest, monkeypatch):
+    source.sql("CREATE SCHEMA shop; CREATE TABLE shop.items (id serial PRIMARY KEY, v text)")
+    source.sql("INSERT INTO shop.items (v) SELECT 'x' FROM generate_series(1, 100)")
+    monkeypatch.setenv("PGDTS_TEST_SEQUENCE_SECONDS", "2")
+    app = pgdts.sync(source, dest, phases="schema,full,incremental", wait_ready=False,
+                     extra_args=["--map", "shop=store"])
+    app.wait_phase("incremental", timeout=300)
+    source.sql("INSERT INTO shop.items (v) SELECT 'y' FROM generate_series(1, 20)")
+    r = cutover(pgdts, source, dest, "--map", "shop=store", "--sequence-margin", "50")
+    assert r.returncode == 0, f"cutover failed:\n{r.stdout}\n{r.stderr}"
+    assert re.search(r"^store\.items_id_seq: destination \d+ -> 170 \(source 120\)$", r.stdout, re.M), \
+        r.stdout
+    assert dest.one("SELECT count(*) FROM store.items") == 120
+    assert dest.one("SELECT nextval('store.items_id_seq')") == 171
+    app.stop()
+
+
+def test_cutover_of_a_task_without_incremental_sync_says_so(pgdts, source, dest):
+    source.sql("CREATE TABLE t (id serial PRIMARY KEY)")
+    app = pgdts.sync(source, dest, phases="schema,full", wait_ready=False)
+    assert app.wait_exit() == 0, app.log_tail()
+    r = cutover(pgdts, source, dest, timeout=5)
+    assert r.returncode == 1, f"status {r.returncode}:\n{r.stdout}\n{r.stderr}"
+    assert 'task "it" is in phase copied, not incremental' in r.stderr, r.stderr
