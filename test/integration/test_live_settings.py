@@ -9,7 +9,9 @@ import json
 import signal
 import time
 
-from harness import assert_tables_equal, wait_caught_up
+import urllib.request
+
+from harness import assert_tables_equal, free_port, wait_caught_up
 
 BURST = 200  # a tenth of a second of tokens, the open group and timing slack
 
@@ -22,6 +24,15 @@ def status_json(pgdts, dest, task="it") -> dict:
     r = pgdts.run(["status", "--target", dest.conninfo(), "--task", task, "--format", "json"])
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
+
+
+def metric(port: int, name: str) -> str | None:
+    """The value of an unlabelled-but-task series `name{task="it"}`, as text."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + '{task="it"}'):
+                return line.split()[-1]
+    return None
 
 
 def wait_for(predicate, timeout: float, what: str):
@@ -39,7 +50,9 @@ def test_incr_rps_limits_the_apply_rate_and_sighup_changes_it(source, dest, pgdt
         c.sql("CREATE TABLE t (id int PRIMARY KEY, v text)")
     config = tmp_path / "task.ini"
     config.write_text("incr-rps = 100\n")
-    app = pgdts.sync(source, dest, extra_args=["--config", str(config)])
+    port = free_port()
+    app = pgdts.sync(source, dest, extra_args=["--config", str(config), "--metrics-port", str(port)])
+    assert metric(port, "pgdts_incr_rps_limit") == "100"
     wait_for(lambda: status_json(pgdts, dest).get("throttles") == "incr-rps 100", 30,
              "the throttle in status")
 
@@ -65,6 +78,7 @@ def test_incr_rps_limits_the_apply_rate_and_sighup_changes_it(source, dest, pgdt
     assert dest_count(dest) == 3000
     s = status_json(pgdts, dest)
     assert s["throttles"] == "incr-rps 1000000", s
+    assert float(metric(port, "pgdts_incr_rps_limit")) == 1e6
     app.stop()
     assert_tables_equal(source, dest, ["t"])
 

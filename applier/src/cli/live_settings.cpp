@@ -77,6 +77,7 @@ void LiveSettings::reload() {
 void LiveSettings::apply(const Options& o) {
   full_.set_limits(full_limits(o));
   incremental_.set_limits(change_limits(o));
+  if (on_change_) on_change_(o);
   log::Event("throttles_changed").field("task", o.task).field("throttles", describe_throttles(o)).info();
 }
 

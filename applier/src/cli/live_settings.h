@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -26,6 +27,9 @@ class LiveSettings {
   fullsync::Throttle& full_sync() { return full_; }
   apply::ChangeThrottle& incremental() { return incremental_; }
 
+  // Called (on the watcher thread) with the options after each reload that
+  // changed them; set before watch_reloads.
+  void on_change(std::function<void(const Options&)> f) { on_change_ = std::move(f); }
   // Stores the current limits with the task (best effort).
   void store();
   // Watches for SIGHUP until stop is set or this object goes away.
@@ -39,6 +43,7 @@ class LiveSettings {
   Options options_;
   fullsync::Throttle full_;
   apply::ChangeThrottle incremental_;
+  std::function<void(const Options&)> on_change_;
   std::atomic<bool> done_{false};
   std::thread watcher_;
 };

@@ -193,6 +193,10 @@ apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open,
 }
 
 // Metrics and alerts of the run (metrics/task_monitor.h).
+metrics::ThrottleLimits throttle_limits(const Options& o) {
+  return {o.full_qps, o.full_rps, o.full_mbps, o.incr_rps, o.incr_mbps};
+}
+
 metrics::MonitorConfig monitor_config(const Options& o) {
   metrics::MonitorConfig m;
   m.task = o.task;
@@ -203,7 +207,7 @@ metrics::MonitorConfig monitor_config(const Options& o) {
   m.source = o.source;
   m.slot = task::slot_name(o.task);
   m.application_name = "pgdts_" + o.task;
-  m.limits = {o.full_qps, o.full_rps, o.full_mbps, o.incr_rps, o.incr_mbps};
+  m.limits = throttle_limits(o);
   return m;
 }
 
@@ -253,6 +257,9 @@ int run_sync(const Options& o) {
   cfg.scope.names = o.names;
   LiveSettings live(o);
   live.store();
+  live.on_change([&monitor](const Options& now) {
+    monitor->metrics().set_limits(throttle_limits(now));
+  });
   live.watch_reloads(stop);
   cfg.throttle = &live.incremental();
   bool initial_done = false;

@@ -1,5 +1,7 @@
 #include "metrics/task_metrics.h"
 
+#include <limits>
+
 #include <algorithm>
 #include <chrono>
 
@@ -145,10 +147,14 @@ void TaskMetrics::set_latency(double seconds) { latency_g_.with({task_}).set(sec
 void TaskMetrics::set_wal_retained(double bytes) { wal_retained_g_.with({task_}).set(bytes); }
 
 void TaskMetrics::set_limits(const ThrottleLimits& l) {
-  // A limit that is not set has no series: absent means unlimited.
+  // A limit never set has no series: absent means unlimited. One lifted at
+  // run time keeps its series, at +Inf.
+  std::lock_guard lock(limits_mutex_);
   auto limit = [&](const char* name, const char* help, const std::optional<double>& v) {
-    if (!v) return;
-    registry_.gauge(name, help, {"task"}).with({task_}).set(*v);
+    if (!v && !published_limits_.count(name)) return;
+    published_limits_.insert(name);
+    registry_.gauge(name, help, {"task"}).with({task_}).set(
+        v ? *v : std::numeric_limits<double>::infinity());
   };
   limit("pgdts_full_qps_limit", "--full-qps: queries per second against the source in full sync",
         l.full_qps);

@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "fullsync/progress.h"
@@ -38,7 +40,8 @@ struct TableCounts {
 };
 
 // Throttle limits in force (unset: unlimited). Whoever changes them at run
-// time calls TaskMetrics::set_limits with the new ones.
+// time calls TaskMetrics::set_limits with the new ones (cli/live_settings.h
+// on SIGHUP); a limit lifted then reads +Inf.
 struct ThrottleLimits {
   std::optional<double> full_qps, full_rps, full_mbps, incr_rps, incr_mbps;
 };
@@ -95,6 +98,8 @@ class TaskMetrics {
   };
 
   std::string task_;
+  std::mutex limits_mutex_;
+  std::set<std::string> published_limits_;  // limit gauges that have a series
   Family &phase_g_, &failing_g_, &errors_c_, &retries_c_, &alerts_c_;
   Family &changes_c_, &bytes_c_, &skipped_c_, &transactions_c_;
   Family &source_lsn_g_, &applied_lsn_g_, &latency_g_, &wal_retained_g_;
