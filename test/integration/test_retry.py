@@ -12,7 +12,6 @@ import json
 import threading
 import time
 
-import psycopg
 import pytest
 
 from harness import assert_tables_equal, current_wal_lsn, run_on_both, wait_caught_up
@@ -102,7 +101,7 @@ def _status(pgdts, dest, fmt=None):
 
 def _assert_status_shows(pgdts, dest, reason):
     text = _status(pgdts, dest)
-    assert f"last error:    " in text and reason in text, text
+    assert "last error:    " in text and reason in text, text
     doc = json.loads(_status(pgdts, dest, "json"))
     assert reason in (doc["last_error"] or ""), doc
 
