@@ -138,6 +138,12 @@ std::string first_phase(const Options& o) {
   return "incremental";
 }
 
+// The task is being run by another process: never retried.
+class TaskTakenError : public Error {
+ public:
+  using Error::Error;
+};
+
 // One pgdts process per task: a session-level advisory lock on the
 // destination, held while the returned connection lives.
 pg::Connection lock_task(const Options& o) {
@@ -146,8 +152,23 @@ pg::Connection lock_task(const Options& o) {
   pg::Result r = lock.exec("SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtextextended($1, 0))",
                            {key.c_str()});
   if (r.value(0, 0) != "t")
-    throw Error("task \"" + o.task + "\" is being run by another pgdts process; stop it first");
+    throw TaskTakenError("task \"" + o.task + "\" is being run by another pgdts process; stop it first");
   return lock;
+}
+
+// Before a retry: a destination that restarted or dropped the connection
+// released the task's lock with it, and another process may have started
+// the task meanwhile. Takes the lock again (a ConnectionError while the
+// destination is still away is retried like any other).
+void keep_task_lock(const Options& o, pg::Connection& lock) {
+  try {
+    lock.exec("SELECT 1");
+    return;
+  } catch (const pg::ConnectionError&) {
+  }
+  lock.close();
+  lock = lock_task(o);
+  log::Event("task_lock_taken_again").field("task", o.task).info();
 }
 
 // Everything that must hold before the first session; no retries here. The
@@ -307,11 +328,14 @@ int run_sync(const Options& o) {
         .info();
   };
 
+  bool retrying = false;
   while (true) {
     std::string failure;
     bool window_left = true;
     RetryWindow* window = nullptr;
     try {
+      if (retrying) keep_task_lock(o, task_lock);
+      retrying = true;
       if (!initial_done) {
         InitialSyncResult initial = run_initial_sync(
             o, stop,
@@ -343,6 +367,9 @@ int run_sync(const Options& o) {
       summary("shutdown");
       return 0;
     } catch (const ConflictError& e) {
+      return report_error(e.what(), 1);
+    } catch (const TaskTakenError& e) {
+      summary("stopped");
       return report_error(e.what(), 1);
     } catch (const pg::ConnectionError& e) {
       if (!started && !(copying && !initial_done)) return report_error(e.what(), 1);
