@@ -252,7 +252,6 @@ int run_sync(const Options& o) {
   } catch (const UsageError& e) {
     return report_error(e.what(), 2);
   }
-  monitor->set_phase(first_phase(o));
   std::string phases;
   for (const auto& p : o.phases) phases += (phases.empty() ? "" : ",") + p;
   log::Event("sync_starting")
@@ -274,6 +273,7 @@ int run_sync(const Options& o) {
   } catch (const std::exception& e) {
     return report_error(e.what(), 1);
   }
+  monitor->set_phase(first_phase(o));  // the task runs: metrics and the WAL probe start
   cfg.scope.selection = o.selection;
   cfg.scope.names = o.names;
   LiveSettings live(o);

@@ -88,14 +88,15 @@ void TaskMonitor::alert(const char* event, const std::string& message) {
 // destination, so a stuck destination shows), its alerts, and every 15 s
 // the WAL retained by the slot.
 void TaskMonitor::tick_loop() {
-  auto next_probe = Clock::now() + 2s;  // let the run create its slot first
+  std::optional<Clock::time_point> next_probe;
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     wake_.wait_for(lock, kTickEvery, [this] { return stopping_; });
     if (stopping_) return;
     auto now = Clock::now();
     tick(now);
-    if (now >= next_probe) {
+    if (!next_probe && !phase_.empty()) next_probe = now + 2s;  // let the run create its slot
+    if (next_probe && now >= *next_probe) {
       lock.unlock();
       probe_wal_retained();
       lock.lock();

@@ -48,6 +48,8 @@ class TaskMonitor {
   TaskMetrics& metrics() { return metrics_; }
   const Registry& registry() const { return registry_; }
 
+  // The first call also starts the WAL probe: the task's slot exists, or
+  // is about to (no probe while sync's prechecks run).
   void set_phase(const std::string& phase);
   // A failure of kind "connection"/"other" that is retried (task_failing on
   // the first), or that ends the run (task_failed).
@@ -71,7 +73,7 @@ class TaskMonitor {
   std::mutex mutex_;  // policy_, phase_, stopping_
   std::condition_variable wake_;
   AlertPolicy policy_;
-  std::string phase_;  // for alert events, which the ticker thread raises too
+  std::string phase_;  // for alert events, which the ticker thread raises too; empty: not started
   bool stopping_ = false;
   std::optional<pg::Connection> probe_;  // the ticker thread's, for probe_wal_retained
   std::thread ticker_;
