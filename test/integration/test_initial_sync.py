@@ -129,6 +129,7 @@ def test_kill9_during_full_sync_resumes_without_recopying(pgdts, source, dest):
     catch_up(source, dest, app)
     tables = schema_fixture.leaf_tables(source) + [("bulk", "events")]
     harness.assert_tables_equal(source, dest, tables)
+    wait_foreign_keys_validated(dest, app)
     harness.assert_catalogs_equal(source.connect(), dest.connect())
 
     copied: dict[str, int] = {}
@@ -142,6 +143,55 @@ def test_kill9_during_full_sync_resumes_without_recopying(pgdts, source, dest):
     assert not recopied, f"tables copied more than once: {recopied}"
     assert len(copied) == len(tables), f"{len(copied)} tables copied of {len(tables)}"
     assert skipped > 0, "no run found a finished table to skip: the kills came too early to tell"
+    app.stop()
+
+
+def wait_foreign_keys_validated(dest, app, task: str = "it", timeout: float = 120) -> None:
+    """Until foreign keys a resumed copy left NOT VALID are validated
+    (pgdts.task.fks_valid_after cleared: task/deferred_fks.h)."""
+    deadline = time.monotonic() + timeout
+    while dest.one("SELECT fks_valid_after IS NOT NULL FROM pgdts.task WHERE task = %s", [task]):
+        assert time.monotonic() < deadline, f"foreign keys not validated; log tail:\n{app.log_tail()}"
+        assert app.alive(), app.log_tail()
+        time.sleep(0.5)
+
+
+def test_a_child_copied_after_a_resume_may_refer_to_a_parent_only_the_stream_brings(pgdts, source, dest):
+    """The parent table is copied in the first run, the child (blocked by a
+    destination lock) only after a resume, under a later snapshot: it holds a
+    row whose parent came after the first snapshot. The foreign key is
+    created NOT VALID, the stream brings the parent, then the key is
+    validated; nothing waits on anything else."""
+    source.sql("CREATE TABLE parent (id int PRIMARY KEY, pad text); "
+               "CREATE TABLE child (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES parent); "
+               "INSERT INTO parent SELECT i, repeat('p', 200) FROM generate_series(1, 20000) i; "
+               "INSERT INTO child SELECT i, i FROM generate_series(1, 100) i")
+    # One job, throttled: parent (the bigger table) is copied first and slowly.
+    app = pgdts.sync(source, dest, phases="schema,full,incremental", wait_ready=False,
+                     extra_args=["--jobs", "1", "--full-rps", "5000"])
+    app.wait_phase("full", timeout=120)
+    with dest.connect(autocommit=False, comparable=False) as locker:
+        locker.execute("LOCK TABLE child IN ACCESS EXCLUSIVE MODE")
+        deadline = time.monotonic() + 120
+        while dest.one("SELECT count(*) FROM pgdts.table_sync WHERE task = 'it' "
+                       "AND source_table = 'parent' AND state = 'copied'") == 0:
+            assert time.monotonic() < deadline and app.alive(), app.log_tail()
+            time.sleep(0.2)
+        app.kill9()
+        locker.rollback()
+    source.sql("INSERT INTO parent VALUES (30001, 'late')")
+    source.sql("INSERT INTO child VALUES (30001, 30001)")
+
+    app = pgdts.sync(source, dest, phases="schema,full,incremental", wait_ready=False,
+                     extra_args=["--jobs", "1"])
+    app.wait_phase("incremental", timeout=180)
+    assert "event=foreign_keys_deferred" in app.logs(), app.log_tail()
+    source.sql("INSERT INTO parent VALUES (30002, 'after'); INSERT INTO child VALUES (30002, 30002)")
+    catch_up(source, dest, app)
+    wait_foreign_keys_validated(dest, app)
+    assert dest.one("SELECT convalidated FROM pg_constraint WHERE conname = 'child_parent_id_fkey'")
+    assert "event=foreign_keys_validated" in app.logs()
+    pgdts.assert_verified_equal(source, dest, "it")
     app.stop()
 
 

@@ -305,3 +305,26 @@ def test_sigterm_while_waiting_on_a_destination_lock_rolls_back_and_exits_0(sour
     app.stop()
     verify_equal(pgdts, source, dest)
     assert dest.one("SELECT count(*) FROM h") == 200
+
+
+def test_sigterm_while_a_replayed_create_index_concurrently_waits_exits_0(source, dest, pgdts):
+    """CREATE INDEX CONCURRENTLY runs alone on the destination; blocked by a
+    lock, a stop cancels it (after the grace) instead of hanging, and the
+    next start builds the index (an invalid leftover is dropped first)."""
+    run_on_both(source, dest, DDL)
+    app = pgdts.sync(source, dest)
+    _write(source, 1, 50)
+    wait_caught_up(source, dest, app)
+    with dest.connect(autocommit=False, comparable=False) as locker:
+        locker.execute("LOCK TABLE t IN SHARE UPDATE EXCLUSIVE MODE")
+        source.sql("CREATE INDEX CONCURRENTLY t_v ON t (v)")
+        _wait_for_lock_wait(dest, app)
+        app.stop(timeout=60)                      # exit 0, the lock still held
+        assert locker.execute("SELECT 1").fetchone() == (1,)
+        locker.rollback()
+    app = pgdts.sync(source, dest)
+    _write(source, 51, 60)
+    wait_caught_up(source, dest, app)
+    app.stop()
+    assert dest.one("SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = 'public.t_v'::regclass")
+    verify_equal(pgdts, source, dest)

@@ -94,6 +94,7 @@ class Session : public DestinationCatalog {
   void stop_cleanly();
   void abandon_transaction(const char* reason);
   void end_blocked_backend();
+  void while_waiting();
   void check_stop_while_waiting(Clock::time_point now);
   void collect_totals();
   void publish_metrics();
@@ -131,6 +132,7 @@ class Session : public DestinationCatalog {
   std::uint64_t messages_since_periodic_ = 0;
   bool ping_sent_ = false;
   std::optional<Clock::time_point> waiting_stop_deadline_;
+  Clock::time_point last_wait_status_{};
   std::uint64_t logged_changes_ = 0;
   Clock::time_point logged_at_{};
 };
@@ -263,17 +265,8 @@ void Session::start_stream() {
   last_received_ = std::max(origin_start_, reported_);
   applier_.emplace(apply_, origin_start_, cfg_.limits, *this, replica_role_, cfg_.scope);
   // A long DDL (a table rewrite, an index build) keeps the applier waiting
-  // with the stream unread: a status update now and then (the position
-  // unchanged) keeps the walsender from dropping the connection after
-  // wal_sender_timeout.
-  applier_->on_wait([this, last = Clock::now()]() mutable {
-    auto now = Clock::now();
-    check_stop_while_waiting(now);
-    if (now - last < 5s) return;
-    last = now;
-    stream_->send_status(last_received_, reported_, reported_, false);
-    last_message_ = now;
-  });
+  // with the stream unread.
+  applier_->on_wait([this] { while_waiting(); });
   log::Event("apply_started")
       .field("task", cfg_.task)
       .field("slot", cfg_.slot)
@@ -366,7 +359,7 @@ void Session::run_alone(const ddl::Plan& plan) {
     bool convert = !session_encoding_.empty() && session_encoding_ != "UTF8";
     if (convert) progress_.exec("SET client_encoding = " + progress_.literal(session_encoding_));
     progress_.exec("SET search_path TO " + (path.empty() ? std::string("DEFAULT") : path));
-    progress_.exec(plan.sql);
+    progress_.exec_while(plan.sql, [this] { while_waiting(); });
     progress_.exec("RESET search_path; SET client_encoding = 'UTF8'");
   } catch (const pg::SqlError& e) {
     try {
@@ -572,6 +565,19 @@ void Session::wait_for_input(Clock::time_point now) {
 void Session::stop_cleanly() {
   applier_->finish();
   send_feedback();
+}
+
+// Called about once a second while the destination keeps the session
+// waiting (a pipelined statement, or a DDL run alone): a status update now
+// and then (the position unchanged) keeps the walsender from dropping the
+// connection after wal_sender_timeout, and a stop request is honoured.
+void Session::while_waiting() {
+  auto now = Clock::now();
+  check_stop_while_waiting(now);
+  if (now - last_wait_status_ < 5s) return;
+  last_wait_status_ = now;
+  stream_->send_status(last_received_, reported_, reported_, false);
+  last_message_ = now;
 }
 
 // A stop requested while the apply session waits for the destination: the

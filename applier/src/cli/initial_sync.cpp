@@ -1,5 +1,7 @@
 #include "cli/initial_sync.h"
 
+#include <algorithm>
+
 #include "apply/origin.h"
 #include "error.h"
 #include "fullsync/full_sync.h"
@@ -7,6 +9,7 @@
 #include "pg/connection.h"
 #include "pg/replication_stream.h"
 #include "schema/schema_sync.h"
+#include "task/deferred_fks.h"
 #include "task/task_state.h"
 
 namespace pgdts::cli {
@@ -134,6 +137,22 @@ std::set<task::TableName> table_names(const schema::SourceSchema& schema) {
   return names;
 }
 
+// Keys, indexes and foreign keys. Tables copied under different snapshots
+// (a resumed full sync) get their foreign keys validated only once the
+// stream has passed the latest copy (task/deferred_fks.h); a task without
+// the incremental phase has no stream to wait for.
+void create_post_data(pg::Connection& dest, const schema::SourceSchema& schema, const Options& o) {
+  std::map<task::TableName, pg::Lsn> copied = fullsync::copied_positions(dest, o.task);
+  pg::Lsn first = 0, last = 0;
+  for (const auto& [table, lsn] : copied) {
+    first = first ? std::min(first, lsn) : lsn;
+    last = std::max(last, lsn);
+  }
+  bool defer = o.has_phase("incremental") && first != last;
+  std::vector<schema::DeferredForeignKey> deferred = schema::create_post_data(dest, schema, o.names, defer);
+  if (!deferred.empty()) task::defer_foreign_keys(dest, o.task, deferred, last);
+}
+
 }  // namespace
 
 InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& stop,
@@ -151,7 +170,7 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
     schema::SourceSchema schema = read_schema_at(source, o, "");
     result.tables = table_names(schema);
     if (phase == "post_data") {
-      if (o.has_phase("schema")) schema::create_post_data(dest, schema, o.names);
+      if (o.has_phase("schema")) create_post_data(dest, schema, o);
       if (o.has_phase("full")) schema::sync_sequences(source, dest, schema, o.names);
       store.set_phase(o.task, o.has_phase("incremental") ? "incremental" : "copied");
     }
@@ -194,7 +213,7 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
   store.set_phase(o.task, "post_data");
   repl.connection().close();  // the snapshot (and a temporary slot) is no longer needed
 
-  if (o.has_phase("schema")) schema::create_post_data(dest, schema, o.names);
+  if (o.has_phase("schema")) create_post_data(dest, schema, o);
   if (o.has_phase("full")) schema::sync_sequences(source, dest, schema, o.names);
   store.set_phase(o.task, o.has_phase("incremental") ? "incremental" : "copied");
   log::Event("initial_sync_done").field("tables", schema.tables.size()).info();

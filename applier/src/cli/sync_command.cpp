@@ -25,6 +25,7 @@
 #include "pg/connection.h"
 #include "pg/pipeline.h"
 #include "pg/replication_stream.h"
+#include "task/deferred_fks.h"
 #include "task/source_checks.h"
 #include "task/task_state.h"
 
@@ -282,6 +283,7 @@ int run_sync(const Options& o) {
     monitor->metrics().set_limits(throttle_limits(now));
   });
   live.watch_reloads(stop);
+  task::ForeignKeyValidator fk_validator(o.target, o.task);
   cfg.throttle = &live.incremental();
   bool initial_done = false;
   bool copying = false;  // the initial phases are under way: their failures are retried
@@ -356,6 +358,7 @@ int run_sync(const Options& o) {
         cfg.scope.tables = std::move(initial.tables);
         cfg.scope.copied_at = std::move(initial.copied_at);
         monitor->set_phase(o.has_phase("incremental") ? "incremental" : "copied");
+        if (o.has_phase("incremental")) fk_validator.start(stop);
         if (!o.has_phase("incremental")) {
           log::Event("sync_done").field("task", o.task).info();
           return 0;

@@ -2,6 +2,14 @@
 // run statements, and turn failures into exceptions of the right type.
 #include "pg/connection.h"
 
+#include <poll.h>
+
+#include <cstring>
+
+#include <cerrno>
+
+#include <chrono>
+
 #include <cstdlib>
 #include <vector>
 
@@ -236,6 +244,46 @@ Result Connection::exec(const std::string& sql, std::initializer_list<const char
   std::vector<const char*> values(params);
   return checked(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
                               values.data(), nullptr, nullptr, 0));
+}
+
+Result Connection::exec_while(const std::string& sql, const std::function<void()>& waiting) {
+  if (!conn_) throw ConnectionError(side_ + ": not connected");
+  pg_conn* c = conn_.get();
+  if (!PQsendQuery(c, sql.c_str())) raise(nullptr, "");
+  try {
+    auto next_call = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (true) {
+      if (!PQconsumeInput(c)) raise(nullptr, "");
+      if (!PQisBusy(c)) break;
+      pollfd p{PQsocket(c), POLLIN, 0};
+      bool interrupted = ::poll(&p, 1, 1000) < 0;  // a signal (a stop request) is worth a look
+      if (interrupted && errno != EINTR)
+        throw ConnectionError(side_ + ": poll failed: " + std::strerror(errno));
+      auto now = std::chrono::steady_clock::now();
+      if (now >= next_call || interrupted) {
+        next_call = now + std::chrono::seconds(1);
+        waiting();
+      }
+    }
+  } catch (...) {
+    cancel_handle().cancel();
+    while (pg_result* r = PQgetResult(c)) PQclear(r);
+    throw;
+  }
+  // The statement's result; an error result wins over what follows it.
+  pg_result* kept = nullptr;
+  while (pg_result* r = PQgetResult(c)) {
+    bool failed = PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK;
+    bool kept_failed = kept && PQresultStatus(kept) != PGRES_COMMAND_OK &&
+                       PQresultStatus(kept) != PGRES_TUPLES_OK;
+    if (kept_failed && !failed) {
+      PQclear(r);
+      continue;
+    }
+    if (kept) PQclear(kept);
+    kept = r;
+  }
+  return checked(kept);
 }
 
 }  // namespace pgdts::pg

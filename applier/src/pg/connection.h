@@ -3,6 +3,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -89,6 +90,11 @@ class Connection {
   Result exec(const std::string& sql);
   // Runs one statement with text parameters (nullptr is NULL).
   Result exec(const std::string& sql, std::initializer_list<const char*> params);
+  // Like exec(sql), for a statement that may run long (an index build):
+  // calls waiting about once a second until it completes. When waiting
+  // throws, the statement is cancelled, its results drained, and the
+  // exception passed on.
+  Result exec_while(const std::string& sql, const std::function<void()>& waiting);
 
   const std::string& side() const { return side_; }
   bool is_open() const { return conn_ != nullptr; }

@@ -152,19 +152,25 @@ void create_pre_data(pg::Connection& dest, const SourceSchema& schema, const tas
   }
 }
 
-void create_post_data(pg::Connection& dest, const SourceSchema& schema, const task::NameMap& map) {
+std::vector<DeferredForeignKey> create_post_data(pg::Connection& dest, const SourceSchema& schema,
+                                                 const task::NameMap& map, bool defer_fk_validation) {
   DdlWriter w(schema, map, quoting_of(dest));
   SearchPath path(dest);
+  std::vector<DeferredForeignKey> deferred;
 
   auto apply = [&](const Table& t, const std::vector<Statement>& stmts, std::size_t& constraints,
                    std::size_t& indexes) {
     std::string name = w.qualified_table(t.name);
     std::string display = task::display_name(map.table(t.name));
     for (const auto& s : stmts) {
+      bool defer = defer_fk_validation && s.kind == Statement::Kind::foreign_key &&
+                   !s.sql.ends_with(" NOT VALID");
+      if (defer) deferred.push_back({name, dest.identifier(s.object)});
       if ((s.kind == Statement::Kind::constraint || s.kind == Statement::Kind::foreign_key) &&
           constraint_exists(dest, name, s.object))
         continue;
-      run(dest, s.sql, (s.object.empty() ? std::string("replica identity") : s.object) + " of table " + display);
+      run(dest, defer ? s.sql + " NOT VALID" : s.sql,
+          (s.object.empty() ? std::string("replica identity") : s.object) + " of table " + display);
       if (s.kind == Statement::Kind::index) ++indexes;
       if (s.kind == Statement::Kind::constraint || s.kind == Statement::Kind::foreign_key) ++constraints;
     }
@@ -219,6 +225,7 @@ void create_post_data(pg::Connection& dest, const SourceSchema& schema, const ta
           .field("columns", renamed)
           .info();
   }
+  return deferred;
 }
 
 std::vector<SequencePair> task_sequences(const SourceSchema& schema, const task::NameMap& map) {

@@ -171,10 +171,24 @@ std::vector<task::TableName> existing_tables(pg::Connection& dest, const SourceS
 // table in a transaction of its own.
 void create_pre_data(pg::Connection& dest, const SourceSchema&, const task::NameMap&);
 
+// A foreign key created NOT VALID, to be validated later.
+struct DeferredForeignKey {
+  std::string table;       // qualified, quoted: "store"."orders"
+  std::string constraint;  // quoted
+};
+
 // After the data: PRIMARY KEY, UNIQUE, other indexes, FOREIGN KEYs (to tables
 // of the task; an FK to a table outside the task is skipped with a warning log
 // event), replica identity, then column renames. Idempotent.
-void create_post_data(pg::Connection& dest, const SourceSchema&, const task::NameMap&);
+//
+// defer_fk_validation: the tables were copied under different snapshots (a
+// resumed full sync), so a child row may refer to a parent row that only the
+// change stream will bring: the foreign keys the source has valid are
+// created NOT VALID and returned, to be validated once the stream has passed
+// every copy's position (task/deferred_fks.h).
+std::vector<DeferredForeignKey> create_post_data(pg::Connection& dest, const SourceSchema&,
+                                                 const task::NameMap&,
+                                                 bool defer_fk_validation = false);
 
 // ---- sequence values ---------------------------------------------------
 // Sequence changes are not in the logical stream. Their values are carried
