@@ -145,8 +145,10 @@ std::vector<std::pair<TableName, std::string>> TaskStore::tables_of_other_tasks(
   std::string s = pg::text_array(schemas), n = pg::text_array(names);
   pg::Result r = dest_.exec(
       "SELECT tt.dest_schema, tt.dest_table, tt.task FROM pgdts.task_table tt "
+      "JOIN pgdts.task k ON k.task = tt.task "
       "JOIN unnest($2::text[], $3::text[]) u(s, t) ON u.s = tt.dest_schema AND u.t = tt.dest_table "
-      "WHERE tt.task <> $1 ORDER BY 1, 2, 3",
+      // A task copied without its incremental phase feeds nothing any more.
+      "WHERE tt.task <> $1 AND k.phase <> 'copied' ORDER BY 1, 2, 3",
       {task.c_str(), s.c_str(), n.c_str()});
   for (int i = 0; i < r.rows(); ++i)
     shared.push_back({{std::string(r.value(i, 0)), std::string(r.value(i, 1))}, std::string(r.value(i, 2))});

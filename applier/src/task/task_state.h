@@ -61,7 +61,8 @@ class TaskStore {
                     const std::string& throttles);
   // Records the destination tables the task feeds (replacing what it fed).
   void claim_tables(const std::string& task, const std::vector<TableName>& tables);
-  // Which of these tables other tasks feed: (table, task), ordered.
+  // Which of these tables other tasks feed (tasks done copying without an
+  // incremental phase feed nothing): (table, task), ordered.
   std::vector<std::pair<TableName, std::string>> tables_of_other_tasks(
       const std::string& task, const std::vector<TableName>& tables);
   // Empty when the task or its stored options are missing.
