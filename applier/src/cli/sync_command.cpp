@@ -261,7 +261,7 @@ int run_sync(const Options& o) {
             o, stop,
             [&] {
               copying = true;
-              monitor->set_phase("full");
+              if (o.has_phase("full")) monitor->set_phase("full");
             },
             &monitor->metrics().full_sync_observer());
         if (initial.stopped) {
