@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "metrics/task_metrics.h"
 
 namespace pgdts::metrics {
@@ -123,6 +125,45 @@ TEST(TaskMetrics, FullSyncProgressPerTableLeavesOutTablesCopiedEarlier) {
       << text;
   EXPECT_NE(text.find("pgdts_full_sync_tables_done{task=\"t\"} 1\n"), std::string::npos) << text;
   EXPECT_EQ(text.find("public.b"), std::string::npos) << text;
+}
+
+std::int64_t micros_ago(double seconds) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+             .count() -
+         static_cast<std::int64_t>(seconds * 1e6);
+}
+
+TEST(TaskMetrics, LatencyIsUnknownBeforeAnythingWasApplied) {
+  Registry r;
+  TaskMetrics m(r, "t");
+  EXPECT_FALSE(m.latency_seconds());
+  m.set_apply_position(0, 0);
+  EXPECT_FALSE(m.latency_seconds());
+}
+
+TEST(TaskMetrics, LatencyIsZeroWhenNothingIsPendingAndHeartbeatsKeepUp) {
+  Registry r;
+  TaskMetrics m(r, "t");
+  m.set_apply_position(micros_ago(4), 0);  // the last heartbeat, 4 s ago
+  EXPECT_EQ(m.latency_seconds(), 0.0);
+}
+
+TEST(TaskMetrics, LatencyCountsFromTheOldestPendingCommit) {
+  Registry r;
+  TaskMetrics m(r, "t");
+  m.set_apply_position(micros_ago(4), micros_ago(3));
+  ASSERT_TRUE(m.latency_seconds());
+  EXPECT_GE(*m.latency_seconds(), 3.0);
+  EXPECT_LT(*m.latency_seconds(), 4.0);  // not from the last durable commit
+}
+
+TEST(TaskMetrics, LatencyCountsFromTheLastDurableCommitWhenHeartbeatsDoNotArrive) {
+  Registry r;
+  TaskMetrics m(r, "t");
+  m.set_apply_position(micros_ago(30), 0);
+  ASSERT_TRUE(m.latency_seconds());
+  EXPECT_GE(*m.latency_seconds(), 30.0);
 }
 
 }  // namespace

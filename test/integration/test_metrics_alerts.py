@@ -152,7 +152,7 @@ def test_metrics_count_applied_changes_per_table_and_operation(source, dest, pgd
         key("pgdts_latency_seconds", task="it"): lambda v: v >= 0,
         key("pgdts_applied_lsn", task="it"): lambda v: v > 0,
         key("pgdts_source_lsn", task="it"): lambda v: v > 0,
-        # polled on its own connection every 15 s, the first time 2 s after the start
+        # polled on its own connection every 15 s, the first time 2 s after the task started
         key("pgdts_wal_retained_bytes", task="it"): lambda v: v >= 0,
         key("pgdts_incr_rps_limit", task="it"): 100000,
         key("pgdts_task_failing", task="it"): 0,

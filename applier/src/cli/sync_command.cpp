@@ -343,7 +343,7 @@ int run_sync(const Options& o) {
             o, stop,
             [&] {
               copying = true;
-              monitor->set_phase("full");
+              if (o.has_phase("full")) monitor->set_phase("full");
             },
             live.full_sync(), &monitor->metrics().full_sync_observer());
         if (initial.stopped) {
