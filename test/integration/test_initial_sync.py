@@ -156,14 +156,20 @@ def wait_foreign_keys_validated(dest, app, task: str = "it", timeout: float = 12
         time.sleep(0.5)
 
 
-def test_a_child_copied_after_a_resume_may_refer_to_a_parent_only_the_stream_brings(pgdts, source, dest):
+@pytest.mark.parametrize("partitioned", [False, True], ids=["plain_child", "partitioned_child"])
+def test_a_child_copied_after_a_resume_may_refer_to_a_parent_only_the_stream_brings(
+        pgdts, source, dest, partitioned):
     """The parent table is copied in the first run, the child (blocked by a
     destination lock) only after a resume, under a later snapshot: it holds a
     row whose parent came after the first snapshot. The foreign key is
     created NOT VALID, the stream brings the parent, then the key is
     validated; nothing waits on anything else."""
-    source.sql("CREATE TABLE parent (id int PRIMARY KEY, pad text); "
-               "CREATE TABLE child (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES parent); "
+    child = ("CREATE TABLE child (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES parent) "
+             "PARTITION BY RANGE (id); "
+             "CREATE TABLE child_1 PARTITION OF child FOR VALUES FROM (0) TO (1000000); "
+             if partitioned else
+             "CREATE TABLE child (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES parent); ")
+    source.sql("CREATE TABLE parent (id int PRIMARY KEY, pad text); " + child +
                "INSERT INTO parent SELECT i, repeat('p', 200) FROM generate_series(1, 20000) i; "
                "INSERT INTO child SELECT i, i FROM generate_series(1, 100) i")
     # One job, throttled: parent (the bigger table) is copied first and slowly.
@@ -189,7 +195,9 @@ def test_a_child_copied_after_a_resume_may_refer_to_a_parent_only_the_stream_bri
     source.sql("INSERT INTO parent VALUES (30002, 'after'); INSERT INTO child VALUES (30002, 30002)")
     catch_up(source, dest, app)
     wait_foreign_keys_validated(dest, app)
-    assert dest.one("SELECT convalidated FROM pg_constraint WHERE conname = 'child_parent_id_fkey'")
+    # (on a partitioned child, PostgreSQL refuses NOT VALID: the key is created then)
+    assert dest.one("SELECT bool_and(convalidated) AND count(*) > 0 FROM pg_constraint "
+                    "WHERE conname = 'child_parent_id_fkey'")
     assert "event=foreign_keys_validated" in app.logs()
     pgdts.assert_verified_equal(source, dest, "it")
     app.stop()

@@ -63,7 +63,10 @@ class _Writer:
 
 
 def _origin_lsn(dest, task="it"):
-    return dest.one("SELECT pg_replication_origin_progress(%s, false)::text", [f"pgdts_{task}"])
+    """The origin's position; 0/0 while nothing was ever committed (the
+    failing rows may come before the first heartbeat is applied)."""
+    return dest.one("SELECT coalesce(pg_replication_origin_progress(%s, false), '0/0')::text",
+                    [f"pgdts_{task}"])
 
 
 def _assert_origin_before(dest, lsn):

@@ -165,10 +165,16 @@ std::vector<DeferredForeignKey> create_post_data(pg::Connection& dest, const Sou
     for (const auto& s : stmts) {
       bool defer = defer_fk_validation && s.kind == Statement::Kind::foreign_key &&
                    !s.sql.ends_with(" NOT VALID");
-      if (defer) deferred.push_back({name, dest.identifier(s.object)});
-      if ((s.kind == Statement::Kind::constraint || s.kind == Statement::Kind::foreign_key) &&
-          constraint_exists(dest, name, s.object))
+      bool exists = (s.kind == Statement::Kind::constraint || s.kind == Statement::Kind::foreign_key) &&
+                    constraint_exists(dest, name, s.object);
+      if (defer && t.relkind == 'p') {
+        // Created valid later, or already (keys on partitioned tables are
+        // never created NOT VALID).
+        if (!exists) deferred.push_back({name, dest.identifier(s.object), s.sql});
         continue;
+      }
+      if (defer) deferred.push_back({name, dest.identifier(s.object), ""});
+      if (exists) continue;
       run(dest, defer ? s.sql + " NOT VALID" : s.sql,
           (s.object.empty() ? std::string("replica identity") : s.object) + " of table " + display);
       if (s.kind == Statement::Kind::index) ++indexes;

@@ -171,10 +171,12 @@ std::vector<task::TableName> existing_tables(pg::Connection& dest, const SourceS
 // table in a transaction of its own.
 void create_pre_data(pg::Connection& dest, const SourceSchema&, const task::NameMap&);
 
-// A foreign key created NOT VALID, to be validated later.
+// A foreign key created NOT VALID, to be validated later; or, on a
+// partitioned table (PostgreSQL refuses NOT VALID there), not created yet.
 struct DeferredForeignKey {
   std::string table;       // qualified, quoted: "store"."orders"
   std::string constraint;  // quoted
+  std::string create_sql;  // set when the key is still to be created
 };
 
 // After the data: PRIMARY KEY, UNIQUE, other indexes, FOREIGN KEYs (to tables
@@ -184,8 +186,9 @@ struct DeferredForeignKey {
 // defer_fk_validation: the tables were copied under different snapshots (a
 // resumed full sync), so a child row may refer to a parent row that only the
 // change stream will bring: the foreign keys the source has valid are
-// created NOT VALID and returned, to be validated once the stream has passed
-// every copy's position (task/deferred_fks.h).
+// created NOT VALID (on a partitioned table: not created) and returned, to
+// be validated (created) once the stream has passed every copy's position
+// (task/deferred_fks.h).
 std::vector<DeferredForeignKey> create_post_data(pg::Connection& dest, const SourceSchema&,
                                                  const task::NameMap&,
                                                  bool defer_fk_validation = false);

@@ -28,15 +28,17 @@ bool pause(std::chrono::milliseconds total, const std::atomic<bool>& stop,
 
 void defer_foreign_keys(pg::Connection& dest, const std::string& task,
                         const std::vector<schema::DeferredForeignKey>& keys, pg::Lsn after) {
-  std::vector<std::string> tables, names;
+  std::vector<std::string> tables, names, creates;
   for (const auto& k : keys) {
     tables.push_back(k.table);
     names.push_back(k.constraint);
+    creates.push_back(k.create_sql);
   }
-  std::string t = pg::text_array(tables), n = pg::text_array(names), lsn = pg::format_lsn(after);
+  std::string t = pg::text_array(tables), n = pg::text_array(names), c = pg::text_array(creates);
+  std::string lsn = pg::format_lsn(after);
   dest.exec("UPDATE pgdts.task SET deferred_fk_tables = $2::text[], deferred_fk_names = $3::text[], "
-            "fks_valid_after = $4::pg_lsn WHERE task = $1",
-            {task.c_str(), t.c_str(), n.c_str(), lsn.c_str()});
+            "deferred_fk_creates = $4::text[], fks_valid_after = $5::pg_lsn WHERE task = $1",
+            {task.c_str(), t.c_str(), n.c_str(), c.c_str(), lsn.c_str()});
   log::Event("foreign_keys_deferred")
       .field("task", task)
       .field("foreign_keys", keys.size())
@@ -82,14 +84,21 @@ bool ForeignKeyValidator::validate_when_passed(pg::Connection& dest, const std::
     if (pause(kPollEvery, stop, done_)) return false;
   }
   pg::Result keys = dest.exec(
-      "SELECT k.t, k.n FROM pgdts.task, unnest(deferred_fk_tables, deferred_fk_names) AS k(t, n) "
-      "WHERE task = $1",
+      "SELECT k.t, k.n, coalesce(k.c, ''),"
+      " EXISTS (SELECT 1 FROM pg_catalog.pg_constraint x WHERE x.conrelid = k.t::regclass"
+      "         AND '\"' || pg_catalog.replace(x.conname, '\"', '\"\"') || '\"' = k.n)"
+      " FROM pgdts.task, unnest(deferred_fk_tables, deferred_fk_names, deferred_fk_creates) AS k(t, n, c)"
+      " WHERE task = $1",
       {task_.c_str()});
   std::size_t validated = 0;
   for (int i = 0; i < keys.rows(); ++i) {
-    std::string table(keys.value(i, 0)), name(keys.value(i, 1));
+    std::string table(keys.value(i, 0)), name(keys.value(i, 1)), create(keys.value(i, 2));
+    bool exists = keys.value(i, 3) == "t";
     try {
-      dest.exec("ALTER TABLE " + table + " VALIDATE CONSTRAINT " + name);
+      // A key on a partitioned table is created now (valid); the others
+      // were created NOT VALID and are validated.
+      if (!create.empty() && !exists) dest.exec(create);
+      else dest.exec("ALTER TABLE " + table + " VALIDATE CONSTRAINT " + name);
       ++validated;
     } catch (const pg::SqlError& e) {
       // The stream has passed every copy: a row still without its parent is
@@ -103,7 +112,7 @@ bool ForeignKeyValidator::validate_when_passed(pg::Connection& dest, const std::
     }
   }
   dest.exec("UPDATE pgdts.task SET deferred_fk_tables = NULL, deferred_fk_names = NULL, "
-            "fks_valid_after = NULL WHERE task = $1",
+            "deferred_fk_creates = NULL, fks_valid_after = NULL WHERE task = $1",
             {task_.c_str()});
   log::Event("foreign_keys_validated").field("task", task_).field("foreign_keys", validated).info();
   return true;

@@ -27,6 +27,7 @@ constexpr const char* kCreate =
     "  ADD COLUMN IF NOT EXISTS changes_per_second double precision,"
     "  ADD COLUMN IF NOT EXISTS deferred_fk_tables text[],"
     "  ADD COLUMN IF NOT EXISTS deferred_fk_names text[],"
+    "  ADD COLUMN IF NOT EXISTS deferred_fk_creates text[],"
     "  ADD COLUMN IF NOT EXISTS fks_valid_after pg_lsn;"
     // The destination tables each task feeds: precheck refuses a second
     // task that would feed one of them (its origin would interleave).
