@@ -37,7 +37,21 @@ constexpr const char* kCreate =
     "  dest_table text NOT NULL,"
     "  PRIMARY KEY (task, dest_schema, dest_table))";
 
+// Schemas and names of tables as two text[] literals, for unnest($1, $2).
+std::pair<std::string, std::string> name_arrays(const std::vector<TableName>& tables) {
+  std::vector<std::string> schemas, names;
+  for (const auto& t : tables) {
+    schemas.push_back(t.schema);
+    names.push_back(t.name);
+  }
+  return {pg::text_array(schemas), pg::text_array(names)};
+}
+
 }  // namespace
+
+bool TaskStore::has_table(const char* qualified) {
+  return dest_.exec("SELECT pg_catalog.to_regclass($1) IS NOT NULL", {qualified}).value(0, 0) == "t";
+}
 
 TaskPhase TaskStore::register_task(const std::string& task, const std::string& phase,
                                    const std::string& slot, const SourceIdentity& source) {
@@ -103,8 +117,7 @@ void TaskStore::set_settings(const std::string& task, const std::vector<std::str
 
 std::vector<std::string> TaskStore::stored_task_options(const std::string& task) {
   std::vector<std::string> args;
-  pg::Result exists = dest_.exec("SELECT pg_catalog.to_regclass('pgdts.task') IS NOT NULL");
-  if (exists.value(0, 0) != "t") return args;
+  if (!has_table("pgdts.task")) return args;
   pg::Result r = dest_.exec(
       "SELECT a FROM pgdts.task, unnest(task_options) WITH ORDINALITY AS o(a, n) WHERE task = $1 "
       "ORDER BY n",
@@ -114,12 +127,7 @@ std::vector<std::string> TaskStore::stored_task_options(const std::string& task)
 }
 
 void TaskStore::claim_tables(const std::string& task, const std::vector<TableName>& tables) {
-  std::vector<std::string> schemas, names;
-  for (const auto& t : tables) {
-    schemas.push_back(t.schema);
-    names.push_back(t.name);
-  }
-  std::string s = pg::text_array(schemas), n = pg::text_array(names);
+  auto [s, n] = name_arrays(tables);
   dest_.exec("BEGIN");
   try {
     dest_.exec("DELETE FROM pgdts.task_table WHERE task = $1", {task.c_str()});
@@ -136,14 +144,8 @@ void TaskStore::claim_tables(const std::string& task, const std::vector<TableNam
 std::vector<std::pair<TableName, std::string>> TaskStore::tables_of_other_tasks(
     const std::string& task, const std::vector<TableName>& tables) {
   std::vector<std::pair<TableName, std::string>> shared;
-  pg::Result exists = dest_.exec("SELECT pg_catalog.to_regclass('pgdts.task_table') IS NOT NULL");
-  if (exists.value(0, 0) != "t" || tables.empty()) return shared;
-  std::vector<std::string> schemas, names;
-  for (const auto& t : tables) {
-    schemas.push_back(t.schema);
-    names.push_back(t.name);
-  }
-  std::string s = pg::text_array(schemas), n = pg::text_array(names);
+  if (tables.empty() || !has_table("pgdts.task_table")) return shared;
+  auto [s, n] = name_arrays(tables);
   pg::Result r = dest_.exec(
       "SELECT tt.dest_schema, tt.dest_table, tt.task FROM pgdts.task_table tt "
       "JOIN pgdts.task k ON k.task = tt.task "
@@ -170,8 +172,7 @@ void TaskStore::set_last_error(const std::string& task, const std::string& error
 }
 
 bool TaskStore::remove_task(const std::string& task) {
-  pg::Result exists = dest_.exec("SELECT pg_catalog.to_regclass('pgdts.task') IS NOT NULL");
-  if (exists.value(0, 0) != "t") return false;
+  if (!has_table("pgdts.task")) return false;
   pg::Result r = dest_.exec("DELETE FROM pgdts.task WHERE task = $1 RETURNING 1", {task.c_str()});
   bool removed = r.rows() > 0;
   pg::Result left = dest_.exec("SELECT count(*) FROM pgdts.task");

@@ -73,6 +73,8 @@ class TaskStore {
   bool remove_task(const std::string& task);
 
  private:
+  bool has_table(const char* qualified);  // pgdts' own tables exist once a task ran
+
   pg::Connection& dest_;
 };
 
