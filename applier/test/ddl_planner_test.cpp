@@ -46,11 +46,11 @@ struct Fixture {
 
 TEST(DdlPlanner, ReplaysUnmappedStatementsVerbatim) {
   Fixture f({"public"}, {});
-  Plan p = f.plan(record("alter table T add column c int -- comment", "\"$user\", public",
+  Plan p = f.plan(record("alter table public.T add column c int -- comment", "\"$user\", public",
                          {"public.t"}));
   EXPECT_EQ(p.action, Action::replay);
-  EXPECT_EQ(p.sql, "alter table T add column c int -- comment");
-  EXPECT_EQ(p.search_path, (std::vector<std::string>{"$user", "public"}));
+  EXPECT_EQ(p.sql, "alter table public.T add column c int -- comment");
+  EXPECT_EQ(p.search_path, (std::vector<std::string>{"$user", "public", "pg_temp"}));
 }
 
 TEST(DdlPlanner, SkipsTablesOutsideTheTask) {
@@ -65,8 +65,8 @@ TEST(DdlPlanner, SkipsTablesOutsideTheTask) {
 TEST(DdlPlanner, MapsSchemaTableAndColumnNames) {
   Fixture f({"app"}, {}, {"app=app2", "app.users=customers", "app.users.pw=password_hash"});
   Plan p = f.plan(record("ALTER TABLE users RENAME COLUMN pw TO secret", "app", {"app.users"}, "app"));
-  EXPECT_EQ(p.sql, "ALTER TABLE customers RENAME COLUMN password_hash TO secret");
-  EXPECT_EQ(p.search_path, (std::vector<std::string>{"app2"}));
+  EXPECT_EQ(p.sql, "ALTER TABLE app2.customers RENAME COLUMN password_hash TO secret");
+  EXPECT_EQ(p.search_path, (std::vector<std::string>{"app2", "pg_temp"}));
 
   p = f.plan(record("ALTER TABLE app.users ADD CONSTRAINT pw_len CHECK (length(pw) > 3), "
                     "ALTER COLUMN pw SET NOT NULL, ALTER COLUMN pw TYPE varchar(80) USING pw::varchar",
@@ -85,8 +85,8 @@ TEST(DdlPlanner, MapsCreateTableWithKeysAndForeignKeys) {
                          "app", {"app.orders"}, "app"));
   EXPECT_EQ(p.action, Action::replay);
   EXPECT_EQ(p.sql,
-            "CREATE TABLE orders (id int PRIMARY KEY, uid int REFERENCES customers (user_id), qty "
-            "int CHECK (qty > 0) DEFAULT 1, UNIQUE (uid, qty))");
+            "CREATE TABLE app2.orders (id int PRIMARY KEY, uid int REFERENCES app2.customers "
+            "(user_id), qty int CHECK (qty > 0) DEFAULT 1, UNIQUE (uid, qty))");
 }
 
 TEST(DdlPlanner, FollowsTableRenamesThroughTheMap) {
@@ -122,7 +122,7 @@ TEST(DdlPlanner, ConcurrentIndexRunsAloneAndIdempotently) {
   EXPECT_EQ(p.index, "\"public\".\"t_c_idx\"");
   p = f.plan(record("DROP INDEX CONCURRENTLY t_c_idx", "public", {"public.t_c_idx"}));
   EXPECT_EQ(p.action, Action::replay_alone);
-  EXPECT_EQ(p.sql, "DROP INDEX CONCURRENTLY IF EXISTS t_c_idx");
+  EXPECT_EQ(p.sql, "DROP INDEX CONCURRENTLY IF EXISTS public.t_c_idx");
 }
 
 TEST(DdlPlanner, DropIndexOfPickedTablesAsksTheDestination) {
@@ -166,17 +166,118 @@ TEST(DdlPlanner, SequenceTheDestinationHasFollowsItsTable) {
 TEST(DdlPlanner, CreateTableAsCreatesTheTableEmpty) {
   Fixture f({"public"}, {});
   EXPECT_EQ(f.plan(record("CREATE TABLE c AS SELECT 1 AS id", "public", {"public.c"})).sql,
-            "CREATE TABLE c AS SELECT 1 AS id WITH NO DATA");
+            "CREATE TABLE public.c AS SELECT 1 AS id WITH NO DATA");
   EXPECT_EQ(f.plan(record("SELECT 3 AS id INTO c2", "public", {"public.c2"})).sql,
-            "CREATE TABLE c2 AS SELECT 3 AS id WITH NO DATA");
+            "CREATE TABLE public.c2 AS SELECT 3 AS id WITH NO DATA");
 }
 
-TEST(DdlPlanner, NeverReplaysPrivilegesOrOwnership) {
+TEST(DdlPlanner, PrivilegesAndOwnershipFollowTheSourceUnlessNoOwner) {
   Fixture f({"public"}, {});
-  EXPECT_EQ(f.plan(record("GRANT SELECT ON t TO reader", "public", {"public.t"})).action,
-            Action::skip);
+  Plan p = f.plan(record("GRANT SELECT (pw) ON t TO reader", "public", {"public.t"}));
+  EXPECT_EQ(p.action, Action::replay);
+  EXPECT_EQ(p.sql, "GRANT select (pw) ON public.t TO reader");
   EXPECT_EQ(f.plan(record("ALTER TABLE t OWNER TO bob", "public", {"public.t"})).action,
+            Action::replay);
+  EXPECT_EQ(f.plan(record("REVOKE ALL ON FUNCTION f() FROM PUBLIC", "public", {"public.f()"})).sql,
+            "REVOKE ALL ON FUNCTION public.f() FROM public");
+
+  task::Selection sel = task::Selection::parse({"public"}, {}, {});
+  task::NameMap names;
+  std::set<TableName> start;
+  Planner no_owner(sel, names, start, {}, PlannerOptions{false});
+  EXPECT_EQ(no_owner.plan(record("GRANT SELECT ON t TO reader", "public", {"public.t"}), 1).action,
             Action::skip);
+  Plan owner = no_owner.plan(record("ALTER TABLE t OWNER TO bob, ADD COLUMN c int", "public",
+                                    {"public.t"}), 1);
+  EXPECT_EQ(owner.sql, "ALTER TABLE public.t ADD COLUMN c int");
+  EXPECT_EQ(no_owner.plan(record("ALTER TABLE t OWNER TO bob", "public", {"public.t"}), 1).action,
+            Action::skip);
+}
+
+TEST(DdlPlanner, UnqualifiedNamesResolveAsTheSourceResolvedThem) {
+  // SET search_path = a, b; CREATE TABLE base ...; CREATE INDEX ON base: the
+  // source created and indexed a.base; a is not in the task, b.base is.
+  Fixture f({"b"}, {});
+  f.planner.saw_table({"b", "base"});
+  pgdts::Ddl d = record("CREATE INDEX ON base (x)", "a, b", {"a.base_x_idx"}, "a");
+  auto* r = d.add_resolved();
+  r->set_name("base");
+  r->set_schema("a");
+  EXPECT_EQ(f.plan(d).action, Action::skip);
+  // resolved into b: replayed there, qualified
+  r->set_schema("b");
+  Plan p = f.plan(d);
+  EXPECT_EQ(p.action, Action::replay);
+  EXPECT_EQ(p.sql, "CREATE INDEX base_x_idx ON b.base USING btree (x)");
+}
+
+TEST(DdlPlanner, MultiObjectDropKeepsOnlyObjectsOfTheTask) {
+  Fixture f({"app"}, {});
+  Plan p = f.plan(record("DROP FUNCTION app.f1(), other.f2()", "public", {"app.f1()", "other.f2()"}, "app"));
+  EXPECT_EQ(p.action, Action::replay);
+  EXPECT_EQ(p.sql, "DROP FUNCTION app.f1()");
+  // unqualified: each object's schema comes from what the source dropped
+  p = f.plan(record("DROP FUNCTION f1(), f2()", "app, other", {"app.f1()", "other.f2()"}, "app"));
+  EXPECT_EQ(p.sql, "DROP FUNCTION app.f1()");
+  EXPECT_EQ(f.plan(record("DROP VIEW other.v", "public", {"other.v"}, "other")).action, Action::skip);
+  EXPECT_EQ(f.plan(record("DROP TRIGGER tr ON app.t", "public", {"tr on app.t"}, "app")).action,
+            Action::skip);
+}
+
+TEST(DdlPlanner, SkipsWhatPgdtsDoesNotCreate) {
+  Fixture f({"app"}, {});
+  for (const char* sql : {
+           "CREATE TRIGGER tr BEFORE INSERT ON app.t FOR EACH ROW EXECUTE FUNCTION app.f()",
+           "CREATE RULE r AS ON INSERT TO app.t DO INSTEAD NOTHING",
+           "CREATE POLICY p ON app.t USING (true)",
+           "CREATE FOREIGN TABLE app.ft (a int) SERVER s",
+           "CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw",
+           "CREATE EXTENSION hstore SCHEMA app",
+           "CREATE MATERIALIZED VIEW app.mv AS SELECT 1",
+           "CREATE PUBLICATION p FOR TABLE app.t",
+           "GRANT pg_read_server_files TO alice",
+       }) {
+    Plan p = f.plan(record(sql, "app", {}, "app"));
+    EXPECT_EQ(p.action, Action::skip) << sql;
+  }
+  // an ALTER TABLE keeps its other subcommands
+  Plan p = f.plan(record("ALTER TABLE app.t ENABLE ALWAYS TRIGGER tr, ADD COLUMN c int", "app",
+                         {"app.t"}, "app"));
+  EXPECT_EQ(p.action, Action::replay);
+  EXPECT_EQ(p.sql, "ALTER TABLE app.t ADD COLUMN c int");
+  p = f.plan(record("ALTER TABLE app.t ENABLE REPLICA TRIGGER tr", "app", {"app.t"}, "app"));
+  EXPECT_EQ(p.action, Action::skip);
+  EXPECT_EQ(f.plan(record("ALTER TABLE app.t SET TABLESPACE fast", "app", {"app.t"}, "app")).action,
+            Action::skip);
+}
+
+TEST(DdlPlanner, UnparsableTextIsSkippedWithAWarning) {
+  Fixture f({"public"}, {});
+  Plan p = f.plan(record("ALTER TABLE t ADD COLUMN z text DEFAULT 'a\\' || 1 || '", "public",
+                         {"public.t"}));
+  EXPECT_EQ(p.action, Action::skip);
+  EXPECT_TRUE(p.warn);
+}
+
+TEST(DdlPlanner, CarriesTheRoleAndOnlyParseSettings) {
+  Fixture f({"public"}, {});
+  pgdts::Ddl d = record("ALTER TABLE t ADD COLUMN d date DEFAULT '01/02/03'", "public", {"public.t"});
+  d.set_role("alice");
+  d.set_role_superuser(false);
+  auto add = [&](const char* n, const char* v) {
+    auto* s = d.add_settings();
+    s->set_name(n);
+    s->set_value(v);
+  };
+  add("DateStyle", "SQL, DMY");
+  add("session_replication_role", "replica");  // never adopted
+  add("timezone", "Europe/Paris");
+  Plan p = f.plan(d);
+  EXPECT_EQ(p.role, "alice");
+  EXPECT_FALSE(p.role_superuser);
+  EXPECT_TRUE(p.role_superuser_known);
+  EXPECT_EQ(p.settings, (std::vector<std::pair<std::string, std::string>>{
+                            {"DateStyle", "SQL, DMY"}, {"TimeZone", "Europe/Paris"}}));
 }
 
 TEST(DdlPlanner, CasePolicyAppliesToUnquotedAndQuotedNames) {

@@ -49,18 +49,6 @@ std::string where_clause(const TableNames& t, std::string_view where_codes, bool
 
 }  // namespace
 
-std::string quote_identifier(std::string_view name) {
-  std::string out;
-  out.reserve(name.size() + 2);
-  out += '"';
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
-
 TableNames table_names(std::string_view schema, std::string_view table,
                        const std::vector<std::string>& columns) {
   TableNames t;

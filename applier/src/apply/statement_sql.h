@@ -12,6 +12,8 @@
 // Parameters are numbered in order: SET/INSERT columns first, then WHERE.
 #pragma once
 
+#include "pg/literals.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -27,11 +29,8 @@ constexpr char kTextEqual = 't';
 constexpr char kIsNull = 'n';
 }  // namespace code
 
-// "name" with embedded quotes doubled: always quoted, so case, spaces and
-// reserved words survive. Equivalent to PQescapeIdentifier for every
-// encoding PostgreSQL accepts from a client (no multibyte character there
-// contains the byte '"').
-std::string quote_identifier(std::string_view name);
+// The one identifier quoter (pg/literals.h), by its name here too.
+using pg::quote_identifier;
 
 // Quoted names of a destination table and its columns (stream order).
 struct TableNames {

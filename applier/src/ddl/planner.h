@@ -1,32 +1,38 @@
 // DDL replay: what to do on the destination with one captured DDL command
-// (a Ddl record: the command's own text, the search_path and the objects it
-// touched on the source).
+// (a Ddl record: the command's own text, the settings and search_path it
+// ran under, the role that ran it and the objects it touched on the source).
 //
-// The statement is parsed with PostgreSQL's own parser (libpg_query). It is
-// replayed when its objects belong to the task, on the source's names:
+// The source is untrusted input: any role there that may create objects in
+// a synced schema decides what text arrives here. So what is replayed is a
+// fixed list of statement kinds and object kinds (docs/ddl-replay.md); the
+// rest is skipped (`ddl_skipped`), never a reason to stop. A statement the
+// destination should not run because pgdts does not create its objects
+// (triggers, rules, policies, foreign tables and servers, extensions, event
+// triggers, publications...) is skipped; an ALTER TABLE keeps only its
+// subcommands on the list. Multi-object DROP, GRANT and COMMENT keep only
+// the objects in the task.
+//
+// Which objects are in the task is decided on source names:
 //   - a table (CREATE, ALTER, RENAME, DROP, CREATE INDEX on it, a sequence
 //     OWNED BY it) is in the task when the selection includes it, it was
 //     found selected at start, or it is a partition created later of a
 //     table in the task; a new table in a selected schema is included by
 //     the selection itself, so it joins the task;
-//   - DROP TABLE of several tables keeps those in the task;
 //   - a table renamed out of the selection is renamed on the destination
 //     too (then left alone); one renamed into it is skipped, with a warning:
 //     the destination has no copy of it;
 //   - DROP INDEX follows the index's schema when the whole schema is
 //     selected, else the destination: replayed when it has the index;
 //   - other objects (views, functions, types...) follow their schema, when
-//     whole schemas are selected; privileges, ownership, extensions and
-//     objects outside any schema are never replayed (roles differ between
-//     clusters; the destination account owns what it creates).
-// Names are then mapped (NameMap, a function of source names): schemas and
-// tables in RangeVars and qualified names, column names where the parse
-// tree names a column of a known table (column definitions and references,
-// constraint and index keys, RENAME COLUMN, ALTER COLUMN), and the
-// search_path. Unqualified names stay unqualified: the destination resolves
-// them through the mapped search_path as the source did through its own.
-// A statement that needs no change is replayed as the source ran it,
-// byte for byte; a changed one is deparsed by libpg_query.
+//     whole schemas are selected.
+// Names are then mapped (NameMap, a function of source names, see
+// rewriter.h): relation names the source resolved are written qualified, so
+// the destination never resolves them through a search_path again.
+//
+// The plan says as whom and under which settings it runs: the role that ran
+// it on the source (it owned the object, or will own what it creates), and
+// the settings that change how the text parses. The applier runs it with
+// that role's rights (docs/security.md).
 //
 // CREATE/DROP INDEX CONCURRENTLY cannot run in a transaction block: it is
 // replayed alone (Action::replay_alone), made idempotent (IF NOT EXISTS
@@ -37,6 +43,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -63,6 +70,23 @@ struct Plan {
   // and quoted, as the destination names it (an interrupted earlier run
   // may have left it invalid: drop it first).
   std::string index;
+  // The role to run it as: the one that ran it on the source (empty: the
+  // record named none, the session's own role). role_superuser: that role
+  // was a superuser on the source; known when the record says (plugins
+  // from format 0.2 on).
+  std::string role;
+  bool role_superuser = false;
+  bool role_superuser_known = false;
+  // Settings to run it under, as the source ran it (name, value): only the
+  // ones that change how text parses or what its constants mean.
+  std::vector<std::pair<std::string, std::string>> settings;
+};
+
+struct PlannerOptions {
+  // Ownership and privileges follow the source (ALTER ... OWNER, GRANT,
+  // REVOKE, ALTER DEFAULT PRIVILEGES IN SCHEMA, CREATE SCHEMA AUTHORIZATION
+  // are replayed); false with --no-owner: they are dropped.
+  bool keep_owners = true;
 };
 
 // Answers the planner needs from the destination (a stub in unit tests).
@@ -78,7 +102,8 @@ class Planner {
   // start_tables: source tables found selected at start (partitions
   // included). All three must outlive the planner.
   Planner(const task::Selection& selection, const task::NameMap& names,
-          const std::set<task::TableName>& start_tables, DestinationLookup lookup = {});
+          const std::set<task::TableName>& start_tables, DestinationLookup lookup = {},
+          PlannerOptions options = {});
 
   // The stream described a source table (its RELATION record): unqualified
   // names resolve to it through the search_path.
@@ -91,17 +116,40 @@ class Planner {
   bool owns_sequence(const task::TableName& source) const;
 
   // What to do with one DDL record. Throws Error when it must not be
-  // replayed and must not be skipped either: its text is unknown, or
-  // unparsable.
+  // replayed and must not be skipped either: its text is unknown.
   Plan plan(const pgdts::Ddl& record, std::uint64_t lsn);
 
  private:
-  friend class Rewriter;
+  // One statement being planned. Each plan_* function below decides one
+  // statement kind: nullopt to replay it (names rewritten), or a skip.
+  struct Command;
+  using Outcome = std::optional<Plan>;
+  Outcome plan_create_table(Command& c);
+  Outcome plan_create_table_as(Command& c);
+  Outcome plan_alter_table(Command& c);
+  Outcome plan_alter_relation_of_schema(Command& c);
+  Outcome plan_rename(Command& c);
+  Outcome plan_create_index(Command& c);
+  Outcome plan_drop(Command& c);
+  Outcome plan_sequence(Command& c);
+  Outcome plan_create_schema(Command& c);
+  Outcome plan_comment(Command& c);
+  Outcome plan_grant(Command& c);
+  Outcome plan_default_privileges(Command& c);
+  Outcome plan_alter_owner(Command& c);
+  Outcome plan_schema_object(Command& c, const std::string& schema);
+  // Whether a relation (index, sequence) belongs to the task.
+  bool index_in_task(const task::TableName& index) const;
+  bool sequence_in_task(const task::TableName& sequence) const;
+  // Whether an object of another kind belongs to the task: its schema is
+  // selected as a whole.
+  bool schema_object_in_task(const std::string& schema) const;
 
   const task::Selection& selection_;
   const task::NameMap& names_;
   const std::set<task::TableName>& start_tables_;
   DestinationLookup lookup_;
+  PlannerOptions options_;
   std::set<task::TableName> known_;   // source tables, by what the stream said
   std::set<task::TableName> joined_;  // partitions that joined through DDL
   std::set<task::TableName> owned_sequences_;  // sequences owned by task tables

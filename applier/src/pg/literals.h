@@ -1,5 +1,6 @@
-// Text forms that cross the libpq boundary: array literals for query
-// parameters ($1::text[], $1::oid[]) and integers read back from results.
+// Text forms that cross the libpq boundary: quoted identifiers, array
+// literals for query parameters ($1::text[], $1::oid[]) and integers read
+// back from results.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,12 @@
 #include <vector>
 
 namespace pgdts::pg {
+
+// "name" with embedded quotes doubled: always quoted, so case, spaces and
+// reserved words survive. Equivalent to PQescapeIdentifier for every
+// encoding PostgreSQL accepts from a client (no multibyte character there
+// contains the byte '"').
+std::string quote_identifier(std::string_view name);
 
 // {"a","b \"c\""}: every element quoted, so any name survives.
 std::string text_array(const std::vector<std::string>& items);
