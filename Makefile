@@ -13,7 +13,15 @@ OBJS = \
 	plugin/pgdts.o \
 	plugin/encode.o \
 	plugin/inspect.o \
-	plugin/ddl_capture.o
+	plugin/ddl_capture.o \
+	plugin/ddl_statement.o \
+	plugin/ddl_literals.o \
+	plugin/ddl_names.o \
+	plugin/ddl_settings.o \
+	plugin/ddl_objects.o \
+	plugin/ddl_record.o \
+	plugin/ddl_rewrite.o \
+	plugin/ddl_guard.o
 DATA = $(wildcard sql/pgdts--*.sql)
 PGFILEDESC = "pgdts - protobuf logical decoding output plugin"
 
@@ -40,7 +48,7 @@ plugin/gen/pgdts.pb-c.c plugin/gen/pgdts.pb-c.h: proto/pgdts.proto
 	@mkdir -p plugin/gen
 	protoc-c --c_out=plugin/gen -Iproto proto/pgdts.proto
 
-$(filter-out plugin/gen/pgdts.pb-c.o,$(OBJS)): plugin/gen/pgdts.pb-c.h
+$(filter-out plugin/gen/pgdts.pb-c.o,$(OBJS)): plugin/gen/pgdts.pb-c.h $(wildcard plugin/*.h)
 
 # ---- applier -------------------------------------------------------------
 

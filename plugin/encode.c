@@ -78,6 +78,8 @@ static Pgdts__OldImage pgdts_encode_old_image(PgdtsRelationInfo *info,
 static char *pgdts_ddl_text(Datum *values, bool *isnull, int off);
 static char *pgdts_ddl_name(Datum *values, bool *isnull, int off);
 static bool pgdts_ddl_bool(Datum *values, bool *isnull, int off);
+static int	pgdts_ddl_pairs(Datum *values, bool *isnull, int off,
+							char ***firsts, char ***seconds);
 static void pgdts_pack_record(StringInfo out, const Pgdts__Record *record,
 							  Relation rel);
 
@@ -271,6 +273,13 @@ pgdts_relation_info_build(Relation rel, bool is_ddl_table,
 		info->ddl.schema_name = pgdts_ddl_column(desc, "schema_name", TEXTOID);
 		info->ddl.object_identities = pgdts_ddl_column(desc, "object_identities",
 													   TEXTARRAYOID);
+		/* tables of extension version 0.1 lack these: -1 */
+		info->ddl.role_superuser = pgdts_ddl_column(desc, "role_superuser",
+													BOOLOID);
+		info->ddl.settings = pgdts_ddl_column(desc, "settings", TEXTARRAYOID);
+		info->ddl.resolved_relations = pgdts_ddl_column(desc,
+														"resolved_relations",
+														TEXTARRAYOID);
 		if (info->ddl.statement < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -674,6 +683,43 @@ pgdts_ddl_bool(Datum *values, bool *isnull, int off)
 }
 
 /*
+ * A text[] column of a dts_ddl_command row holding pairs ({{a,b},...}),
+ * as UTF-8 strings: returns how many pairs, with the first and second
+ * strings of each in *firsts and *seconds.  0 when NULL or missing; a pair
+ * with a NULL is left out.
+ */
+static int
+pgdts_ddl_pairs(Datum *values, bool *isnull, int off, char ***firsts,
+				char ***seconds)
+{
+	ArrayType  *array;
+	Datum	   *elems;
+	bool	   *elemnulls;
+	int			nelems;
+	int			npairs = 0;
+	int			i;
+
+	*firsts = *seconds = NULL;
+	if (off < 0 || isnull[off])
+		return 0;
+
+	array = DatumGetArrayTypeP(values[off]);
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &elemnulls, &nelems);
+	*firsts = palloc(sizeof(char *) * Max(nelems / 2, 1));
+	*seconds = palloc(sizeof(char *) * Max(nelems / 2, 1));
+	for (i = 0; i + 1 < nelems; i += 2)
+	{
+		if (elemnulls[i] || elemnulls[i + 1])
+			continue;
+		(*firsts)[npairs] = pgdts_utf8(TextDatumGetCString(elems[i]));
+		(*seconds)[npairs] = pgdts_utf8(TextDatumGetCString(elems[i + 1]));
+		npairs++;
+	}
+	return npairs;
+}
+
+/*
  * Encode the row inserted into dts_ddl_command as a Ddl record.  A row that
  * does not say its statement is exact is sent as not exact, which stops
  * the applier: only the event triggers know.
@@ -688,6 +734,10 @@ pgdts_write_ddl(StringInfo out, Relation rel, PgdtsRelationInfo *info,
 	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
 	bool	   *isnull = palloc(sizeof(bool) * desc->natts);
 	PgdtsDdlColumns *cols = &info->ddl;
+	char	  **firsts;
+	char	  **seconds;
+	int			npairs;
+	int			i;
 
 	heap_deform_tuple(newtuple, desc, values, isnull);
 
@@ -717,7 +767,6 @@ pgdts_write_ddl(StringInfo out, Relation rel, PgdtsRelationInfo *info,
 		Datum	   *elems;
 		bool	   *elemnulls;
 		int			nelems;
-		int			i;
 
 		deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT,
 						  &elems, &elemnulls, &nelems);
@@ -729,6 +778,42 @@ pgdts_write_ddl(StringInfo out, Relation rel, PgdtsRelationInfo *info,
 			ddl.object_identities[ddl.n_object_identities++] =
 				pgdts_utf8(TextDatumGetCString(elems[i]));
 		}
+	}
+
+	ddl.role_superuser = pgdts_ddl_bool(values, isnull, cols->role_superuser);
+
+	npairs = pgdts_ddl_pairs(values, isnull, cols->settings,
+							 &firsts, &seconds);
+	if (npairs > 0)
+	{
+		Pgdts__Setting *settings = palloc(sizeof(Pgdts__Setting) * npairs);
+
+		ddl.settings = palloc(sizeof(Pgdts__Setting *) * npairs);
+		for (i = 0; i < npairs; i++)
+		{
+			pgdts__setting__init(&settings[i]);
+			settings[i].name = firsts[i];
+			settings[i].value = seconds[i];
+			ddl.settings[i] = &settings[i];
+		}
+		ddl.n_settings = npairs;
+	}
+
+	npairs = pgdts_ddl_pairs(values, isnull, cols->resolved_relations,
+							 &firsts, &seconds);
+	if (npairs > 0)
+	{
+		Pgdts__ResolvedName *resolved = palloc(sizeof(Pgdts__ResolvedName) * npairs);
+
+		ddl.resolved = palloc(sizeof(Pgdts__ResolvedName *) * npairs);
+		for (i = 0; i < npairs; i++)
+		{
+			pgdts__resolved_name__init(&resolved[i]);
+			resolved[i].name = firsts[i];
+			resolved[i].schema = seconds[i];
+			ddl.resolved[i] = &resolved[i];
+		}
+		ddl.n_resolved = npairs;
 	}
 
 	record.kind_case = PGDTS__RECORD__KIND_DDL;

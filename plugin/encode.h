@@ -83,6 +83,9 @@ typedef struct PgdtsDdlColumns
 	int			object_type;
 	int			schema_name;
 	int			object_identities;
+	int			role_superuser;		/* extension version 0.2 on */
+	int			settings;
+	int			resolved_relations;
 } PgdtsDdlColumns;
 
 /*

@@ -496,6 +496,30 @@ json_record(StringInfo buf, const Pgdts__Record *record, bool stable)
 				json_utf8(buf, m->object_type);
 				json_key(buf, "schema", false);
 				json_utf8(buf, m->schema);
+				json_key(buf, "role_superuser", false);
+				appendStringInfoString(buf, m->role_superuser ? "true" : "false");
+				json_key(buf, "settings", false);
+				appendStringInfoChar(buf, '{');
+				for (i = 0; i < m->n_settings; i++)
+				{
+					json_key(buf, m->settings[i]->name, i == 0);
+					json_utf8(buf, m->settings[i]->value);
+				}
+				appendStringInfoChar(buf, '}');
+				json_key(buf, "resolved", false);
+				appendStringInfoChar(buf, '[');
+				for (i = 0; i < m->n_resolved; i++)
+				{
+					if (i > 0)
+						appendStringInfoString(buf, ", ");
+					appendStringInfoChar(buf, '{');
+					json_key(buf, "name", true);
+					json_utf8(buf, m->resolved[i]->name);
+					json_key(buf, "schema", false);
+					json_utf8(buf, m->resolved[i]->schema);
+					appendStringInfoChar(buf, '}');
+				}
+				appendStringInfoChar(buf, ']');
 				appendStringInfoString(buf, "}}");
 			}
 			break;

@@ -51,6 +51,28 @@ TEST(JsonPrinter, UnknownRelationPrintsArray) {
   EXPECT_EQ(out, "{\"lsn\":\"0/1\",\"delete\":{\"relation_oid\":7,\"old_image\":\"key\",\"old\":[1]}}\n");
 }
 
+TEST(JsonPrinter, DdlWithSettingsAndResolvedNames) {
+  stream::RelationCache cache;
+  pgdts::Record rec;
+  auto* d = rec.mutable_ddl();
+  d->set_command_tag("CREATE INDEX");
+  d->set_statement("CREATE INDEX ON base (v)");
+  d->set_role("alice");
+  d->set_role_superuser(false);
+  auto* s = d->add_settings();
+  s->set_name("DateStyle");
+  s->set_value("ISO, MDY");
+  auto* r = d->add_resolved();
+  r->set_name("base");
+  r->set_schema("a");
+  std::string out;
+  stream::append_json_line(rec, 1, cache, out);
+  EXPECT_NE(out.find("\"role_superuser\":false,\"settings\":{\"DateStyle\":\"ISO, MDY\"},"
+                     "\"resolved\":[{\"name\":\"base\",\"schema\":\"a\"}]}"),
+            std::string::npos)
+      << out;
+}
+
 TEST(JsonPrinter, Utf8Validation) {
   EXPECT_TRUE(stream::is_valid_utf8("ça va ü €"));
   EXPECT_FALSE(stream::is_valid_utf8("\xc3"));

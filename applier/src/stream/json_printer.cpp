@@ -357,6 +357,24 @@ void append_json_line(const pgdts::Record& record, pg::Lsn lsn, const RelationCa
         if (i) out += ',';
         append_json_string(out, d.object_identities(i));
       }
+      out += "],\"role_superuser\":";
+      out += d.role_superuser() ? "true" : "false";
+      out += ",\"settings\":{";
+      for (int i = 0; i < d.settings_size(); ++i) {
+        if (i) out += ',';
+        append_json_string(out, d.settings(i).name());
+        out += ':';
+        append_json_string(out, d.settings(i).value());
+      }
+      out += "},\"resolved\":[";
+      for (int i = 0; i < d.resolved_size(); ++i) {
+        if (i) out += ',';
+        out += "{\"name\":";
+        append_json_string(out, d.resolved(i).name());
+        out += ",\"schema\":";
+        append_json_string(out, d.resolved(i).schema());
+        out += '}';
+      }
       out += "]}";
       break;
     }

@@ -14,7 +14,7 @@ namespace pgdts::task {
 
 // The version of extension pgdts this binary speaks with (its stream and
 // capture table): the one place that says it.
-inline constexpr const char* kExtensionVersion = "0.1";
+inline constexpr const char* kExtensionVersion = "0.2";
 
 struct SourceFacts {
   std::string database;
