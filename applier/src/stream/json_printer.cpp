@@ -1,5 +1,6 @@
 #include "stream/json_printer.h"
 #include "stream/timestamp.h"
+#include "secrets/redact.h"
 
 #include <charconv>
 #include <cmath>
@@ -343,7 +344,8 @@ void append_json_line(const pgdts::Record& record, pg::Lsn lsn, const RelationCa
       out += ",\"ddl\":{\"command_tag\":";
       append_json_string(out, d.command_tag());
       out += ",\"statement\":";
-      append_text_value(out, d.statement());
+      // A DDL's text may hold a password (ALTER ROLE ... PASSWORD '...').
+      append_text_value(out, secrets::redact(d.statement()));
       out += ",\"search_path\":";
       append_json_string(out, d.search_path());
       out += ",\"role\":";
