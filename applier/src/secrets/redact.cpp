@@ -84,8 +84,10 @@ std::size_t skip_blank(std::string_view s, std::size_t p) {
 
 // The value of a conninfo pair at p (after "key =" and its spaces), quoted
 // ('...', or ''...'' / \'...\' as SQL spells a conninfo's quotes inside a
-// literal) or up to the next white space. The span covers its quotes.
-std::size_t kv_value(std::string_view s, std::size_t p, std::vector<Span>& spans) {
+// literal) or up to the next white space (in free text also an unescaped
+// double quote: the end of a JSON string or a quoted log value). The span
+// covers its quotes.
+std::size_t kv_value(std::string_view s, std::size_t p, bool free_text, std::vector<Span>& spans) {
   std::size_t n = s.size();
   std::string_view quote;
   if (starts_with_at(s, p, "''") && p + 2 < n && !space(s[p + 2]) && s[p + 2] != ')' &&
@@ -97,9 +99,15 @@ std::size_t kv_value(std::string_view s, std::size_t p, std::vector<Span>& spans
     quote = "'";
   if (quote.empty()) {
     std::size_t e = p;
-    while (e < n && !space(s[e])) e += s[e] == '\\' ? 2 : 1;
+    while (e < n && !space(s[e]) && !(free_text && s[e] == '"')) e += s[e] == '\\' ? 2 : 1;
     e = std::min(e, n);
-    spans.push_back({p, e});
+    // What closes an enclosing literal or list ('host=x password=y') stays:
+    // a trailing run of quotes (escaped too), parentheses and separators.
+    std::size_t value_end = e;
+    while (value_end > p && std::string_view("'\"\\)],;").find(s[value_end - 1]) != std::string_view::npos)
+      --value_end;
+    if (value_end == p) value_end = e;
+    spans.push_back({p, value_end});
     return e;
   }
   std::size_t e = p + quote.size();
@@ -136,6 +144,21 @@ std::size_t sql_constant(std::string_view s, std::size_t p, std::vector<Span>& s
   char c = lower(s[p]);
   if ((c == 'e' || c == 'n') && p + 1 < n && s[p + 1] == '\'') q = p + 1;
   else if (c == 'u' && starts_with_at(s, p + 1, "&'")) q = p + 2;
+  // Inside another literal the constant's quotes are doubled (EXECUTE
+  // '... PASSWORD ''x''') or escaped (E'... PASSWORD \'x\''): the value
+  // runs to the matching pair.
+  for (std::string_view pair : {std::string_view("''"), std::string_view("\\'")}) {
+    if (!starts_with_at(s, q, pair) || q + pair.size() >= n) continue;
+    char next = s[q + pair.size()];
+    if (space(next) || next == ')' || next == ',' || next == ';' || next == '\'') continue;
+    std::size_t close = s.find(pair, q + pair.size());
+    if (close == std::string_view::npos) {
+      spans.push_back({q + pair.size(), n});
+      return n;
+    }
+    spans.push_back({q + pair.size(), close});
+    return close + pair.size();
+  }
   if (s[q] == '\'') {
     std::size_t e = q + 1;
     while (e < n) {
@@ -186,7 +209,7 @@ std::size_t secret_value(std::string_view s, std::size_t p, bool whole,
   if (j < s.size() && s[j] == '=') {
     std::size_t k = skip_spaces(s, j + 1);
     if (k >= s.size()) return k;
-    return kv_value(s, k, spans);
+    return kv_value(s, k, !whole, spans);
   }
   std::size_t e = sql_constant(s, j, spans);
   if (e != std::string_view::npos) return e;
@@ -286,7 +309,7 @@ std::vector<Span> scan_keywords(std::string_view s) {
     std::size_t v = skip_spaces(s, eq + 1);
     if (v >= n) return spans;
     std::vector<Span> value;
-    i = kv_value(s, v, value);
+    i = kv_value(s, v, false, value);
     if (names_secret(name)) spans.insert(spans.end(), value.begin(), value.end());
   }
 }
@@ -308,7 +331,7 @@ std::vector<Span> scan(std::string_view s, bool whole, std::size_t from) {
         if (whole) {
           end = n;
         } else {
-          while (end < n && !space(s[end])) ++end;
+          while (end < n && !space(s[end]) && s[end] != '"') ++end;
         }
         uri_spans(s, rest, end, spans);
         i = end;
