@@ -1,5 +1,6 @@
 // pgdts: command dispatch only.
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 #include <vector>
@@ -8,9 +9,11 @@
 #include "cli/options.h"
 #include "error.h"
 #include "logging/log.h"
+#include "secrets/redact.h"
 
 int main(int argc, char** argv) {
   using namespace pgdts;
+  if (const char* password = std::getenv("PGPASSWORD")) secrets::remember(password);
   cli::ParseResult parsed;
   try {
     parsed = cli::parse_command_line(std::vector<std::string>(argv + 1, argv + argc));

@@ -4,6 +4,7 @@
 
 #include "pg/conninfo.h"
 #include "pg/connection.h"
+#include "error.h"
 
 using pgdts::pg::mask_password;
 
@@ -59,16 +60,43 @@ TEST(ConnInfo, MasksTheClientKeyPassphrase) {
             "postgresql://h/db?sslpassword=****&sslmode=verify-full");
 }
 
-TEST(RedactQuoted, SecretsInStatementsAndParserMessages) {
-  using pgdts::pg::redact_quoted;
-  std::string ddl = "CREATE USER MAPPING FOR app SERVER s OPTIONS (user 'u', password 'hunter2')";
-  std::string out = redact_quoted(ddl, "");
-  EXPECT_EQ(out.find("hunter2"), std::string::npos) << out;
-  EXPECT_NE(out.find("CREATE USER MAPPING"), std::string::npos) << out;
-  EXPECT_EQ(redact_quoted("ALTER TABLE t ADD COLUMN c text DEFAULT 'x'", ""),
-            "ALTER TABLE t ADD COLUMN c text DEFAULT 'x'");
-  EXPECT_EQ(redact_quoted("invalid line 'source password=p'", "").find("password=p"),
-            std::string::npos);
+TEST(ConnInfo, ValuesLibpqChecksOnlyWhenConnectingAreUsageErrors) {
+  using pgdts::pg::ConnInfo;
+  for (const char* bad : {"host=h port=abc", "host=h port=0", "host=h port=70000", "host=h port=5432x",
+                          "host=a,b port=1,2,3", "host=h connect_timeout=ten",
+                          "host=h sslmode=sometimes", "host=h target_session_attrs=writable",
+                          "postgresql://h:abc/db", "host=h keepalives_idle=1.5"})
+    EXPECT_THROW(ConnInfo::parse(bad, "--source"), pgdts::UsageError) << bad;
+  for (const char* good : {"host=h port=5432", "host=a,b port=1,2", "host=a,b port=7",
+                           "host=h port=", "host=h connect_timeout=10 sslmode=verify-full",
+                           "postgresql://h1:5432,h2/db?target_session_attrs=read-write"})
+    EXPECT_NO_THROW(ConnInfo::parse(good, "--source")) << good;
+}
+
+TEST(ConnInfo, ErrorsNeverQuoteThePassword) {
+  using pgdts::pg::ConnInfo;
+  struct Case {
+    const char* conninfo;
+    const char* secret;
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           {"host=h password=se cret9 port=5", "cret9"},             // libpq: missing "=" after "cret9"
+           {"host=h password='unterminated s3cret", "s3cret"},        // unterminated quoted string
+           {"postgresql://u:pa/ss-w0rd@h/db", "ss-w0rd"},            // '/' in the user info
+           {"postgresql://u:pa?ss-w0rd@h/db", "ss-w0rd"},            // '?' in the user info
+           {"postgresql://u:p%zzw0rd-x@h/db", "w0rd-x"},             // bad percent escape
+           {"postgresql://h/db?password=hunt%zz3r", "hunt"},          // bad escape in the query
+           {"host=h port=abc password=hunter22", "hunter22"}}) {
+    try {
+      ConnInfo::parse(c.conninfo, "--source");
+      ADD_FAILURE() << "accepted " << c.conninfo;
+    } catch (const pgdts::UsageError& e) {
+      std::string what = e.what();
+      EXPECT_EQ(what.find(c.secret), std::string::npos) << what;
+      EXPECT_NE(what.find("--source"), std::string::npos) << what;
+      EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    }
+  }
 }
 
 namespace {

@@ -101,11 +101,79 @@ TEST(Options, IncrementalThrottlesMetricsAndAlerts) {
   EXPECT_EQ(o.metrics_port, 9187);
   EXPECT_EQ(o.alert_command, "cat > /tmp/x");
   EXPECT_EQ(o.alert_latency_seconds, 30);
-  EXPECT_EQ(usage_error(sync_args({"--incr-rps", "0"})), "--incr-rps must be a positive number");
+  EXPECT_EQ(usage_error(sync_args({"--incr-rps", "0"})),
+            "--incr-rps must be a number above 0 and at most 1000000000");
   EXPECT_EQ(usage_error(sync_args({"--metrics-port", "70000"})),
             "--metrics-port must be between 1 and 65535, not 70000");
   EXPECT_EQ(usage_error(sync_args({"--alert-latency", "0"})),
-            "--alert-latency must be at least 1 second, not 0");
+            "--alert-latency must be between 1 and 604800 seconds, not 0");
+}
+
+// Every bad number is a UsageError (exit 2) of one line naming its option.
+TEST(Options, NonFiniteAndAbsurdNumbersNameTheirOption) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string option;
+  };
+  std::vector<Case> cases;
+  for (const char* rate : {"--full-qps", "--full-rps", "--full-mbps", "--incr-rps", "--incr-mbps"})
+    for (const char* bad : {"inf", "-inf", "nan", "1e400", "-1", "0", "1e10", "abc", ""})
+      cases.push_back({sync_args({rate, bad}), rate});
+  for (const char* bad : {"0", "-5", "65536", "1e3", "inf", "99999999999"})
+    cases.push_back({sync_args({"--metrics-port", bad}), "--metrics-port"});
+  for (const char* bad : {"0", "65", "inf", "nan"}) cases.push_back({sync_args({"--jobs", bad}), "--jobs"});
+  for (const char* bad : {"9", "1441", "inf", "-1"})
+    cases.push_back({sync_args({"--retry-connection", bad}), "--retry-connection"});
+  for (const char* bad : {"0", "1441", "nan"})
+    cases.push_back({sync_args({"--retry-other", bad}), "--retry-other"});
+  cases.push_back({sync_args({"--retry-other", "30", "--retry-connection", "20"}), "--retry-other"});
+  for (const char* bad : {"0", "604801", "inf"})
+    cases.push_back({sync_args({"--alert-latency", bad}), "--alert-latency"});
+  for (const char* bad : {"0", "604801"})
+    cases.push_back({{"cutover", "--source", "host=a", "--target", "host=b", "--timeout", bad},
+                     "--timeout"});
+  cases.push_back({{"cutover", "--source", "host=a", "--target", "host=b", "--sequence-margin", "-1"},
+                   "--sequence-margin"});
+  for (const char* bad : {"0", "604801"})
+    cases.push_back({{"stream", "--source", "host=a", "--idle-exit", bad}, "--idle-exit"});
+  for (const Case& c : cases) {
+    std::string error = usage_error(c.args);
+    EXPECT_NE(error.find(c.option), std::string::npos) << c.args.back() << ": " << error;
+    EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+  }
+}
+
+TEST(Options, BadConnectionValuesAreUsageErrorsWithoutThePassword) {
+  for (const char* bad : {"host=h port=abc password=Sekr3t-pw", "postgresql://u:Sekr3t-pw@h:abc/db",
+                          "postgresql://u:Sekr3t/pw@h/db", "host=h password=Sekr3t-pw sslmode=maybe",
+                          "host=h password='Sekr3t-pw"}) {
+    std::string error = usage_error({"sync", "--source", bad, "--target", "host=b"});
+    EXPECT_NE(error.find("--source"), std::string::npos) << error;
+    EXPECT_EQ(error.find("Sekr3t"), std::string::npos) << error;
+    error = usage_error({"status", "--target", bad});
+    EXPECT_NE(error.find("--target"), std::string::npos) << error;
+    EXPECT_EQ(error.find("Sekr3t"), std::string::npos) << error;
+  }
+}
+
+TEST(Options, ResyncIsASyncCommandLineSwitch) {
+  EXPECT_FALSE(parse(sync_args({})).resync);
+  EXPECT_TRUE(parse({"sync", "--source", "host=a", "--target", "host=b", "--resync"}).resync);
+  EXPECT_NE(usage_error(sync_args({"--resync"})).find("--resync"), std::string::npos);
+  EXPECT_NE(usage_error({"status", "--target", "host=b", "--resync"}).find("resync"),
+            std::string::npos);
+  std::string path = ::testing::TempDir() + "/pgdts_resync.ini";
+  std::ofstream(path) << "resync = true\n";
+  EXPECT_NE(usage_error({"sync", "--source", "host=a", "--target", "host=b", "--config", path})
+                .find("resync"),
+            std::string::npos);
+  std::remove(path.c_str());
+}
+
+TEST(Options, ConfigThatIsADirectoryIsAUsageError) {
+  std::string dir = ::testing::TempDir();
+  std::string error = usage_error({"sync", "--source", "host=a", "--target", "host=b", "--config", dir});
+  EXPECT_NE(error.find("is a directory"), std::string::npos) << error;
 }
 
 TEST(Options, VerifyAndCutoverTakeTaskOptions) {

@@ -370,17 +370,21 @@ class Applier:
 
     def __init__(self, binary: str, source: Cluster, dest: Cluster, task: str,
                  logfile: Path, extra_args: Sequence[str] = (),
-                 phases: str = "incremental") -> None:
+                 phases: str = "incremental", source_conninfo: str | None = None,
+                 target_conninfo: str | None = None, env: dict | None = None) -> None:
+        """source_conninfo / target_conninfo replace the clusters' own (e.g. to
+        connect as another role with a password); env adds variables."""
         self.source, self.dest, self.task = source, dest, task
         self.logfile = logfile
-        self.args = [binary, "sync", "--source", source.conninfo(),
-                     "--target", dest.conninfo(), "--task", task,
+        self.args = [binary, "sync", "--source", source_conninfo or source.conninfo(),
+                     "--target", target_conninfo or dest.conninfo(), "--task", task,
                      "--phases", phases, "--log-level", LOG_LEVEL, *extra_args]
         with open(logfile, "ab") as log:   # the child keeps its own descriptor
             log.write(f"==== started: {' '.join(self.args)}\n".encode())
             log.flush()
             self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT)
+                                         stdout=log, stderr=subprocess.STDOUT,
+                                         env={**os.environ, **(env or {})})
         self.pid = self.proc.pid
 
     @property
@@ -491,10 +495,12 @@ class Pgdts:
 
     def sync(self, source: Cluster, dest: Cluster, task: str = "it",
              extra_args: Sequence[str] = (), wait_ready: bool = True,
-             phases: str = "incremental") -> Applier:
+             phases: str = "incremental", **conninfo_env) -> Applier:
+        """conninfo_env: Applier's source_conninfo, target_conninfo, env."""
         self._n += 1
         app = Applier(self.binary, source, dest, task,
-                      self.workdir / f"pgdts-sync-{task}-{self._n}.log", extra_args, phases)
+                      self.workdir / f"pgdts-sync-{task}-{self._n}.log", extra_args, phases,
+                      **conninfo_env)
         self.appliers.append(app)
         if wait_ready:
             app.wait_ready()

@@ -11,6 +11,7 @@
 #include "apply/statement_sql.h"
 #include "error.h"
 #include "logging/log.h"
+#include "secrets/redact.h"
 
 namespace pgdts::apply {
 namespace {
@@ -653,7 +654,7 @@ void Applier::ddl(const pgdts::Ddl& ddl, pg::Lsn lsn) {
     event.field("lsn", pg::format_lsn(lsn))
         .field("command_tag", ddl.command_tag())
         .field("schema", ddl.schema())
-        .field("statement", truncated(pg::redact_quoted(ddl.statement(), ""), 300))
+        .field("statement", truncated(secrets::redact(ddl.statement()), 300))
         .field("reason", plan.reason);
     if (plan.warn)
       event.warn();
@@ -669,7 +670,7 @@ void Applier::ddl(const pgdts::Ddl& ddl, pg::Lsn lsn) {
   log::Event("ddl_replayed")
       .field("lsn", pg::format_lsn(lsn))
       .field("command_tag", ddl.command_tag())
-      .field("statement", truncated(pg::redact_quoted(plan.sql, ""), 300))
+      .field("statement", truncated(secrets::redact(plan.sql), 300))
       .info();
 }
 

@@ -18,6 +18,7 @@
 #include "pg/literals.h"
 #include "pg/replication_stream.h"
 #include "stream/record_decoder.h"
+#include "task/task_slot.h"
 #include "task/task_state.h"
 
 namespace pgdts::apply {
@@ -217,31 +218,24 @@ void Session::connect_destination(const std::string& source_encoding) {
 void Session::check_slot() {
   std::optional<pg::SlotInfo> slot = stream_->find_slot(cfg_.slot);
   std::string dbname = stream_->connection().parameter_status("database");
+  // Lost or replaced after the task came to depend on it: never a fresh
+  // slot (task/task_slot.h).
+  task::TaskStore store(progress_);
+  task::require_slot(cfg_.task, store.where(cfg_.task), origin_start_, slot, dbname);
   if (!slot) {
     if (!cfg_.may_create_slot)
-      throw Error("replication slot \"" + cfg_.slot +
-                  "\" no longer exists on the source; changes made since it was dropped are "
-                  "lost to this task: release it and start over");
-    if (origin_start_ != 0)
-      throw Error("replication slot \"" + cfg_.slot +
-                  "\" does not exist on the source, but the destination has applied task \"" +
-                  cfg_.task + "\" up to source LSN " + pg::format_lsn(origin_start_) +
-                  "; changes made since the slot was dropped cannot be streamed: run pgdts "
-                  "release --task " + cfg_.task + " and sync again from a fresh copy");
+      throw task::SlotLostError(
+          task::slot_lost_message(cfg_.task, task::SlotProblem::missing, slot));
     log::Event("slot_creating").field("slot", cfg_.slot).field("plugin", "pgdts").info();
     pg::Lsn consistent = stream_->create_slot(cfg_.slot, "pgdts");
+    // From here on the task depends on this slot.
+    store.set_snapshot_lsn(cfg_.task, consistent);
     log::Event("slot_created")
         .field("slot", cfg_.slot)
         .field("consistent_lsn", pg::format_lsn(consistent))
         .info();
     return;
   }
-  if (slot->slot_type != "logical" || slot->plugin != "pgdts")
-    throw Error("replication slot \"" + cfg_.slot + "\" exists with output plugin \"" +
-                slot->plugin + "\", not pgdts; drop it or use another --task");
-  if (!slot->database.empty() && !dbname.empty() && slot->database != dbname)
-    throw Error("replication slot \"" + cfg_.slot + "\" belongs to source database \"" +
-                slot->database + "\", not \"" + dbname + "\"; use another --task");
   // Never report less than the slot already has: PostgreSQL 15 would move
   // its confirmed position back.
   reported_ = std::max(origin_start_, slot->confirmed_flush);

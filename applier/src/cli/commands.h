@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/options.h"
+#include "cli/output.h"
 
 namespace pgdts::cli {
 
@@ -19,8 +20,5 @@ int run_cutover(const Options& options);
 // The options with the task's stored object options (selection, mapping)
 // when none were given. Throws on a connection failure.
 Options with_stored_task_objects(const Options& options);
-
-// Prints `pgdts: error: <message>` (on one line) to stderr; returns status.
-int report_error(const std::string& message, int status);
 
 }  // namespace pgdts::cli

@@ -36,8 +36,7 @@ constexpr auto kPollEvery = 250ms;
 constexpr auto kReportEvery = 5s;
 
 void say(const std::string& line) {
-  std::fputs((line + "\n").c_str(), stdout);
-  std::fflush(stdout);
+  print(line + "\n");
 }
 
 // The task exists, is streaming (phase incremental) and has its origin.

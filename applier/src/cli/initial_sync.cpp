@@ -10,6 +10,7 @@
 #include "pg/replication_stream.h"
 #include "schema/schema_sync.h"
 #include "task/deferred_fks.h"
+#include "task/task_slot.h"
 #include "task/task_state.h"
 
 namespace pgdts::cli {
@@ -65,6 +66,29 @@ void refuse_conflicts(pg::Connection& dest, const schema::SourceSchema& schema, 
                       "existing tables");
 }
 
+// A resync copies into the tables the destination has; a table created on
+// the source while the slot was lost never reached it (its CREATE TABLE was
+// in the lost changes).
+void require_destination_tables(pg::Connection& dest, const schema::SourceSchema& schema,
+                                const Options& o) {
+  std::vector<task::TableName> existing = schema::existing_tables(dest, schema, o.names);
+  std::set<task::TableName> have(existing.begin(), existing.end());
+  std::string missing;
+  int count = 0;
+  for (const auto& t : schema.tables) {
+    task::TableName dest_name = o.names.table(t.name);
+    if (have.count(dest_name)) continue;
+    if (count++ < 5) missing += (missing.empty() ? "" : ", ") + task::display_name(dest_name);
+  }
+  if (count == 0) return;
+  if (count > 5) missing += " and " + std::to_string(count - 5) + " more";
+  throw Error("resync of task \"" + o.task + "\": " + missing +
+              (count == 1 ? " does" : " do") + " not exist on the destination (created on the "
+              "source while the slot was lost?); create " + (count == 1 ? "it" : "them") +
+              " there, or leave " + (count == 1 ? "it" : "them") +
+              " out with --exclude, and run pgdts sync again");
+}
+
 std::vector<fullsync::CopyJob> copy_jobs(const schema::SourceSchema& schema, const Options& o,
                                          bool columns_renamed) {
   std::vector<fullsync::CopyJob> jobs;
@@ -94,14 +118,14 @@ std::vector<fullsync::CopyJob> copy_jobs(const schema::SourceSchema& schema, con
 pg::ReplicationStream::ExportedSnapshot take_snapshot(pg::ReplicationStream& repl,
                                                       pg::Connection& dest, const Options& o) {
   std::string slot = task::slot_name(o.task);
-  bool make_task_slot = o.has_phase("incremental") && !repl.find_slot(slot);
-  if (make_task_slot) {
-    pg::Lsn applied = apply::read_origin_progress(dest, task::origin_name(o.task));
-    if (applied != 0)
-      throw Error("replication slot \"" + slot + "\" does not exist on the source, but the "
-                  "destination has applied task \"" + o.task + "\" up to source LSN " +
-                  pg::format_lsn(applied) + "; run pgdts release --task " + o.task +
-                  " and sync again");
+  bool make_task_slot = false;
+  if (o.has_phase("incremental")) {
+    std::optional<pg::SlotInfo> found = repl.find_slot(slot);
+    // A task that depends on its slot never gets a fresh one here.
+    task::require_slot(o.task, task::TaskStore(dest).where(o.task),
+                       apply::read_origin_progress(dest, task::origin_name(o.task)), found,
+                       repl.connection().parameter_status("database"));
+    make_task_slot = !found;
   }
   std::string name = make_task_slot ? slot : copy_slot_name(o.task);
   log::Event("snapshot_creating").field("slot", name).flag("temporary", !make_task_slot).info();
@@ -117,7 +141,7 @@ pg::ReplicationStream::ExportedSnapshot take_snapshot(pg::ReplicationStream& rep
 
 fullsync::FullSyncConfig full_sync_config(const Options& o,
                                           const pg::ReplicationStream::ExportedSnapshot& snap,
-                                          fullsync::Throttle& throttle) {
+                                          fullsync::Throttle& throttle, bool recopy) {
   fullsync::FullSyncConfig cfg;
   cfg.source = o.source;
   cfg.target = o.target;
@@ -128,6 +152,7 @@ fullsync::FullSyncConfig full_sync_config(const Options& o,
   cfg.jobs = o.jobs;
   cfg.throttle = &throttle;
   cfg.keep_existing_rows = o.conflict_ignore;
+  cfg.empty_first = recopy;
   return cfg;
 }
 
@@ -161,7 +186,12 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
                                    fullsync::ProgressObserver* observer) {
   pg::Connection dest = open_side(o.target, "destination", o);
   task::TaskStore store(dest);
-  std::string phase = store.phase(o.task);
+  task::TaskPhase where = store.where(o.task);
+  std::string phase = where.phase;
+  // A resync's copy (cli/resync.h): the tables are complete but for their
+  // rows, so no post-data step, and their columns have their final names.
+  bool recopy = where.recopy;
+  bool post_data = o.has_phase("schema") && !recopy;
   pg::Connection source = open_side(o.source, "source", o);
   InitialSyncResult result;
 
@@ -170,7 +200,7 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
     schema::SourceSchema schema = read_schema_at(source, o, "");
     result.tables = table_names(schema);
     if (phase == "post_data") {
-      if (o.has_phase("schema")) create_post_data(dest, schema, o);
+      if (post_data) create_post_data(dest, schema, o);
       if (o.has_phase("full")) schema::sync_sequences(source, dest, schema, o.names);
       store.set_phase(o.task, o.has_phase("incremental") ? "incremental" : "copied");
     }
@@ -199,11 +229,12 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
     phase = "full";
     log::Event("schema_pre_data_created").field("tables", schema.tables.size()).info();
   }
+  if (recopy) require_destination_tables(dest, schema, o);
   prepared();
 
   if (o.has_phase("full")) {
-    bool columns_renamed = !o.has_phase("schema");
-    fullsync::FullSyncConfig copy = full_sync_config(o, snap, throttle);
+    bool columns_renamed = !o.has_phase("schema") || recopy;
+    fullsync::FullSyncConfig copy = full_sync_config(o, snap, throttle, recopy);
     copy.observer = observer;
     if (!fullsync::run_full_sync(copy, copy_jobs(schema, o, columns_renamed), stop)) {
       result.stopped = true;
@@ -213,7 +244,7 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
   store.set_phase(o.task, "post_data");
   repl.connection().close();  // the snapshot (and a temporary slot) is no longer needed
 
-  if (o.has_phase("schema")) create_post_data(dest, schema, o);
+  if (post_data) create_post_data(dest, schema, o);
   if (o.has_phase("full")) schema::sync_sequences(source, dest, schema, o.names);
   store.set_phase(o.task, o.has_phase("incremental") ? "incremental" : "copied");
   log::Event("initial_sync_done").field("tables", schema.tables.size()).info();

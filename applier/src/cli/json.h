@@ -14,7 +14,7 @@ class JsonObject {
  public:
   JsonObject& field(const char* key, const std::string& value) {
     start(key);
-    stream::append_json_string(out_, value);
+    stream::append_json_string(out_, value);  // redacts
     return *this;
   }
   JsonObject& field(const char* key, const std::optional<std::string>& value) {

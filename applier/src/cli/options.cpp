@@ -1,5 +1,9 @@
 #include "cli/options.h"
 
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -7,6 +11,7 @@
 #include <boost/program_options.hpp>
 
 #include "error.h"
+#include "secrets/redact.h"
 
 namespace po = boost::program_options;
 
@@ -105,6 +110,17 @@ po::options_description sync_options(bool with_not_yet) {
   return d;
 }
 
+// Command line only: a config file that said it would recopy every run.
+po::options_description recovery_options() {
+  po::options_description d("recovery (sync, command line only)");
+  d.add_options()
+      ("resync", po::bool_switch(),
+       "the task's slot was lost (dropped, or replaced by another plugin's): create a new "
+       "slot and copy every table of the task again from its snapshot, then stream on "
+       "(docs/task-state.md)");
+  return d;
+}
+
 po::options_description format_options() {
   po::options_description d("output options (status, precheck)");
   d.add_options()("format", po::value<std::string>()->value_name("FORMAT"), "text (default) or json");
@@ -157,7 +173,7 @@ po::options_description command_options(Command c) {
   po::options_description d;
   d.add(common_options());
   if (takes_task_options(c)) d.add(task_options());
-  if (c == Command::sync) d.add(sync_options(true));
+  if (c == Command::sync) d.add(sync_options(true)).add(recovery_options());
   if (c == Command::stream) d.add(stream_options());
   if (c == Command::cutover) d.add(cutover_options());
   if (takes_format(c)) d.add(format_options());
@@ -215,7 +231,7 @@ std::string command_help(Command c) {
   std::ostringstream out;
   out << "Usage: " << usage_line(c) << "\n\n" << common_options();
   if (takes_task_options(c)) out << "\n" << task_options();
-  if (c == Command::sync) out << "\n" << sync_options(false);
+  if (c == Command::sync) out << "\n" << sync_options(false) << "\n" << recovery_options();
   if (c == Command::stream) out << "\n" << stream_options();
   if (c == Command::cutover) out << "\n" << cutover_options();
   if (takes_format(c)) out << "\n" << format_options();
@@ -288,11 +304,43 @@ void validate_objects(const po::variables_map& vm, Options& o) {
   o.replica_identity_full = vm.count("replica-identity-full") && vm["replica-identity-full"].as<bool>();
 }
 
+// Rates above this are no limit at all, and would overflow the throttles'
+// byte and row arithmetic.
+constexpr double kMaxRate = 1e9;
+// Seconds options: more than a week is a typo, not a setting.
+constexpr int kMaxSeconds = 7 * 24 * 3600;
+
 std::optional<double> positive_rate(const po::variables_map& vm, const char* name) {
   if (!vm.count(name)) return std::nullopt;
   double v = vm[name].as<double>();
-  if (!(v > 0)) throw UsageError(std::string("--") + name + " must be a positive number");
+  if (!std::isfinite(v) || !(v > 0) || v > kMaxRate)
+    throw UsageError(std::string("--") + name + " must be a number above 0 and at most 1000000000");
   return v;
+}
+
+int seconds_option(const po::variables_map& vm, const char* name, int fallback) {
+  if (!vm.count(name)) return fallback;
+  int v = vm[name].as<int>();
+  if (v < 1 || v > kMaxSeconds)
+    throw UsageError(std::string("--") + name + " must be between 1 and " +
+                     std::to_string(kMaxSeconds) + " seconds, not " + std::to_string(v));
+  return v;
+}
+
+// A config file that is a directory opens (and reads as empty) on Linux.
+std::ifstream open_config(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw UsageError("config file \"" + path + "\" is a directory; give an INI file");
+  std::ifstream file(path);
+  if (!file)
+    throw UsageError("cannot read config file \"" + path + "\": " + std::strerror(errno));
+  return file;
+}
+
+// After parse_config_file: a read error is not an empty file.
+void check_read(const std::ifstream& file, const std::string& path) {
+  if (file.bad()) throw UsageError("cannot read config file \"" + path + "\"");
 }
 
 void validate_throttles(const po::variables_map& vm, Options& o) {
@@ -318,12 +366,7 @@ void validate_incremental(const po::variables_map& vm, Options& o) {
     o.metrics_port = port;
   }
   o.alert_command = get(vm, "alert-command");
-  if (vm.count("alert-latency")) {
-    o.alert_latency_seconds = vm["alert-latency"].as<int>();
-    if (o.alert_latency_seconds < 1)
-      throw UsageError("--alert-latency must be at least 1 second, not " +
-                       std::to_string(o.alert_latency_seconds));
-  }
+  o.alert_latency_seconds = seconds_option(vm, "alert-latency", o.alert_latency_seconds);
 }
 
 void validate_cutover(const po::variables_map& vm, Options& o) {
@@ -331,9 +374,7 @@ void validate_cutover(const po::variables_map& vm, Options& o) {
   if (o.sequence_margin < 0)
     throw UsageError("--sequence-margin must not be negative, not " +
                      std::to_string(o.sequence_margin));
-  if (vm.count("timeout")) o.timeout_seconds = vm["timeout"].as<int>();
-  if (o.timeout_seconds < 1)
-    throw UsageError("--timeout must be at least 1 second, not " + std::to_string(o.timeout_seconds));
+  o.timeout_seconds = seconds_option(vm, "timeout", o.timeout_seconds);
 }
 
 void validate_format(const po::variables_map& vm, Options& o) {
@@ -366,16 +407,16 @@ void validate_sync(const po::variables_map& vm, Options& o) {
                      " minutes) must be less than --retry-connection (" +
                      std::to_string(o.retry_connection_minutes) + " minutes)");
   validate_incremental(vm, o);
+  o.resync = vm.count("resync") && vm["resync"].as<bool>();
+  if (o.resync && (!o.has_phase("full") || !o.has_phase("incremental")))
+    throw UsageError("--resync copies the tables again and streams on: its --phases must "
+                     "include full and incremental");
 }
 
 void validate_stream(const po::variables_map& vm, Options& o) {
   o.consume = vm.count("consume") && vm["consume"].as<bool>();
   o.create_slot = vm.count("create-slot") && vm["create-slot"].as<bool>();
-  if (vm.count("idle-exit")) {
-    int s = vm["idle-exit"].as<int>();
-    if (s < 1) throw UsageError("--idle-exit must be at least 1 second, not " + std::to_string(s));
-    o.idle_exit_seconds = s;
-  }
+  if (vm.count("idle-exit")) o.idle_exit_seconds = seconds_option(vm, "idle-exit", 0);
   if (vm.count("start")) {
     std::string text = vm["start"].as<std::string>();
     o.start_lsn = pg::parse_lsn(text);
@@ -410,19 +451,19 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
       if (vm.count(name)) throttles_given.insert(name);
     if (vm.count("config")) {
       std::string path = vm["config"].as<std::string>();
-      std::ifstream file(path);
-      if (!file) throw UsageError("cannot read config file \"" + path + "\"");
+      std::ifstream file = open_config(path);
       try {
         // Stored after the command line: boost keeps the first value stored,
         // so the command line wins.
         po::store(po::parse_config_file(file, config_file_options(), false), vm);
+        check_read(file, path);
       } catch (const po::error& e) {
-        throw UsageError("config file \"" + path + "\": " + pg::redact_quoted(e.what(), ""));
+        throw UsageError("config file \"" + path + "\": " + secrets::redact(e.what()));
       }
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    throw UsageError(pg::redact_quoted(e.what(), ""));
+    throw UsageError(secrets::redact(e.what()));
   }
 
   Options o;
@@ -483,14 +524,14 @@ void use_stored_task_objects(Options& o, const std::vector<std::string>& stored)
 Options reread_throttles(const Options& o) {
   Options fresh = o;
   if (o.config_path.empty()) return fresh;
-  std::ifstream file(o.config_path);
-  if (!file) throw UsageError("cannot read config file \"" + o.config_path + "\"");
+  std::ifstream file = open_config(o.config_path);
   po::variables_map vm;
   try {
     po::store(po::parse_config_file(file, config_file_options(), false), vm);
+    check_read(file, o.config_path);
     po::notify(vm);
   } catch (const po::error& e) {
-    throw UsageError("config file \"" + o.config_path + "\": " + pg::redact_quoted(e.what(), ""));
+    throw UsageError("config file \"" + o.config_path + "\": " + secrets::redact(e.what()));
   }
   validate_throttles(vm, fresh);
   auto keep = [&](const char* name, std::optional<double>& field, const std::optional<double>& old) {

@@ -46,6 +46,9 @@ struct Options {
   std::string alert_command;        // run with a JSON event on stdin (empty: none)
   int alert_latency_seconds = 60;   // latency above this for a minute is alerted
   std::string config_path;          // --config: SIGHUP reads it again
+  // --resync: the task's slot was lost; copy every table again from a new
+  // slot (refused while the slot is healthy).
+  bool resync = false;
   // Throttle options given on the command line: a config file read again
   // does not override them.
   std::set<std::string> throttles_on_command_line;

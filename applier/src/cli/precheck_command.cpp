@@ -79,8 +79,7 @@ int run_precheck(const Options& o) {
     return report_error(e.what(), 1);
   }
   std::string out = o.json ? precheck_json(checks) : precheck_text(checks);
-  std::fputs(out.c_str(), stdout);
-  std::fflush(stdout);
+  print(out);
   return task::overall(checks) == task::Check::fail ? 1 : 0;
 }
 

@@ -150,7 +150,7 @@ int run_status(const Options& o) {
   }
   std::string out = o.json ? to_json(status) : to_text(status);
   if (!status.found && !o.json) out = "";
-  std::fputs(out.c_str(), stdout);
+  print(out);
   if (!status.found) return report_error("task \"" + o.task + "\" does not exist on the destination", 1);
   return 0;
 }

@@ -16,17 +16,20 @@
 #include "cli/initial_sync.h"
 #include "cli/live_settings.h"
 #include "cli/precheck_report.h"
+#include "cli/resync.h"
 #include "apply/session.h"
 #include "cli/commands.h"
 #include "cli/stop_signal.h"
 #include "error.h"
 #include "logging/log.h"
+#include "secrets/redact.h"
 #include "metrics/task_monitor.h"
 #include "pg/connection.h"
 #include "pg/pipeline.h"
 #include "pg/replication_stream.h"
 #include "task/deferred_fks.h"
 #include "task/source_checks.h"
+#include "task/task_slot.h"
 #include "task/task_state.h"
 
 namespace pgdts::cli {
@@ -115,7 +118,7 @@ void log_failure(const Error& e, const char* kind, std::chrono::seconds retry_in
   event.field("kind", kind).field("error", describe_failure(e));
   if (auto* p = dynamic_cast<const pg::PipelineError*>(&e)) {
     // A DDL's text may carry a secret (USER MAPPING ... OPTIONS (password ...)).
-    event.field("change", p->what_failed()).field("statement", pg::redact_quoted(p->statement(), ""));
+    event.field("change", p->what_failed()).field("statement", secrets::redact(p->statement()));
     if (p->lsn()) event.field("lsn", pg::format_lsn(p->lsn()));
     event.field("sqlstate", p->sqlstate());
   }
@@ -131,6 +134,14 @@ void store_last_error(const Options& o, const std::string& message) {
   } catch (const std::exception&) {
     // unreachable destination: the error line says it all
   }
+}
+
+// The task's slot is gone or replaced: retrying cannot bring it back. The
+// reason goes to the alert, to pgdts status and to stderr.
+int slot_lost(const Options& o, metrics::TaskMonitor& monitor, const task::SlotLostError& e) {
+  monitor.failure_final("other", e.what());
+  store_last_error(o, e.what());
+  return report_error(e.what(), 1);
 }
 
 std::string first_phase(const Options& o) {
@@ -207,6 +218,18 @@ apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open,
   if (!task_tables.empty()) task::TaskStore(dest).claim_tables(o.task, task_tables);
   if (apply::create_origin_if_missing(dest, cfg.origin))
     log::Event("origin_created").field("origin", cfg.origin).info();
+  // The task's slot, before anything is copied or streamed: a task that
+  // depends on it stops here when it is lost (task/task_slot.h), and
+  // --resync recovers it (cli/resync.h).
+  std::optional<pg::SlotInfo> slot = replication.find_slot(cfg.slot);
+  std::string dbname = replication.connection().parameter_status("database");
+  pg::Lsn applied = apply::read_origin_progress(dest, cfg.origin);
+  if (o.resync) {
+    start_resync(o, dest, where, applied, slot, dbname);
+    where = task::TaskStore(dest).where(o.task);
+  } else if (o.has_phase("incremental")) {
+    task::require_slot(o.task, where, applied, slot, dbname);
+  }
   if (where.phase == "incremental") {
     open.source.emplace(std::move(replication));
     open.destination.emplace(std::move(dest));
@@ -234,12 +257,6 @@ metrics::MonitorConfig monitor_config(const Options& o) {
 }
 
 }  // namespace
-
-int report_error(const std::string& message, int status) {
-  std::fprintf(stderr, "pgdts: error: %s\n", pg::one_line(message).c_str());
-  std::fflush(stderr);
-  return status;
-}
 
 int run_sync(const Options& o) {
   const std::atomic<bool>& stop = install_stop_signals();
@@ -271,6 +288,10 @@ int run_sync(const Options& o) {
     if (!refused.empty()) return report_error(refused, 1);
     task_lock = lock_task(o);
     cfg = start_task(o, open, task_tables);
+  } catch (const UsageError& e) {
+    return report_error(e.what(), 2);
+  } catch (const task::SlotLostError& e) {
+    return slot_lost(o, *monitor, e);
   } catch (const std::exception& e) {
     return report_error(e.what(), 1);
   }
@@ -374,6 +395,9 @@ int run_sync(const Options& o) {
     } catch (const TaskTakenError& e) {
       summary("stopped");
       return report_error(e.what(), 1);
+    } catch (const task::SlotLostError& e) {
+      summary("stopped");
+      return slot_lost(o, *monitor, e);
     } catch (const pg::ConnectionError& e) {
       if (!started && !(copying && !initial_done)) return report_error(e.what(), 1);
       failure = e.what();

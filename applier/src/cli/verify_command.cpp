@@ -24,8 +24,7 @@ int run_verify(const Options& o) {
     return report_error(e.what(), 1);
   }
   std::string out = o.json ? verify::json_report(result) : verify::text_report(result);
-  std::fputs(out.c_str(), stdout);
-  std::fflush(stdout);
+  print(out);
   return result.equal() ? 0 : 1;
 }
 

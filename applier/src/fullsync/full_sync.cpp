@@ -211,7 +211,7 @@ void Run::prepare(pg::Connection& ctl) {
     bool partly = it != known.end() && it->second.chunks_done > 0;
     ctl.exec("BEGIN");
     try {
-      if (partly && !cfg_.keep_existing_rows) {
+      if (cfg_.empty_first || (partly && !cfg_.keep_existing_rows)) {
         empty_table(ctl, job);
       } else if (partly) {
         // Only if an earlier run copied this table without --conflict

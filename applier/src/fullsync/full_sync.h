@@ -48,6 +48,9 @@ struct FullSyncConfig {
   int jobs = 1;
   Limits limits;
   bool keep_existing_rows = false;  // --conflict ignore: a destination row wins a key clash
+  // pgdts sync --resync: every table not copied yet is emptied before its
+  // copy, whatever pgdts.table_sync says (its rows may predate the copy).
+  bool empty_first = false;
   // Chunk sizes (see plan.h); tests lower the minimum to split small tables.
   std::int64_t min_chunk_bytes = 32LL << 20, max_chunk_bytes = 256LL << 20;
   bool display = true;                  // the default progress display/log

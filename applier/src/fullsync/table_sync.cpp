@@ -100,6 +100,15 @@ FullSyncStatus load_status(pg::Connection& dest, const std::string& task) {
   return s;
 }
 
+void recopy_all(pg::Connection& dest, const std::string& task) {
+  if (!table_exists(dest)) return;
+  dest.exec(
+      "UPDATE pgdts.table_sync SET state = 'pending', sync_lsn = NULL, rows_copied = 0,"
+      "  bytes_copied = 0, chunks_done = 0, started_at = NULL, finished_at = NULL,"
+      "  updated_at = now() WHERE task = $1",
+      {task.c_str()});
+}
+
 void forget_task(pg::Connection& dest, const std::string& task) {
   if (!table_exists(dest)) return;
   dest.exec("DELETE FROM pgdts.table_sync WHERE task = $1", {task.c_str()});

@@ -51,6 +51,10 @@ std::map<task::TableName, pg::Lsn> copied_positions(pg::Connection& dest, const 
 // For pgdts status.
 FullSyncStatus load_status(pg::Connection& dest, const std::string& task);
 
+// Marks every table of the task to be copied again (pgdts sync --resync),
+// in the caller's transaction.
+void recopy_all(pg::Connection& dest, const std::string& task);
+
 // Removes the task's rows (pgdts release); drops the table when it is empty.
 void forget_task(pg::Connection& dest, const std::string& task);
 

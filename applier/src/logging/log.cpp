@@ -9,6 +9,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "secrets/redact.h"
+
 namespace pgdts::log {
 namespace {
 
@@ -125,28 +127,37 @@ void append_field(std::string& line, std::string_view key, std::string_view valu
 
 Event::Event(std::string_view name) { append_field(line_, "event", name); }
 
+// Values are redacted before they are quoted (quoting doubles backslashes,
+// which would hide a quoted password's end from the redactor), and the
+// whole line again as it is written.
 Event& Event::field(std::string_view key, std::string_view value) {
-  append_field(line_, key, value);
+  append_field(line_, key, secrets::redact(value));
   return *this;
 }
 
 void Event::error() const {
-  write_line([&] { spdlog::error("{}", line_); });
+  std::string line = secrets::redact(line_);
+  write_line([&] { spdlog::error("{}", line); });
 }
 void Event::warn() const {
-  write_line([&] { spdlog::warn("{}", line_); });
+  std::string line = secrets::redact(line_);
+  write_line([&] { spdlog::warn("{}", line); });
 }
 void Event::info() const {
-  if (enabled(Level::info)) write_line([&] { spdlog::info("{}", line_); });
+  if (!enabled(Level::info)) return;
+  std::string line = secrets::redact(line_);
+  write_line([&] { spdlog::info("{}", line); });
 }
 void Event::debug() const {
-  if (enabled(Level::debug)) write_line([&] { spdlog::debug("{}", line_); });
+  if (!enabled(Level::debug)) return;
+  std::string line = secrets::redact(line_);
+  write_line([&] { spdlog::debug("{}", line); });
 }
 
 void set_status_block(std::string text, bool keep) {
   std::lock_guard lock(block_mutex);
   erase_block();
-  block = std::move(text);
+  block = secrets::redact(text);
   block_lines = 0;
   for (char c : block) block_lines += c == '\n';
   print_block();

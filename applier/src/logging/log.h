@@ -4,8 +4,8 @@
 //
 // An Event is built field by field and written at one level. Values that
 // hold spaces, quotes or '=' are quoted ("..."), so every line splits into
-// key=value pairs. Connection strings must be masked (pg::mask_password)
-// before they are given to a field.
+// key=value pairs. Every value and every line is passed through
+// secrets::redact: no password reaches the log, whatever a caller gives.
 #pragma once
 
 #include <concepts>

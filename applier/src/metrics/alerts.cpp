@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "logging/log.h"
+#include "secrets/redact.h"
 #include "stream/json_printer.h"
 #include "stream/timestamp.h"
 
@@ -26,7 +27,10 @@ using namespace std::chrono_literals;
 // in a pipe's buffer (64 kB), so writing it never blocks.
 constexpr std::size_t kMaxMessage = 8000;
 
-std::string limited(const std::string& s) {
+// Redacted before it is cut (a cut could leave half a URI the redactor no
+// longer recognises) and before it is escaped.
+std::string limited(const std::string& message) {
+  std::string s = secrets::redact(message);
   if (s.size() <= kMaxMessage) return s;
   return s.substr(0, kMaxMessage) + "...";
 }
@@ -41,7 +45,7 @@ std::string to_json(const AlertEvent& e) {
     out += ':';
   };
   key("task");
-  stream::append_json_string(out, e.task);
+  stream::append_json_string(out, secrets::redact(e.task));
   key("event");
   stream::append_json_string(out, e.event);
   key("at");
@@ -57,7 +61,7 @@ std::string to_json(const AlertEvent& e) {
     out += "null";
   }
   key("phase");
-  stream::append_json_string(out, e.phase);
+  stream::append_json_string(out, secrets::redact(e.phase));
   out += "}\n";
   return out;
 }

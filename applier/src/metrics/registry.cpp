@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "error.h"
+#include "secrets/redact.h"
 
 namespace pgdts::metrics {
 
@@ -21,7 +22,8 @@ std::string escape_help(const std::string& text) {
   return out;
 }
 
-std::string escape_label_value(const std::string& value) {
+std::string escape_label_value(const std::string& raw) {
+  std::string value = secrets::redact(raw);  // before escaping
   std::string out;
   out.reserve(value.size());
   for (char c : value) {

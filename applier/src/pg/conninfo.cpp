@@ -1,168 +1,29 @@
-// Conninfo parsing (libpq does it) and password masking (we do it, since it
+// Conninfo parsing (libpq does it), the checks of values libpq leaves to
+// connect time, and password masking (secrets/redact.h does it, since it
 // must also work on strings libpq rejects).
 #include "pg/conninfo.h"
 
+#include <algorithm>
 #include <cctype>
 #include <memory>
+#include <vector>
 
 #include <libpq-fe.h>
 
 #include "error.h"
+#include "secrets/redact.h"
 
 namespace pgdts::pg {
 namespace {
-
-constexpr std::string_view kMask = "****";
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
-// sslpassword (the client key's passphrase) is as secret as password.
-bool is_secret_key(std::string_view key) {
-  return iequals(key, "password") || iequals(key, "sslpassword");
-}
-
-// URIs may spell keys with %-escapes (pass%77ord is password).
-std::string percent_decoded(std::string_view s) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-  };
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-bool contains_password_word(std::string_view raw) {
-  std::string s = percent_decoded(raw);
-  for (size_t i = 0; i + 8 <= s.size(); ++i)
-    if (iequals(std::string_view(s).substr(i, 8), "password")) return true;
-  return false;
-}
 
 bool is_uri(std::string_view s) {
   return s.starts_with("postgresql://") || s.starts_with("postgres://");
 }
 
-std::string mask_uri(std::string_view uri) {
-  size_t scheme_end = uri.find("://") + 3;
-  size_t authority_end = uri.find_first_of("/?", scheme_end);
-  if (authority_end == std::string_view::npos) authority_end = uri.size();
-  std::string out(uri.substr(0, scheme_end));
-  std::string_view authority = uri.substr(scheme_end, authority_end - scheme_end);
-  size_t at = authority.rfind('@');
-  if (at != std::string_view::npos) {
-    std::string_view userinfo = authority.substr(0, at);
-    size_t colon = userinfo.find(':');
-    if (colon != std::string_view::npos) {
-      out.append(userinfo.substr(0, colon + 1));
-      out.append(kMask);
-    } else {
-      out.append(userinfo);
-    }
-    out.append(authority.substr(at));
-  } else {
-    out.append(authority);
-  }
-  std::string_view rest = uri.substr(authority_end);
-  size_t q = rest.find('?');
-  if (q == std::string_view::npos) {
-    out.append(rest);
-    return out;
-  }
-  out.append(rest.substr(0, q + 1));
-  std::string_view query = rest.substr(q + 1);
-  bool first = true;
-  while (true) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    if (!first) out += '&';
-    first = false;
-    size_t eq = pair.find('=');
-    if (eq != std::string_view::npos && is_secret_key(percent_decoded(pair.substr(0, eq)))) {
-      out.append(pair.substr(0, eq + 1));
-      out.append(kMask);
-    } else {
-      out.append(pair);
-    }
-    if (amp == std::string_view::npos) break;
-    query = query.substr(amp + 1);
-  }
-  return out;
-}
-
-// Key/value form: key = value pairs, values optionally single-quoted with
-// backslash escapes (libpq's grammar). Text it cannot follow is masked
-// from the first "password" on, to err on the safe side.
-std::string mask_keywords(std::string_view s) {
-  std::string out;
-  size_t i = 0, n = s.size();
-  auto space = [&](size_t k) { return k < n && std::isspace(static_cast<unsigned char>(s[k])); };
-  while (i < n) {
-    size_t start = i;
-    while (space(i)) ++i;
-    size_t key_begin = i;
-    while (i < n && s[i] != '=' && !space(i)) ++i;
-    std::string_view key = s.substr(key_begin, i - key_begin);
-    while (space(i)) ++i;
-    if (i >= n || s[i] != '=') {
-      // not key=value: give up on structure
-      std::string_view rest = s.substr(start);
-      size_t pos = std::string_view::npos;
-      for (size_t k = 0; k + 8 <= rest.size(); ++k)
-        if (iequals(rest.substr(k, 8), "password")) { pos = k; break; }
-      if (pos == std::string_view::npos) {
-        out.append(rest);
-      } else {
-        out.append(rest.substr(0, pos + 8));
-        out.append("=");
-        out.append(kMask);
-      }
-      return out;
-    }
-    ++i;  // '='
-    while (space(i)) ++i;
-    out.append(s.substr(start, i - start));
-    size_t value_begin = i;
-    if (i < n && s[i] == '\'') {
-      ++i;
-      while (i < n && s[i] != '\'') {
-        if (s[i] == '\\' && i + 1 < n) ++i;
-        ++i;
-      }
-      if (i < n) ++i;  // closing quote
-    } else {
-      while (i < n && !space(i)) {
-        if (s[i] == '\\' && i + 1 < n) ++i;
-        ++i;
-      }
-    }
-    if (is_secret_key(key))
-      out.append(kMask);
-    else
-      out.append(s.substr(value_begin, i - value_begin));
-  }
-  return out;
-}
-
-}  // namespace
-
-std::string redact_quoted(std::string message, std::string_view source_text) {
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  if (!contains_password_word(source_text) && !contains_password_word(message)) return message;
+// libpq's parser messages quote fragments of the text ('...' or "..."); when
+// the text holds a secret, a fragment may be part of it (a password with a
+// space in it is read as two words), so the fragments are elided.
+std::string elide_quoted(std::string_view message) {
   std::string out;
   char quote = 0;
   for (char c : message) {
@@ -182,12 +43,101 @@ std::string redact_quoted(std::string message, std::string_view source_text) {
   return out;
 }
 
-std::string mask_password(std::string_view conninfo) {
-  if (is_uri(conninfo)) return mask_uri(conninfo);
-  return mask_keywords(conninfo);
+// A URI's user info ends at the first '/' (libpq's reading): a password
+// holding an unencoded '/' or '?' would be read as host, port and database
+// name, and libpq's messages would then quote parts of it.
+void check_uri_user_info(std::string_view text, std::string_view option) {
+  std::size_t authority = text.find("://") + 3;
+  std::size_t authority_end = text.find_first_of("/?", authority);
+  if (authority_end == std::string_view::npos) return;
+  if (text.substr(authority, authority_end - authority).find('@') != std::string_view::npos) return;
+  if (text.find('@', authority_end) == std::string_view::npos) return;
+  throw UsageError("invalid " + std::string(option) +
+                   " connection string: the URI has an '@' after its host part; percent-encode "
+                   "'/', '?', '#' and '@' in a user name or password (%2F, %3F, %23, %40)");
 }
 
+bool all_digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+std::string_view trimmed(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+std::vector<std::string_view> comma_list(std::string_view s) {
+  std::vector<std::string_view> items;
+  while (true) {
+    std::size_t comma = s.find(',');
+    items.push_back(s.substr(0, comma));
+    if (comma == std::string_view::npos) return items;
+    s = s.substr(comma + 1);
+  }
+}
+
+// What libpq checks only when it connects (connectOptions2, PQconnectPoll):
+// a bad value there would otherwise be a connection failure (exit 1).
+void check_values(const ConnInfo::Params& params, std::string_view option) {
+  auto bad = [&](const std::string& key, const std::string& value, const std::string& what) {
+    throw UsageError("invalid " + std::string(option) + " connection string: " + key + " \"" +
+                     value + "\" " + what);
+  };
+  std::size_t hosts = 1, ports = 1;
+  for (const auto& [key, value] : params) {
+    if (key == "host" || key == "hostaddr") hosts = std::max(hosts, comma_list(value).size());
+    if (key == "port") {
+      std::vector<std::string_view> list = comma_list(value);
+      ports = list.size();
+      for (std::string_view p : list) {
+        p = trimmed(p);
+        if (p.empty()) continue;  // the default port
+        if (!all_digits(p) || p.size() > 5 || std::stoi(std::string(p)) < 1 ||
+            std::stoi(std::string(p)) > 65535)
+          bad(key, value, "is not a port number (1-65535)");
+      }
+    }
+    if (key == "connect_timeout" || key == "keepalives" || key == "keepalives_idle" ||
+        key == "keepalives_interval" || key == "keepalives_count" || key == "tcp_user_timeout") {
+      std::string_view v = trimmed(value);
+      if (v.starts_with('-') || v.starts_with('+')) v.remove_prefix(1);
+      if (!all_digits(v) || v.size() > 9) bad(key, value, "is not an integer");
+    }
+    auto one_of = [&](std::initializer_list<std::string_view> allowed) {
+      for (std::string_view a : allowed)
+        if (value == a) return;
+      std::string list;
+      for (std::string_view a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      bad(key, value, "is not one of " + list);
+    };
+    if (key == "sslmode") one_of({"disable", "allow", "prefer", "require", "verify-ca", "verify-full"});
+    if (key == "gssencmode") one_of({"disable", "prefer", "require"});
+    if (key == "channel_binding") one_of({"disable", "prefer", "require"});
+    if (key == "target_session_attrs")
+      one_of({"any", "read-write", "read-only", "primary", "standby", "prefer-standby"});
+  }
+  if (ports > 1 && ports != hosts)
+    throw UsageError("invalid " + std::string(option) + " connection string: " +
+                     std::to_string(ports) + " port numbers for " + std::to_string(hosts) +
+                     " hosts; give one port, or one per host");
+}
+
+bool is_secret_key(const char* key) {
+  return std::string_view(key) == "password" || std::string_view(key) == "sslpassword";
+}
+
+}  // namespace
+
+std::string mask_password(std::string_view conninfo) { return secrets::mask_conninfo(conninfo); }
+
 ConnInfo ConnInfo::parse(std::string_view text, std::string_view option) {
+  // First: whatever is printed from here on masks these values.
+  secrets::remember_conninfo(text);
+  if (is_uri(text)) check_uri_user_info(text, option);
   std::string copy(text);
   char* errmsg = nullptr;
   std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
@@ -195,13 +145,18 @@ ConnInfo ConnInfo::parse(std::string_view text, std::string_view option) {
   if (!options) {
     std::string detail = errmsg ? errmsg : "out of memory";
     if (errmsg) PQfreemem(errmsg);
+    if (secrets::has_secret(text)) detail = elide_quoted(detail);
     throw UsageError("invalid " + std::string(option) + " connection string: " +
-                     redact_quoted(detail, text));
+                     secrets::redact(trimmed(detail)));
   }
   ConnInfo info;
   info.text_ = std::move(copy);
-  for (PQconninfoOption* o = options.get(); o->keyword; ++o)
-    if (o->val) info.params_.emplace_back(o->keyword, o->val);
+  for (PQconninfoOption* o = options.get(); o->keyword; ++o) {
+    if (!o->val) continue;
+    if (is_secret_key(o->keyword)) secrets::remember(o->val);
+    info.params_.emplace_back(o->keyword, o->val);
+  }
+  check_values(info.params_, option);
   return info;
 }
 

@@ -11,23 +11,19 @@
 namespace pgdts::pg {
 
 // The conninfo with every password value replaced by ****: in key/value form
-// (password=...), in a URI's user info (user:secret@host) and in a URI's
-// query (?password=...). Whatever is printed about a connection goes through
-// this first.
-// A parser's message that quotes fragments of text ('...' or "..."): when
-// text (or the message) holds the word password, in any spelling, a
-// fragment could be part of a secret, so quoted fragments are replaced by
-// "...".
-std::string redact_quoted(std::string message, std::string_view text);
-
+// (password=..., sslpassword=...), in a URI's user info (user:secret@host)
+// and in a URI's query (?password=...). See secrets/redact.h.
 std::string mask_password(std::string_view conninfo);
 
 class ConnInfo {
  public:
   using Params = std::vector<std::pair<std::string, std::string>>;
 
-  // Parses text with PQconninfoParse. Throws UsageError naming `option`
-  // (e.g. "--source") when libpq cannot parse it.
+  // Parses text with PQconninfoParse and checks the values libpq would only
+  // check when connecting (port, timeouts, sslmode, ...). Throws UsageError
+  // naming `option` (e.g. "--source"), never quoting a password, when
+  // either fails. Its secrets are remembered (secrets::remember_conninfo),
+  // so that whatever libpq echoes of them later is masked.
   static ConnInfo parse(std::string_view text, std::string_view option);
 
   ConnInfo() = default;

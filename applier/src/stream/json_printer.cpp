@@ -1,5 +1,6 @@
 #include "stream/json_printer.h"
 #include "stream/timestamp.h"
+#include "secrets/redact.h"
 
 #include <charconv>
 #include <cmath>
@@ -187,7 +188,10 @@ bool is_valid_utf8(std::string_view s) {
   return true;
 }
 
-void append_json_string(std::string& out, std::string_view s) {
+void append_json_string(std::string& out, std::string_view raw) {
+  // Every JSON string pgdts prints is redacted here, before it is escaped
+  // (an escaped backslash would hide a quoted password's end).
+  std::string s = secrets::redact(raw);
   out += '"';
   for (char ch : s) {
     unsigned char c = static_cast<unsigned char>(ch);
@@ -343,6 +347,8 @@ void append_json_line(const pgdts::Record& record, pg::Lsn lsn, const RelationCa
       out += ",\"ddl\":{\"command_tag\":";
       append_json_string(out, d.command_tag());
       out += ",\"statement\":";
+      // A DDL's text may hold a password (ALTER SERVER ... OPTIONS (password
+      // '...')): redacted like every string (append_json_string).
       append_text_value(out, d.statement());
       out += ",\"search_path\":";
       append_json_string(out, d.search_path());

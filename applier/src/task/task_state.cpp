@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "pg/literals.h"
+#include "secrets/redact.h"
 
 namespace pgdts::task {
 namespace {
@@ -28,7 +29,8 @@ constexpr const char* kCreate =
     "  ADD COLUMN IF NOT EXISTS deferred_fk_tables text[],"
     "  ADD COLUMN IF NOT EXISTS deferred_fk_names text[],"
     "  ADD COLUMN IF NOT EXISTS deferred_fk_creates text[],"
-    "  ADD COLUMN IF NOT EXISTS fks_valid_after pg_lsn;"
+    "  ADD COLUMN IF NOT EXISTS fks_valid_after pg_lsn,"
+    "  ADD COLUMN IF NOT EXISTS recopy boolean NOT NULL DEFAULT false;"
     // The destination tables each task feeds: precheck refuses a second
     // task that would feed one of them (its origin would interleave).
     "CREATE TABLE IF NOT EXISTS pgdts.task_table ("
@@ -69,8 +71,8 @@ TaskPhase TaskStore::register_task(const std::string& task, const std::string& p
       {task.c_str(), phase.c_str(), slot.c_str(), source.system_id.c_str(),
        source.database.c_str()});
   pg::Result r = dest_.exec(
-      "SELECT source_system_identifier, source_database, phase, snapshot_lsn FROM pgdts.task "
-      "WHERE task = $1",
+      "SELECT source_system_identifier, source_database, phase, snapshot_lsn, recopy "
+      "FROM pgdts.task WHERE task = $1",
       {task.c_str()});
   if (r.rows() != 1) throw Error("task \"" + task + "\" vanished from pgdts.task on the destination");
   std::string system_id(r.value(0, 0)), database(r.value(0, 1));
@@ -79,7 +81,7 @@ TaskPhase TaskStore::register_task(const std::string& task, const std::string& p
                 database + "\" of system " + system_id + ", not to database \"" +
                 source.database + "\" of system " + source.system_id +
                 "; use another --task, or run pgdts release for the old one first");
-  TaskPhase where{std::string(r.value(0, 2)), 0};
+  TaskPhase where{std::string(r.value(0, 2)), 0, r.value(0, 4) == "t"};
   if (!r.is_null(0, 3)) where.snapshot_lsn = pg::parse_lsn(r.value(0, 3)).value_or(0);
   dest_.exec("UPDATE pgdts.task SET updated_at = now(), last_error = NULL WHERE task = $1",
              {task.c_str()});
@@ -92,9 +94,25 @@ std::string TaskStore::phase(const std::string& task) {
   return std::string(r.value(0, 0));
 }
 
+TaskPhase TaskStore::where(const std::string& task) {
+  pg::Result r = dest_.exec("SELECT phase, snapshot_lsn, recopy FROM pgdts.task WHERE task = $1",
+                            {task.c_str()});
+  if (r.rows() != 1) throw Error("task \"" + task + "\" has no row in pgdts.task on the destination");
+  TaskPhase where{std::string(r.value(0, 0)), 0, r.value(0, 2) == "t"};
+  if (!r.is_null(0, 1)) where.snapshot_lsn = pg::parse_lsn(r.value(0, 1)).value_or(0);
+  return where;
+}
+
 void TaskStore::set_phase(const std::string& task, const std::string& phase) {
-  dest_.exec("UPDATE pgdts.task SET phase = $2, updated_at = now() WHERE task = $1",
+  dest_.exec("UPDATE pgdts.task SET phase = $2, recopy = recopy AND $2 IN ('full', 'post_data'), "
+             "updated_at = now() WHERE task = $1",
              {task.c_str(), phase.c_str()});
+}
+
+void TaskStore::start_recopy(const std::string& task) {
+  dest_.exec("UPDATE pgdts.task SET phase = 'full', snapshot_lsn = NULL, recopy = true, "
+             "latency_ms = NULL, latency_at = NULL, updated_at = now() WHERE task = $1",
+             {task.c_str()});
 }
 
 void TaskStore::set_apply_progress(const std::string& task, const ApplyProgress& p) {
@@ -164,7 +182,8 @@ void TaskStore::set_snapshot_lsn(const std::string& task, pg::Lsn lsn) {
              {task.c_str(), text.c_str()});
 }
 
-void TaskStore::set_last_error(const std::string& task, const std::string& error) {
+void TaskStore::set_last_error(const std::string& task, const std::string& raw) {
+  std::string error = secrets::redact(raw);  // a stored error is an output too
   dest_.exec(
       "UPDATE pgdts.task SET last_error = $2, updated_at = now() WHERE task = $1 "
       "AND pg_catalog.to_regclass('pgdts.task') IS NOT NULL",

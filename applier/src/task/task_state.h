@@ -33,6 +33,10 @@ struct SourceIdentity {
 struct TaskPhase {
   std::string phase;
   pg::Lsn snapshot_lsn = 0;  // the task slot's consistent point (0: no slot yet)
+  // pgdts sync --resync started and is not streaming yet: full sync empties
+  // each table before copying it, and the tables' keys, indexes and column
+  // names are there already (no post-data step).
+  bool recopy = false;
 };
 
 struct ApplyProgress {
@@ -51,8 +55,14 @@ class TaskStore {
   TaskPhase register_task(const std::string& task, const std::string& initial_phase,
                           const std::string& slot, const SourceIdentity& source);
   std::string phase(const std::string& task);
+  // The task's row (Error when it has none).
+  TaskPhase where(const std::string& task);
   // Moves the task to phase (in the caller's transaction, if one is open).
+  // Reaching incremental (or copied) ends a resync's recopy.
   void set_phase(const std::string& task, const std::string& phase);
+  // pgdts sync --resync: back to phase full with no slot recorded and every
+  // table to be emptied and copied again (in the caller's transaction).
+  void start_recopy(const std::string& task);
   void set_snapshot_lsn(const std::string& task, pg::Lsn lsn);
   // What the apply session last measured (latency unset: keep the last).
   void set_apply_progress(const std::string& task, const ApplyProgress& progress);
