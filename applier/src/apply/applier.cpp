@@ -11,6 +11,7 @@
 #include "apply/statement_sql.h"
 #include "error.h"
 #include "logging/log.h"
+#include "pg/literals.h"
 #include "secrets/redact.h"
 
 namespace pgdts::apply {
@@ -76,8 +77,10 @@ std::string format_timestamptz(std::int64_t unix_micros) {
 }
 
 Applier::Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limits,
-                 DestinationCatalog& catalog, bool replica_role, const TaskScope& scope)
+                 DestinationCatalog& catalog, bool replica_role, const TaskScope& scope,
+                 RightsPolicy rights)
     : pipeline_(dest),
+      rights_(std::move(rights)),
       limits_(limits),
       catalog_(catalog),
       replica_role_(replica_role),
@@ -89,7 +92,8 @@ Applier::Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limi
                    },
                    [this](const std::string& schema, const std::string& sequence) {
                      return catalog_.has_relation(schema, sequence, "S");
-                   }}),
+                   }},
+               ddl::PlannerOptions{rights_.keep_owners}),
       merger_(limits.group_max_changes, kHoldMaxBytes),
       batcher_(limits.group_max_changes, kHoldMaxBytes),
       skip_before_(origin_position),
@@ -98,6 +102,8 @@ Applier::Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limi
     send_update(rel, row, nullptr, pgdts::OLD_IMAGE_NONE, lsn);
   };
   pipeline_.on_no_row = [this](const pg::CommandTag& tag) { row_not_found(tag); };
+  session_role_ = catalog_.session_role();
+  session_settings_ = catalog_.session_settings();
   static const std::string origin_sql = kOriginSql;
   pipeline_.prepare(kOriginStatement, origin_sql, 3,
                     pg::CommandTag{"preparing the origin statement", origin_sql, 0, false});
@@ -105,6 +111,7 @@ Applier::Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limi
 
 void Applier::handle(const pgdts::Record& record, pg::Lsn lsn, std::size_t wire_bytes) {
   record_bytes_ = wire_bytes;
+  handling_lsn_ = lsn;
   switch (record.kind_case()) {
     case pgdts::Record::kBegin: begin(record.begin(), lsn); break;
     case pgdts::Record::kCommit: commit(record.commit(), lsn); break;
@@ -147,6 +154,10 @@ void Applier::begin(const pgdts::Begin& b, pg::Lsn lsn) {
     throw Error("the source's pgdts plugin speaks format version " +
                 std::to_string(b.format_version()) + ", this pgdts speaks " +
                 std::to_string(pgdts::FORMAT_VERSION) + "; install matching versions");
+  if (isolate_from_ != 0 && b.final_lsn() >= isolate_from_) {
+    isolate_from_ = 0;
+    if (group_open_ && group_txns_ > 0) end_group();
+  }
   in_txn_ = true;
   ddl_in_txn_ = false;
   txn_changes_ = group_changes_;
@@ -199,6 +210,7 @@ void Applier::commit(const pgdts::Commit& c, pg::Lsn lsn) {
 void Applier::open_group() {
   static const pg::CommandTag tag{"BEGIN", "BEGIN", 0, false};
   pipeline_.query("BEGIN", 0, nullptr, tag);
+  role_.clear();  // SET LOCAL ROLE ended with the last transaction
   group_open_ = true;
   group_first_commit_time_ = txn_commit_time_;
   ++group_serial_;
@@ -224,6 +236,7 @@ void Applier::end_group() {
     return;
   }
   write_all_held();
+  act_as("");  // the origin is the session's own business
   std::string lsn_text = pg::format_lsn(group_end_);
   std::snprintf(origin_lsn_, sizeof origin_lsn_, "%s", lsn_text.c_str());
   std::snprintf(origin_time_, sizeof origin_time_, "%s",
@@ -304,12 +317,86 @@ static std::vector<std::string> column_names(const stream::Relation& rel) {
   return names;
 }
 
-void Applier::send(const Statement& st, pg::Lsn lsn, bool expect_row) {
+void Applier::send(const stream::Relation& rel, const Statement& st, pg::Lsn lsn,
+                   bool expect_row) {
   if (params_.size() != st.nparams)
     throw Error("internal error: " + st.what + " has " + std::to_string(st.nparams) +
                 " parameters, got " + std::to_string(params_.size()));
+  const TableTraits& t = traits(rel);
+  bool as_owner = t.found && !t.owner_superuser;
+  if (as_owner && t.runs_code) return send_as_owner(t, st, lsn, expect_row);
+  act_as(as_owner && t.owner != session_role_ ? t.owner : std::string());
   pipeline_.execute(st.name.c_str(), params_.size(), params_.values(), params_.lengths(),
                     params_.formats(), pg::CommandTag{st.what, st.sql, lsn, expect_row});
+}
+
+// Through the owner's run_as function: the table's code runs with the
+// owner's rights and cannot leave them (run_as.h). The statement reads its
+// parameters from one text[], cast to the destination's column types.
+void Applier::send_as_owner(const TableTraits& t, const Statement& st, pg::Lsn lsn,
+                            bool expect_row) {
+  act_as("");
+  const RoleFacts& owner = role_facts(t.owner, true);
+  auto [it, fresh] = array_sql_.try_emplace(&st);
+  if (fresh) {
+    std::vector<std::string> types;
+    for (int i = 0; i < params_.size(); ++i) {
+      int col = params_.column(i);
+      types.push_back(col >= 0 && static_cast<std::size_t>(col) < t.column_types.size()
+                          ? t.column_types[static_cast<std::size_t>(col)]
+                          : "pg_catalog.text");
+    }
+    it->second = catalog_.in_session_encoding(with_array_parameters(st.sql, types));
+  }
+  std::string args = parameters_as_text_array(params_);
+  const std::string& call = run_as_calls_[owner.name];
+  const char* values[5] = {it->second.c_str(), args.c_str(), nullptr, session_settings_.c_str(),
+                           owner.name.c_str()};
+  pipeline_.query(call.c_str(), 5, values, pg::CommandTag{st.what, st.sql, lsn, expect_row});
+}
+
+void Applier::act_as(const std::string& role) {
+  if (role == role_) return;
+  role_ = role;
+  static const std::string sql = "SELECT pg_catalog.set_config('role', $1, true)";
+  const char* values[1] = {role.empty() ? "none" : role.c_str()};
+  pipeline_.query(sql.c_str(), 1, values, pg::CommandTag{"switching to the owner's role", sql, 0, false});
+}
+
+const RoleFacts& Applier::role_facts(const std::string& name, bool with_function) {
+  auto [it, fresh] = roles_.try_emplace(name);
+  if (fresh) it->second = catalog_.role(name);
+  const RoleFacts& r = it->second;
+  if (!r.exists)
+    throw Error("role \"" + name +
+                "\" does not exist on the destination; pgdts keeps the source's owners: create "
+                "the role there (pg_dumpall --roles-only on the source), or sync with --no-owner");
+  if (with_function && !run_as_ready_[name]) {
+    catalog_.provide_run_as(r);
+    run_as_calls_[name] = run_as_call(r);
+    run_as_ready_[name] = true;
+  }
+  return r;
+}
+
+const RoleFacts& Applier::ddl_role(const ddl::Plan& plan, pg::Lsn lsn) {
+  std::string name = !rights_.keep_owners ? rights_.owner_role
+                     : plan.role.empty()  ? session_role_
+                                          : plan.role;
+  const RoleFacts& r = role_facts(name, true);
+  if (rights_.keep_owners && r.superuser && plan.role_superuser_known && !plan.role_superuser)
+    throw Error("DDL " + plan.what + " at source LSN " + pg::format_lsn(lsn) + " was run by role \"" +
+                name + "\", which is a superuser on the destination but was not one on the "
+                "source: replaying it would give source users superuser rights. Make the roles "
+                "alike (ALTER ROLE " + quote_identifier(name) + " NOSUPERUSER on the destination)");
+  return r;
+}
+
+void Applier::add_where_params(const stream::Relation& rel) {
+  for (std::size_t i = 0; i < where_.size(); ++i)
+    if (where_values_[i])
+      params_.add(*where_values_[i], rel.columns[i].type_oid,
+                  where_[i] == code::kTextEqual ? -1 : static_cast<int>(i));
 }
 
 static void check_arity(const stream::Relation& rel, int n, pg::Lsn lsn, const char* what) {
@@ -356,8 +443,8 @@ void Applier::insert(const pgdts::Insert& ins, pg::Lsn lsn) {
 
   params_.clear();
   for (int i = 0; i < values.size(); ++i)
-    if (set_[i] == code::kValue) params_.add(values[i], rel.columns[i].type_oid);
-  send(*st, lsn, false);
+    if (set_[i] == code::kValue) params_.add(values[i], rel.columns[i].type_oid, i);
+  send(rel, *st, lsn, false);
 }
 
 // Multi-row INSERTs of chunks of 64, 32, ... 1 rows: a few statement
@@ -388,9 +475,9 @@ void Applier::write_inserts(InsertBatcher::Table& table) {
     params_.clear();
     for (int r = 0; r < chunk; ++r) {
       const pgdts::Tuple& row = table.rows[done + r].row;
-      for (int i = 0; i < per_row; ++i) params_.add(row.values(i), rel.columns[i].type_oid);
+      for (int i = 0; i < per_row; ++i) params_.add(row.values(i), rel.columns[i].type_oid, i);
     }
-    send(*st, table.rows[done].lsn, false);
+    send(rel, *st, table.rows[done].lsn, false);
     if (chunk > 1) counters_.batched += chunk;
     done += chunk;
   }
@@ -561,15 +648,15 @@ bool Applier::send_update(const stream::Relation& rel, const pgdts::Tuple& new_r
   const Statement* st = statements_.find(key_);
   if (!st)
     st = &prepare(
-        update_sql(table_names(rel.schema, rel.name, column_names(rel)), set_, where_, by_ctid),
+        update_sql(table_names(rel.schema, rel.name, column_names(rel), &traits(rel).equal_operators),
+                   set_, where_, by_ctid),
         "UPDATE of " + rel.display_name, lsn);
 
   params_.clear();
   for (int i = 0; i < values.size(); ++i)
-    if (set_[i] == code::kValue) params_.add(values[i], rel.columns[i].type_oid);
-  for (std::size_t i = 0; i < where_.size(); ++i)
-    if (where_values_[i]) params_.add(*where_values_[i], rel.columns[i].type_oid);
-  send(*st, lsn, true);
+    if (set_[i] == code::kValue) params_.add(values[i], rel.columns[i].type_oid, i);
+  add_where_params(rel);
+  send(rel, *st, lsn, true);
   return true;
 }
 
@@ -597,13 +684,13 @@ void Applier::remove(const pgdts::Delete& del, pg::Lsn lsn) {
   key_ += where_;
   const Statement* st = statements_.find(key_);
   if (!st)
-    st = &prepare(delete_sql(table_names(rel.schema, rel.name, column_names(rel)), where_, by_ctid),
+    st = &prepare(delete_sql(table_names(rel.schema, rel.name, column_names(rel), &traits(rel).equal_operators),
+                             where_, by_ctid),
                   "DELETE from " + rel.display_name, lsn);
 
   params_.clear();
-  for (std::size_t i = 0; i < where_.size(); ++i)
-    if (where_values_[i]) params_.add(*where_values_[i], rel.columns[i].type_oid);
-  send(*st, lsn, true);
+  add_where_params(rel);
+  send(rel, *st, lsn, true);
 }
 
 void Applier::truncate(const pgdts::Truncate& tr, pg::Lsn lsn) {
@@ -622,6 +709,7 @@ void Applier::truncate(const pgdts::Truncate& tr, pg::Lsn lsn) {
     names += rel.display_name;
   }
   if (targets.empty()) return;
+  act_as("");  // no code of the tables runs: no trigger fires on it under replica mode
   std::string sql = truncate_sql(targets, tr.restart_identity());
   std::string what = "TRUNCATE of " + names;
   std::string session_sql = catalog_.in_session_encoding(sql);
@@ -675,27 +763,32 @@ void Applier::ddl(const pgdts::Ddl& ddl, pg::Lsn lsn) {
 }
 
 // In the destination transaction, in order with the changes around it,
-// under the source's search_path (schemas mapped). Waited for: DDL is rare,
-// and its error is then reported against its own statement.
+// through the run_as function of the role that ran it on the source, under
+// the search_path and parse settings it ran under (schemas mapped). Waited
+// for: DDL is rare, and its error is then reported against its own
+// statement.
 void Applier::replay_ddl(const ddl::Plan& plan, pg::Lsn lsn) {
-  // The statement and the search_path are in the source's encoding, the
+  act_as("");
+  const RoleFacts& role = ddl_role(plan, lsn);
+  // The statement and the settings are in the source's encoding, the
   // session's client encoding: sent as they are.
   ddl_sql_ = plan.sql;
   ddl_what_ = "DDL " + plan.what;
-  ddl_path_.clear();
+  std::string path;
   for (const auto& s : plan.search_path) {
-    if (!ddl_path_.empty()) ddl_path_ += ", ";
-    ddl_path_ += quote_identifier(s);
+    if (!path.empty()) path += ", ";
+    path += quote_identifier(s);
   }
-  static const std::string set_path_sql =
-      "SELECT pg_catalog.set_config('search_path', $1, true)";
-  const char* values[1] = {ddl_path_.c_str()};
-  pipeline_.query(set_path_sql.c_str(), 1, values,
-                  pg::CommandTag{"setting the search_path of a DDL", set_path_sql, lsn, false});
-  pipeline_.query(ddl_sql_.c_str(), 0, nullptr, pg::CommandTag{ddl_what_, plan.sql, lsn, false});
-  static const std::string reset_path_sql = "RESET search_path";
-  pipeline_.query(reset_path_sql.c_str(), 0, nullptr,
-                  pg::CommandTag{"resetting the search_path", reset_path_sql, lsn, false});
+  std::vector<std::string> settings{"search_path", path, "standard_conforming_strings", "on"};
+  for (const auto& [name, value] : plan.settings) {
+    settings.push_back(name);
+    settings.push_back(value);
+  }
+  ddl_settings_ = pg::text_array(settings);
+  const char* values[5] = {ddl_sql_.c_str(), nullptr, ddl_settings_.c_str(),
+                           session_settings_.c_str(), role.name.c_str()};
+  pipeline_.query(run_as_calls_[role.name].c_str(), 5, values,
+                  pg::CommandTag{ddl_what_, plan.sql, lsn, false});
   pipeline_.wait_all();
   ddl_in_txn_ = true;
 }
@@ -713,7 +806,9 @@ void Applier::replay_ddl_alone(const ddl::Plan& plan, pg::Lsn lsn) {
                 std::to_string(xid_) + ") changed data before it");
   end_group();
   pipeline_.wait_all();  // committed: the command waits for no transaction of ours
-  catalog_.run_alone(plan);
+  ddl::Plan as_role = plan;
+  as_role.role = ddl_role(plan, lsn).name;
+  catalog_.run_alone(as_role);
   traits_.clear();
   open_group();
   txn_changes_ = group_changes_;

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "apply/insert_batcher.h"
+#include "apply/run_as.h"
 #include "apply/statement_cache.h"
 #include "apply/task_scope.h"
 #include "apply/update_merger.h"
@@ -66,6 +67,32 @@ struct TableTraits {
   // under which = may hold between different strings ('a' and 'A'). Rows
   // found by a full old image compare these columns byte by byte.
   std::vector<bool> nondeterministic;
+
+  // Rights (docs/security.md): the role that owns the table, as whom its
+  // rows are written, and whether writing them evaluates code a source role
+  // could have written (functions its constraints, indexes, generated
+  // columns, domains, partition keys or forced policies call; triggers or
+  // rules that fire under replica mode): those rows go through run_as.
+  std::string owner;
+  bool owner_superuser = false;
+  bool runs_code = false;
+  std::string code_reason;  // which functions, for the log
+  // By column position (filled when rows go through run_as): the
+  // destination type, qualified, that a text parameter is cast to.
+  std::vector<std::string> column_types;
+  // By column position (empty when every key column compares with
+  // pg_catalog's =): OPERATOR(schema.=) of the key's index operator class.
+  // The apply session's search_path holds pg_catalog alone, so nothing a
+  // source role creates can stand in for the operator rows are found with.
+  std::vector<std::string> equal_operators;
+};
+
+// How objects are owned and as whom what the source sent runs.
+struct RightsPolicy {
+  // Ownership follows the source (same role names on both sides). False
+  // with --no-owner: owner_role owns everything and runs all DDL.
+  bool keep_owners = true;
+  std::string owner_role;  // --no-owner: the owning role (resolved by the session)
 };
 
 // Answers about destination tables; on a connection other than the apply
@@ -88,6 +115,15 @@ class DestinationCatalog {
   // arrive in it). Names travel as UTF-8, so a statement naming them is
   // converted when the source is not UTF-8.
   virtual std::string in_session_encoding(const std::string& utf8_sql) = 0;
+  // A destination role, by name (exists is false when there is none).
+  virtual RoleFacts role(const std::string& name) = 0;
+  // Creates or refreshes run_as_function(role), committed (on the catalog
+  // connection).
+  virtual void provide_run_as(const RoleFacts& role) = 0;
+  // session_settings_sql()'s value in the apply session as set up, and the
+  // session's own role.
+  virtual std::string session_settings() = 0;
+  virtual std::string session_role() = 0;
 };
 
 struct ApplyCounters {
@@ -126,7 +162,8 @@ class Applier {
   // ordinary triggers do not fire), a condition of merging UPDATEs.
   // scope must outlive the applier.
   Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limits,
-          DestinationCatalog& catalog, bool replica_role, const TaskScope& scope);
+          DestinationCatalog& catalog, bool replica_role, const TaskScope& scope,
+          RightsPolicy rights = {});
 
   // One record of the stream, at its LSN; wire_bytes: its size as received
   // (counted per table for metrics).
@@ -144,6 +181,12 @@ class Applier {
   void confirm_durable(pg::Lsn durable);
 
   bool in_source_transaction() const { return in_txn_; }
+  // The source LSN of the record being handled.
+  pg::Lsn handling_lsn() const { return handling_lsn_; }
+  // A previous session failed on the change at lsn: the transactions
+  // committed before the first one that can hold it are committed without
+  // it, so a failure never holds back what came before it in its group.
+  void isolate_from(pg::Lsn lsn) { isolate_from_ = lsn; }
   // A destination transaction is open and may take more source transactions.
   bool group_can_grow() const {
     return group_open_ && group_changes_ < limits_.group_max_changes &&
@@ -210,9 +253,23 @@ class Applier {
   // DELETE; false when the table has no usable identity.
   bool identify_row(const stream::Relation& rel, pgdts::OldImage image, const pgdts::Tuple* old,
                     const pgdts::Tuple* new_tuple, pg::Lsn lsn, bool& by_ctid);
+  // Parameters of the old row's columns that where_ compares.
+  void add_where_params(const stream::Relation& rel);
   // Adds the statement for key_ and queues its preparation.
   const Statement& prepare(std::string sql, std::string what, pg::Lsn lsn);
-  void send(const Statement& st, pg::Lsn lsn, bool expect_row);
+  // Queues st with params_ for a change of rel, with the rights of rel's
+  // owner.
+  void send(const stream::Relation& rel, const Statement& st, pg::Lsn lsn, bool expect_row);
+  void send_as_owner(const TableTraits& t, const Statement& st, pg::Lsn lsn, bool expect_row);
+  // SET LOCAL ROLE for the next statements of the destination transaction
+  // (empty: the session's own role).
+  void act_as(const std::string& role);
+  // A destination role (cached), with its run_as function in place when
+  // with_function.
+  const RoleFacts& role_facts(const std::string& name, bool with_function);
+  // The role a replayed DDL runs as, checked: it exists, and is no
+  // superuser here unless it was one on the source.
+  const RoleFacts& ddl_role(const ddl::Plan& plan, pg::Lsn lsn);
   const TableTraits& traits(const stream::Relation& rel);
   bool may_merge(const stream::Relation& rel, const pgdts::Update& upd);
   bool may_batch(const stream::Relation& rel, const pgdts::Tuple& row);
@@ -233,6 +290,18 @@ class Applier {
   void row_not_found(const pg::CommandTag& tag);
 
   pg::Pipeline pipeline_;
+  RightsPolicy rights_;
+  std::string role_;  // SET LOCAL ROLE in force in the open group (empty: none)
+  std::string session_role_;
+  std::string session_settings_;
+  pg::Lsn handling_lsn_ = 0;
+  pg::Lsn isolate_from_ = 0;
+  std::unordered_map<std::string, RoleFacts> roles_;
+  std::unordered_map<std::string, bool> run_as_ready_;  // by role name
+  std::unordered_map<std::string, std::string> run_as_calls_;  // call text, by role name
+  // Statements rewritten to read their parameters from one text[] (run_as).
+  std::unordered_map<const Statement*, std::string> array_sql_;
+  std::string ddl_settings_;
   stream::RelationCache relations_;
   StatementCache statements_;
   ApplyLimits limits_;

@@ -9,6 +9,8 @@
 
 #include <poll.h>
 
+#include <set>
+
 #include "apply/heartbeat.h"
 #include "apply/origin.h"
 #include "apply/sequence_follower.h"
@@ -75,7 +77,12 @@ class Session : public DestinationCatalog {
         abandon_transaction("stopping while the destination kept the apply session waiting; "
                             "its open transaction is applied whole on the next start");
       }
+    } catch (const pg::PipelineError& e) {
+      totals_.failed_at = e.lsn() ? e.lsn() : failing_lsn();
+      collect_totals();
+      throw;
     } catch (...) {
+      totals_.failed_at = failing_lsn();
       collect_totals();
       throw;
     }
@@ -83,6 +90,7 @@ class Session : public DestinationCatalog {
   }
 
  private:
+  pg::Lsn failing_lsn() const { return applier_ ? applier_->handling_lsn() : 0; }
   void connect();
   void connect_destination(const std::string& source_encoding);
   void check_slot();
@@ -104,6 +112,11 @@ class Session : public DestinationCatalog {
                     const std::string& relkinds) override;
   void run_alone(const ddl::Plan& plan) override;
   std::string in_session_encoding(const std::string& utf8_sql) override;
+  RoleFacts role(const std::string& name) override;
+  void provide_run_as(const RoleFacts& role) override;
+  std::string session_settings() override { return session_settings_; }
+  std::string session_role() override { return session_role_; }
+  void describe_rights(const stream::Relation& rel, TableTraits& t);
 
   const SessionConfig& cfg_;
   const std::atomic<bool>& stop_;
@@ -127,6 +140,9 @@ class Session : public DestinationCatalog {
   pg::Lsn durable_ = 0;
   bool replica_role_ = false;
   std::string session_encoding_;
+  std::string session_role_;
+  std::string session_settings_;
+  RightsPolicy rights_;
   ApplyCounters collected_;
 
   Clock::time_point next_feedback_{}, next_progress_log_{}, last_message_{};
@@ -210,6 +226,13 @@ void Session::connect_destination(const std::string& source_encoding) {
   // optimized, ~50 ms each (found by pgdts verify's test: the fixture's
   // keyless shop.audit_log held the apply at ~60 changes/s).
   apply_.exec("SET jit = off");
+  // Nothing a source role creates may stand in for what the applier's
+  // statements name: they qualify every table and operator they use.
+  apply_.exec("SET search_path = pg_catalog, pg_temp");
+  session_role_ = std::string(progress_.exec("SELECT pg_catalog.current_user()").value(0, 0));
+  session_settings_ = std::string(apply_.exec("SELECT " + session_settings_sql()).value(0, 0));
+  rights_ = cfg_.rights;
+  if (!rights_.keep_owners && rights_.owner_role.empty()) rights_.owner_role = session_role_;
   setup_origin_session(apply_, cfg_.origin, stop_);
   origin_start_ = read_origin_progress(progress_, cfg_.origin);
   durable_ = origin_start_;
@@ -257,7 +280,8 @@ void Session::start_stream() {
     }
   }
   last_received_ = std::max(origin_start_, reported_);
-  applier_.emplace(apply_, origin_start_, cfg_.limits, *this, replica_role_, cfg_.scope);
+  applier_.emplace(apply_, origin_start_, cfg_.limits, *this, replica_role_, cfg_.scope, rights_);
+  applier_->isolate_from(totals_.failed_at);
   // A long DDL (a table rewrite, an index build) keeps the applier waiting
   // with the stream unread.
   applier_->on_wait([this] { while_waiting(); });
@@ -316,7 +340,208 @@ TableTraits Session::describe(const stream::Relation& rel) {
     if (cols.value(i, 1) == "t") mark(t.always_identity, i);
     if (cols.value(i, 2) == "t") mark(t.nondeterministic, i);
   }
+  describe_rights(rel, t);
   return t;
+}
+
+// Functions a source role could have written: any function but the
+// built-in ones, and the built-in ones that change the session's role or
+// run SQL text (which could change it). They are found by their oid in
+// the stored expression trees (pg_node_tree text): deparsing them
+// (pg_get_expr) would lock the table, which the apply transaction may hold
+// after replaying its DDL.
+static constexpr const char* kSessionChangingBuiltins =
+    "set_config,query_to_xml,query_to_xmlschema,query_to_xml_and_xmlschema,cursor_to_xml,"
+    "cursor_to_xmlschema,table_to_xml,table_to_xmlschema,table_to_xml_and_xmlschema,"
+    "schema_to_xml,schema_to_xmlschema,schema_to_xml_and_xmlschema,database_to_xml,"
+    "database_to_xmlschema,database_to_xml_and_xmlschema,ts_stat,ts_rewrite";
+
+// Owner, the code writing a row evaluates, column types and key operators
+// (TableTraits, docs/security.md).
+void Session::describe_rights(const stream::Relation& rel, TableTraits& t) {
+  std::vector<std::string> columns;
+  for (const auto& c : rel.columns) columns.push_back(c.name);
+  std::string column_array = pg::text_array(columns);
+  pg::Result r = progress_.exec(
+      "WITH RECURSIVE rel AS ("
+      "  SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
+      "    ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2),"
+      // the table, the partitioned tables above it (their keys are checked
+      // on its rows) and its partitions (its rows are routed to them)
+      " tabs AS (SELECT oid AS relid FROM rel"
+      "  UNION SELECT h.relid FROM rel, LATERAL (WITH RECURSIVE up(relid) AS ("
+      "    SELECT inhparent FROM pg_catalog.pg_inherits WHERE inhrelid = rel.oid"
+      "    UNION SELECT i.inhparent FROM up JOIN pg_catalog.pg_inherits i ON i.inhrelid = up.relid),"
+      "   down(relid) AS (SELECT inhrelid FROM pg_catalog.pg_inherits WHERE inhparent = rel.oid"
+      "    UNION SELECT i.inhrelid FROM down JOIN pg_catalog.pg_inherits i ON i.inhparent = down.relid)"
+      "   SELECT relid FROM up UNION SELECT relid FROM down) h),"
+      // column types, and what they are made of: domains, arrays, composites, ranges
+      " types AS (SELECT a.atttypid AS typ FROM pg_catalog.pg_attribute a JOIN tabs"
+      "    ON a.attrelid = tabs.relid WHERE a.attnum > 0 AND NOT a.attisdropped"
+      "  UNION SELECT x.typ FROM types JOIN pg_catalog.pg_type ty ON ty.oid = types.typ,"
+      "   LATERAL (SELECT ty.typbasetype AS typ WHERE ty.typtype = 'd'"
+      "    UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0"
+      "    UNION ALL SELECT ca.atttypid FROM pg_catalog.pg_attribute ca"
+      "     WHERE ty.typrelid <> 0 AND ca.attrelid = ty.typrelid AND ca.attnum > 0"
+      "       AND NOT ca.attisdropped"
+      "    UNION ALL SELECT rg.rngsubtype FROM pg_catalog.pg_range rg"
+      "     WHERE rg.rngtypid = ty.oid) x),"
+      // what is evaluated when a row is written: constraints (CHECK,
+      // exclusion, domains'), generated columns and defaults of columns the
+      // stream does not send, indexes, partition keys, forced policies
+      " objs AS ("
+      "  SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass AS classid, co.oid AS objid"
+      "   FROM pg_catalog.pg_constraint co WHERE co.conrelid IN (SELECT relid FROM tabs)"
+      "     OR co.contypid IN (SELECT typ FROM types)"
+      "  UNION ALL SELECT 'pg_catalog.pg_attrdef'::pg_catalog.regclass, d.oid"
+      "   FROM pg_catalog.pg_attrdef d JOIN pg_catalog.pg_attribute a"
+      "     ON a.attrelid = d.adrelid AND a.attnum = d.adnum"
+      "   WHERE d.adrelid IN (SELECT relid FROM tabs)"
+      "     AND (a.attgenerated <> '' OR NOT a.attname = ANY ($3::text[]))"
+      "  UNION ALL SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, i.indexrelid"
+      "   FROM pg_catalog.pg_index i WHERE i.indrelid IN (SELECT relid FROM tabs)"
+      "  UNION ALL SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, relid FROM tabs"
+      "  UNION ALL SELECT 'pg_catalog.pg_policy'::pg_catalog.regclass, po.oid"
+      "   FROM pg_catalog.pg_policy po JOIN pg_catalog.pg_class pc ON pc.oid = po.polrelid"
+      "   WHERE po.polrelid IN (SELECT relid FROM tabs) AND pc.relrowsecurity"
+      "     AND pc.relforcerowsecurity),"
+      " funcs AS ("
+      "  SELECT d.refobjid AS fn FROM pg_catalog.pg_depend d JOIN objs o"
+      "    ON d.classid = o.classid AND d.objid = o.objid"
+      "   WHERE d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass"
+      "  UNION ALL SELECT op.oprcode FROM pg_catalog.pg_depend d JOIN objs o"
+      "    ON d.classid = o.classid AND d.objid = o.objid"
+      "    JOIN pg_catalog.pg_operator op ON op.oid = d.refobjid"
+      "   WHERE d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass"
+      "  UNION ALL SELECT rg.rngsubdiff FROM pg_catalog.pg_range rg"
+      "   WHERE rg.rngtypid IN (SELECT typ FROM types) AND rg.rngsubdiff <> 0"
+      "  UNION ALL SELECT rg.rngcanonical FROM pg_catalog.pg_range rg"
+      "   WHERE rg.rngtypid IN (SELECT typ FROM types) AND rg.rngcanonical <> 0)"
+      " SELECT ro.rolname, ro.rolsuper,"
+      "  concat_ws('; ',"
+      "   (SELECT pg_catalog.string_agg(DISTINCT p.oid::pg_catalog.regprocedure::pg_catalog.text, ', ')"
+      "     FROM funcs f JOIN pg_catalog.pg_proc p ON p.oid = f.fn WHERE p.oid >= 16384),"
+      // built-in functions are pinned: no dependency on them is recorded,
+      // so their names are looked for in the expressions' text
+      "   (SELECT pg_catalog.string_agg(DISTINCT p.proname::pg_catalog.text, ', ') FROM ("
+      "     SELECT co.conbin::pg_catalog.text FROM pg_catalog.pg_constraint co"
+      "      JOIN objs o ON o.objid = co.oid AND o.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass"
+      "     UNION ALL SELECT d.adbin::pg_catalog.text FROM pg_catalog.pg_attrdef d"
+      "      JOIN objs o ON o.objid = d.oid AND o.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass"
+      "     UNION ALL SELECT pg_catalog.concat(i.indexprs::pg_catalog.text, i.indpred::pg_catalog.text)"
+      "      FROM pg_catalog.pg_index i WHERE i.indrelid IN (SELECT relid FROM tabs)"
+      "     UNION ALL SELECT pt.partexprs::pg_catalog.text FROM pg_catalog.pg_partitioned_table pt"
+      "      WHERE pt.partrelid IN (SELECT relid FROM tabs)"
+      "     UNION ALL SELECT ty.typdefaultbin::pg_catalog.text FROM pg_catalog.pg_type ty"
+      "      WHERE ty.oid IN (SELECT typ FROM types)"
+      "     UNION ALL SELECT pg_catalog.concat(po.polqual::pg_catalog.text, po.polwithcheck::pg_catalog.text)"
+      "      FROM pg_catalog.pg_policy po"
+      "      JOIN objs o ON o.objid = po.oid AND o.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass"
+      "    ) e(def), pg_catalog.regexp_matches(e.def, ':(?:func|opfunc)id (\\d+)', 'g') m"
+      "    JOIN pg_catalog.pg_proc p ON p.oid = m[1]::pg_catalog.oid"
+      "    WHERE p.pronamespace = 'pg_catalog'::pg_catalog.regnamespace"
+      "      AND p.proname = ANY ('{" + std::string(kSessionChangingBuiltins) + "}'::pg_catalog.name[]))),"
+      "  EXISTS (SELECT FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid IN (SELECT relid FROM tabs)"
+      "    AND NOT tg.tgisinternal AND tg.tgenabled IN ('A', 'R'))"
+      "  OR EXISTS (SELECT FROM pg_catalog.pg_rewrite w WHERE w.ev_class IN (SELECT relid FROM tabs)"
+      "    AND w.rulename <> '_RETURN' AND w.ev_enabled IN ('A', 'R'))"
+      " FROM rel JOIN pg_catalog.pg_class c ON c.oid = rel.oid"
+      " JOIN pg_catalog.pg_roles ro ON ro.oid = c.relowner",
+      {rel.schema.c_str(), rel.name.c_str(), column_array.c_str()});
+  if (r.rows() != 1) return;
+  t.owner = std::string(r.value(0, 0));
+  t.owner_superuser = r.value(0, 1) == "t";
+  t.code_reason = std::string(r.value(0, 2));
+  if (r.value(0, 3) == "t")
+    t.code_reason += std::string(t.code_reason.empty() ? "" : "; ") +
+                     "triggers or rules that fire under replica mode";
+  t.runs_code = !t.code_reason.empty();
+  if (!t.owner_superuser && t.runs_code) {
+    pg::Result types = progress_.exec(
+        "SELECT a.attname, pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(ty.typname)"
+        " FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid"
+        " JOIN pg_catalog.pg_namespace tn ON tn.oid = ty.typnamespace"
+        " WHERE a.attrelid = pg_catalog.format('%I.%I', $1::text, $2::text)::pg_catalog.regclass"
+        "   AND a.attnum > 0 AND NOT a.attisdropped",
+        {rel.schema.c_str(), rel.name.c_str()});
+    t.column_types.assign(rel.columns.size(), std::string());
+    for (int i = 0; i < types.rows(); ++i)
+      for (std::size_t c = 0; c < rel.columns.size(); ++c)
+        if (rel.columns[c].name == types.value(i, 0)) t.column_types[c] = std::string(types.value(i, 1));
+    log::Event("table_runs_code")
+        .field("table", rel.display_name)
+        .field("owner", t.owner)
+        .field("code", t.code_reason)
+        .field("effect", "its rows are written through pgdts.run_as_<owner>, with the owner's rights")
+        .info();
+  }
+  // The key's operators: those of the destination index over the key
+  // columns (a unique index without expression or predicate, the primary
+  // key first), when they are not pg_catalog's.
+  if (rel.key_columns.empty()) return;
+  pg::Result ops = progress_.exec(
+      "SELECT i.indexrelid, a.attname, pg_catalog.quote_ident(ns.nspname)"
+      " FROM pg_catalog.pg_index i"
+      " CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(i.indkey::pg_catalog.int2[]),"
+      "   pg_catalog.unnest(i.indclass::pg_catalog.oid[])) k(attnum, opclass)"
+      " JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+      " JOIN pg_catalog.pg_opclass oc ON oc.oid = k.opclass"
+      " JOIN pg_catalog.pg_amop ao ON ao.amopfamily = oc.opcfamily AND ao.amopstrategy = 3"
+      "  AND ao.amoplefttype = oc.opcintype AND ao.amoprighttype = oc.opcintype"
+      " JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr"
+      " JOIN pg_catalog.pg_namespace ns ON ns.oid = o.oprnamespace"
+      " WHERE i.indrelid = pg_catalog.format('%I.%I', $1::text, $2::text)::pg_catalog.regclass"
+      "  AND i.indisunique AND i.indexprs IS NULL AND i.indpred IS NULL"
+      " ORDER BY i.indisprimary DESC, i.indisreplident DESC, i.indexrelid",
+      {rel.schema.c_str(), rel.name.c_str()});
+  std::set<std::string> keys;
+  for (int col : rel.key_columns) keys.insert(rel.columns[static_cast<std::size_t>(col)].name);
+  for (int i = 0; i < ops.rows();) {
+    int end = i;
+    std::set<std::string> names;
+    while (end < ops.rows() && ops.value(end, 0) == ops.value(i, 0)) names.insert(std::string(ops.value(end++, 1)));
+    if (names == keys) {
+      for (int k = i; k < end; ++k) {
+        if (ops.value(k, 2) == "pg_catalog") continue;
+        t.equal_operators.resize(rel.columns.size());
+        for (std::size_t c = 0; c < rel.columns.size(); ++c)
+          if (rel.columns[c].name == ops.value(k, 1))
+            t.equal_operators[c] = "OPERATOR(" + std::string(ops.value(k, 2)) + ".=)";
+      }
+      return;
+    }
+    i = end;
+  }
+}
+
+RoleFacts Session::role(const std::string& name) {
+  RoleFacts f;
+  f.name = name;
+  pg::Result r = progress_.exec(
+      "SELECT oid, rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1", {name.c_str()});
+  if (r.rows() == 1) {
+    f.exists = true;
+    f.oid = static_cast<std::uint32_t>(pg::to_int64(r.value(0, 0)));
+    f.superuser = r.value(0, 1) == "t";
+  }
+  return f;
+}
+
+// One transaction on the catalog connection: the function is in place (or
+// not at all) before the apply session calls it.
+void Session::provide_run_as(const RoleFacts& role) {
+  progress_.exec("BEGIN");
+  try {
+    for (const auto& sql : run_as_definition(role)) progress_.exec(sql);
+    progress_.exec("COMMIT");
+  } catch (...) {
+    try {
+      progress_.exec("ROLLBACK");
+    } catch (const std::exception&) {
+    }
+    throw;
+  }
+  log::Event("run_as_ready").field("role", role.name).field("function", run_as_function(role)).debug();
 }
 
 bool Session::has_relation(const std::string& schema, const std::string& name,
@@ -353,11 +578,16 @@ void Session::run_alone(const ddl::Plan& plan) {
     bool convert = !session_encoding_.empty() && session_encoding_ != "UTF8";
     if (convert) progress_.exec("SET client_encoding = " + progress_.literal(session_encoding_));
     progress_.exec("SET search_path TO " + (path.empty() ? std::string("DEFAULT") : path));
+    // An index build evaluates its expressions as the table's owner in a
+    // security-restricted operation whoever runs it; the command itself
+    // runs with the rights of the role that ran it on the source.
+    if (!plan.role.empty() && plan.role != session_role_)
+      progress_.exec("SET ROLE " + progress_.identifier(plan.role));
     progress_.exec_while(plan.sql, [this] { while_waiting(); });
-    progress_.exec("RESET search_path; SET client_encoding = 'UTF8'");
+    progress_.exec("RESET ROLE; RESET search_path; SET client_encoding = 'UTF8'");
   } catch (const pg::SqlError& e) {
     try {
-      progress_.exec("RESET search_path; SET client_encoding = 'UTF8'");
+      progress_.exec("RESET ROLE; RESET search_path; SET client_encoding = 'UTF8'");
     } catch (const std::exception&) {
     }
     throw pg::SqlError("DDL " + plan.what + " failed on the destination: " + e.what() +

@@ -37,11 +37,13 @@ struct SessionConfig {
   ApplyLimits limits;
   TaskScope scope;
   ChangeThrottle* throttle = nullptr;  // --incr-rps/--incr-mbps, shared with SIGHUP
+  RightsPolicy rights;                 // --no-owner, --owner-role
 };
 
 struct SessionTotals {
   ApplyCounters counters;  // summed over the sessions of a run
   pg::Lsn confirmed = 0;   // last position reported to the source as flushed
+  pg::Lsn failed_at = 0;   // source LSN of the change the last session failed on
 };
 
 struct SessionHooks {

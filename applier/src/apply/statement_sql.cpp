@@ -21,7 +21,13 @@ std::string conditions(const TableNames& t, std::string_view where_codes, int& n
     sql += t.columns[i];
     switch (c) {
       case code::kEqual:
-        sql += " = ";
+        if (i < t.equal_operators.size() && !t.equal_operators[i].empty()) {
+          sql += ' ';
+          sql += t.equal_operators[i];
+          sql += ' ';
+        } else {
+          sql += " = ";
+        }
         append_param(sql, n);
         break;
       case code::kTextEqual:
@@ -50,8 +56,10 @@ std::string where_clause(const TableNames& t, std::string_view where_codes, bool
 }  // namespace
 
 TableNames table_names(std::string_view schema, std::string_view table,
-                       const std::vector<std::string>& columns) {
+                       const std::vector<std::string>& columns,
+                       const std::vector<std::string>* equal_operators) {
   TableNames t;
+  if (equal_operators) t.equal_operators = *equal_operators;
   t.qualified = quote_identifier(schema) + "." + quote_identifier(table);
   t.columns.reserve(columns.size());
   for (const auto& c : columns) t.columns.push_back(quote_identifier(c));

@@ -36,10 +36,14 @@ using pg::quote_identifier;
 struct TableNames {
   std::string qualified;             // "schema"."table"
   std::vector<std::string> columns;  // "col", ...
+  // By column (or empty): the operator a WHERE compares the column with,
+  // when not "=" (OPERATOR("ns".=)).
+  std::vector<std::string> equal_operators;
 };
 
 TableNames table_names(std::string_view schema, std::string_view table,
-                       const std::vector<std::string>& columns);
+                       const std::vector<std::string>& columns,
+                       const std::vector<std::string>* equal_operators = nullptr);
 
 // Whether the text form of a value may be compared with the type's own =
 // operator: equal means identical for these built-in types. Everything else

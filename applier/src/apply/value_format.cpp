@@ -41,6 +41,7 @@ std::size_t ParamBuffer::next_slot() {
     values_.resize(n);
     lengths_.resize(n);
     formats_.resize(n);
+    columns_.resize(n);
     scratch_.resize(n);
   }
   return count_++;
@@ -51,10 +52,12 @@ void ParamBuffer::add_null() {
   values_[i] = nullptr;
   lengths_[i] = 0;
   formats_[i] = 0;
+  columns_[i] = -1;
 }
 
-void ParamBuffer::add(const pgdts::Value& value, std::uint32_t type_oid) {
+void ParamBuffer::add(const pgdts::Value& value, std::uint32_t type_oid, int column) {
   std::size_t i = next_slot();
+  columns_[i] = column;
   lengths_[i] = 0;
   formats_[i] = 0;
   char* buf = scratch_[i].data();

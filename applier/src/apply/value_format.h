@@ -30,8 +30,11 @@ class ParamBuffer {
  public:
   void clear() { count_ = 0; }
   void add_null();
-  // The value must stay alive until the parameters are sent.
-  void add(const pgdts::Value& value, std::uint32_t type_oid);
+  // The value must stay alive until the parameters are sent. column: the
+  // column of the relation it is for (-1: compared as text), for casts
+  // when the parameters travel as one text[] (run_as.h).
+  void add(const pgdts::Value& value, std::uint32_t type_oid, int column = -1);
+  int column(int i) const { return columns_[static_cast<std::size_t>(i)]; }
 
   int size() const { return static_cast<int>(count_); }
   const char* const* values() const { return values_.data(); }
@@ -44,6 +47,7 @@ class ParamBuffer {
   std::vector<const char*> values_;
   std::vector<int> lengths_;
   std::vector<int> formats_;
+  std::vector<int> columns_;
   // a deque: growing it keeps earlier buffers (which values_ points into) in place
   std::deque<std::array<char, 48>> scratch_;
   std::size_t count_ = 0;

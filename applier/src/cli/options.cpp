@@ -74,7 +74,17 @@ po::options_description task_options() {
        "destination; ignore: use it (full sync keeps its rows on a key clash)")
       ("replica-identity-full", po::bool_switch(),
        "set REPLICA IDENTITY FULL on selected source tables without a key, so that their "
-       "UPDATEs and DELETEs can be replayed");
+       "UPDATEs and DELETEs can be replayed")
+      ("no-owner", po::bool_switch(),
+       "do not keep the source's owners: --owner-role owns every object created and runs "
+       "every replayed DDL (default: each object keeps its source owner, each DDL runs as "
+       "the role that ran it; those roles must exist on the destination)")
+      ("owner-role", po::value<std::string>()->value_name("ROLE"),
+       "with --no-owner: the destination role that owns and runs everything (default: the "
+       "--target user); refused if it is a superuser, unless --trust-source")
+      ("trust-source", po::bool_switch(),
+       "with --no-owner: let a superuser owner role run what any source role sends "
+       "(every source role can then act as that superuser on the destination)");
   return d;
 }
 
@@ -287,6 +297,19 @@ std::vector<std::string> object_args(const po::variables_map& vm) {
   return args;
 }
 
+void validate_ownership(const po::variables_map& vm, Options& o) {
+  o.no_owner = vm.count("no-owner") && vm["no-owner"].as<bool>();
+  o.trust_source = vm.count("trust-source") && vm["trust-source"].as<bool>();
+  if (vm.count("owner-role")) {
+    o.owner_role = vm["owner-role"].as<std::string>();
+    if (!o.no_owner) throw UsageError("--owner-role is for --no-owner; without it objects keep the source's owners");
+    if (o.owner_role.empty() || o.owner_role.size() > 63)
+      throw UsageError("--owner-role must name a role (1 to 63 bytes)");
+  }
+  if (o.trust_source && !o.no_owner)
+    throw UsageError("--trust-source is for --no-owner with a superuser owner role");
+}
+
 void validate_objects(const po::variables_map& vm, Options& o) {
   o.object_args = object_args(vm);
   o.selection = task::Selection::parse(list(vm, "schemas"), list(vm, "tables"), list(vm, "exclude"));
@@ -302,6 +325,7 @@ void validate_objects(const po::variables_map& vm, Options& o) {
     throw UsageError("invalid --conflict \"" + conflict + "\"; use precheck or ignore");
   o.conflict_ignore = conflict == "ignore";
   o.replica_identity_full = vm.count("replica-identity-full") && vm["replica-identity-full"].as<bool>();
+  validate_ownership(vm, o);
 }
 
 // Rates above this are no limit at all, and would overflow the throttles'

@@ -35,6 +35,11 @@ struct Options {
   std::vector<std::string> object_args;
   bool conflict_ignore = false;  // --conflict ignore (default: precheck)
   bool replica_identity_full = false;
+  // Ownership (docs/security.md): keep the source's owners (default), or
+  // --no-owner: owner_role (empty: the --target user) owns and runs all.
+  bool no_owner = false;
+  std::string owner_role;
+  bool trust_source = false;  // --trust-source: a superuser owner_role is accepted
   // sync
   int jobs = 2;
   std::optional<double> full_qps, full_rps, full_mbps;

@@ -45,6 +45,9 @@ task::PrecheckInput precheck_input(const Options& o) {
   in.phases = o.phases;
   in.conflict_ignore = o.conflict_ignore;
   in.replica_identity_full = o.replica_identity_full;
+  in.no_owner = o.no_owner;
+  in.owner_role = o.owner_role;
+  in.trust_source = o.trust_source;
   in.application_name = "pgdts_" + o.task;
   return in;
 }

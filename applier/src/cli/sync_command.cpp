@@ -196,6 +196,8 @@ apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open,
   cfg.origin = task::origin_name(o.task);
   cfg.application_name = "pgdts_" + o.task;
   cfg.may_create_slot = true;
+  cfg.rights.keep_owners = !o.no_owner;
+  cfg.rights.owner_role = o.owner_role;
 
   pg::Connection source = pg::Connection::open(o.source, {"source", false, cfg.application_name, ""});
   task::SourceFacts facts = task::check_source(source);

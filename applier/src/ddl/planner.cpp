@@ -156,7 +156,7 @@ bool replayed_schema_object(pg_query::ObjectType kind) {
 const char* adopted_setting(const std::string& name) {
   static const char* const kNames[] = {"DateStyle", "IntervalStyle", "TimeZone", "lc_monetary",
                                        "array_nulls", "xmloption", "transform_null_equals",
-                                       "backslash_quote"};
+                                       "backslash_quote", "timezone_abbreviations"};
   for (const char* n : kNames) {
     std::string_view v(n);
     if (v.size() == name.size() &&

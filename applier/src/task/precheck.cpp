@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -96,6 +97,7 @@ class Prechecks {
     if (source_) source_checks();
     if (target_) target_checks();
     if (source_ && target_) guard("server_versions", [&] { versions(); });
+    if (source_ && target_) guard("ownership", [&] { ownership(); });
     return std::move(out_);
   }
 
@@ -761,6 +763,92 @@ class Prechecks {
             ? "run GRANT SET ON PARAMETER session_replication_role TO " + sql_name(dst_.user) +
                   " as a superuser"
             : "sync as a superuser on the destination");
+  }
+
+  // Who owns the objects on the destination and whose rights replayed DDL
+  // and rows run with (docs/security.md): a role must never have more
+  // rights there than on the source.
+  void ownership() {
+    if (in_.no_owner) return owner_role();
+    std::vector<std::string> schemas = schema_ ? schema_->schemas : std::vector<std::string>{};
+    std::string oids = pg::oid_array(table_oids_), names = pg::text_array(schemas);
+    // Owners of the selected tables and schemas (t), and the roles that may
+    // create objects in those schemas, so run DDL there (f).
+    pg::Result src = source_->exec(
+        "SELECT r.rolname, r.rolsuper, pg_catalog.bool_or(o.owner) FROM ("
+        " SELECT c.relowner AS role, true AS owner FROM pg_catalog.pg_class c"
+        "  WHERE c.oid = ANY ($1::oid[])"
+        " UNION ALL SELECT n.nspowner, true FROM pg_catalog.pg_namespace n WHERE n.nspname = ANY ($2::text[])"
+        " UNION ALL SELECT r.oid, false FROM pg_catalog.pg_roles r, pg_catalog.pg_namespace n"
+        "  WHERE n.nspname = ANY ($2::text[]) AND r.rolcanlogin"
+        "    AND pg_catalog.has_schema_privilege(r.oid, n.oid, 'CREATE')) o"
+        " JOIN pg_catalog.pg_roles r ON r.oid = o.role GROUP BY 1, 2 ORDER BY 1",
+        {oids.c_str(), names.c_str()});
+    std::vector<std::string> roles;
+    for (int i = 0; i < src.rows(); ++i) roles.emplace_back(src.value(i, 0));
+    std::string role_list = pg::text_array(roles);
+    pg::Result dst = target_->exec(
+        "SELECT rolname, rolsuper FROM pg_catalog.pg_roles WHERE rolname = ANY ($1::text[])",
+        {role_list.c_str()});
+    std::map<std::string, bool> dest_super;
+    for (int i = 0; i < dst.rows(); ++i) dest_super[std::string(dst.value(i, 0))] = dst.value(i, 1) == "t";
+    std::vector<std::string> missing_owners, missing_creators, raised;
+    for (int i = 0; i < src.rows(); ++i) {
+      std::string role(src.value(i, 0));
+      auto found = dest_super.find(role);
+      if (found == dest_super.end())
+        (src.value(i, 2) == "t" ? missing_owners : missing_creators).push_back(role);
+      else if (found->second && src.value(i, 1) != "t")
+        raised.push_back(role);
+    }
+    if (!raised.empty())
+      return add("ownership", Check::fail,
+                 "role(s) " + name_list(raised) +
+                     " are superusers on the destination but not on the source: what they run "
+                     "on the source would run there as superuser",
+                 "ALTER ROLE ... NOSUPERUSER on the destination, or sync with --no-owner "
+                 "--owner-role a non-superuser role");
+    if (!missing_owners.empty())
+      return add("ownership", Check::fail,
+                 "the owners of selected objects do not exist on the destination: " +
+                     name_list(missing_owners),
+                 "create them there (pg_dumpall --roles-only on the source, then psql on the "
+                 "destination), or sync with --no-owner");
+    if (!missing_creators.empty())
+      return add("ownership", Check::warn,
+                 "roles that may create objects in the selected schemas do not exist on the "
+                 "destination: " + name_list(missing_creators) +
+                     "; DDL they run stops the task until they do",
+                 "create them there (pg_dumpall --roles-only), or sync with --no-owner");
+    add("ownership", Check::pass,
+        "objects keep their source owners (" + plural(roles.size(), "role", "roles") +
+            ", all on the destination); replayed DDL runs as the role that ran it");
+  }
+
+  void owner_role() {
+    pg::Result r = target_->exec(
+        "SELECT rolname, rolsuper FROM pg_catalog.pg_roles WHERE rolname = "
+        "coalesce(nullif($1, ''), current_user)",
+        {in_.owner_role.c_str()});
+    std::string name = in_.owner_role.empty() ? "the --target user" : in_.owner_role;
+    if (r.rows() == 0)
+      return add("ownership", Check::fail,
+                 "--owner-role \"" + name + "\" does not exist on the destination",
+                 "CREATE ROLE it there, or name another one");
+    name = std::string(r.value(0, 0));
+    if (r.value(0, 1) != "t")
+      return add("ownership", Check::pass,
+                 "--no-owner: \"" + name + "\" owns every object created and runs every replayed DDL");
+    if (!in_.trust_source)
+      return add("ownership", Check::fail,
+                 "--no-owner: the owner role \"" + name +
+                     "\" is a superuser; every source role that can create a table could run "
+                     "code as superuser on the destination",
+                 "--owner-role a role without superuser (CREATE ROLE app_owner; GRANT CREATE ON "
+                 "DATABASE ... TO app_owner), or --trust-source if every source role is trusted");
+    add("ownership", Check::warn,
+        "--no-owner --trust-source: superuser \"" + name +
+            "\" owns everything and runs what any source role sends");
   }
 
   void versions() {

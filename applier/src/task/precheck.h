@@ -35,6 +35,10 @@ struct PrecheckInput {
   std::vector<std::string> phases;  // schema, full, incremental
   bool conflict_ignore = false;
   bool replica_identity_full = false;
+  // Ownership (docs/security.md): --no-owner, --owner-role, --trust-source.
+  bool no_owner = false;
+  std::string owner_role;  // empty: the --target user
+  bool trust_source = false;
   std::string application_name = "pgdts_precheck";
   // Transactions open longer than this are reported. 300 s; the environment
   // variable PGDTS_TEST_LONG_TXN_SECONDS overrides it, for the integration
