@@ -324,7 +324,7 @@ void Applier::send(const stream::Relation& rel, const Statement& st, pg::Lsn lsn
                 " parameters, got " + std::to_string(params_.size()));
   const TableTraits& t = traits(rel);
   bool as_owner = t.found && !t.owner_superuser;
-  if (as_owner && t.runs_code) return send_as_owner(t, st, lsn, expect_row);
+  if (as_owner && t.runs_code) return send_as_owner(rel, t, st, lsn, expect_row);
   act_as(as_owner && t.owner != session_role_ ? t.owner : std::string());
   pipeline_.execute(st.name.c_str(), params_.size(), params_.values(), params_.lengths(),
                     params_.formats(), pg::CommandTag{st.what, st.sql, lsn, expect_row});
@@ -333,18 +333,24 @@ void Applier::send(const stream::Relation& rel, const Statement& st, pg::Lsn lsn
 // Through the owner's run_as function: the table's code runs with the
 // owner's rights and cannot leave them (run_as.h). The statement reads its
 // parameters from one text[], cast to the destination's column types.
-void Applier::send_as_owner(const TableTraits& t, const Statement& st, pg::Lsn lsn,
-                            bool expect_row) {
+void Applier::send_as_owner(const stream::Relation& rel, const TableTraits& t,
+                            const Statement& st, pg::Lsn lsn, bool expect_row) {
   act_as("");
   const RoleFacts& owner = role_facts(t.owner, true);
   auto [it, fresh] = array_sql_.try_emplace(&st);
   if (fresh) {
+    // A column added by a DDL earlier in this destination transaction is
+    // not yet seen by the catalog connection: its type as the source's
+    // plugin named it (format_type, quoted and qualified) stands in.
     std::vector<std::string> types;
     for (int i = 0; i < params_.size(); ++i) {
-      int col = params_.column(i);
-      types.push_back(col >= 0 && static_cast<std::size_t>(col) < t.column_types.size()
-                          ? t.column_types[static_cast<std::size_t>(col)]
-                          : "pg_catalog.text");
+      auto col = static_cast<std::size_t>(params_.column(i));
+      if (params_.column(i) < 0 || col >= rel.columns.size())
+        types.emplace_back("pg_catalog.text");
+      else if (col < t.column_types.size() && !t.column_types[col].empty())
+        types.push_back(t.column_types[col]);
+      else
+        types.push_back(rel.columns[col].type_name);
     }
     it->second = catalog_.in_session_encoding(with_array_parameters(st.sql, types));
   }
@@ -373,7 +379,7 @@ const RoleFacts& Applier::role_facts(const std::string& name, bool with_function
                 "the role there (pg_dumpall --roles-only on the source), or sync with --no-owner");
   if (with_function && !run_as_ready_[name]) {
     catalog_.provide_run_as(r);
-    run_as_calls_[name] = run_as_call(r);
+    run_as_calls_[name] = rights::run_as_call(r);
     run_as_ready_[name] = true;
   }
   return r;

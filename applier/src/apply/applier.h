@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "apply/insert_batcher.h"
-#include "apply/run_as.h"
+#include "rights/run_as.h"
 #include "apply/statement_cache.h"
 #include "apply/task_scope.h"
 #include "apply/update_merger.h"
@@ -41,6 +41,8 @@
 #include "stream/relation_cache.h"
 
 namespace pgdts::apply {
+
+using rights::RoleFacts;
 
 struct ApplyLimits {
   std::size_t group_max_changes = 10000;
@@ -260,7 +262,8 @@ class Applier {
   // Queues st with params_ for a change of rel, with the rights of rel's
   // owner.
   void send(const stream::Relation& rel, const Statement& st, pg::Lsn lsn, bool expect_row);
-  void send_as_owner(const TableTraits& t, const Statement& st, pg::Lsn lsn, bool expect_row);
+  void send_as_owner(const stream::Relation& rel, const TableTraits& t, const Statement& st,
+                     pg::Lsn lsn, bool expect_row);
   // SET LOCAL ROLE for the next statements of the destination transaction
   // (empty: the session's own role).
   void act_as(const std::string& role);

@@ -19,6 +19,8 @@
 #include "pg/connection.h"
 #include "pg/literals.h"
 #include "pg/replication_stream.h"
+#include "rights/run_as.h"
+#include "rights/table_rights.h"
 #include "stream/record_decoder.h"
 #include "task/task_slot.h"
 #include "task/task_state.h"
@@ -230,7 +232,7 @@ void Session::connect_destination(const std::string& source_encoding) {
   // statements name: they qualify every table and operator they use.
   apply_.exec("SET search_path = pg_catalog, pg_temp");
   session_role_ = std::string(progress_.exec("SELECT pg_catalog.current_user()").value(0, 0));
-  session_settings_ = std::string(apply_.exec("SELECT " + session_settings_sql()).value(0, 0));
+  session_settings_ = rights::session_settings(apply_);
   rights_ = cfg_.rights;
   if (!rights_.keep_owners && rights_.owner_role.empty()) rights_.owner_role = session_role_;
   setup_origin_session(apply_, cfg_.origin, stop_);
@@ -344,117 +346,16 @@ TableTraits Session::describe(const stream::Relation& rel) {
   return t;
 }
 
-// Functions a source role could have written: any function but the
-// built-in ones, and the built-in ones that change the session's role or
-// run SQL text (which could change it). They are found by their oid in
-// the stored expression trees (pg_node_tree text): deparsing them
-// (pg_get_expr) would lock the table, which the apply transaction may hold
-// after replaying its DDL.
-static constexpr const char* kSessionChangingBuiltins =
-    "set_config,query_to_xml,query_to_xmlschema,query_to_xml_and_xmlschema,cursor_to_xml,"
-    "cursor_to_xmlschema,table_to_xml,table_to_xmlschema,table_to_xml_and_xmlschema,"
-    "schema_to_xml,schema_to_xmlschema,schema_to_xml_and_xmlschema,database_to_xml,"
-    "database_to_xmlschema,database_to_xml_and_xmlschema,ts_stat,ts_rewrite";
-
-// Owner, the code writing a row evaluates, column types and key operators
-// (TableTraits, docs/security.md).
+// Owner, the code writing a row evaluates (rights::read_table_rights),
+// column types and key operators (TableTraits, docs/security.md).
 void Session::describe_rights(const stream::Relation& rel, TableTraits& t) {
   std::vector<std::string> columns;
   for (const auto& c : rel.columns) columns.push_back(c.name);
-  std::string column_array = pg::text_array(columns);
-  pg::Result r = progress_.exec(
-      "WITH RECURSIVE rel AS ("
-      "  SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
-      "    ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2),"
-      // the table, the partitioned tables above it (their keys are checked
-      // on its rows) and its partitions (its rows are routed to them)
-      " tabs AS (SELECT oid AS relid FROM rel"
-      "  UNION SELECT h.relid FROM rel, LATERAL (WITH RECURSIVE up(relid) AS ("
-      "    SELECT inhparent FROM pg_catalog.pg_inherits WHERE inhrelid = rel.oid"
-      "    UNION SELECT i.inhparent FROM up JOIN pg_catalog.pg_inherits i ON i.inhrelid = up.relid),"
-      "   down(relid) AS (SELECT inhrelid FROM pg_catalog.pg_inherits WHERE inhparent = rel.oid"
-      "    UNION SELECT i.inhrelid FROM down JOIN pg_catalog.pg_inherits i ON i.inhparent = down.relid)"
-      "   SELECT relid FROM up UNION SELECT relid FROM down) h),"
-      // column types, and what they are made of: domains, arrays, composites, ranges
-      " types AS (SELECT a.atttypid AS typ FROM pg_catalog.pg_attribute a JOIN tabs"
-      "    ON a.attrelid = tabs.relid WHERE a.attnum > 0 AND NOT a.attisdropped"
-      "  UNION SELECT x.typ FROM types JOIN pg_catalog.pg_type ty ON ty.oid = types.typ,"
-      "   LATERAL (SELECT ty.typbasetype AS typ WHERE ty.typtype = 'd'"
-      "    UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0"
-      "    UNION ALL SELECT ca.atttypid FROM pg_catalog.pg_attribute ca"
-      "     WHERE ty.typrelid <> 0 AND ca.attrelid = ty.typrelid AND ca.attnum > 0"
-      "       AND NOT ca.attisdropped"
-      "    UNION ALL SELECT rg.rngsubtype FROM pg_catalog.pg_range rg"
-      "     WHERE rg.rngtypid = ty.oid) x),"
-      // what is evaluated when a row is written: constraints (CHECK,
-      // exclusion, domains'), generated columns and defaults of columns the
-      // stream does not send, indexes, partition keys, forced policies
-      " objs AS ("
-      "  SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass AS classid, co.oid AS objid"
-      "   FROM pg_catalog.pg_constraint co WHERE co.conrelid IN (SELECT relid FROM tabs)"
-      "     OR co.contypid IN (SELECT typ FROM types)"
-      "  UNION ALL SELECT 'pg_catalog.pg_attrdef'::pg_catalog.regclass, d.oid"
-      "   FROM pg_catalog.pg_attrdef d JOIN pg_catalog.pg_attribute a"
-      "     ON a.attrelid = d.adrelid AND a.attnum = d.adnum"
-      "   WHERE d.adrelid IN (SELECT relid FROM tabs)"
-      "     AND (a.attgenerated <> '' OR NOT a.attname = ANY ($3::text[]))"
-      "  UNION ALL SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, i.indexrelid"
-      "   FROM pg_catalog.pg_index i WHERE i.indrelid IN (SELECT relid FROM tabs)"
-      "  UNION ALL SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, relid FROM tabs"
-      "  UNION ALL SELECT 'pg_catalog.pg_policy'::pg_catalog.regclass, po.oid"
-      "   FROM pg_catalog.pg_policy po JOIN pg_catalog.pg_class pc ON pc.oid = po.polrelid"
-      "   WHERE po.polrelid IN (SELECT relid FROM tabs) AND pc.relrowsecurity"
-      "     AND pc.relforcerowsecurity),"
-      " funcs AS ("
-      "  SELECT d.refobjid AS fn FROM pg_catalog.pg_depend d JOIN objs o"
-      "    ON d.classid = o.classid AND d.objid = o.objid"
-      "   WHERE d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass"
-      "  UNION ALL SELECT op.oprcode FROM pg_catalog.pg_depend d JOIN objs o"
-      "    ON d.classid = o.classid AND d.objid = o.objid"
-      "    JOIN pg_catalog.pg_operator op ON op.oid = d.refobjid"
-      "   WHERE d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass"
-      "  UNION ALL SELECT rg.rngsubdiff FROM pg_catalog.pg_range rg"
-      "   WHERE rg.rngtypid IN (SELECT typ FROM types) AND rg.rngsubdiff <> 0"
-      "  UNION ALL SELECT rg.rngcanonical FROM pg_catalog.pg_range rg"
-      "   WHERE rg.rngtypid IN (SELECT typ FROM types) AND rg.rngcanonical <> 0)"
-      " SELECT ro.rolname, ro.rolsuper,"
-      "  concat_ws('; ',"
-      "   (SELECT pg_catalog.string_agg(DISTINCT p.oid::pg_catalog.regprocedure::pg_catalog.text, ', ')"
-      "     FROM funcs f JOIN pg_catalog.pg_proc p ON p.oid = f.fn WHERE p.oid >= 16384),"
-      // built-in functions are pinned: no dependency on them is recorded,
-      // so their names are looked for in the expressions' text
-      "   (SELECT pg_catalog.string_agg(DISTINCT p.proname::pg_catalog.text, ', ') FROM ("
-      "     SELECT co.conbin::pg_catalog.text FROM pg_catalog.pg_constraint co"
-      "      JOIN objs o ON o.objid = co.oid AND o.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass"
-      "     UNION ALL SELECT d.adbin::pg_catalog.text FROM pg_catalog.pg_attrdef d"
-      "      JOIN objs o ON o.objid = d.oid AND o.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass"
-      "     UNION ALL SELECT pg_catalog.concat(i.indexprs::pg_catalog.text, i.indpred::pg_catalog.text)"
-      "      FROM pg_catalog.pg_index i WHERE i.indrelid IN (SELECT relid FROM tabs)"
-      "     UNION ALL SELECT pt.partexprs::pg_catalog.text FROM pg_catalog.pg_partitioned_table pt"
-      "      WHERE pt.partrelid IN (SELECT relid FROM tabs)"
-      "     UNION ALL SELECT ty.typdefaultbin::pg_catalog.text FROM pg_catalog.pg_type ty"
-      "      WHERE ty.oid IN (SELECT typ FROM types)"
-      "     UNION ALL SELECT pg_catalog.concat(po.polqual::pg_catalog.text, po.polwithcheck::pg_catalog.text)"
-      "      FROM pg_catalog.pg_policy po"
-      "      JOIN objs o ON o.objid = po.oid AND o.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass"
-      "    ) e(def), pg_catalog.regexp_matches(e.def, ':(?:func|opfunc)id (\\d+)', 'g') m"
-      "    JOIN pg_catalog.pg_proc p ON p.oid = m[1]::pg_catalog.oid"
-      "    WHERE p.pronamespace = 'pg_catalog'::pg_catalog.regnamespace"
-      "      AND p.proname = ANY ('{" + std::string(kSessionChangingBuiltins) + "}'::pg_catalog.name[]))),"
-      "  EXISTS (SELECT FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid IN (SELECT relid FROM tabs)"
-      "    AND NOT tg.tgisinternal AND tg.tgenabled IN ('A', 'R'))"
-      "  OR EXISTS (SELECT FROM pg_catalog.pg_rewrite w WHERE w.ev_class IN (SELECT relid FROM tabs)"
-      "    AND w.rulename <> '_RETURN' AND w.ev_enabled IN ('A', 'R'))"
-      " FROM rel JOIN pg_catalog.pg_class c ON c.oid = rel.oid"
-      " JOIN pg_catalog.pg_roles ro ON ro.oid = c.relowner",
-      {rel.schema.c_str(), rel.name.c_str(), column_array.c_str()});
-  if (r.rows() != 1) return;
-  t.owner = std::string(r.value(0, 0));
-  t.owner_superuser = r.value(0, 1) == "t";
-  t.code_reason = std::string(r.value(0, 2));
-  if (r.value(0, 3) == "t")
-    t.code_reason += std::string(t.code_reason.empty() ? "" : "; ") +
-                     "triggers or rules that fire under replica mode";
+  rights::TableRights tr = rights::read_table_rights(progress_, rel.schema, rel.name, columns);
+  if (!tr.found) return;
+  t.owner = tr.owner;
+  t.owner_superuser = tr.owner_superuser;
+  t.code_reason = tr.code;
   t.runs_code = !t.code_reason.empty();
   if (!t.owner_superuser && t.runs_code) {
     pg::Result types = progress_.exec(
@@ -514,35 +415,9 @@ void Session::describe_rights(const stream::Relation& rel, TableTraits& t) {
   }
 }
 
-RoleFacts Session::role(const std::string& name) {
-  RoleFacts f;
-  f.name = name;
-  pg::Result r = progress_.exec(
-      "SELECT oid, rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1", {name.c_str()});
-  if (r.rows() == 1) {
-    f.exists = true;
-    f.oid = static_cast<std::uint32_t>(pg::to_int64(r.value(0, 0)));
-    f.superuser = r.value(0, 1) == "t";
-  }
-  return f;
-}
+RoleFacts Session::role(const std::string& name) { return rights::read_role(progress_, name); }
 
-// One transaction on the catalog connection: the function is in place (or
-// not at all) before the apply session calls it.
-void Session::provide_run_as(const RoleFacts& role) {
-  progress_.exec("BEGIN");
-  try {
-    for (const auto& sql : run_as_definition(role)) progress_.exec(sql);
-    progress_.exec("COMMIT");
-  } catch (...) {
-    try {
-      progress_.exec("ROLLBACK");
-    } catch (const std::exception&) {
-    }
-    throw;
-  }
-  log::Event("run_as_ready").field("role", role.name).field("function", run_as_function(role)).debug();
-}
+void Session::provide_run_as(const RoleFacts& role) { rights::provide_run_as(progress_, role); }
 
 bool Session::has_relation(const std::string& schema, const std::string& name,
                            const std::string& relkinds) {

@@ -93,4 +93,53 @@ void ParamBuffer::add(const pgdts::Value& value, std::uint32_t type_oid, int col
   }
 }
 
+std::string with_array_parameters(std::string_view sql, const std::vector<std::string>& types) {
+  std::string out;
+  out.reserve(sql.size() + types.size() * 24);
+  bool quoted = false;
+  for (std::size_t i = 0; i < sql.size(); ++i) {
+    char c = sql[i];
+    if (c == '"') quoted = !quoted;
+    if (quoted || c != '$' || i + 1 >= sql.size() || sql[i + 1] < '0' || sql[i + 1] > '9') {
+      out += c;
+      continue;
+    }
+    std::size_t k = 0, j = i + 1;
+    for (; j < sql.size() && sql[j] >= '0' && sql[j] <= '9'; ++j) k = k * 10 + (sql[j] - '0');
+    out += "($1)[" + std::to_string(k) + "]";
+    if (k >= 1 && k <= types.size() && !types[k - 1].empty()) out += "::" + types[k - 1];
+    i = j - 1;
+  }
+  return out;
+}
+
+std::string parameters_as_text_array(const ParamBuffer& params) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out = "{";
+  for (int i = 0; i < params.size(); ++i) {
+    if (i) out += ',';
+    const char* v = params.values()[i];
+    if (!v) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    if (params.formats()[i] == 1) {  // bytea, its raw bytes
+      out += "\\\\x";
+      for (int b = 0; b < params.lengths()[i]; ++b) {
+        unsigned char u = static_cast<unsigned char>(v[b]);
+        out += kHex[u >> 4];
+        out += kHex[u & 15];
+      }
+    } else {
+      for (const char* p = v; *p; ++p) {
+        if (*p == '"' || *p == '\\') out += '\\';
+        out += *p;
+      }
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 }  // namespace pgdts::apply

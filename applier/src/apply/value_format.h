@@ -53,4 +53,14 @@ class ParamBuffer {
   std::size_t count_ = 0;
 };
 
+// sql with each parameter $k written as ($1)[k]::type (types[k-1]), so that
+// it reads its parameters from one text[]: what the function passes on.
+// Parameters are recognized outside double-quoted identifiers (the
+// applier's statements hold no string literals).
+std::string with_array_parameters(std::string_view sql, const std::vector<std::string>& types);
+
+// The parameters as one text[] literal: text forms, bytea as \x hex, NULL
+// as NULL.
+std::string parameters_as_text_array(const ParamBuffer& params);
+
 }  // namespace pgdts::apply

@@ -15,6 +15,9 @@
 #include "error.h"
 #include "logging/log.h"
 #include "pg/copy.h"
+#include "pg/literals.h"
+#include "rights/run_as.h"
+#include "rights/table_rights.h"
 
 namespace pgdts::fullsync {
 namespace {
@@ -58,6 +61,10 @@ struct TableWork {
   const CopyJob* job = nullptr;
   TableProgress* progress = nullptr;
   int chunks_total = 1;
+  // Set when writing its rows runs code a source role could have written
+  // and its owner is not a superuser: rows are staged, then inserted
+  // through the owner's run_as function (rights/run_as.h).
+  std::optional<rights::RoleFacts> owner;
 };
 
 class Run {
@@ -78,8 +85,11 @@ class Run {
   void prepare(pg::Connection& ctl);
   void empty_table(pg::Connection& ctl, const CopyJob& job);
   void worker();
+  void learn_rights(pg::Connection& ctl, TableWork& t);
   bool copy_chunk(pg::Connection& src, pg::Connection& dest, const Chunk& chunk);
   bool copy_chunk_unnamed(pg::Connection& src, pg::Connection& dest, const Chunk& chunk);
+  std::int64_t insert_as_owner(pg::Connection& dest, const TableWork& t, const std::string& table,
+                               const std::string& columns);
   void fail(std::exception_ptr e);
   bool halted() const { return halt_.load(std::memory_order_relaxed); }
   void wait_for(ThrottleClock::duration d) {
@@ -206,6 +216,7 @@ void Run::prepare(pg::Connection& ctl) {
     t.job = &job;
     t.progress = &board_.add(task::display_name(job.source), job.rows_estimate,
                              job.bytes_estimate, t.chunks_total);
+    learn_rights(ctl, t);
 
     auto it = known.find(job.source);
     bool partly = it != known.end() && it->second.chunks_done > 0;
@@ -248,6 +259,39 @@ void Run::prepare(pg::Connection& ctl) {
     }
   }
   queue_ = std::move(planned);
+}
+
+// Whose rights the table's rows are written with (docs/security.md): the
+// worker's own when nothing a source role wrote runs, or the owner is a
+// superuser anyway; else the owner's.
+void Run::learn_rights(pg::Connection& ctl, TableWork& t) {
+  const CopyJob& job = *t.job;
+  rights::TableRights r = rights::read_table_rights(ctl, job.dest.schema, job.dest.name, job.dest_columns);
+  if (!r.runs_code() || r.owner_superuser) return;
+  t.owner = rights::read_role(ctl, r.owner);
+  rights::provide_run_as(ctl, *t.owner);
+  log::Event("table_runs_code")
+      .field("table", task::display_name(job.dest))
+      .field("owner", r.owner)
+      .field("code", r.code)
+      .field("effect", "full sync stages its rows and inserts them through pgdts.run_as_<owner>")
+      .info();
+}
+
+// The staged rows into the table, with the owner's rights; returns how many
+// were inserted.
+std::int64_t Run::insert_as_owner(pg::Connection& dest, const TableWork& t, const std::string& table,
+                                  const std::string& columns) {
+  const rights::RoleFacts& owner = *t.owner;
+  std::string sql = "INSERT INTO " + table + " (" + columns + ") SELECT " + columns +
+                    " FROM pg_temp." + kTempTable;
+  if (cfg_.keep_existing_rows) sql += " ON CONFLICT DO NOTHING";
+  dest.exec(std::string("GRANT SELECT ON pg_temp.") + kTempTable + " TO " +
+            dest.identifier(owner.name));
+  std::string settings = rights::session_settings(dest);
+  pg::Result r = dest.exec(rights::run_as_call(owner),
+                           {sql.c_str(), nullptr, nullptr, settings.c_str(), owner.name.c_str()});
+  return r.rows() ? pg::to_int64(r.value(0, 0)) : 0;
 }
 
 void Run::worker() {
@@ -340,7 +384,7 @@ bool Run::copy_chunk_unnamed(pg::Connection& src, pg::Connection& dest, const Ch
 
   dest.exec("BEGIN");
   std::string into = dest_table;
-  if (cfg_.keep_existing_rows) {
+  if (cfg_.keep_existing_rows || t.owner) {
     dest.exec(std::string("CREATE TEMP TABLE ") + kTempTable + " ON COMMIT DROP AS SELECT " +
               dest_columns + " FROM ONLY " + dest_table + " WITH NO DATA");
     into = kTempTable;
@@ -388,7 +432,9 @@ bool Run::copy_chunk_unnamed(pg::Connection& src, pg::Connection& dest, const Ch
   }
 
   std::int64_t inserted = rows;
-  if (cfg_.keep_existing_rows) {
+  if (t.owner) {
+    inserted = insert_as_owner(dest, t, dest_table, dest_columns);
+  } else if (cfg_.keep_existing_rows) {
     pg::Result r = dest.exec("WITH ins AS (INSERT INTO " + dest_table + " (" + dest_columns +
                              ") SELECT " + dest_columns + " FROM " + kTempTable +
                              " ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM ins");

@@ -1,8 +1,44 @@
-#include "apply/run_as.h"
+#include "rights/run_as.h"
 
+#include "logging/log.h"
 #include "pg/literals.h"
 
-namespace pgdts::apply {
+namespace pgdts::rights {
+
+RoleFacts read_role(pg::Connection& conn, const std::string& name) {
+  RoleFacts f;
+  f.name = name;
+  pg::Result r =
+      conn.exec("SELECT oid, rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1", {name.c_str()});
+  if (r.rows() == 1) {
+    f.exists = true;
+    f.oid = static_cast<std::uint32_t>(pg::to_int64(r.value(0, 0)));
+    f.superuser = r.value(0, 1) == "t";
+  }
+  return f;
+}
+
+void provide_run_as(pg::Connection& conn, const RoleFacts& role) {
+  conn.exec("BEGIN");
+  try {
+    for (const auto& sql : run_as_definition(role)) conn.exec(sql);
+    conn.exec("COMMIT");
+  } catch (...) {
+    try {
+      conn.exec("ROLLBACK");
+    } catch (const std::exception&) {
+    }
+    throw;
+  }
+  log::Event("run_as_ready")
+      .field("role", role.name)
+      .field("function", run_as_function(role))
+      .debug();
+}
+
+std::string session_settings(pg::Connection& conn) {
+  return std::string(conn.exec("SELECT " + session_settings_sql()).value(0, 0));
+}
 
 std::string run_as_function(const RoleFacts& role) {
   return "\"pgdts\"." + pg::quote_identifier("run_as_" + std::to_string(role.oid));
@@ -78,7 +114,7 @@ std::string run_as_call(const RoleFacts& role) {
   // (its owner may have altered it since: SECURITY INVOKER would run its
   // body as pgdts), the session after it. run_as_refused is volatile, so
   // the planner never evaluates it ahead of its branch.
-  return "SELECT 1 FROM (SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_prepared_statements s"
+  return "SELECT h.n FROM (SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_prepared_statements s"
          " WHERE s.prepare_time >= pg_catalog.statement_timestamp()) OR " +
          session_settings_sql() +
          " IS DISTINCT FROM $4 THEN \"pgdts\".run_as_refused('pgdts: code run as role ' || $5 ||"
@@ -93,53 +129,4 @@ std::string run_as_call(const RoleFacts& role) {
          " OFFSET 0) h WHERE h.n > 0";
 }
 
-std::string with_array_parameters(std::string_view sql, const std::vector<std::string>& types) {
-  std::string out;
-  out.reserve(sql.size() + types.size() * 24);
-  bool quoted = false;
-  for (std::size_t i = 0; i < sql.size(); ++i) {
-    char c = sql[i];
-    if (c == '"') quoted = !quoted;
-    if (quoted || c != '$' || i + 1 >= sql.size() || sql[i + 1] < '0' || sql[i + 1] > '9') {
-      out += c;
-      continue;
-    }
-    std::size_t k = 0, j = i + 1;
-    for (; j < sql.size() && sql[j] >= '0' && sql[j] <= '9'; ++j) k = k * 10 + (sql[j] - '0');
-    out += "($1)[" + std::to_string(k) + "]";
-    if (k >= 1 && k <= types.size() && !types[k - 1].empty()) out += "::" + types[k - 1];
-    i = j - 1;
-  }
-  return out;
-}
-
-std::string parameters_as_text_array(const ParamBuffer& params) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out = "{";
-  for (int i = 0; i < params.size(); ++i) {
-    if (i) out += ',';
-    const char* v = params.values()[i];
-    if (!v) {
-      out += "NULL";
-      continue;
-    }
-    out += '"';
-    if (params.formats()[i] == 1) {  // bytea, its raw bytes
-      out += "\\\\x";
-      for (int b = 0; b < params.lengths()[i]; ++b) {
-        unsigned char u = static_cast<unsigned char>(v[b]);
-        out += kHex[u >> 4];
-        out += kHex[u & 15];
-      }
-    } else {
-      for (const char* p = v; *p; ++p) {
-        if (*p == '"' || *p == '\\') out += '\\';
-        out += *p;
-      }
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
-}  // namespace pgdts::apply
+}  // namespace pgdts::rights

@@ -31,9 +31,9 @@
 #include <string_view>
 #include <vector>
 
-#include "apply/value_format.h"
+#include "pg/connection.h"
 
-namespace pgdts::apply {
+namespace pgdts::rights {
 
 // A role of the destination.
 struct RoleFacts {
@@ -42,6 +42,16 @@ struct RoleFacts {
   bool superuser = false;
   std::uint32_t oid = 0;
 };
+
+// The destination role named name (exists false when there is none).
+RoleFacts read_role(pg::Connection& conn, const std::string& name);
+
+// Creates or refreshes run_as_function(role) in one transaction on conn
+// (idle, outside a transaction): in place, or not at all, before a call.
+void provide_run_as(pg::Connection& conn, const RoleFacts& role);
+
+// session_settings_sql()'s value on conn: what its calls compare with.
+std::string session_settings(pg::Connection& conn);
 
 // "pgdts"."run_as_16385": the function that runs text as role.
 std::string run_as_function(const RoleFacts& role);
@@ -58,19 +68,9 @@ std::string session_settings_sql();
 // text[] of its parameters (NULL: none), $3 text[] of settings (name,
 // value pairs) to run it under, $4 session_settings_sql()'s value in the
 // session as pgdts set it up, $5 the
-// role's name (for the error). Returns one row when the statement touched
-// a row, none otherwise (so a pipelined UPDATE's "row not found" check
+// role's name (for the error). Returns one row, the count of rows the
+// statement touched, when it touched any; none otherwise (so a pipelined UPDATE's "row not found" check
 // works through it).
 std::string run_as_call(const RoleFacts& role);
 
-// sql with each parameter $k written as ($1)[k]::type (types[k-1]), so that
-// it reads its parameters from one text[]: what the function passes on.
-// Parameters are recognized outside double-quoted identifiers (the
-// applier's statements hold no string literals).
-std::string with_array_parameters(std::string_view sql, const std::vector<std::string>& types);
-
-// The parameters as one text[] literal: text forms, bytea as \x hex, NULL
-// as NULL.
-std::string parameters_as_text_array(const ParamBuffer& params);
-
-}  // namespace pgdts::apply
+}  // namespace pgdts::rights
