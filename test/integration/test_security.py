@@ -105,6 +105,12 @@ def test_source_role_code_runs_with_her_rights_on_the_destination(source, dest, 
     # the function outside the task stays
     assert dest.one("SELECT count(*) FROM pg_proc WHERE oid = 'other.f2()'::regprocedure") == 1
     assert_tables_equal(source, dest, ["app.t"])
+    # release leaves no run_as function (nor schema pgdts) behind
+    app.stop()
+    assert dest.one("SELECT count(*) FROM pg_proc WHERE proname LIKE 'run_as%'") >= 1
+    assert pgdts.release(source, dest).returncode == 0
+    assert dest.sql("SELECT proname FROM pg_proc WHERE proname LIKE 'run_as%'") == []
+    assert dest.one("SELECT to_regnamespace('pgdts') IS NULL")
 
 
 def test_literal_written_with_standard_conforming_strings_off_means_the_same(source, dest, pgdts):

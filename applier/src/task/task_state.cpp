@@ -197,9 +197,15 @@ bool TaskStore::remove_task(const std::string& task) {
   pg::Result left = dest_.exec("SELECT count(*) FROM pgdts.task");
   if (left.value(0, 0) == "0") {
     // Leave nothing behind once the last task is gone, unless somebody else
-    // keeps objects in schema pgdts.
+    // keeps objects in schema pgdts. The run_as functions (rights/run_as.h)
+    // are the tasks' own, shared by them all.
     dest_.exec(
-        "DO $$BEGIN "
+        "DO $$DECLARE f regprocedure; BEGIN "
+        "FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n "
+        "    ON n.oid = p.pronamespace WHERE n.nspname = 'pgdts' "
+        "    AND (p.proname ~ '^run_as_[0-9]+$' OR p.proname = 'run_as_refused') LOOP "
+        "  EXECUTE 'DROP FUNCTION ' || f::text; "
+        "END LOOP; "
         "IF NOT EXISTS (SELECT FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
         "    ON n.oid = c.relnamespace WHERE n.nspname = 'pgdts' AND c.relkind IN ('r','v','m','S','f','p') "
         "    AND c.relname NOT IN ('task', 'table_sync', 'task_table')) "
