@@ -195,6 +195,90 @@ TEST(SchemaDdl, EnumDomainAndCompositeTypes) {
   EXPECT_EQ(w.create_type(c)[0], "CREATE TYPE \"store\".\"addr\" AS (\"city\" text COLLATE \"C\", \"m\" \"store\".\"mood\")");
 }
 
+// shop() with owners and grants as a source might have them: alice owns
+// the schema and the orders table (and so its serial sequence), a standalone
+// sequence, grants to a role the destination has, to one it lacks and to
+// PUBLIC.
+SourceSchema owned_shop() {
+  SourceSchema s = shop();
+  s.schemas = {"shop"};
+  s.schema_access["shop"] = {"alice", {{"reader", "USAGE", false}}};
+  s.tables[0].access = {"alice",
+                        {{"reader", "SELECT", false}, {"reader", "UPDATE", false},
+                         {"ops", "SELECT", true}, {"gone", "SELECT", false}, {"", "SELECT", false}}};
+  s.sequences[0].access = {"alice", {{"reader", "USAGE", false}}};
+  Sequence standalone;
+  standalone.name = {"shop", "ticket_no"};
+  standalone.access = {"bob\"; DROP ROLE alice; --", {}};
+  s.sequences.push_back(standalone);
+  return s;
+}
+
+AccessPolicy keep_owners() { return {Ownership{}, {"alice", "reader", "ops"}}; }
+
+TEST(SchemaDdl, CreatedObjectsGetTheirSourceOwnerThenItsGrants) {
+  SourceSchema s = owned_shop();
+  task::NameMap map = task::NameMap::parse({"shop=store"}, task::CasePolicy::keep);
+  DdlWriter w(s, map, test_quoting());
+  std::vector<SkippedGrant> skipped;
+  EXPECT_EQ(w.table_access(s.tables[0], keep_owners(), &skipped),
+            (std::vector<std::string>{
+                "ALTER TABLE \"store\".\"orders\" OWNER TO \"alice\"",
+                "GRANT SELECT ON TABLE \"store\".\"orders\" TO PUBLIC",
+                "GRANT SELECT ON TABLE \"store\".\"orders\" TO \"ops\" WITH GRANT OPTION",
+                "GRANT SELECT, UPDATE ON TABLE \"store\".\"orders\" TO \"reader\"",
+                // The serial sequence follows the table's owner; its grants are its own.
+                "GRANT USAGE ON SEQUENCE \"store\".\"orders_id_seq\" TO \"reader\""}));
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_EQ(skipped[0].object, "TABLE \"store\".\"orders\"");
+  EXPECT_EQ(skipped[0].grantee, "gone");
+  EXPECT_EQ(w.schema_access("shop", keep_owners(), &skipped),
+            (std::vector<std::string>{"ALTER SCHEMA \"store\" OWNER TO \"alice\"",
+                                      "GRANT USAGE ON SCHEMA \"store\" TO \"reader\""}));
+}
+
+TEST(SchemaDdl, OnlyStandaloneSequencesChangeOwnerThemselvesAndRoleNamesAreQuoted) {
+  SourceSchema s = owned_shop();
+  DdlWriter w(s, task::NameMap(), test_quoting());
+  EXPECT_TRUE(w.sequence_access(s.sequences[0], keep_owners(), nullptr).empty());  // OWNED BY
+  EXPECT_TRUE(w.sequence_access(s.sequences[1], keep_owners(), nullptr).empty());  // identity
+  EXPECT_EQ(w.sequence_access(s.sequences[2], keep_owners(), nullptr),
+            (std::vector<std::string>{
+                "ALTER SEQUENCE \"shop\".\"ticket_no\" OWNER TO \"bob\"\"; DROP ROLE alice; --\""}));
+}
+
+TEST(SchemaDdl, DomainsChangeOwnerThroughAlterDomain) {
+  SourceSchema s;
+  DdlWriter w(s, task::NameMap(), test_quoting());
+  UserType d;
+  d.name = {"shop", "price"};
+  d.kind = 'd';
+  d.owner = "alice";
+  EXPECT_EQ(w.type_access(d, keep_owners()),
+            (std::vector<std::string>{"ALTER DOMAIN \"shop\".\"price\" OWNER TO \"alice\""}));
+  d.kind = 'e';
+  EXPECT_EQ(w.type_access(d, keep_owners()),
+            (std::vector<std::string>{"ALTER TYPE \"shop\".\"price\" OWNER TO \"alice\""}));
+}
+
+TEST(SchemaDdl, NoOwnerGivesEverythingToTheOwnerRoleWithoutGrants) {
+  SourceSchema s = owned_shop();
+  DdlWriter w(s, task::NameMap(), test_quoting());
+  AccessPolicy bob{Ownership{false, "bob"}, {"bob"}};
+  EXPECT_EQ(w.table_access(s.tables[0], bob, nullptr),
+            (std::vector<std::string>{"ALTER TABLE \"shop\".\"orders\" OWNER TO \"bob\""}));
+  AccessPolicy creator{Ownership{false, ""}, {}};
+  EXPECT_TRUE(w.table_access(s.tables[0], creator, nullptr).empty());
+  EXPECT_TRUE(w.schema_access("shop", creator, nullptr).empty());
+}
+
+TEST(SchemaDdl, UnknownPrivilegeFromTheSourceIsRefused) {
+  SourceSchema s = owned_shop();
+  s.tables[0].access.grants = {{"reader", "SELECT; DROP TABLE x", false}};
+  DdlWriter w(s, task::NameMap(), test_quoting());
+  EXPECT_THROW(w.table_access(s.tables[0], keep_owners(), nullptr), Error);
+}
+
 TEST(SchemaDdl, ColumnRenamesAreOrderedAndCollisionsRefused) {
   SourceSchema s;
   Table t;

@@ -51,6 +51,10 @@ schema::SourceSchema read_schema_at(pg::Connection& source, const Options& o,
   return schema;
 }
 
+// Who owns what schema sync creates: the source's owners, or with
+// --no-owner --owner-role (or, without it, the --target user).
+schema::Ownership ownership(const Options& o) { return {!o.no_owner, o.owner_role}; }
+
 void refuse_conflicts(pg::Connection& dest, const schema::SourceSchema& schema, const Options& o) {
   std::vector<task::TableName> existing = schema::existing_tables(dest, schema, o.names);
   if (existing.empty()) return;
@@ -223,7 +227,7 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
     // One transaction: a run killed half-way leaves nothing to mistake for
     // a conflicting table the next time.
     dest.exec("BEGIN");
-    schema::create_pre_data(dest, schema, o.names);
+    schema::create_pre_data(dest, schema, o.names, ownership(o));
     store.set_phase(o.task, "full");
     dest.exec("COMMIT");
     phase = "full";

@@ -104,30 +104,133 @@ std::vector<TableName> existing_tables(pg::Connection& dest, const SourceSchema&
   return out;
 }
 
-void create_pre_data(pg::Connection& dest, const SourceSchema& schema, const task::NameMap& map) {
+namespace {
+
+// Mapped names of the task's schemas that the destination has already:
+// pgdts neither created them nor changes their owner (public, or a schema
+// made by hand before the task).
+std::set<std::string> existing_schemas(pg::Connection& dest, const SourceSchema& schema,
+                                       const task::NameMap& map) {
+  std::vector<std::string> mapped;
+  for (const auto& s : schema.schemas) mapped.push_back(map.schema(s));
+  std::string list = pg::text_array(mapped);
+  auto res = dest.exec("SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname = ANY ($1::text[])",
+                       {list.c_str()});
+  std::set<std::string> out;
+  for (int r = 0; r < res.rows(); ++r) out.emplace(res.value(r, 0));
+  return out;
+}
+
+// The roles that are to own what create_pre_data creates (an owner of a
+// schema the destination has is not needed there).
+std::set<std::string> owning_roles(const SourceSchema& schema, const task::NameMap& map,
+                                   const Ownership& ownership, const std::set<std::string>& existing) {
+  std::set<std::string> out;
+  auto add = [&](const std::string& source_owner) {
+    if (auto role = ownership.role_for(source_owner)) out.insert(*role);
+  };
+  for (const auto& [name, access] : schema.schema_access)
+    if (!existing.count(map.schema(name))) add(access.owner);
+  for (const auto& t : schema.types) add(t.owner);
+  for (const auto& s : schema.sequences) add(s.access.owner);
+  for (const auto& t : schema.tables) add(t.access.owner);
+  return out;
+}
+
+// The roles the source's grants name (empty when grants are not copied).
+std::set<std::string> grantees(const SourceSchema& schema, const Ownership& ownership) {
+  std::set<std::string> out;
+  if (!ownership.keep_owners) return out;
+  auto add = [&](const Access& access) {
+    for (const auto& g : access.grants)
+      if (!g.grantee.empty()) out.insert(g.grantee);
+  };
+  for (const auto& [name, access] : schema.schema_access) add(access);
+  for (const auto& s : schema.sequences) add(s.access);
+  for (const auto& t : schema.tables) add(t.access);
+  return out;
+}
+
+// Which of `names` are roles on the destination, in one query.
+std::set<std::string> destination_roles(pg::Connection& dest, const std::set<std::string>& names) {
+  std::string list = pg::text_array({names.begin(), names.end()});
+  auto res = dest.exec("SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = ANY ($1::text[])",
+                       {list.c_str()});
+  std::set<std::string> out;
+  for (int r = 0; r < res.rows(); ++r) out.emplace(res.value(r, 0));
+  return out;
+}
+
+// The policy with the destination's roles; throws, before anything is
+// created, when a role that is to own an object is not one of them.
+AccessPolicy access_policy(pg::Connection& dest, const SourceSchema& schema, const task::NameMap& map,
+                           const Ownership& ownership, const std::set<std::string>& existing) {
+  std::set<std::string> owners = owning_roles(schema, map, ownership, existing);
+  std::set<std::string> wanted = grantees(schema, ownership);
+  wanted.insert(owners.begin(), owners.end());
+  AccessPolicy policy{ownership, destination_roles(dest, wanted)};
+  std::vector<std::string> missing;
+  for (const auto& role : owners)
+    if (!policy.roles.count(role)) missing.push_back(dest.identifier(role));
+  if (missing.empty()) return policy;
+  std::string names;
+  for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
+  if (!ownership.keep_owners)
+    throw Error("schema sync: --owner-role " + names + " does not exist on the destination; " +
+                "CREATE ROLE it there, or name another one");
+  throw Error(std::string("schema sync: ") + (missing.size() == 1 ? "role " : "roles ") + names +
+              (missing.size() == 1 ? ", which owns" : ", which own") +
+              " objects of the task on the source, " + (missing.size() == 1 ? "does" : "do") +
+              " not exist on the destination; create " + (missing.size() == 1 ? "it" : "them") +
+              " there (pg_dumpall --roles-only on the source, then psql on the destination), "
+              "or sync with --no-owner");
+}
+
+void log_skipped_grants(const std::vector<SkippedGrant>& skipped) {
+  for (const auto& g : skipped)
+    log::Event("schema_skipped")
+        .field("kind", "grant")
+        .field("object", g.object)
+        .field("grantee", g.grantee)
+        .field("reason", "no such role on the destination")
+        .warn();
+}
+
+}  // namespace
+
+void create_pre_data(pg::Connection& dest, const SourceSchema& schema, const task::NameMap& map,
+                     const Ownership& ownership) {
   check_column_collisions(schema, map);
+  std::set<std::string> existing = existing_schemas(dest, schema, map);
+  AccessPolicy policy = access_policy(dest, schema, map, ownership, existing);
   DdlWriter w(schema, map, quoting_of(dest));
   SearchPath path(dest);
+  std::vector<SkippedGrant> skipped;
 
   for (const auto& s : schema.schemas) {
     std::string mapped = map.schema(s);
-    bool existed = dest.exec("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", {mapped.c_str()})
-                        .rows() > 0;
-    run(dest, w.create_schema(s), "schema " + mapped);
-    if (!existed) log::Event("schema_created").field("kind", "schema").field("schema", mapped).info();
+    if (existing.count(mapped)) continue;
+    std::vector<std::string> sqls{w.create_schema(s)};
+    for (auto& a : w.schema_access(s, policy, &skipped)) sqls.push_back(std::move(a));
+    run_all(dest, sqls, "schema " + mapped);
+    log::Event("schema_created").field("kind", "schema").field("schema", mapped).info();
   }
   for (const auto& t : schema.types) {
     std::string name = w.qualified_in_mapped_schema(t.name);
     if (type_exists(dest, name)) continue;
     path.set(w.search_path(t.name.schema));
-    run_all(dest, w.create_type(t), "type " + name);
+    std::vector<std::string> sqls = w.create_type(t);
+    for (auto& s : w.type_access(t, policy)) sqls.push_back(std::move(s));
+    run_all(dest, sqls, "type " + name);
     log::Event("schema_created").field("kind", kind_name(t.kind)).field("type", name).info();
   }
   for (const auto& s : schema.sequences) {
     if (s.identity) continue;  // created with its column
     std::string name = w.qualified_in_mapped_schema(s.name);
     if (relation_exists(dest, name)) continue;
-    run(dest, w.create_sequence(s), "sequence " + name);
+    std::vector<std::string> sqls{w.create_sequence(s)};
+    for (auto& a : w.sequence_access(s, policy, &skipped)) sqls.push_back(std::move(a));
+    run_all(dest, sqls, "sequence " + name);
     log::Event("schema_created").field("kind", "sequence").field("sequence", name).info();
   }
   for (const auto& t : schema.tables) {
@@ -139,6 +242,8 @@ void create_pre_data(pg::Connection& dest, const SourceSchema& schema, const tas
     path.set(w.search_path(t.name.schema));
     std::vector<std::string> sqls = w.create_table(t);
     for (auto& s : w.owned_by(t)) sqls.push_back(std::move(s));
+    // Last: the owner change carries the sequences linked above along.
+    for (auto& s : w.table_access(t, policy, &skipped)) sqls.push_back(std::move(s));
     run_all(dest, sqls, "table " + task::display_name(map.table(t.name)));
     std::size_t checks = 0;
     for (const auto& k : t.constraints) checks += k.type == 'c';
@@ -150,6 +255,7 @@ void create_pre_data(pg::Connection& dest, const SourceSchema& schema, const tas
     if (t.partition_parent) e.field("partition_of", task::display_name(map.table(*t.partition_parent)));
     e.info();
   }
+  log_skipped_grants(skipped);
 }
 
 std::vector<DeferredForeignKey> create_post_data(pg::Connection& dest, const SourceSchema& schema,

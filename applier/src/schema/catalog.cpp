@@ -32,6 +32,12 @@ constexpr const char* kUserSchema =
     "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension e "
     "                WHERE e.extname = 'pgdts' AND e.extnamespace = n.oid)";
 
+// An ACL entry of aclexplode `a`: grantee (empty for PUBLIC), privilege,
+// grant option.
+constexpr const char* kGrantColumns =
+    "CASE WHEN a.grantee <> 0 THEN pg_catalog.pg_get_userbyid(a.grantee) ELSE '' END, "
+    "a.privilege_type, a.is_grantable ";
+
 // Whether the object (class, oid) belongs to an extension.
 std::string extension_member(const char* catalog, const char* oid_expr) {
   return std::string("EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '") + catalog +
@@ -99,6 +105,9 @@ class Reader {
     path_.set("pg_catalog");
     read_sequences();
     resolve();
+    read_relation_access();
+    read_type_owners();
+    read_schema_access();
     return std::move(out_);
   }
 
@@ -536,6 +545,56 @@ class Reader {
     for (const auto& s : user_schemas_)
       if (selection_.includes_schema(s)) schemas.insert(s);
     out_.schemas.assign(schemas.begin(), schemas.end());
+  }
+
+  // Owners and ACLs of the tables and sequences. An ACL entry is read
+  // with aclexplode; the owner's own entries are left out (see Access).
+  void read_relation_access() {
+    std::map<std::uint32_t, Access*> by_oid;
+    for (auto& t : out_.tables) by_oid[t.oid] = &t.access;
+    for (auto& s : out_.sequences) by_oid[s.oid] = &s.access;
+    std::vector<std::uint32_t> oids;
+    for (const auto& [oid, access] : by_oid) oids.push_back(oid);
+    std::string list = pg::oid_array(oids);
+    auto res = conn_.exec(std::string("SELECT c.oid, pg_catalog.pg_get_userbyid(c.relowner), ") + kGrantColumns +
+                              "FROM pg_catalog.pg_class c "
+                              "LEFT JOIN LATERAL pg_catalog.aclexplode(c.relacl) a ON a.grantee <> c.relowner "
+                              "WHERE c.oid = ANY ($1::oid[]) ORDER BY 1, 3, 4",
+                          {list.c_str()});
+    for (int r = 0; r < res.rows(); ++r) add_access(*by_oid.at(to_oid(res.value(r, 0))), res, r);
+  }
+
+  void read_type_owners() {
+    std::vector<std::uint32_t> oids;
+    for (const auto& u : out_.types) oids.push_back(u.oid);
+    std::string list = pg::oid_array(oids);
+    auto res = conn_.exec(
+        "SELECT t.oid, pg_catalog.pg_get_userbyid(t.typowner) FROM pg_catalog.pg_type t "
+        "WHERE t.oid = ANY ($1::oid[])",
+        {list.c_str()});
+    std::map<std::uint32_t, std::string> owners;
+    for (int r = 0; r < res.rows(); ++r) owners.emplace(to_oid(res.value(r, 0)), res.value(r, 1));
+    for (auto& u : out_.types) u.owner = owners.at(u.oid);
+  }
+
+  // Owners and ACLs of the schemas that hold the task's objects.
+  void read_schema_access() {
+    std::string list = pg::text_array(out_.schemas);
+    auto res = conn_.exec(std::string("SELECT n.nspname, pg_catalog.pg_get_userbyid(n.nspowner), ") +
+                              kGrantColumns +
+                              "FROM pg_catalog.pg_namespace n "
+                              "LEFT JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a ON a.grantee <> n.nspowner "
+                              "WHERE n.nspname = ANY ($1::text[]) ORDER BY 1, 3, 4",
+                          {list.c_str()});
+    for (int r = 0; r < res.rows(); ++r) add_access(out_.schema_access[std::string(res.value(r, 0))], res, r);
+  }
+
+  // One row of the queries above: (key, owner, grantee, privilege,
+  // grantable); one row with a null privilege for an object without grants.
+  static void add_access(Access& access, const pg::Result& res, int r) {
+    access.owner = std::string(res.value(r, 1));
+    if (res.is_null(r, 3)) return;
+    access.grants.push_back({std::string(res.value(r, 2)), std::string(res.value(r, 3)), to_bool(res.value(r, 4))});
   }
 
   // The schemas of the selected tables and the selected schemas.

@@ -33,6 +33,14 @@ bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// The privileges GRANT takes, as aclexplode spells them: text from the
+// source becomes a keyword of a statement only when it is one of these.
+bool known_privilege(std::string_view p) {
+  static constexpr std::string_view known[] = {"SELECT",     "INSERT",  "UPDATE", "DELETE", "TRUNCATE",
+                                               "REFERENCES", "TRIGGER", "USAGE",  "CREATE", "MAINTAIN"};
+  return std::find(std::begin(known), std::end(known), p) != std::end(known);
+}
+
 }  // namespace
 
 const Table* SourceSchema::find(const task::TableName& name) const {
@@ -185,6 +193,77 @@ std::vector<std::string> DdlWriter::owned_by(const Table& table) const {
     if (!s.identity && s.owner_table && *s.owner_table == table.name)
       out.push_back("ALTER SEQUENCE " + qualified_in_mapped_schema(s.name) + " OWNED BY " +
                     qualified_table(table.name) + "." + q_.identifier(s.owner_column));
+  return out;
+}
+
+std::vector<std::string> DdlWriter::grants(const std::string& kind, const std::string& object,
+                                           const Access& access, const AccessPolicy& policy,
+                                           std::vector<SkippedGrant>* skipped) const {
+  std::vector<std::string> out;
+  // With --no-owner one role owns everything: the source's grants between
+  // its roles mean nothing there.
+  if (!policy.ownership.keep_owners) return out;
+  // One GRANT per grantee and grant option.
+  std::map<std::pair<std::string, bool>, std::vector<std::string>> by_grantee;
+  std::set<std::string> missing;
+  for (const auto& g : access.grants) {
+    if (!known_privilege(g.privilege))
+      throw Error(kind + " " + object + ": the source grants privilege \"" + g.privilege +
+                  "\", which schema sync does not know");
+    if (!g.grantee.empty() && !policy.roles.count(g.grantee)) {
+      if (missing.insert(g.grantee).second && skipped) skipped->push_back({kind + " " + object, g.grantee});
+      continue;
+    }
+    by_grantee[{g.grantee, g.grantable}].push_back(g.privilege);
+  }
+  for (const auto& [grantee, privileges] : by_grantee) {
+    std::string sql = "GRANT " + join(privileges, ", ") + " ON " + kind + " " + object + " TO " +
+                      (grantee.first.empty() ? std::string("PUBLIC") : q_.identifier(grantee.first));
+    if (grantee.second) sql += " WITH GRANT OPTION";
+    out.push_back(std::move(sql));
+  }
+  return out;
+}
+
+std::vector<std::string> DdlWriter::access(const std::string& kind, const std::string& object,
+                                           const Access& access, const AccessPolicy& policy,
+                                           std::vector<SkippedGrant>* skipped) const {
+  std::vector<std::string> out;
+  if (auto role = policy.ownership.role_for(access.owner))
+    out.push_back("ALTER " + kind + " " + object + " OWNER TO " + q_.identifier(*role));
+  // After the owner change: a superuser's GRANT is recorded as the owner's.
+  for (auto& g : grants(kind, object, access, policy, skipped)) out.push_back(std::move(g));
+  return out;
+}
+
+std::vector<std::string> DdlWriter::schema_access(const std::string& source_schema, const AccessPolicy& policy,
+                                                  std::vector<SkippedGrant>* skipped) const {
+  auto found = schema_.schema_access.find(source_schema);
+  if (found == schema_.schema_access.end()) return {};
+  return access("SCHEMA", q_.identifier(map_.schema(source_schema)), found->second, policy, skipped);
+}
+
+std::vector<std::string> DdlWriter::type_access(const UserType& type, const AccessPolicy& policy) const {
+  return access(type.kind == 'd' ? "DOMAIN" : "TYPE", qualified_in_mapped_schema(type.name),
+                Access{type.owner, {}}, policy, nullptr);
+}
+
+std::vector<std::string> DdlWriter::sequence_access(const Sequence& seq, const AccessPolicy& policy,
+                                                    std::vector<SkippedGrant>* skipped) const {
+  // PostgreSQL refuses to change the owner of a sequence linked to a table.
+  if (seq.owner_table) return {};
+  return access("SEQUENCE", qualified_in_mapped_schema(seq.name), seq.access, policy, skipped);
+}
+
+std::vector<std::string> DdlWriter::table_access(const Table& table, const AccessPolicy& policy,
+                                                 std::vector<SkippedGrant>* skipped) const {
+  // The owner change carries the table's indexes and the sequences linked
+  // to it (OWNED BY, identity) along.
+  std::vector<std::string> out = access("TABLE", qualified_table(table.name), table.access, policy, skipped);
+  for (const auto& s : schema_.sequences)
+    if (s.owner_table && *s.owner_table == table.name)
+      for (auto& g : grants("SEQUENCE", qualified_in_mapped_schema(s.name), s.access, policy, skipped))
+        out.push_back(std::move(g));
   return out;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +27,19 @@ struct Statement {
   std::string sql;
 };
 
+// Who gets what on the destination: the ownership policy, and the roles of
+// the destination among those the source's objects name.
+struct AccessPolicy {
+  Ownership ownership;
+  std::set<std::string> roles;
+};
+
+// A grant left out because its grantee is not a destination role.
+struct SkippedGrant {
+  std::string object;  // as in the GRANT: TABLE "s"."t"
+  std::string grantee;
+};
+
 class DdlWriter {
  public:
   DdlWriter(const SourceSchema& schema, const task::NameMap& map, Quoting q)
@@ -46,6 +60,19 @@ class DdlWriter {
   std::vector<std::string> create_table(const Table& table) const;
   // ALTER SEQUENCE ... OWNED BY for the serial sequences of the table.
   std::vector<std::string> owned_by(const Table& table) const;
+  // What gives a created object its owner and privileges under the policy:
+  // ALTER ... OWNER TO, then GRANTs (only when owners are kept; those to a
+  // role the destination lacks go to skipped). An owned or identity sequence
+  // gets nothing of its own: its table's owner change carries it along, and
+  // table_access grants on it. Throws pgdts::Error on a privilege it does
+  // not know.
+  std::vector<std::string> schema_access(const std::string& source_schema, const AccessPolicy& policy,
+                                         std::vector<SkippedGrant>* skipped) const;
+  std::vector<std::string> type_access(const UserType& type, const AccessPolicy& policy) const;
+  std::vector<std::string> sequence_access(const Sequence& seq, const AccessPolicy& policy,
+                                           std::vector<SkippedGrant>* skipped) const;
+  std::vector<std::string> table_access(const Table& table, const AccessPolicy& policy,
+                                        std::vector<SkippedGrant>* skipped) const;
   // Post-data statements of a table in order: PRIMARY KEY/UNIQUE/EXCLUDE,
   // indexes, replica identity. Foreign keys separately (they need every
   // referenced key first).
@@ -71,6 +98,13 @@ class DdlWriter {
   std::string search_path(const std::string& source_schema) const;
 
  private:
+  // kind: TABLE, SEQUENCE, SCHEMA, TYPE or DOMAIN (the word of both ALTER
+  // and GRANT ... ON); object quoted.
+  std::vector<std::string> access(const std::string& kind, const std::string& object, const Access& access,
+                                  const AccessPolicy& policy, std::vector<SkippedGrant>* skipped) const;
+  std::vector<std::string> grants(const std::string& kind, const std::string& object, const Access& access,
+                                  const AccessPolicy& policy, std::vector<SkippedGrant>* skipped) const;
+
   const SourceSchema& schema_;
   task::NameMap map_;
   Quoting q_;

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,23 @@ struct TypeUse {
   // the task copies: it is then written with its mapped schema.
   std::optional<task::TableName> user_type;
   bool array = false;  // the column is an array of user_type
+};
+
+// One entry of an object's ACL on the source (aclexplode).
+struct Grant {
+  std::string grantee;    // role name; empty: PUBLIC
+  std::string privilege;  // aclexplode's privilege_type: SELECT, USAGE, ...
+  bool grantable = false;
+};
+
+// Who owns an object on the source, and what it grants to others. Role names
+// are the source's, written by whoever could create a role there: they reach
+// SQL only quoted.
+struct Access {
+  std::string owner;
+  // Empty when the ACL is the default one. Entries of the owner itself are
+  // left out: an owner has every privilege until it revokes its own.
+  std::vector<Grant> grants;
 };
 
 struct Column {
@@ -95,6 +113,7 @@ struct Table {
   // is created once, on the parent.
   std::vector<Constraint> constraints;
   std::vector<Index> indexes;  // not those behind a constraint
+  Access access;
 };
 
 struct Sequence {
@@ -107,6 +126,9 @@ struct Sequence {
   std::optional<task::TableName> owner_table;
   std::string owner_column;
   bool identity = false;  // created by its identity column, not on its own
+  // An owned or identity sequence follows its table's owner; its grants are
+  // its own.
+  Access access;
 };
 
 struct UserType {
@@ -128,6 +150,7 @@ struct UserType {
   };
   std::vector<Attribute> attributes;
   std::vector<std::uint32_t> depends_on;  // other copied user types
+  std::string owner;  // privileges on types (USAGE) are not copied
 };
 
 struct SourceSchema {
@@ -135,6 +158,7 @@ struct SourceSchema {
   std::vector<UserType> types;      // each after the types it depends on
   std::vector<Sequence> sequences;  // owned, identity and standalone
   std::vector<std::string> schemas; // source schemas holding anything above
+  std::map<std::string, Access> schema_access;  // of each of schemas
   // The task's schemas (of selected tables, and selected schemas), sorted.
   // Expressions were printed with search_path = pg_catalog, <the object's
   // schema>, <the others in this order>, and run on the destination with the
@@ -162,14 +186,38 @@ SourceSchema read_source_schema(pg::Connection& source, const task::Selection& s
 std::vector<task::TableName> existing_tables(pg::Connection& dest, const SourceSchema&,
                                              const task::NameMap&);
 
+// Who owns what schema sync creates. The destination connection's user
+// (normally a superuser) must not: rows are later written with the rights of
+// a table's owner, and a source role's ALTER of its own table is replayed as
+// that role (apply/run_as.h).
+struct Ownership {
+  bool keep_owners = true;  // each object gets its source owner and grants
+  // --no-owner: the role that owns every object; empty: the connection's
+  // user, who created them.
+  std::string owner_role;
+
+  // The destination role that must own what the source's `owner` owns;
+  // nullopt: whoever created it.
+  std::optional<std::string> role_for(const std::string& source_owner) const {
+    if (keep_owners) return source_owner;
+    if (owner_role.empty()) return std::nullopt;
+    return owner_role;
+  }
+};
+
 // Before the data: schemas, types, sequences, tables (columns, types,
 // collations, defaults, NOT NULL, CHECK, generated and identity columns,
-// PARTITION BY, partitions with their bounds). Idempotent: objects that exist
-// are left alone. Throws pgdts::Error when a column mapping makes two columns
-// of one table collide. When dest is inside a transaction, everything is
-// created in it (the caller commits or rolls back); otherwise each type and
-// table in a transaction of its own.
-void create_pre_data(pg::Connection& dest, const SourceSchema&, const task::NameMap&);
+// PARTITION BY, partitions with their bounds), each created, then given
+// its owner under `ownership` and, when owners are kept, its source grants
+// to the roles the destination has (others are skipped with a warning log
+// event). Idempotent: objects that exist are left alone, and keep their
+// owners. Throws pgdts::Error, before creating anything, when a column
+// mapping makes two columns of one table collide or a role that is to own
+// an object does not exist on the destination. When dest is inside a
+// transaction, everything is created in it (the caller commits or rolls
+// back); otherwise each type and table in a transaction of its own.
+void create_pre_data(pg::Connection& dest, const SourceSchema&, const task::NameMap&,
+                     const Ownership& ownership);
 
 // A foreign key created NOT VALID, to be validated later; or, on a
 // partitioned table (PostgreSQL refuses NOT VALID there), not created yet.
