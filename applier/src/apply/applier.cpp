@@ -78,7 +78,7 @@ std::string format_timestamptz(std::int64_t unix_micros) {
 
 Applier::Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limits,
                  DestinationCatalog& catalog, bool replica_role, const TaskScope& scope,
-                 RightsPolicy rights)
+                 rights::Ownership rights)
     : pipeline_(dest),
       rights_(std::move(rights)),
       limits_(limits),

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "apply/insert_batcher.h"
+#include "rights/ownership.h"
 #include "rights/run_as.h"
 #include "apply/statement_cache.h"
 #include "apply/task_scope.h"
@@ -89,13 +90,6 @@ struct TableTraits {
   std::vector<std::string> equal_operators;
 };
 
-// How objects are owned and as whom what the source sent runs.
-struct RightsPolicy {
-  // Ownership follows the source (same role names on both sides). False
-  // with --no-owner: owner_role owns everything and runs all DDL.
-  bool keep_owners = true;
-  std::string owner_role;  // --no-owner: the owning role (resolved by the session)
-};
 
 // Answers about destination tables; on a connection other than the apply
 // session's (which is busy pipelining).
@@ -165,7 +159,7 @@ class Applier {
   // scope must outlive the applier.
   Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limits,
           DestinationCatalog& catalog, bool replica_role, const TaskScope& scope,
-          RightsPolicy rights = {});
+          rights::Ownership rights = {});
 
   // One record of the stream, at its LSN; wire_bytes: its size as received
   // (counted per table for metrics).
@@ -293,7 +287,7 @@ class Applier {
   void row_not_found(const pg::CommandTag& tag);
 
   pg::Pipeline pipeline_;
-  RightsPolicy rights_;
+  rights::Ownership rights_;
   std::string role_;  // SET LOCAL ROLE in force in the open group (empty: none)
   std::string session_role_;
   std::string session_settings_;

@@ -144,7 +144,7 @@ class Session : public DestinationCatalog {
   std::string session_encoding_;
   std::string session_role_;
   std::string session_settings_;
-  RightsPolicy rights_;
+  rights::Ownership rights_;
   ApplyCounters collected_;
 
   Clock::time_point next_feedback_{}, next_progress_log_{}, last_message_{};

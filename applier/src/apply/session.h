@@ -37,7 +37,7 @@ struct SessionConfig {
   ApplyLimits limits;
   TaskScope scope;
   ChangeThrottle* throttle = nullptr;  // --incr-rps/--incr-mbps, shared with SIGHUP
-  RightsPolicy rights;                 // --no-owner, --owner-role
+  rights::Ownership rights;                 // --no-owner, --owner-role
 };
 
 struct SessionTotals {

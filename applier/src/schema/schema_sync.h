@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "rights/ownership.h"
 #include "task/selection.h"
 
 namespace pgdts::pg {
@@ -186,24 +187,11 @@ SourceSchema read_source_schema(pg::Connection& source, const task::Selection& s
 std::vector<task::TableName> existing_tables(pg::Connection& dest, const SourceSchema&,
                                              const task::NameMap&);
 
-// Who owns what schema sync creates. The destination connection's user
-// (normally a superuser) must not: rows are later written with the rights of
-// a table's owner, and a source role's ALTER of its own table is replayed as
-// that role (apply/run_as.h).
-struct Ownership {
-  bool keep_owners = true;  // each object gets its source owner and grants
-  // --no-owner: the role that owns every object; empty: the connection's
-  // user, who created them.
-  std::string owner_role;
-
-  // The destination role that must own what the source's `owner` owns;
-  // nullopt: whoever created it.
-  std::optional<std::string> role_for(const std::string& source_owner) const {
-    if (keep_owners) return source_owner;
-    if (owner_role.empty()) return std::nullopt;
-    return owner_role;
-  }
-};
+// Who owns what schema sync creates (rights/ownership.h). The destination
+// connection's user (normally a superuser) must not: rows are later written
+// with the rights of a table's owner, and a source role's ALTER of its own
+// table is replayed as that role (rights/run_as.h).
+using rights::Ownership;
 
 // Before the data: schemas, types, sequences, tables (columns, types,
 // collations, defaults, NOT NULL, CHECK, generated and identity columns,
