@@ -771,19 +771,26 @@ class Prechecks {
   void ownership() {
     if (in_.no_owner) return owner_role();
     std::vector<std::string> schemas = schema_ ? schema_->schemas : std::vector<std::string>{};
-    std::string oids = pg::oid_array(table_oids_), names = pg::text_array(schemas);
-    // Owners of the selected tables and schemas (t), and the roles that may
+    std::vector<std::uint32_t> relations = table_oids_, types;
+    if (schema_) {
+      for (const auto& q : schema_->sequences) relations.push_back(q.oid);
+      for (const auto& t : schema_->types) types.push_back(t.oid);
+    }
+    std::string oids = pg::oid_array(relations), names = pg::text_array(schemas);
+    std::string type_oids = pg::oid_array(types);
+    // Owners of the selected tables, sequences, types and schemas (t), and the roles that may
     // create objects in those schemas, so run DDL there (f).
     pg::Result src = source_->exec(
         "SELECT r.rolname, r.rolsuper, pg_catalog.bool_or(o.owner) FROM ("
         " SELECT c.relowner AS role, true AS owner FROM pg_catalog.pg_class c"
         "  WHERE c.oid = ANY ($1::oid[])"
         " UNION ALL SELECT n.nspowner, true FROM pg_catalog.pg_namespace n WHERE n.nspname = ANY ($2::text[])"
+        " UNION ALL SELECT t.typowner, true FROM pg_catalog.pg_type t WHERE t.oid = ANY ($3::oid[])"
         " UNION ALL SELECT r.oid, false FROM pg_catalog.pg_roles r, pg_catalog.pg_namespace n"
         "  WHERE n.nspname = ANY ($2::text[]) AND r.rolcanlogin"
         "    AND pg_catalog.has_schema_privilege(r.oid, n.oid, 'CREATE')) o"
         " JOIN pg_catalog.pg_roles r ON r.oid = o.role GROUP BY 1, 2 ORDER BY 1",
-        {oids.c_str(), names.c_str()});
+        {oids.c_str(), names.c_str(), type_oids.c_str()});
     std::vector<std::string> roles;
     for (int i = 0; i < src.rows(); ++i) roles.emplace_back(src.value(i, 0));
     std::string role_list = pg::text_array(roles);
