@@ -77,6 +77,8 @@ def test_source_role_code_runs_with_her_rights_on_the_destination(source, dest, 
         a.execute("ALTER TABLE app.t ADD COLUMN g boolean GENERATED ALWAYS AS (app.probe_i(id)) STORED")
         a.execute("ALTER TABLE app.t ADD COLUMN d boolean DEFAULT app.probe(0)")
         a.execute("INSERT INTO app.t (id, v) VALUES (3, 3)")
+        a.execute("DO $$BEGIN ALTER TABLE app.t ADD COLUMN e boolean DEFAULT app.probe(5); END$$")
+        a.execute("INSERT INTO app.t (id, v) VALUES (5, 5)")
         a.execute("UPDATE app.t SET v = v + 10")
         # SECURITY DEFINER and a view over password hashes: hers, not pgdts'
         a.execute("CREATE FUNCTION app.esc() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'")
