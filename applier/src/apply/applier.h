@@ -177,6 +177,13 @@ class Applier {
   void confirm_durable(pg::Lsn durable);
 
   bool in_source_transaction() const { return in_txn_; }
+  // A group's COMMIT is sent and not yet answered.
+  bool commit_in_flight() const { return pipeline_.pending_syncs() > 0; }
+  // Takes what the destination has answered, without waiting.
+  void take_results() { pipeline_.poll(); }
+  // Source commit time (µs since the Unix epoch) of the last transaction
+  // handled; 0 before the first.
+  std::int64_t last_commit_time() const { return txn_commit_time_; }
   // The source LSN of the record being handled.
   pg::Lsn handling_lsn() const { return handling_lsn_; }
   // A previous session failed on the change at lsn: the transactions

@@ -22,6 +22,7 @@
 #include "rights/run_as.h"
 #include "rights/table_rights.h"
 #include "stream/record_decoder.h"
+#include "stream/timestamp.h"
 #include "task/task_slot.h"
 #include "task/task_state.h"
 
@@ -41,11 +42,15 @@ constexpr auto kDeadAfter = 60s;
 // On SIGTERM inside a source transaction: how long to wait for its COMMIT.
 constexpr auto kStopGrace = 5s;
 constexpr auto kSlotBusyRetry = 10s;
-// At a transaction boundary with nothing more at hand, how long to wait for
-// the walsender before committing the group: when decoding is a little
-// slower than applying, groups (and merged UPDATEs) would otherwise shrink
-// to a transaction or two, each a destination commit.
+// At a transaction boundary with nothing more at hand, the open group
+// commits at once (a change waits for nothing but its own transaction),
+// unless the stream is behind the source by more than kBehind, or the last
+// group's COMMIT is still in flight: then what arrives within kGroupLinger
+// joins the group (group commit). Catching up, decoding a little slower
+// than applying would otherwise shrink groups (and merged UPDATEs) to a
+// transaction or two, each a destination commit.
 constexpr auto kGroupLinger = 2ms;
+constexpr std::int64_t kBehindMicros = 50'000;
 
 bool warned_replica_role = false;  // once per process, not per session
 
@@ -93,6 +98,10 @@ class Session : public DestinationCatalog {
 
  private:
   pg::Lsn failing_lsn() const { return applier_ ? applier_->handling_lsn() : 0; }
+  bool behind_source() const {
+    std::int64_t t = applier_->last_commit_time();
+    return t != 0 && stream::unix_micros_now() - t > kBehindMicros;
+  }
   void connect();
   void connect_destination(const std::string& source_encoding);
   void check_slot();
@@ -544,10 +553,14 @@ void Session::loop() {
       if (m.reply_requested) send_feedback();
       continue;
     }
-    // Nothing more at hand: the group may commit now, unless more comes at once.
-    if (!applier_->in_source_transaction() && applier_->group_can_grow() && !stop_) {
-      pollfd p{stream_->socket(), POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(kGroupLinger.count())) > 0) continue;
+    // Nothing more at hand: the group commits now, unless it should grow.
+    if (!applier_->in_source_transaction() && applier_->group_can_grow() && !stop_ &&
+        (applier_->commit_in_flight() || behind_source())) {
+      pollfd fds[2] = {{stream_->socket(), POLLIN, 0}, {applier_->socket(), POLLIN, 0}};
+      if (::poll(fds, 2, static_cast<int>(kGroupLinger.count())) > 0) {
+        if (fds[1].revents) applier_->take_results();
+        continue;  // more to read, or the last COMMIT answered: decide again
+      }
     }
     applier_->idle();
     now = Clock::now();
@@ -570,14 +583,12 @@ void Session::throttle(const pgdts::Record& record, std::size_t bytes) {
   }
 }
 
-// Now minus the source commit time of the last transaction durable on the
-// destination (heartbeats keep one recent); nullopt before the first.
-std::optional<std::int64_t> latency_ms(const ApplyCounters& c) {
-  if (c.durable_commit_time == 0) return std::nullopt;
-  auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
-  return std::max<std::int64_t>(0, (now_us - c.durable_commit_time) / 1000);
+// The one definition of latency (metrics/task_metrics.h), in ms.
+std::optional<std::int64_t> latency_ms(const Applier& a) {
+  auto us = metrics::apply_latency_micros(a.counters().durable_commit_time, a.pending_since(),
+                                          stream::unix_micros_now());
+  if (!us) return std::nullopt;
+  return *us / 1000;
 }
 
 void Session::periodic(Clock::time_point now) {
@@ -597,7 +608,7 @@ void Session::periodic(Clock::time_point now) {
     applier_->report_skips(false);
     const ApplyCounters& c = applier_->counters();
     std::uint64_t total = c.changes;
-    std::optional<std::int64_t> latency = latency_ms(applier_->counters());
+    std::optional<std::int64_t> latency = latency_ms(*applier_);
     double secs = std::chrono::duration<double>(now - logged_at_).count();
     double rate = secs > 0 ? (total - logged_changes_) / secs : 0;
     try {

@@ -1,9 +1,10 @@
 #include "metrics/task_metrics.h"
 
-#include <limits>
-
 #include <algorithm>
 #include <chrono>
+#include <limits>
+
+#include "stream/timestamp.h"
 
 namespace pgdts::metrics {
 namespace {
@@ -17,11 +18,7 @@ constexpr std::int64_t kSessionSilentAfterUs = 5'000'000;
 // younger than this on a task that keeps up.
 constexpr std::int64_t kHeartbeatSlackUs = 10'000'000;
 
-std::int64_t unix_micros_now() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using stream::unix_micros_now;
 
 }  // namespace
 
@@ -124,22 +121,27 @@ void TaskMetrics::set_apply_position(std::int64_t durable_commit_time, std::int6
   reported_at_us_.store(unix_micros_now(), std::memory_order_relaxed);
 }
 
+std::optional<std::int64_t> apply_latency_micros(std::int64_t durable_commit_time,
+                                                 std::int64_t pending_since, std::int64_t now) {
+  if (pending_since != 0) return std::max<std::int64_t>(0, now - pending_since);
+  if (durable_commit_time == 0) return std::nullopt;
+  std::int64_t us = now - durable_commit_time;
+  return us <= kHeartbeatSlackUs ? 0 : us;
+}
+
 std::optional<double> TaskMetrics::latency_seconds() const {
   std::int64_t durable = durable_commit_time_.load(std::memory_order_relaxed);
   std::int64_t pending = pending_since_.load(std::memory_order_relaxed);
   std::int64_t now = unix_micros_now();
-  std::int64_t us;
+  // A silent session may hold changes it will never commit: measured from
+  // what is durable.
   if (now - reported_at_us_.load(std::memory_order_relaxed) > kSessionSilentAfterUs) {
     if (durable == 0) return std::nullopt;
-    us = now - durable;
-  } else if (pending != 0) {
-    us = now - pending;
-  } else {
-    if (durable == 0) return std::nullopt;
-    us = now - durable;
-    if (us <= kHeartbeatSlackUs) us = 0;
+    return std::max<std::int64_t>(0, now - durable) / 1e6;
   }
-  return std::max<std::int64_t>(0, us) / 1e6;
+  std::optional<std::int64_t> us = apply_latency_micros(durable, pending, now);
+  if (!us) return std::nullopt;
+  return static_cast<double>(*us) / 1e6;
 }
 
 void TaskMetrics::set_latency(double seconds) { latency_g_.with({task_}).set(seconds); }

@@ -46,6 +46,14 @@ struct ThrottleLimits {
   std::optional<double> full_qps, full_rps, full_mbps, incr_rps, incr_mbps;
 };
 
+// How far the destination is behind the source, in µs, as every output
+// reports it (metrics, pgdts status, the progress log, alerts; see
+// TaskMetrics::latency_seconds for the cases); nullopt before anything was
+// applied. Times are µs since the Unix epoch; pending_since 0: nothing
+// received waits.
+std::optional<std::int64_t> apply_latency_micros(std::int64_t durable_commit_time,
+                                                 std::int64_t pending_since, std::int64_t now);
+
 class TaskMetrics {
  public:
   TaskMetrics(Registry& registry, std::string task);

@@ -1,10 +1,12 @@
 #include "metrics/task_monitor.h"
 
+
 #include <cstdlib>
 
 #include "logging/log.h"
 #include "pg/connection.h"
 #include "pg/errors.h"
+#include "stream/timestamp.h"
 
 namespace pgdts::metrics {
 namespace {
@@ -15,11 +17,7 @@ using namespace std::chrono_literals;
 constexpr auto kTickEvery = 1s;
 constexpr auto kWalProbeEvery = 15s;
 
-std::int64_t unix_micros_now() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using stream::unix_micros_now;
 
 }  // namespace
 

@@ -1,5 +1,7 @@
 #include "stream/timestamp.h"
 
+#include <chrono>
+
 #include <cstdio>
 #include <ctime>
 
@@ -19,6 +21,12 @@ std::string format_utc(std::int64_t unix_micros, char sep, const char* zone) {
                 tm.tm_mon + 1, tm.tm_mday, sep, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<long long>(micros), zone);
   return buf;
+}
+
+std::int64_t unix_micros_now() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace pgdts::stream

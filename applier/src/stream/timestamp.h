@@ -11,4 +11,7 @@ namespace pgdts::stream {
 // timestamptz literal, 'T' and "Z" for ISO 8601.
 std::string format_utc(std::int64_t unix_micros, char sep, const char* zone);
 
+// This machine's clock, in the commit times' unit.
+std::int64_t unix_micros_now();
+
 }  // namespace pgdts::stream
