@@ -16,7 +16,7 @@
 namespace pgdts::cli {
 namespace {
 
-std::string application_name(const Options& o) { return "pgdts_" + o.task; }
+std::string application_name(const Options& o) { return task::application_name(o.task); }
 
 pg::Connection open_side(const pg::ConnInfo& info, const char* side, const Options& o) {
   return pg::Connection::open(info, {side, false, application_name(o), ""});

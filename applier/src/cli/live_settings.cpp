@@ -33,7 +33,7 @@ void LiveSettings::store() {
   }
   try {
     pg::Connection dest = pg::Connection::open(
-        options_.target, {"destination", false, "pgdts_" + options_.task, ""});
+        options_.target, {"destination", false, task::application_name(options_.task), ""});
     task::TaskStore(dest).set_settings(options_.task, options_.object_args, throttles);
   } catch (const std::exception& e) {
     log::Event("settings_not_stored").field("task", options_.task).field("error", e.what()).warn();

@@ -7,6 +7,7 @@
 #include "cli/json.h"
 #include "cli/precheck_report.h"
 #include "logging/log.h"
+#include "task/task_state.h"
 
 namespace pgdts::cli {
 
@@ -48,7 +49,7 @@ task::PrecheckInput precheck_input(const Options& o) {
   in.no_owner = o.no_owner;
   in.owner_role = o.owner_role;
   in.trust_source = o.trust_source;
-  in.application_name = "pgdts_" + o.task;
+  in.application_name = task::application_name(o.task);
   return in;
 }
 

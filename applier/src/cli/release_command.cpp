@@ -73,7 +73,7 @@ void drop_origin(pg::Connection& dest, const std::string& origin) {
 
 int run_release(const Options& o) {
   std::string slot = task::slot_name(o.task), origin = task::origin_name(o.task);
-  std::string app = "pgdts_" + o.task;
+  std::string app = task::application_name(o.task);
   try {
     pg::Connection source = pg::Connection::open(o.source, {"source", false, app, ""});
     drop_slot(source, slot, o.task);

@@ -11,7 +11,7 @@ namespace pgdts::cli {
 Options with_stored_task_objects(const Options& o) {
   if (!o.object_args.empty()) return o;
   pg::Connection dest =
-      pg::Connection::open(o.target, {"destination", false, "pgdts_" + o.task, ""});
+      pg::Connection::open(o.target, {"destination", false, task::application_name(o.task), ""});
   std::vector<std::string> stored = task::TaskStore(dest).stored_task_options(o.task);
   if (stored.empty()) return o;
   Options with = o;

@@ -64,7 +64,7 @@ int run_stream(const Options& o) {
   std::string slot = task::slot_name(o.task);
   try {
     pg::ReplicationStream stream(pg::Connection::open(
-        o.source, {"source", true, "pgdts_" + o.task, "-c timezone=UTC"}));
+        o.source, {"source", true, task::application_name(o.task), "-c timezone=UTC"}));
     open_slot(stream, o, slot);
     log::Event("stream_started")
         .field("slot", slot)

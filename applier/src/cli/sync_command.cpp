@@ -129,7 +129,7 @@ void log_failure(const Error& e, const char* kind, std::chrono::seconds retry_in
 void store_last_error(const Options& o, const std::string& message) {
   try {
     pg::Connection dest = pg::Connection::open(
-        o.target, {"destination", false, "pgdts_" + o.task, ""});
+        o.target, {"destination", false, task::application_name(o.task), ""});
     task::TaskStore(dest).set_last_error(o.task, message);
   } catch (const std::exception&) {
     // unreachable destination: the error line says it all
@@ -159,7 +159,7 @@ class TaskTakenError : public Error {
 // One pgdts process per task: a session-level advisory lock on the
 // destination, held while the returned connection lives.
 pg::Connection lock_task(const Options& o) {
-  pg::Connection lock = pg::Connection::open(o.target, {"destination", false, "pgdts_" + o.task, ""});
+  pg::Connection lock = pg::Connection::open(o.target, {"destination", false, task::application_name(o.task), ""});
   std::string key = "pgdts task " + o.task;
   pg::Result r = lock.exec("SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtextextended($1, 0))",
                            {key.c_str()});
@@ -194,7 +194,7 @@ apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open,
   cfg.task = o.task;
   cfg.slot = task::slot_name(o.task);
   cfg.origin = task::origin_name(o.task);
-  cfg.application_name = "pgdts_" + o.task;
+  cfg.application_name = task::application_name(o.task);
   cfg.may_create_slot = true;
   cfg.rights.keep_owners = !o.no_owner;
   cfg.rights.owner_role = o.owner_role;
@@ -253,7 +253,7 @@ metrics::MonitorConfig monitor_config(const Options& o) {
   m.alert_hold = metrics::latency_hold();
   m.source = o.source;
   m.slot = task::slot_name(o.task);
-  m.application_name = "pgdts_" + o.task;
+  m.application_name = task::application_name(o.task);
   m.limits = throttle_limits(o);
   return m;
 }

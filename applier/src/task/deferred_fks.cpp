@@ -61,7 +61,7 @@ void ForeignKeyValidator::run(const std::atomic<bool>& stop) {
   while (!stop && !done_) {
     try {
       pg::Connection dest =
-          pg::Connection::open(target_, {"destination", false, "pgdts_" + task_, ""});
+          pg::Connection::open(target_, {"destination", false, application_name(task_), ""});
       if (validate_when_passed(dest, stop)) return;
     } catch (const std::exception& e) {
       log::Event("foreign_key_validation_failed").field("task", task_).field("error", e.what()).debug();

@@ -18,6 +18,9 @@ namespace pgdts::task {
 
 inline std::string slot_name(const std::string& task) { return "dts_sync_" + task; }
 inline std::string origin_name(const std::string& task) { return "pgdts_" + task; }
+// What the task's connections show in pg_stat_activity (and what release
+// and stop look for there).
+inline std::string application_name(const std::string& task) { return "pgdts_" + task; }
 
 struct SourceIdentity {
   std::string system_id;  // pg_control's system identifier (IDENTIFY_SYSTEM)

@@ -4,6 +4,7 @@
 #include "logging/log.h"
 #include "pg/connection.h"
 #include "schema/schema_sync.h"
+#include "task/task_state.h"
 #include "verify/metadata.h"
 #include "verify/sql.h"
 #include "verify/tables.h"
@@ -82,7 +83,7 @@ VerifyResult run_verify(const VerifyInput& in) {
   for (std::size_t i = 0; i < pairs.size(); ++i)
     result.tables.push_back(compare_rows(source, target, pairs[i], in.pass, suspects[i]));
 
-  std::string origin = "pgdts_" + in.task;
+  std::string origin = task::origin_name(in.task);
   bool any = false;
   for (const auto& s : suspects) any = any || !s.keys.empty() || !s.rows.empty();
   if (any) {
