@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "cli/json.h"
+#include "secrets/json.h"
 #include "cli/precheck_report.h"
 #include "logging/log.h"
 #include "task/task_state.h"
@@ -21,7 +21,7 @@ std::string precheck_json(const std::vector<task::Check>& checks) {
   std::string list = "[";
   for (const auto& c : checks) {
     if (list.size() > 1) list += ',';
-    list += JsonObject()
+    list += secrets::JsonObject()
                 .field("name", c.name)
                 .field("status", std::string(task::status_name(c.status)))
                 .field("message", c.message)
@@ -29,7 +29,7 @@ std::string precheck_json(const std::vector<task::Check>& checks) {
                 .str();
   }
   list += "]";
-  return JsonObject()
+  return secrets::JsonObject()
              .field("result", std::string(task::status_name(task::overall(checks))))
              .raw("checks", list)
              .str() +

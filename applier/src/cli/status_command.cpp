@@ -7,7 +7,7 @@
 #include <string>
 
 #include "cli/commands.h"
-#include "cli/json.h"
+#include "secrets/json.h"
 #include "pg/connection.h"
 #include "task/status.h"
 
@@ -26,7 +26,7 @@ std::string to_json(const task::TaskStatus& s) {
   std::string tables = "[";
   for (const auto& t : s.full.tables) {
     if (tables.size() > 1) tables += ',';
-    tables += JsonObject()
+    tables += secrets::JsonObject()
                   .field("source", task::display_name(t.source))
                   .field("destination", task::display_name(t.dest))
                   .field("state", t.state)
@@ -39,7 +39,7 @@ std::string to_json(const task::TaskStatus& s) {
                   .str();
   }
   tables += "]";
-  JsonObject full;
+  secrets::JsonObject full;
   full.number("tables_total", s.full.tables_total)
       .number("tables_copied", s.full.tables_done)
       .number("rows_copied", static_cast<double>(s.full.rows_copied))
@@ -49,14 +49,14 @@ std::string to_json(const task::TaskStatus& s) {
       .number("rows_per_second", s.full.rows_per_second)
       .number("bytes_per_second", s.full.bytes_per_second)
       .raw("tables", tables);
-  JsonObject source;
+  secrets::JsonObject source;
   source.field("error", s.source_error)
       .field("current_lsn", s.source_lsn)
       .field("slot_confirmed_lsn", s.slot_confirmed_lsn)
       .raw("slot_retained_bytes",
            s.slot_retained_bytes ? std::to_string(*s.slot_retained_bytes) : "null")
       .raw("slot_active", s.slot_active ? (*s.slot_active ? "true" : "false") : "null");
-  return JsonObject()
+  return secrets::JsonObject()
              .field("task", s.task)
              .raw("found", s.found ? "true" : "false")
              .field("phase", s.found ? std::optional<std::string>(s.phase) : std::nullopt)

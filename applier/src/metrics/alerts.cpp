@@ -13,7 +13,7 @@
 
 #include "logging/log.h"
 #include "secrets/redact.h"
-#include "stream/json_printer.h"
+#include "secrets/json.h"
 #include "stream/timestamp.h"
 
 extern char** environ;
@@ -41,17 +41,17 @@ std::string to_json(const AlertEvent& e) {
   std::string out = "{";
   auto key = [&](const char* k) {
     if (out.size() > 1) out += ',';
-    stream::append_json_string(out, k);
+    secrets::append_json_string(out, k);
     out += ':';
   };
   key("task");
-  stream::append_json_string(out, secrets::redact(e.task));
+  secrets::append_json_string(out, secrets::redact(e.task));
   key("event");
-  stream::append_json_string(out, e.event);
+  secrets::append_json_string(out, e.event);
   key("at");
-  stream::append_json_string(out, stream::format_utc(e.at_unix_micros, 'T', "Z"));
+  secrets::append_json_string(out, stream::format_utc(e.at_unix_micros, 'T', "Z"));
   key("message");
-  stream::append_json_string(out, limited(e.message));
+  secrets::append_json_string(out, limited(e.message));
   key("latency_seconds");
   if (e.latency_seconds) {
     char buf[64];
@@ -61,7 +61,7 @@ std::string to_json(const AlertEvent& e) {
     out += "null";
   }
   key("phase");
-  stream::append_json_string(out, secrets::redact(e.phase));
+  secrets::append_json_string(out, secrets::redact(e.phase));
   out += "}\n";
   return out;
 }

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "pg/lsn.h"
+#include "secrets/json.h"
 #include "pgdts.pb.h"
 #include "stream/relation_cache.h"
 
@@ -27,9 +28,7 @@ void append_json_line(const pgdts::Record& record, pg::Lsn lsn, const RelationCa
 
 // Helpers, exposed for the unit tests.
 bool is_valid_utf8(std::string_view bytes);
-// Every JSON string pgdts prints goes through this: secrets are masked
-// (secrets/redact.h) before escaping.
-void append_json_string(std::string& out, std::string_view utf8);
+using secrets::append_json_string;
 std::string format_iso_timestamp(std::int64_t unix_micros);
 
 }  // namespace pgdts::stream

@@ -1,12 +1,12 @@
 // Text and JSON output of pgdts verify (see report.h).
 #include "verify/report.h"
 
-#include "cli/json.h"
+#include "secrets/json.h"
 
 namespace pgdts::verify {
 namespace {
 
-using cli::JsonObject;
+using secrets::JsonObject;
 
 std::string joined(const std::vector<std::string>& items) {
   std::string out;
@@ -117,26 +117,26 @@ std::string json_report(const VerifyResult& r) {
   std::string tables = "[";
   for (const auto& t : r.tables) {
     if (tables.size() > 1) tables += ',';
-    JsonObject rows;
+    secrets::JsonObject rows;
     rows.raw("source", t.source_rows ? std::to_string(*t.source_rows) : "null")
         .raw("target", t.target_rows ? std::to_string(*t.target_rows) : "null");
     std::string keys = "[";
     for (std::size_t i = 0; i < t.keys.size() && i < kJsonKeys; ++i) {
       if (keys.size() > 1) keys += ',';
-      stream::append_json_string(keys, format_key(t.key_columns, t.keys[i]));
+      secrets::append_json_string(keys, format_key(t.key_columns, t.keys[i]));
     }
     keys += "]";
     std::string diff_rows = "[";
     for (std::size_t i = 0; i < t.rows.size() && i < kJsonKeys; ++i) {
       if (diff_rows.size() > 1) diff_rows += ',';
-      diff_rows += JsonObject()
+      diff_rows += secrets::JsonObject()
                        .field("row", cut(t.rows[i].row))
                        .number("source", static_cast<double>(t.rows[i].source))
                        .number("target", static_cast<double>(t.rows[i].target))
                        .str();
     }
     diff_rows += "]";
-    tables += JsonObject()
+    tables += secrets::JsonObject()
                   .field("source", task::display_name(t.source))
                   .field("target", task::display_name(t.target))
                   .raw("rows", rows.str())
@@ -151,13 +151,13 @@ std::string json_report(const VerifyResult& r) {
   std::string metadata = "[";
   for (const auto& m : r.metadata) {
     if (metadata.size() > 1) metadata += ',';
-    metadata += JsonObject().field("object", m.object).field("difference", m.message).str();
+    metadata += secrets::JsonObject().field("object", m.object).field("difference", m.message).str();
   }
   metadata += "]";
   std::string sequences = "[";
   for (const auto& s : r.sequences) {
     if (sequences.size() > 1) sequences += ',';
-    sequences += JsonObject()
+    sequences += secrets::JsonObject()
                      .field("source", task::display_name(s.source))
                      .field("target", task::display_name(s.target))
                      .field("status", status_name(s.status))
@@ -169,10 +169,10 @@ std::string json_report(const VerifyResult& r) {
   std::string notes = "[";
   for (const auto& n : r.notes) {
     if (notes.size() > 1) notes += ',';
-    stream::append_json_string(notes, n);
+    secrets::append_json_string(notes, n);
   }
   notes += "]";
-  return JsonObject()
+  return secrets::JsonObject()
              .field("task", r.task)
              .raw("equal", r.equal() ? "true" : "false")
              .raw("tables", tables)

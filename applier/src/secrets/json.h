@@ -1,20 +1,25 @@
-// A flat JSON object writer for the documents commands print (status,
-// precheck): fields in the order given, nested documents as raw JSON.
+// JSON text that leaves the process (status, precheck, verify reports,
+// alerts, pgdts stream): every string is redacted (redact.h) before it is
+// escaped, so no caller can forget it.
 #pragma once
 
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <string_view>
 
-#include "stream/json_printer.h"
+namespace pgdts::secrets {
 
-namespace pgdts::cli {
+// A JSON string of utf8, its secrets masked.
+void append_json_string(std::string& out, std::string_view utf8);
 
+// A flat JSON object for the documents commands print: fields in the order
+// given, nested documents as raw JSON.
 class JsonObject {
  public:
   JsonObject& field(const char* key, const std::string& value) {
     start(key);
-    stream::append_json_string(out_, value);  // redacts
+    append_json_string(out_, value);  // redacts
     return *this;
   }
   JsonObject& field(const char* key, const std::optional<std::string>& value) {
@@ -36,10 +41,10 @@ class JsonObject {
  private:
   void start(const char* key) {
     if (!out_.empty()) out_ += ',';
-    stream::append_json_string(out_, key);
+    append_json_string(out_, key);
     out_ += ':';
   }
   std::string out_;
 };
 
-}  // namespace pgdts::cli
+}  // namespace pgdts::secrets
