@@ -401,9 +401,9 @@ class Applier:
         return tail(self.logs(), lines)
 
     def wait_ready(self, timeout: float = 60) -> None:
-        """Until the slot exists and has reached its consistent point: only
+        """Until the slot exists and has reached its consistent point (only
         transactions committed after that are streamed, so tests write after
-        this returns."""
+        this returns) and the process has started."""
         deadline = time.monotonic() + timeout
         while True:
             if not self.alive():
@@ -412,7 +412,11 @@ class Applier:
                     f"{self.slot} was ready; log tail:\n{self.log_tail()}")
             rows = self.source.sql("SELECT confirmed_flush_lsn FROM pg_replication_slots "
                                    "WHERE slot_name = %s", [self.slot])
-            if rows and rows[0][0] is not None:
+            # sync_starting is logged once its stop signals are handled: a
+            # restarted task's slot is ready before the new process is, and a
+            # SIGTERM in between would kill it instead of stopping it.
+            started = LOG_LEVEL not in ("info", "debug") or "event=sync_starting" in self.logs()
+            if rows and rows[0][0] is not None and started:
                 return
             if time.monotonic() > deadline:
                 raise AssertionError(f"slot {self.slot} not ready {timeout:.0f} s after "
