@@ -216,3 +216,47 @@ def test_full_sync_writes_rows_with_the_owners_rights(source, dest, pgdts, test_
     _assert_never_superuser(dest, marker, app)
     assert "table_runs_code" in app.logs()
     assert_tables_equal(source, dest, ["app.t"])
+
+
+def _wait_log(app, needle, timeout=60):
+    deadline = time.monotonic() + timeout
+    while needle not in app.logs():
+        assert time.monotonic() < deadline, app.log_tail()
+        time.sleep(0.2)
+
+
+def test_run_as_function_altered_since_pgdts_made_it_is_refused(source, dest, pgdts):
+    """Its owner may alter her run_as function; as SECURITY INVOKER it would
+    run her DDL as pgdts itself. The call refuses it, and the next session
+    makes the function again."""
+    _roles(source, dest)
+    app = pgdts.sync(source, dest, extra_args=["--schemas", "app", "--retry-other", "1"])
+    with _as_alice(source) as a:
+        a.execute("CREATE TABLE app.t (id int PRIMARY KEY)")
+    wait_caught_up(source, dest, app, timeout=60)
+    oid = dest.one("SELECT oid FROM pg_roles WHERE rolname = 'alice'")
+    dest.sql(f'ALTER FUNCTION pgdts."run_as_{oid}"(text, text[], text[]) SECURITY INVOKER')
+    with _as_alice(source) as a:
+        a.execute("ALTER TABLE app.t ADD COLUMN x int")
+        a.execute("INSERT INTO app.t VALUES (1, 1)")
+    _wait_log(app, "which runs its statements; it is not trusted further")
+    wait_caught_up(source, dest, app, timeout=60)   # the retry's session made it again
+    assert dest.one(f'SELECT prosecdef FROM pg_proc WHERE oid = \'pgdts."run_as_{oid}"'
+                    '(text, text[], text[])\'::regprocedure') is True
+    assert_tables_equal(source, dest, ["app.t"])
+
+
+def test_code_that_changes_the_apply_session_is_refused(source, dest, pgdts):
+    """A session-wide search_path set by her code would decide what pgdts'
+    own statements resolve to afterwards: the row fails and is not applied."""
+    _roles(source, dest)
+    app = pgdts.sync(source, dest, extra_args=["--schemas", "app", "--retry-other", "1"])
+    with _as_alice(source) as a:
+        a.execute("CREATE FUNCTION app.shift(v int) RETURNS boolean LANGUAGE plpgsql AS"
+                  " $$BEGIN PERFORM set_config('search_path', 'app, pg_catalog', false);"
+                  " RETURN true; END$$")
+        a.execute("CREATE TABLE app.t (id int PRIMARY KEY, v int CHECK (app.shift(v)))")
+        a.execute("INSERT INTO app.t VALUES (1, 1)")
+    _wait_log(app, "changed the apply session")
+    assert dest.sql("SELECT * FROM app.t") == []
+    app.stop()
