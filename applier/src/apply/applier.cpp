@@ -377,10 +377,9 @@ const RoleFacts& Applier::role_facts(const std::string& name, bool with_function
     throw Error("role \"" + name +
                 "\" does not exist on the destination; pgdts keeps the source's owners: create "
                 "the role there (pg_dumpall --roles-only on the source), or sync with --no-owner");
-  if (with_function && !run_as_ready_[name]) {
+  if (with_function && !run_as_calls_.count(name)) {
     catalog_.provide_run_as(r);
-    run_as_calls_[name] = rights::run_as_call(r);
-    run_as_ready_[name] = true;
+    run_as_calls_.emplace(name, rights::run_as_call(r));
   }
   return r;
 }

@@ -301,8 +301,8 @@ class Applier {
   pg::Lsn handling_lsn_ = 0;
   pg::Lsn isolate_from_ = 0;
   std::unordered_map<std::string, RoleFacts> roles_;
-  std::unordered_map<std::string, bool> run_as_ready_;  // by role name
-  std::unordered_map<std::string, std::string> run_as_calls_;  // call text, by role name
+  // Call text by role name, once the role's run_as function is in place.
+  std::unordered_map<std::string, std::string> run_as_calls_;
   // Statements rewritten to read their parameters from one text[] (run_as).
   std::unordered_map<const Statement*, std::string> array_sql_;
   std::string ddl_settings_;

@@ -360,7 +360,7 @@ TableTraits Session::describe(const stream::Relation& rel) {
 void Session::describe_rights(const stream::Relation& rel, TableTraits& t) {
   std::vector<std::string> columns;
   for (const auto& c : rel.columns) columns.push_back(c.name);
-  rights::TableRights tr = rights::read_table_rights(progress_, rel.schema, rel.name, columns);
+  rights::TableRights tr = rights::read_table_rights(progress_, rel.schema, rel.name, columns, replica_role_);
   if (!tr.found) return;
   t.owner = tr.owner;
   t.owner_superuser = tr.owner_superuser;

@@ -57,24 +57,13 @@ bool names_a_column(pg_query::AlterTableType t) {
 // and rules (pgdts does not create them: enabling one could make it fire on
 // replayed rows), row security (policies are not replayed either),
 // tablespaces and access methods (the destination's own), foreign-data
-// options. Ownership when owners follow the source.
+// options. Ownership when owners follow the source. Every subcommand on a
+// column (names_a_column) is.
 bool replayed_on_table(pg_query::AlterTableType t, bool keep_owners) {
+  if (names_a_column(t)) return true;
   switch (t) {
     case pg_query::AT_AddColumn:
     case pg_query::AT_AddColumnRecurse:
-    case pg_query::AT_ColumnDefault:
-    case pg_query::AT_CookedColumnDefault:
-    case pg_query::AT_DropNotNull:
-    case pg_query::AT_SetNotNull:
-    case pg_query::AT_DropExpression:
-    case pg_query::AT_CheckNotNull:
-    case pg_query::AT_SetStatistics:
-    case pg_query::AT_SetOptions:
-    case pg_query::AT_ResetOptions:
-    case pg_query::AT_SetStorage:
-    case pg_query::AT_SetCompression:
-    case pg_query::AT_DropColumn:
-    case pg_query::AT_DropColumnRecurse:
     case pg_query::AT_AddIndex:
     case pg_query::AT_AddConstraint:
     case pg_query::AT_AddConstraintRecurse:
@@ -84,7 +73,6 @@ bool replayed_on_table(pg_query::AlterTableType t, bool keep_owners) {
     case pg_query::AT_AddIndexConstraint:
     case pg_query::AT_DropConstraint:
     case pg_query::AT_DropConstraintRecurse:
-    case pg_query::AT_AlterColumnType:
     case pg_query::AT_ClusterOn:
     case pg_query::AT_DropCluster:
     case pg_query::AT_SetLogged:
@@ -98,9 +86,6 @@ bool replayed_on_table(pg_query::AlterTableType t, bool keep_owners) {
     case pg_query::AT_AttachPartition:
     case pg_query::AT_DetachPartition:
     case pg_query::AT_DetachPartitionFinalize:
-    case pg_query::AT_AddIdentity:
-    case pg_query::AT_SetIdentity:
-    case pg_query::AT_DropIdentity:
       return true;
     case pg_query::AT_ChangeOwner:
       return keep_owners;

@@ -290,7 +290,10 @@ void Run::prepare(pg::Connection& ctl) {
 // superuser anyway; else the owner's.
 void Run::learn_rights(pg::Connection& ctl, TableWork& t) {
   const CopyJob& job = *t.job;
-  rights::TableRights r = rights::read_table_rights(ctl, job.dest.schema, job.dest.name, job.dest_columns);
+  // Whether the workers will run in replica mode is learnt only as they
+  // connect: ordinary triggers are counted as if they fire.
+  rights::TableRights r =
+      rights::read_table_rights(ctl, job.dest.schema, job.dest.name, job.dest_columns, false);
   if (!r.runs_code() || r.owner_superuser) return;
   t.owner = rights::read_role(ctl, r.owner);
   rights::provide_run_as(ctl, *t.owner);

@@ -20,8 +20,11 @@ constexpr const char* kSessionChangingBuiltins =
 }  // namespace
 
 TableRights read_table_rights(pg::Connection& conn, const std::string& schema,
-                              const std::string& name, const std::vector<std::string>& sent_columns) {
+                              const std::string& name, const std::vector<std::string>& sent_columns,
+                              bool replica_role) {
   std::string column_array = pg::text_array(sent_columns);
+  // pg_trigger.tgenabled / pg_rewrite.ev_enabled states that fire
+  const char* firing = replica_role ? "{A,R}" : "{A,O}";
   pg::Result r = conn.exec(
       "WITH RECURSIVE rel AS ("
       "  SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
@@ -102,12 +105,12 @@ TableRights read_table_rights(pg::Connection& conn, const std::string& schema,
       "    WHERE p.pronamespace = 'pg_catalog'::pg_catalog.regnamespace"
       "      AND p.proname = ANY ('{" + std::string(kSessionChangingBuiltins) + "}'::pg_catalog.name[]))),"
       "  EXISTS (SELECT FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid IN (SELECT relid FROM tabs)"
-      "    AND NOT tg.tgisinternal AND tg.tgenabled IN ('A', 'R'))"
+      "    AND NOT tg.tgisinternal AND tg.tgenabled = ANY ($4::\"char\"[]))"
       "  OR EXISTS (SELECT FROM pg_catalog.pg_rewrite w WHERE w.ev_class IN (SELECT relid FROM tabs)"
-      "    AND w.rulename <> '_RETURN' AND w.ev_enabled IN ('A', 'R'))"
+      "    AND w.rulename <> '_RETURN' AND w.ev_enabled = ANY ($4::\"char\"[]))"
       " FROM rel JOIN pg_catalog.pg_class c ON c.oid = rel.oid"
       " JOIN pg_catalog.pg_roles ro ON ro.oid = c.relowner",
-      {schema.c_str(), name.c_str(), column_array.c_str()});
+      {schema.c_str(), name.c_str(), column_array.c_str(), firing});
 
   TableRights t;
   if (r.rows() != 1) return t;
@@ -116,7 +119,8 @@ TableRights read_table_rights(pg::Connection& conn, const std::string& schema,
   t.owner_superuser = r.value(0, 1) == "t";
   t.code = std::string(r.value(0, 2));
   if (r.value(0, 3) == "t")
-    t.code += std::string(t.code.empty() ? "" : "; ") + "triggers or rules that fire under replica mode";
+    t.code += std::string(t.code.empty() ? "" : "; ") + (replica_role ? "triggers or rules that fire under replica mode"
+                                                                 : "triggers or rules");
   return t;
 }
 

@@ -23,8 +23,11 @@ struct TableRights {
 
 // Reads only the catalogs, taking no lock on the table: the caller's other
 // session may hold one (a replayed DDL not yet committed). sent_columns:
-// the columns written (the defaults of the others are evaluated).
+// the columns written (the defaults of the others are evaluated);
+// replica_role: the writing session runs with session_replication_role =
+// replica (which triggers and rules fire depends on it).
 TableRights read_table_rights(pg::Connection& conn, const std::string& schema,
-                              const std::string& name, const std::vector<std::string>& sent_columns);
+                              const std::string& name, const std::vector<std::string>& sent_columns,
+                              bool replica_role);
 
 }  // namespace pgdts::rights
