@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
     std::fputs(parsed.help.c_str(), stdout);
     return 0;
   }
-  cli::Options options = *parsed.options;
+  model::Options options = *parsed.options;
   log::init(options.log_level);
   if (options.command == cli::Command::verify || options.command == cli::Command::cutover) {
     try {

@@ -8,7 +8,7 @@ namespace pgdts::ddl {
 namespace {
 
 using Action = Plan::Action;
-using task::TableName;
+using model::TableName;
 
 pgdts::Ddl record(const std::string& sql, const std::string& path = "\"$user\", public",
                   std::vector<std::string> identities = {}, const std::string& schema = "public") {
@@ -24,16 +24,16 @@ pgdts::Ddl record(const std::string& sql, const std::string& path = "\"$user\", 
 }
 
 struct Fixture {
-  task::Selection selection;
-  task::NameMap names;
+  model::Selection selection;
+  model::NameMap names;
   std::set<TableName> start;
   std::set<std::string> dest_indexes;    // "schema.index"
   std::set<std::string> dest_sequences;  // "schema.sequence"
   Planner planner;
   Fixture(std::vector<std::string> schemas, std::vector<std::string> tables,
-          std::vector<std::string> maps = {}, task::CasePolicy policy = task::CasePolicy::keep)
-      : selection(task::Selection::parse(schemas, tables, {})),
-        names(task::NameMap::parse(maps, policy)),
+          std::vector<std::string> maps = {}, model::CasePolicy policy = model::CasePolicy::keep)
+      : selection(model::Selection::parse(schemas, tables, {})),
+        names(model::NameMap::parse(maps, policy)),
         planner(selection, names, start,
                 DestinationLookup{[this](const std::string& s, const std::string& i) {
                                     return dest_indexes.count(s + "." + i) > 0;
@@ -181,8 +181,8 @@ TEST(DdlPlanner, PrivilegesAndOwnershipFollowTheSourceUnlessNoOwner) {
   EXPECT_EQ(f.plan(record("REVOKE ALL ON FUNCTION f() FROM PUBLIC", "public", {"public.f()"})).sql,
             "REVOKE ALL ON FUNCTION public.f() FROM public");
 
-  task::Selection sel = task::Selection::parse({"public"}, {}, {});
-  task::NameMap names;
+  model::Selection sel = model::Selection::parse({"public"}, {}, {});
+  model::NameMap names;
   std::set<TableName> start;
   Planner no_owner(sel, names, start, {}, PlannerOptions{false});
   EXPECT_EQ(no_owner.plan(record("GRANT SELECT ON t TO reader", "public", {"public.t"}), 1).action,
@@ -281,7 +281,7 @@ TEST(DdlPlanner, CarriesTheRoleAndOnlyParseSettings) {
 }
 
 TEST(DdlPlanner, CasePolicyAppliesToUnquotedAndQuotedNames) {
-  Fixture f({"App"}, {}, {}, task::CasePolicy::lower);
+  Fixture f({"App"}, {}, {}, model::CasePolicy::lower);
   Plan p = f.plan(record("ALTER TABLE \"App\".\"Users\" ADD COLUMN \"Nick\" text", "public",
                          {"\"App\".\"Users\""}, "App"));
   EXPECT_EQ(p.sql, "ALTER TABLE app.users ADD COLUMN nick text");

@@ -199,7 +199,7 @@ TEST(Options, ObjectsMappingAndFullSyncOptions) {
   EXPECT_TRUE(o.selection.includes({"app", "users"}));
   EXPECT_FALSE(o.selection.includes({"app", "tmp_1"}));
   EXPECT_TRUE(o.selection.includes({"misc", "cfg"}));
-  EXPECT_EQ(o.names.table({"app", "Users"}), (task::TableName{"app2", "users"}));
+  EXPECT_EQ(o.names.table({"app", "Users"}), (model::TableName{"app2", "users"}));
   EXPECT_EQ(o.names.column({"app", "users"}, "pw"), "hash");
   EXPECT_TRUE(o.conflict_ignore);
   EXPECT_TRUE(o.replica_identity_full);

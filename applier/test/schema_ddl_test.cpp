@@ -38,14 +38,14 @@ SourceSchema shop() {
   s.path_schemas = {"other", "shop"};
   Sequence seq;
   seq.name = {"shop", "orders_id_seq"};
-  seq.owner_table = task::TableName{"shop", "orders"};
+  seq.owner_table = model::TableName{"shop", "orders"};
   seq.owner_column = "id";
   s.sequences.push_back(seq);
   Sequence ident;
   ident.name = {"shop", "items_id_seq"};
   ident.identity = true;
   ident.max = 9223372036854775807;
-  ident.owner_table = task::TableName{"shop", "items"};
+  ident.owner_table = model::TableName{"shop", "items"};
   ident.owner_column = "id";
   s.sequences.push_back(ident);
 
@@ -54,13 +54,13 @@ SourceSchema shop() {
   Column id = col("id", "integer");
   id.not_null = true;
   id.default_expr = "nextval('orders_id_seq'::regclass)";
-  id.default_sequence = task::TableName{"shop", "orders_id_seq"};
+  id.default_sequence = model::TableName{"shop", "orders_id_seq"};
   orders.columns.push_back(id);
   Column mood = col("Mood", "shop.mood");
-  mood.type.user_type = task::TableName{"shop", "mood"};
+  mood.type.user_type = model::TableName{"shop", "mood"};
   orders.columns.push_back(mood);
   Column tags = col("tags", "shop.mood[]");
-  tags.type.user_type = task::TableName{"shop", "mood"};
+  tags.type.user_type = model::TableName{"shop", "mood"};
   tags.type.array = true;
   orders.columns.push_back(tags);
   Column total = col("total", "numeric(10,2)");
@@ -89,7 +89,7 @@ SourceSchema shop() {
   Column iid = col("id", "bigint");
   iid.identity = 'a';
   iid.not_null = true;
-  iid.identity_sequence = task::TableName{"shop", "items_id_seq"};
+  iid.identity_sequence = model::TableName{"shop", "items_id_seq"};
   items.columns.push_back(iid);
   s.tables.push_back(items);
 
@@ -111,7 +111,7 @@ SourceSchema shop() {
 
 TEST(SchemaDdl, TableWithMappedSchemaUserTypesSerialGeneratedAndCheck) {
   SourceSchema s = shop();
-  task::NameMap map = task::NameMap::parse({"shop=store", "shop.orders=purchases"}, task::CasePolicy::keep);
+  model::NameMap map = model::NameMap::parse({"shop=store", "shop.orders=purchases"}, model::CasePolicy::keep);
   DdlWriter w(s, map, test_quoting());
   auto sql = w.create_table(s.tables[0]);
   ASSERT_EQ(sql.size(), 1u);
@@ -128,7 +128,7 @@ TEST(SchemaDdl, TableWithMappedSchemaUserTypesSerialGeneratedAndCheck) {
 
 TEST(SchemaDdl, IdentityColumnCarriesItsSequenceOptions) {
   SourceSchema s = shop();
-  DdlWriter w(s, task::NameMap(), test_quoting());
+  DdlWriter w(s, model::NameMap(), test_quoting());
   EXPECT_EQ(w.create_table(s.tables[1])[0],
             "CREATE TABLE \"shop\".\"items\" (\"id\" bigint GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME "
             "\"shop\".\"items_id_seq\" START WITH 1 INCREMENT BY 1 MINVALUE 1 MAXVALUE "
@@ -137,7 +137,7 @@ TEST(SchemaDdl, IdentityColumnCarriesItsSequenceOptions) {
 
 TEST(SchemaDdl, PartitionIsCreatedOfItsParentWithWhatItAdds) {
   SourceSchema s = shop();
-  DdlWriter w(s, task::NameMap(), test_quoting());
+  DdlWriter w(s, model::NameMap(), test_quoting());
   EXPECT_EQ(w.create_table(s.tables[2])[0],
             "CREATE TABLE \"shop\".\"events\" (\"at\" date, \"v\" integer) PARTITION BY RANGE (at)");
   auto part = w.create_table(s.tables[3]);
@@ -150,14 +150,14 @@ TEST(SchemaDdl, PartitionIsCreatedOfItsParentWithWhatItAdds) {
 
 TEST(SchemaDdl, KeysIndexesAndForeignKeysInsideTheTaskOnly) {
   SourceSchema s = shop();
-  DdlWriter w(s, task::NameMap(), test_quoting());
+  DdlWriter w(s, model::NameMap(), test_quoting());
   auto keys = w.keys_and_indexes(s.tables[0]);
   ASSERT_EQ(keys.size(), 2u);
   EXPECT_EQ(keys[0].sql, "ALTER TABLE \"shop\".\"orders\" ADD CONSTRAINT \"orders_pkey\" PRIMARY KEY (id)");
   EXPECT_EQ(keys[1].sql,
             "CREATE INDEX IF NOT EXISTS \"orders_lower\" ON \"shop\".\"orders\" USING btree "
             "(lower((\"Mood\")::text)) WHERE (id > 10)");
-  std::vector<std::pair<std::string, task::TableName>> skipped;
+  std::vector<std::pair<std::string, model::TableName>> skipped;
   auto fks = w.foreign_keys(s.tables[0], &skipped);
   ASSERT_EQ(fks.size(), 1u);
   EXPECT_EQ(fks[0].sql,
@@ -169,7 +169,7 @@ TEST(SchemaDdl, KeysIndexesAndForeignKeysInsideTheTaskOnly) {
 
 TEST(SchemaDdl, EnumDomainAndCompositeTypes) {
   SourceSchema s;
-  task::NameMap map = task::NameMap::parse({"shop=store"}, task::CasePolicy::keep);
+  model::NameMap map = model::NameMap::parse({"shop=store"}, model::CasePolicy::keep);
   DdlWriter w(s, map, test_quoting());
   UserType e;
   e.name = {"shop", "mood"};
@@ -190,7 +190,7 @@ TEST(SchemaDdl, EnumDomainAndCompositeTypes) {
   c.name = {"shop", "addr"};
   c.kind = 'c';
   UserType::Attribute a{"city", {"text", std::nullopt, false}, std::string("\"C\"")};
-  UserType::Attribute m{"m", {"shop.mood", task::TableName{"shop", "mood"}, false}, std::nullopt};
+  UserType::Attribute m{"m", {"shop.mood", model::TableName{"shop", "mood"}, false}, std::nullopt};
   c.attributes = {a, m};
   EXPECT_EQ(w.create_type(c)[0], "CREATE TYPE \"store\".\"addr\" AS (\"city\" text COLLATE \"C\", \"m\" \"store\".\"mood\")");
 }
@@ -218,7 +218,7 @@ AccessPolicy keep_owners() { return {Ownership{}, {"alice", "reader", "ops"}}; }
 
 TEST(SchemaDdl, CreatedObjectsGetTheirSourceOwnerThenItsGrants) {
   SourceSchema s = owned_shop();
-  task::NameMap map = task::NameMap::parse({"shop=store"}, task::CasePolicy::keep);
+  model::NameMap map = model::NameMap::parse({"shop=store"}, model::CasePolicy::keep);
   DdlWriter w(s, map, test_quoting());
   std::vector<SkippedGrant> skipped;
   EXPECT_EQ(w.table_access(s.tables[0], keep_owners(), &skipped),
@@ -239,7 +239,7 @@ TEST(SchemaDdl, CreatedObjectsGetTheirSourceOwnerThenItsGrants) {
 
 TEST(SchemaDdl, OnlyStandaloneSequencesChangeOwnerThemselvesAndRoleNamesAreQuoted) {
   SourceSchema s = owned_shop();
-  DdlWriter w(s, task::NameMap(), test_quoting());
+  DdlWriter w(s, model::NameMap(), test_quoting());
   EXPECT_TRUE(w.sequence_access(s.sequences[0], keep_owners(), nullptr).empty());  // OWNED BY
   EXPECT_TRUE(w.sequence_access(s.sequences[1], keep_owners(), nullptr).empty());  // identity
   EXPECT_EQ(w.sequence_access(s.sequences[2], keep_owners(), nullptr),
@@ -249,7 +249,7 @@ TEST(SchemaDdl, OnlyStandaloneSequencesChangeOwnerThemselvesAndRoleNamesAreQuote
 
 TEST(SchemaDdl, DomainsChangeOwnerThroughAlterDomain) {
   SourceSchema s;
-  DdlWriter w(s, task::NameMap(), test_quoting());
+  DdlWriter w(s, model::NameMap(), test_quoting());
   UserType d;
   d.name = {"shop", "price"};
   d.kind = 'd';
@@ -263,7 +263,7 @@ TEST(SchemaDdl, DomainsChangeOwnerThroughAlterDomain) {
 
 TEST(SchemaDdl, NoOwnerGivesEverythingToTheOwnerRoleWithoutGrants) {
   SourceSchema s = owned_shop();
-  DdlWriter w(s, task::NameMap(), test_quoting());
+  DdlWriter w(s, model::NameMap(), test_quoting());
   AccessPolicy bob{Ownership{false, "bob"}, {"bob"}};
   EXPECT_EQ(w.table_access(s.tables[0], bob, nullptr),
             (std::vector<std::string>{"ALTER TABLE \"shop\".\"orders\" OWNER TO \"bob\""}));
@@ -275,7 +275,7 @@ TEST(SchemaDdl, NoOwnerGivesEverythingToTheOwnerRoleWithoutGrants) {
 TEST(SchemaDdl, UnknownPrivilegeFromTheSourceIsRefused) {
   SourceSchema s = owned_shop();
   s.tables[0].access.grants = {{"reader", "SELECT; DROP TABLE x", false}};
-  DdlWriter w(s, task::NameMap(), test_quoting());
+  DdlWriter w(s, model::NameMap(), test_quoting());
   EXPECT_THROW(w.table_access(s.tables[0], keep_owners(), nullptr), Error);
 }
 
@@ -286,7 +286,7 @@ TEST(SchemaDdl, ColumnRenamesAreOrderedAndCollisionsRefused) {
   t.columns = {col("a", "int"), col("b", "int"), col("Keep", "int")};
   s.tables.push_back(t);
   {
-    task::NameMap map = task::NameMap::parse({"s.t.a=x"}, task::CasePolicy::lower);
+    model::NameMap map = model::NameMap::parse({"s.t.a=x"}, model::CasePolicy::lower);
     DdlWriter w(s, map, test_quoting());
     auto r = w.column_renames(s.tables[0]);
     ASSERT_EQ(r.size(), 2u);
@@ -296,7 +296,7 @@ TEST(SchemaDdl, ColumnRenamesAreOrderedAndCollisionsRefused) {
   }
   {
     // a and b swap: through temporary names.
-    task::NameMap map = task::NameMap::parse({"s.t.a=b", "s.t.b=a"}, task::CasePolicy::keep);
+    model::NameMap map = model::NameMap::parse({"s.t.a=b", "s.t.b=a"}, model::CasePolicy::keep);
     DdlWriter w(s, map, test_quoting());
     auto r = w.column_renames(s.tables[0]);
     ASSERT_EQ(r.size(), 4u);
@@ -304,7 +304,7 @@ TEST(SchemaDdl, ColumnRenamesAreOrderedAndCollisionsRefused) {
     EXPECT_EQ(r[3].to, "a");
   }
   {
-    task::NameMap map = task::NameMap::parse({"s.t.a=b"}, task::CasePolicy::keep);
+    model::NameMap map = model::NameMap::parse({"s.t.a=b"}, model::CasePolicy::keep);
     try {
       check_column_collisions(s, map);
       FAIL() << "no error";

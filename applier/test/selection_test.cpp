@@ -1,10 +1,10 @@
-#include "task/selection.h"
+#include "model/selection.h"
 
 #include <gtest/gtest.h>
 
 #include "error.h"
 
-namespace pgdts::task {
+namespace pgdts::model {
 namespace {
 
 TEST(NameMap, IdentityKeepsEveryName) {
@@ -114,4 +114,4 @@ TEST(DisplayName, QuotesWhatNeedsIt) {
 }
 
 }  // namespace
-}  // namespace pgdts::task
+}  // namespace pgdts::model

@@ -205,7 +205,7 @@ SourceSchema customers(const std::string& schema, const std::string& email, cons
 }  // namespace
 
 TEST(VerifyMetadata, ModelsEqualThroughTheMappingHaveNoDifferences) {
-  auto names = pgdts::task::NameMap::parse({"shop=store", "shop.customers.email=mail"}, pgdts::task::CasePolicy::keep);
+  auto names = pgdts::model::NameMap::parse({"shop=store", "shop.customers.email=mail"}, pgdts::model::CasePolicy::keep);
   // Index names may differ (PostgreSQL names a partition's indexes itself).
   EXPECT_TRUE(compare_metadata(customers("shop", "email", "customers_email"),
                                customers("store", "mail", "customers_email_idx1"), names)
@@ -213,7 +213,7 @@ TEST(VerifyMetadata, ModelsEqualThroughTheMappingHaveNoDifferences) {
 }
 
 TEST(VerifyMetadata, ReportsMissingIndexChangedTypeAndExtraColumn) {
-  auto names = pgdts::task::NameMap::parse({"shop=store", "shop.customers.email=mail"}, pgdts::task::CasePolicy::keep);
+  auto names = pgdts::model::NameMap::parse({"shop=store", "shop.customers.email=mail"}, pgdts::model::CasePolicy::keep);
   SourceSchema dest = customers("store", "mail", "customers_email");
   dest.tables[0].indexes.clear();
   dest.tables[0].columns[0].type.sql = "integer";

@@ -122,7 +122,7 @@ void Applier::handle(const pgdts::Record& record, pg::Lsn lsn, std::size_t wire_
       const stream::Relation& stored =
           relations_.update(record.relation(), [this](stream::Relation& rel) {
             scope_.adjust(rel);
-            task::TableName source{rel.source_schema, rel.source_name};
+            model::TableName source{rel.source_schema, rel.source_name};
             planner_.saw_table(source);
             // a partition of a task table, created later: its rows arrive as its own
             if (!rel.in_task && planner_.joined(source)) rel.in_task = true;

@@ -12,7 +12,7 @@ std::optional<double> bytes_per_second(const std::optional<double>& megabytes) {
 
 }  // namespace
 
-ChangeThrottle::ChangeThrottle(const ChangeLimits& limits, fullsync::ClockFn clock)
+ChangeThrottle::ChangeThrottle(const ChangeLimits& limits, model::ClockFn clock)
     : changes_(limits.changes_per_second, clock),
       bytes_(bytes_per_second(limits.megabytes_per_second), clock) {}
 
@@ -26,8 +26,8 @@ ChangeLimits ChangeThrottle::limits() const {
   return {changes_.rate(), bytes ? std::optional<double>(*bytes / 1e6) : std::nullopt};
 }
 
-fullsync::ThrottleClock::duration ChangeThrottle::take(bool change, std::size_t bytes) {
-  fullsync::ThrottleClock::duration wait{};
+model::ThrottleClock::duration ChangeThrottle::take(bool change, std::size_t bytes) {
+  model::ThrottleClock::duration wait{};
   if (change && changes_.limited()) wait = changes_.take(1);
   if (bytes_.limited()) wait = std::max(wait, bytes_.take(static_cast<double>(bytes)));
   return wait;

@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <optional>
 
-#include "fullsync/throttle.h"
+#include "model/token_bucket.h"
 
 namespace pgdts::apply {
 
@@ -19,7 +19,7 @@ struct ChangeLimits {
 
 class ChangeThrottle {
  public:
-  explicit ChangeThrottle(const ChangeLimits& limits = {}, fullsync::ClockFn clock = nullptr);
+  explicit ChangeThrottle(const ChangeLimits& limits = {}, model::ClockFn clock = nullptr);
 
   void set_limits(const ChangeLimits& limits);
   ChangeLimits limits() const;
@@ -27,10 +27,10 @@ class ChangeThrottle {
 
   // The wait owed for one record of `bytes` bytes; `change` when it is an
   // INSERT, UPDATE or DELETE (the unit of --incr-rps).
-  fullsync::ThrottleClock::duration take(bool change, std::size_t bytes);
+  model::ThrottleClock::duration take(bool change, std::size_t bytes);
 
  private:
-  fullsync::TokenBucket changes_, bytes_;
+  model::TokenBucket changes_, bytes_;
 };
 
 }  // namespace pgdts::apply

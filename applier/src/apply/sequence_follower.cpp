@@ -31,8 +31,8 @@ SequenceFollower::Clock::duration follow_interval() {
 }  // namespace
 
 SequenceFollower::SequenceFollower(pg::ConnInfo source, pg::ConnInfo target, std::string task,
-                                   std::string application_name, task::Selection selection,
-                                   task::NameMap names)
+                                   std::string application_name, model::Selection selection,
+                                   model::NameMap names)
     : source_info_(std::move(source)),
       target_info_(std::move(target)),
       task_(std::move(task)),
@@ -86,9 +86,7 @@ std::string SequenceFollower::catalog_mark() {
 
 void SequenceFollower::read_list(Clock::time_point now, std::string mark) {
   // One snapshot of the catalogs, so that the model holds together.
-  source_->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  schema::SourceSchema schema = schema::read_source_schema(*source_, selection_);
-  source_->exec("COMMIT");
+  schema::SourceSchema schema = schema::read_schema_in_snapshot(*source_, selection_);
   sequences_ = schema::task_sequences(schema, names_);
   mark_ = std::move(mark);
   list_read_at_ = now;

@@ -25,7 +25,7 @@
 #include "pg/conninfo.h"
 #include "pg/connection.h"
 #include "schema/schema_sync.h"
-#include "task/selection.h"
+#include "model/selection.h"
 
 namespace pgdts::apply {
 
@@ -33,7 +33,7 @@ class SequenceFollower {
  public:
   using Clock = std::chrono::steady_clock;
   SequenceFollower(pg::ConnInfo source, pg::ConnInfo target, std::string task,
-                   std::string application_name, task::Selection selection, task::NameMap names);
+                   std::string application_name, model::Selection selection, model::NameMap names);
 
   // Moves destination sequences forward when a round is due.
   void follow_if_due(Clock::time_point now);
@@ -47,8 +47,8 @@ class SequenceFollower {
 
   pg::ConnInfo source_info_, target_info_;
   std::string task_, app_;
-  task::Selection selection_;
-  task::NameMap names_;
+  model::Selection selection_;
+  model::NameMap names_;
   Clock::duration every_;
 
   std::optional<pg::Connection> source_, dest_;

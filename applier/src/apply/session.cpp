@@ -24,7 +24,7 @@
 #include "stream/record_decoder.h"
 #include "stream/timestamp.h"
 #include "task/task_slot.h"
-#include "task/task_state.h"
+#include "store/task_store.h"
 
 namespace pgdts::apply {
 namespace {
@@ -254,7 +254,7 @@ void Session::check_slot() {
   std::string dbname = stream_->connection().parameter_status("database");
   // Lost or replaced after the task came to depend on it: never a fresh
   // slot (task/task_slot.h).
-  task::TaskStore store(progress_);
+  store::TaskStore store(progress_);
   task::require_slot(cfg_.task, store.where(cfg_.task), origin_start_, slot, dbname);
   if (!slot) {
     if (!cfg_.may_create_slot)
@@ -612,7 +612,7 @@ void Session::periodic(Clock::time_point now) {
     double secs = std::chrono::duration<double>(now - logged_at_).count();
     double rate = secs > 0 ? (total - logged_changes_) / secs : 0;
     try {
-      task::TaskStore(progress_).set_apply_progress(
+      store::TaskStore(progress_).set_apply_progress(
           cfg_.task, {latency, totals_.counters.changes + total, totals_.counters.skipped + c.skipped, rate});
     } catch (const pg::SqlError&) {
       // the task row is informational here: never stop applying for it

@@ -11,18 +11,18 @@
 
 #include "pg/lsn.h"
 #include "stream/relation_cache.h"
-#include "task/selection.h"
+#include "model/selection.h"
 
 namespace pgdts::apply {
 
 struct TaskScope {
-  task::Selection selection;
-  task::NameMap names;
+  model::Selection selection;
+  model::NameMap names;
   // Tables found selected at start, partitions included.
-  std::set<task::TableName> tables;
+  std::set<model::TableName> tables;
   // Full sync copied these tables under a snapshot taken at this position:
   // their changes from transactions that committed before it are in the copy.
-  std::map<task::TableName, pg::Lsn> copied_at;
+  std::map<model::TableName, pg::Lsn> copied_at;
 
   // Sets the relation's destination names, whether it is in the task and
   // the position before which its changes are skipped.

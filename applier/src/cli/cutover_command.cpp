@@ -24,7 +24,7 @@
 #include "pg/connection.h"
 #include "pg/lsn.h"
 #include "schema/schema_sync.h"
-#include "task/task_state.h"
+#include "store/task_store.h"
 
 namespace pgdts::cli {
 namespace {
@@ -53,7 +53,7 @@ void check_destination(pg::Connection& dest, const std::string& task) {
     throw Error("task \"" + task + "\" is in phase " + *phase +
                 ", not incremental: cutover needs its incremental sync; run pgdts sync with the "
                 "incremental phase until it reaches it");
-  std::string origin = task::origin_name(task);
+  std::string origin = store::origin_name(task);
   if (dest.exec("SELECT 1 FROM pg_catalog.pg_replication_origin WHERE roname = $1", {origin.c_str()})
           .rows() == 0)
     throw Error("replication origin \"" + origin + "\" of task \"" + task +
@@ -95,7 +95,7 @@ std::string seconds(Clock::duration d) {
 // Throws Error after timeout_seconds, saying whether the sync is running.
 void wait_latency_zero(pg::Connection& source, pg::Connection& dest, const Options& o,
                        pg::Lsn target) {
-  std::string origin = task::origin_name(o.task), slot = task::slot_name(o.task);
+  std::string origin = store::origin_name(o.task), slot = store::slot_name(o.task);
   auto start = Clock::now();
   auto deadline = start + std::chrono::seconds(o.timeout_seconds);
   auto next_report = start;
@@ -135,16 +135,14 @@ void wait_latency_zero(pg::Connection& source, pg::Connection& dest, const Optio
 // The task's sequences, from the source's catalog as it is now (tables
 // created by replayed DDL included).
 std::vector<schema::SequencePair> read_task_sequences(pg::Connection& source, const Options& o) {
-  source.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  schema::SourceSchema schema = schema::read_source_schema(source, o.selection);
-  source.exec("COMMIT");
+  schema::SourceSchema schema = schema::read_schema_in_snapshot(source, o.selection);
   return schema::task_sequences(schema, o.names);
 }
 
 void report_sequences(const std::vector<schema::SequenceMove>& moves, std::int64_t margin) {
   std::size_t set = 0, unchanged = 0, missing = 0;
   for (const auto& m : moves) {
-    std::string name = task::display_name(m.sequence.dest);
+    std::string name = model::display_name(m.sequence.dest);
     std::string source_value = std::to_string(m.source.last_value);
     if (!m.found) {
       ++missing;
@@ -173,7 +171,7 @@ int run_cutover(const Options& o) {
     pg::Connection dest = pg::Connection::open(o.target, {"destination", false, app, ""});
     check_destination(dest, o.task);
     pg::Connection source = pg::Connection::open(o.source, {"source", false, app, ""});
-    std::string slot = task::slot_name(o.task);
+    std::string slot = store::slot_name(o.task);
     if (!slot_state(source, slot).exists)
       throw Error("replication slot \"" + slot + "\" of task \"" + o.task +
                   "\" does not exist on the source; changes cannot reach the destination, so "

@@ -312,14 +312,14 @@ void validate_ownership(const po::variables_map& vm, Options& o) {
 
 void validate_objects(const po::variables_map& vm, Options& o) {
   o.object_args = object_args(vm);
-  o.selection = task::Selection::parse(list(vm, "schemas"), list(vm, "tables"), list(vm, "exclude"));
+  o.selection = model::Selection::parse(list(vm, "schemas"), list(vm, "tables"), list(vm, "exclude"));
   std::string policy = get(vm, "case", "keep");
-  task::CasePolicy case_policy = task::CasePolicy::keep;
-  if (policy == "lower") case_policy = task::CasePolicy::lower;
-  else if (policy == "upper") case_policy = task::CasePolicy::upper;
+  model::CasePolicy case_policy = model::CasePolicy::keep;
+  if (policy == "lower") case_policy = model::CasePolicy::lower;
+  else if (policy == "upper") case_policy = model::CasePolicy::upper;
   else if (policy != "keep")
     throw UsageError("invalid --case \"" + policy + "\"; use keep, lower or upper");
-  o.names = task::NameMap::parse(list(vm, "map"), case_policy);
+  o.names = model::NameMap::parse(list(vm, "map"), case_policy);
   std::string conflict = get(vm, "conflict", "precheck");
   if (conflict != "precheck" && conflict != "ignore")
     throw UsageError("invalid --conflict \"" + conflict + "\"; use precheck or ignore");
@@ -567,23 +567,6 @@ Options reread_throttles(const Options& o) {
   keep("incr-rps", fresh.incr_rps, o.incr_rps);
   keep("incr-mbps", fresh.incr_mbps, o.incr_mbps);
   return fresh;
-}
-
-std::string describe_throttles(const Options& o) {
-  std::string out;
-  auto add = [&](const char* name, const std::optional<double>& v) {
-    if (!v) return;
-    std::ostringstream n;
-    if (*v == static_cast<double>(static_cast<std::int64_t>(*v))) n << static_cast<std::int64_t>(*v);
-    else n << *v;
-    out += (out.empty() ? "" : ", ") + std::string(name) + " " + n.str();
-  };
-  add("full-qps", o.full_qps);
-  add("full-rps", o.full_rps);
-  add("full-mbps", o.full_mbps);
-  add("incr-rps", o.incr_rps);
-  add("incr-mbps", o.incr_mbps);
-  return out.empty() ? "none" : out;
 }
 
 }  // namespace pgdts::cli

@@ -8,10 +8,10 @@
 #include "apply/origin.h"
 #include "cli/commands.h"
 #include "error.h"
-#include "fullsync/table_sync.h"
+#include "store/table_sync.h"
 #include "logging/log.h"
 #include "pg/connection.h"
-#include "task/task_state.h"
+#include "store/task_store.h"
 
 namespace pgdts::cli {
 namespace {
@@ -72,8 +72,8 @@ void drop_origin(pg::Connection& dest, const std::string& origin) {
 }  // namespace
 
 int run_release(const Options& o) {
-  std::string slot = task::slot_name(o.task), origin = task::origin_name(o.task);
-  std::string app = task::application_name(o.task);
+  std::string slot = store::slot_name(o.task), origin = store::origin_name(o.task);
+  std::string app = store::application_name(o.task);
   try {
     pg::Connection source = pg::Connection::open(o.source, {"source", false, app, ""});
     drop_slot(source, slot, o.task);
@@ -84,8 +84,8 @@ int run_release(const Options& o) {
     apply::prune_ddl_commands(source);
     pg::Connection dest = pg::Connection::open(o.target, {"destination", false, app, ""});
     drop_origin(dest, origin);
-    fullsync::forget_task(dest, o.task);
-    if (task::TaskStore(dest).remove_task(o.task))
+    store::forget_task(dest, o.task);
+    if (store::TaskStore(dest).remove_task(o.task))
       log::Event("task_state_removed").field("task", o.task).info();
     log::Event("released").field("task", o.task).info();
     return 0;

@@ -27,8 +27,8 @@ std::string to_json(const task::TaskStatus& s) {
   for (const auto& t : s.full.tables) {
     if (tables.size() > 1) tables += ',';
     tables += secrets::JsonObject()
-                  .field("source", task::display_name(t.source))
-                  .field("destination", task::display_name(t.dest))
+                  .field("source", model::display_name(t.source))
+                  .field("destination", model::display_name(t.dest))
                   .field("state", t.state)
                   .number("rows", static_cast<double>(t.rows_copied))
                   .number("bytes", static_cast<double>(t.bytes_copied))
@@ -123,7 +123,7 @@ std::string to_text(const task::TaskStatus& s) {
   for (const auto& t : f.tables) {
     if (t.state == "copied") continue;
     std::snprintf(line, sizeof line, "  %-40s %-8s %lld/%lld rows\n",
-                  task::display_name(t.source).c_str(), t.state.c_str(),
+                  model::display_name(t.source).c_str(), t.state.c_str(),
                   static_cast<long long>(t.rows_copied), static_cast<long long>(t.rows_estimate));
     out += line;
   }

@@ -4,15 +4,15 @@
 #include "cli/commands.h"
 #include "logging/log.h"
 #include "pg/connection.h"
-#include "task/task_state.h"
+#include "store/task_store.h"
 
 namespace pgdts::cli {
 
 Options with_stored_task_objects(const Options& o) {
   if (!o.object_args.empty()) return o;
   pg::Connection dest =
-      pg::Connection::open(o.target, {"destination", false, task::application_name(o.task), ""});
-  std::vector<std::string> stored = task::TaskStore(dest).stored_task_options(o.task);
+      pg::Connection::open(o.target, {"destination", false, store::application_name(o.task), ""});
+  std::vector<std::string> stored = store::TaskStore(dest).stored_task_options(o.task);
   if (stored.empty()) return o;
   Options with = o;
   use_stored_task_objects(with, stored);

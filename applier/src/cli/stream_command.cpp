@@ -17,7 +17,7 @@
 #include "stream/json_printer.h"
 #include "stream/record_decoder.h"
 #include "stream/relation_cache.h"
-#include "task/task_state.h"
+#include "store/task_store.h"
 
 namespace pgdts::cli {
 namespace {
@@ -61,10 +61,10 @@ void open_slot(pg::ReplicationStream& stream, const Options& o, const std::strin
 
 int run_stream(const Options& o) {
   const std::atomic<bool>& stop = install_stop_signals();
-  std::string slot = task::slot_name(o.task);
+  std::string slot = store::slot_name(o.task);
   try {
     pg::ReplicationStream stream(pg::Connection::open(
-        o.source, {"source", true, task::application_name(o.task), "-c timezone=UTC"}));
+        o.source, {"source", true, store::application_name(o.task), "-c timezone=UTC"}));
     open_slot(stream, o, slot);
     log::Event("stream_started")
         .field("slot", slot)

@@ -11,7 +11,7 @@
 
 namespace pgdts::ddl {
 
-using task::TableName;
+using model::TableName;
 namespace pb = google::protobuf;
 
 namespace {
@@ -24,7 +24,7 @@ Plan skipped(std::string reason, bool warn = false) {
   return p;
 }
 
-std::string shown(const TableName& t) { return task::display_name(t); }
+std::string shown(const TableName& t) { return model::display_name(t); }
 
 // ALTER TABLE subcommands that name a column of the table.
 bool names_a_column(pg_query::AlterTableType t) {
@@ -172,7 +172,7 @@ struct Planner::Command {
   Plan& plan;
 };
 
-Planner::Planner(const task::Selection& selection, const task::NameMap& names,
+Planner::Planner(const model::Selection& selection, const model::NameMap& names,
                  const std::set<TableName>& start_tables, DestinationLookup lookup,
                  PlannerOptions options)
     : selection_(selection),

@@ -49,7 +49,7 @@
 #include <vector>
 
 #include "pgdts.pb.h"
-#include "task/selection.h"
+#include "model/selection.h"
 
 namespace pgdts::ddl {
 
@@ -101,19 +101,19 @@ class Planner {
  public:
   // start_tables: source tables found selected at start (partitions
   // included). All three must outlive the planner.
-  Planner(const task::Selection& selection, const task::NameMap& names,
-          const std::set<task::TableName>& start_tables, DestinationLookup lookup = {},
+  Planner(const model::Selection& selection, const model::NameMap& names,
+          const std::set<model::TableName>& start_tables, DestinationLookup lookup = {},
           PlannerOptions options = {});
 
   // The stream described a source table (its RELATION record): unqualified
   // names resolve to it through the search_path.
-  void saw_table(const task::TableName& source);
+  void saw_table(const model::TableName& source);
   // Whether a table joined the task through DDL (a partition of a table in
   // it, created or attached later).
-  bool joined(const task::TableName& source) const { return joined_.count(source) > 0; }
-  bool in_task(const task::TableName& source) const;
+  bool joined(const model::TableName& source) const { return joined_.count(source) > 0; }
+  bool in_task(const model::TableName& source) const;
   // A sequence the task has: owned by a table of the task.
-  bool owns_sequence(const task::TableName& source) const;
+  bool owns_sequence(const model::TableName& source) const;
 
   // What to do with one DDL record. Throws Error when it must not be
   // replayed and must not be skipped either: its text is unknown.
@@ -139,20 +139,20 @@ class Planner {
   Outcome plan_alter_owner(Command& c);
   Outcome plan_schema_object(Command& c, const std::string& schema);
   // Whether a relation (index, sequence) belongs to the task.
-  bool index_in_task(const task::TableName& index) const;
-  bool sequence_in_task(const task::TableName& sequence) const;
+  bool index_in_task(const model::TableName& index) const;
+  bool sequence_in_task(const model::TableName& sequence) const;
   // Whether an object of another kind belongs to the task: its schema is
   // selected as a whole.
   bool schema_object_in_task(const std::string& schema) const;
 
-  const task::Selection& selection_;
-  const task::NameMap& names_;
-  const std::set<task::TableName>& start_tables_;
+  const model::Selection& selection_;
+  const model::NameMap& names_;
+  const std::set<model::TableName>& start_tables_;
   DestinationLookup lookup_;
   PlannerOptions options_;
-  std::set<task::TableName> known_;   // source tables, by what the stream said
-  std::set<task::TableName> joined_;  // partitions that joined through DDL
-  std::set<task::TableName> owned_sequences_;  // sequences owned by task tables
+  std::set<model::TableName> known_;   // source tables, by what the stream said
+  std::set<model::TableName> joined_;  // partitions that joined through DDL
+  std::set<model::TableName> owned_sequences_;  // sequences owned by task tables
 };
 
 // Components of a dotted, possibly quoted name ("public"."T" -> public, T),

@@ -10,7 +10,7 @@
 
 namespace pgdts::ddl {
 
-using task::TableName;
+using model::TableName;
 namespace pb = google::protobuf;
 
 std::vector<std::string> split_identity(const std::string& identity) {
@@ -100,7 +100,7 @@ std::vector<std::string> strings_of(const pb::RepeatedPtrField<pg_query::Node>& 
   return out;
 }
 
-Rewriter::Rewriter(const task::NameMap& names, const KnownTables& known, const pgdts::Ddl& record)
+Rewriter::Rewriter(const model::NameMap& names, const KnownTables& known, const pgdts::Ddl& record)
     : names_(names), known_(known), record_(record) {
   path_ = split_search_path(record.search_path());
   for (auto& s : path_)

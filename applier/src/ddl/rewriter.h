@@ -17,31 +17,31 @@
 
 #include "pg_query.pb.h"
 #include "pgdts.pb.h"
-#include "task/selection.h"
+#include "model/selection.h"
 
 namespace pgdts::ddl {
 
 // The tables a planner knows of, by source name (see Planner).
 struct KnownTables {
-  const std::set<task::TableName>& start;  // selected at start
-  const std::set<task::TableName>& seen;   // described by the stream
-  const std::set<task::TableName>& joined; // joined through DDL
-  bool contains(const task::TableName& t) const {
+  const std::set<model::TableName>& start;  // selected at start
+  const std::set<model::TableName>& seen;   // described by the stream
+  const std::set<model::TableName>& joined; // joined through DDL
+  bool contains(const model::TableName& t) const {
     return start.count(t) || seen.count(t) || joined.count(t);
   }
 };
 
 class Rewriter {
  public:
-  Rewriter(const task::NameMap& names, const KnownTables& known, const pgdts::Ddl& record);
+  Rewriter(const model::NameMap& names, const KnownTables& known, const pgdts::Ddl& record);
 
   // Set when a name in the tree was changed: the statement is deparsed.
   bool changed = false;
 
   // The source table (or index, sequence) a RangeVar or a qualified name
   // list stands for.
-  task::TableName resolve(const pg_query::RangeVar& rv) const;
-  task::TableName resolve(const std::vector<std::string>& comps) const;
+  model::TableName resolve(const pg_query::RangeVar& rv) const;
+  model::TableName resolve(const std::vector<std::string>& comps) const;
   // The source schema of a non-relation object named by comps (a function,
   // type, view...): its own schema part, else the schema of the object the
   // record names alike (the command's objects), else the command's main
@@ -49,27 +49,27 @@ class Rewriter {
   std::string object_schema(const std::vector<std::string>& comps) const;
 
   void set(std::string* field, const std::string& value);
-  std::string column(const task::TableName& table, const std::string& name) const;
-  void map_column(const task::TableName& table, std::string* name);
-  void map_columns(const task::TableName& table,
+  std::string column(const model::TableName& table, const std::string& name) const;
+  void map_column(const model::TableName& table, std::string* name);
+  void map_columns(const model::TableName& table,
                    google::protobuf::RepeatedPtrField<pg_query::Node>* items);
 
   // A RangeVar naming the source table t: mapped, and qualified when the
   // source's resolution is known.
-  void map_table(pg_query::RangeVar* rv, const task::TableName& t);
+  void map_table(pg_query::RangeVar* rv, const model::TableName& t);
   // A RangeVar naming an index or a sequence: its (resolved) schema is
   // mapped; its own name is kept (indexes and sequences are not renamed).
   void map_schema(pg_query::RangeVar* rv);
   // A name list of a relation (DROP TABLE's objects, OWNED BY).
   void map_table(google::protobuf::RepeatedPtrField<pg_query::Node>* comps,
-                 const task::TableName& t);
+                 const model::TableName& t);
   // A name list of another object: qualified with its mapped schema.
   void qualify(google::protobuf::RepeatedPtrField<pg_query::Node>* comps,
                const std::string& source_schema);
 
   // Maps every name below m: tables in RangeVars, schemas of qualified type
   // and function names, and, with a table, the column names of it.
-  void walk(google::protobuf::Message* m, const task::TableName* table);
+  void walk(google::protobuf::Message* m, const model::TableName* table);
   void skip_below(const google::protobuf::Message* m) { done_.insert(m); }
 
   // The source's search_path with each schema mapped, pg_temp last: what
@@ -85,7 +85,7 @@ class Rewriter {
   // the source's own resolution (resolved list, identities, known tables).
   std::string resolve_schema(const std::string& relname, bool* sure) const;
 
-  const task::NameMap& names_;
+  const model::NameMap& names_;
   const KnownTables& known_;
   const pgdts::Ddl& record_;
   std::vector<std::string> path_;

@@ -17,6 +17,8 @@
 #include "logging/log.h"
 #include "pg/copy.h"
 #include "pg/literals.h"
+#include "pg/transaction.h"
+#include "store/table_sync.h"
 #include "rights/run_as.h"
 #include "rights/table_rights.h"
 
@@ -45,7 +47,7 @@ constexpr auto kCancelAfter = 3s;
 
 constexpr const char* kTempTable = "pgdts_full_sync_rows";
 
-std::string qualified(const pg::Connection& conn, const task::TableName& t) {
+std::string qualified(const pg::Connection& conn, const model::TableName& t) {
   return conn.identifier(t.schema) + "." + conn.identifier(t.name);
 }
 
@@ -142,8 +144,8 @@ void Run::empty_table(pg::Connection& ctl, const CopyJob& job) {
     ctl.exec("TRUNCATE ONLY " + target);
     ctl.exec("RELEASE SAVEPOINT pgdts_empty");
     log::Event("table_emptied_for_recopy")
-        .field("table", task::display_name(job.source))
-        .field("dest_table", task::display_name(job.dest))
+        .field("table", model::display_name(job.source))
+        .field("dest_table", model::display_name(job.dest))
         .field("method", "truncate")
         .info();
     return;
@@ -162,8 +164,8 @@ void Run::empty_table(pg::Connection& ctl, const CopyJob& job) {
   }
   ctl.exec("DELETE FROM ONLY " + target);
   log::Event("table_emptied_for_recopy")
-      .field("table", task::display_name(job.source))
-      .field("dest_table", task::display_name(job.dest))
+      .field("table", model::display_name(job.source))
+      .field("dest_table", model::display_name(job.dest))
       .field("method", "delete")
       .info();
 }
@@ -173,7 +175,7 @@ void Run::empty_table(pg::Connection& ctl, const CopyJob& job) {
 // The destination tables whose owner is a superuser: whatever their writes
 // run, it runs with a superuser's rights anyway, so their code is not
 // looked at (one query for all, instead of one per table).
-std::set<task::TableName> owned_by_superusers(pg::Connection& ctl,
+std::set<model::TableName> owned_by_superusers(pg::Connection& ctl,
                                               const std::vector<const CopyJob*>& jobs) {
   std::vector<std::string> schemas, names;
   for (const CopyJob* job : jobs) {
@@ -187,30 +189,30 @@ std::set<task::TableName> owned_by_superusers(pg::Connection& ctl,
       " JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = x.t"
       " JOIN pg_catalog.pg_roles o ON o.oid = c.relowner WHERE o.rolsuper",
       {schema_array.c_str(), name_array.c_str()});
-  std::set<task::TableName> out;
+  std::set<model::TableName> out;
   for (int i = 0; i < r.rows(); ++i) out.insert({std::string(r.value(i, 0)), std::string(r.value(i, 1))});
   return out;
 }
 
 void Run::prepare(pg::Connection& ctl) {
-  ensure_table_sync(ctl);
-  std::map<task::TableName, TableSyncRow> known;
-  for (TableSyncRow& row : load_table_sync(ctl, cfg_.task)) known.emplace(row.source, std::move(row));
+  store::ensure_table_sync(ctl);
+  std::map<model::TableName, store::TableSyncRow> known;
+  for (store::TableSyncRow& row : store::load_table_sync(ctl, cfg_.task)) known.emplace(row.source, std::move(row));
 
   std::vector<const CopyJob*> todo;
   std::vector<PlanInput> inputs;
   for (const CopyJob& job : jobs_) {
     if (job.source_columns.size() != job.dest_columns.size() || job.source_columns.empty())
-      throw Error("full sync of " + task::display_name(job.source) +
+      throw Error("full sync of " + model::display_name(job.source) +
                   ": source and destination column lists differ in length or are empty");
     auto it = known.find(job.source);
     if (it != known.end() && it->second.state == "copied") {
-      TableProgress& p = board_.add(task::display_name(job.source), it->second.rows_copied,
+      TableProgress& p = board_.add(model::display_name(job.source), it->second.rows_copied,
                                     it->second.bytes_copied, it->second.chunks_total);
       board_.finish(p, TableState::skipped);
       log::Event("table_skipped_already_copied")
           .field("task", cfg_.task)
-          .field("table", task::display_name(job.source))
+          .field("table", model::display_name(job.source))
           .field("rows", it->second.rows_copied)
           .field("bytes", it->second.bytes_copied)
           .field("sync_lsn", it->second.sync_lsn ? pg::format_lsn(*it->second.sync_lsn) : "")
@@ -233,54 +235,31 @@ void Run::prepare(pg::Connection& ctl) {
 
   tables_.resize(todo.size());
   for (const Chunk& c : planned) tables_[c.table].chunks_total = c.count;
-  std::set<task::TableName> superuser_owned = owned_by_superusers(ctl, todo);
+  std::set<model::TableName> superuser_owned = owned_by_superusers(ctl, todo);
   for (std::size_t i = 0; i < todo.size(); ++i) {
     const CopyJob& job = *todo[i];
     TableWork& t = tables_[i];
     t.job = &job;
-    t.progress = &board_.add(task::display_name(job.source), job.rows_estimate,
+    t.progress = &board_.add(model::display_name(job.source), job.rows_estimate,
                              job.bytes_estimate, t.chunks_total);
     if (!superuser_owned.count(job.dest)) learn_rights(ctl, t);
 
     auto it = known.find(job.source);
     bool partly = it != known.end() && it->second.chunks_done > 0;
-    ctl.exec("BEGIN");
-    try {
-      if (cfg_.empty_first || (partly && !cfg_.keep_existing_rows)) {
-        empty_table(ctl, job);
-      } else if (partly) {
-        // Only if an earlier run copied this table without --conflict
-        // ignore: its committed rows stay, and clash with nothing new.
-        log::Event("table_partly_copied_kept")
-            .field("table", task::display_name(job.source))
-            .field("chunks_done", it->second.chunks_done)
-            .warn();
-      }
-      std::string rows_est = std::to_string(job.rows_estimate);
-      std::string bytes_est = std::to_string(job.bytes_estimate);
-      std::string chunks = std::to_string(t.chunks_total);
-      ctl.exec(
-          "INSERT INTO pgdts.table_sync AS s (task, source_schema, source_table, dest_schema,"
-          "  dest_table, state, rows_estimate, bytes_estimate, chunks_total, chunks_done,"
-          "  updated_at) "
-          "VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, 0, now()) "
-          "ON CONFLICT (task, source_schema, source_table) DO UPDATE SET"
-          "  dest_schema = excluded.dest_schema, dest_table = excluded.dest_table,"
-          "  state = 'pending', sync_lsn = NULL, rows_copied = 0, bytes_copied = 0,"
-          "  rows_estimate = excluded.rows_estimate, bytes_estimate = excluded.bytes_estimate,"
-          "  chunks_total = excluded.chunks_total, chunks_done = 0, started_at = NULL,"
-          "  finished_at = NULL, updated_at = now()",
-          {cfg_.task.c_str(), job.source.schema.c_str(), job.source.name.c_str(),
-           job.dest.schema.c_str(), job.dest.name.c_str(), rows_est.c_str(), bytes_est.c_str(),
-           chunks.c_str()});
-      ctl.exec("COMMIT");
-    } catch (...) {
-      try {
-        ctl.exec("ROLLBACK");
-      } catch (const std::exception&) {
-      }
-      throw;
+    pg::Transaction txn(ctl);
+    if (cfg_.empty_first || (partly && !cfg_.keep_existing_rows)) {
+      empty_table(ctl, job);
+    } else if (partly) {
+      // Only if an earlier run copied this table without --conflict
+      // ignore: its committed rows stay, and clash with nothing new.
+      log::Event("table_partly_copied_kept")
+          .field("table", model::display_name(job.source))
+          .field("chunks_done", it->second.chunks_done)
+          .warn();
     }
+    store::plan_table_copy(ctl, cfg_.task, job.source, job.dest, job.rows_estimate,
+                           job.bytes_estimate, t.chunks_total);
+    txn.commit();
   }
   queue_ = std::move(planned);
 }
@@ -298,7 +277,7 @@ void Run::learn_rights(pg::Connection& ctl, TableWork& t) {
   t.owner = rights::read_role(ctl, r.owner);
   rights::provide_run_as(ctl, *t.owner);
   log::Event("table_runs_code")
-      .field("table", task::display_name(job.dest))
+      .field("table", model::display_name(job.dest))
       .field("owner", r.owner)
       .field("code", r.code)
       .field("effect", "full sync stages its rows and inserts them through pgdts.run_as_<owner>")
@@ -327,7 +306,7 @@ void Run::worker() {
     register_cancel(src);
     src.exec("SET client_encoding = " + src.literal(encoding_));
     wait_for(throttle_->take_query());
-    src.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    pg::Transaction snapshot(src, pg::kBeginSnapshot);
     try {
       src.exec("SET TRANSACTION SNAPSHOT " + src.literal(cfg_.snapshot));
     } catch (const pg::SqlError& e) {
@@ -353,7 +332,7 @@ void Run::worker() {
       if (i >= queue_.size()) break;
       if (!copy_chunk(src, dest, queue_[i])) break;
     }
-    if (!halted()) src.exec("COMMIT");
+    if (!halted()) snapshot.commit();
   } catch (...) {
     // After a stop request, an error is the stop's doing (a cancelled
     // statement) or no longer matters: the run ends either way.
@@ -367,10 +346,10 @@ void Run::worker() {
 bool Run::copy_chunk(pg::Connection& src, pg::Connection& dest, const Chunk& chunk) {
   auto context = [&] {
     const CopyJob& job = *tables_[chunk.table].job;
-    std::string c = "full sync of " + task::display_name(job.source);
+    std::string c = "full sync of " + model::display_name(job.source);
     if (!chunk.whole())
       c += " (range " + std::to_string(chunk.index + 1) + "/" + std::to_string(chunk.count) + ")";
-    if (job.dest != job.source) c += " into " + task::display_name(job.dest);
+    if (job.dest != job.source) c += " into " + model::display_name(job.dest);
     return c + ": ";
   };
   try {
@@ -388,13 +367,7 @@ bool Run::copy_chunk_unnamed(pg::Connection& src, pg::Connection& dest, const Ch
   TableWork& t = tables_[chunk.table];
   const CopyJob& job = *t.job;
   if (board_.start(*t.progress)) {
-    // Tells pgdts status that the copy runs (rows_copied stays what is
-    // committed; a pending or copying table is recopied whole on resume).
-    dest.exec(
-        "UPDATE pgdts.table_sync SET state = 'copying', started_at = coalesce(started_at, now()),"
-        "  updated_at = now() "
-        "WHERE task = $1 AND source_schema = $2 AND source_table = $3 AND state = 'pending'",
-        {cfg_.task.c_str(), job.source.schema.c_str(), job.source.name.c_str()});
+    store::mark_copying(dest, cfg_.task, job.source);  // for pgdts status
   }
 
   std::string source_table = qualified(src, job.source);
@@ -409,7 +382,7 @@ bool Run::copy_chunk_unnamed(pg::Connection& src, pg::Connection& dest, const Ch
   std::string dest_table = qualified(dest, job.dest);
   std::string dest_columns = column_list(dest, job.dest_columns);
 
-  dest.exec("BEGIN");
+  pg::Transaction txn(dest);
   std::string into = dest_table;
   if (cfg_.keep_existing_rows || t.owner) {
     dest.exec(std::string("CREATE TEMP TABLE ") + kTempTable + " ON COMMIT DROP AS SELECT " +
@@ -422,7 +395,7 @@ bool Run::copy_chunk_unnamed(pg::Connection& src, pg::Connection& dest, const Ch
     wait_for(throttle_->take_query());
     if (halted()) {
       in.abandon("pgdts full sync stopped");
-      dest.exec("ROLLBACK");
+      txn.rollback();
       return false;
     }
     pg::CopyOut out(src, read_sql);
@@ -449,7 +422,7 @@ bool Run::copy_chunk_unnamed(pg::Connection& src, pg::Connection& dest, const Ch
           in.abandon("pgdts full sync stopped");
           t.progress->rows.fetch_sub(rows, std::memory_order_relaxed);
           t.progress->bytes.fetch_sub(bytes, std::memory_order_relaxed);
-          dest.exec("ROLLBACK");
+          txn.rollback();
           return false;
         }
       }
@@ -468,34 +441,19 @@ bool Run::copy_chunk_unnamed(pg::Connection& src, pg::Connection& dest, const Ch
     inserted = std::stoll(std::string(r.value(0, 0)));
   }
 
-  std::string rows_text = std::to_string(rows), bytes_text = std::to_string(bytes);
-  std::string lsn_text = pg::format_lsn(cfg_.snapshot_lsn);
-  pg::Result r = dest.exec(
-      "UPDATE pgdts.table_sync SET"
-      "  chunks_done = chunks_done + 1,"
-      "  rows_copied = rows_copied + $4, bytes_copied = bytes_copied + $5,"
-      "  state = CASE WHEN chunks_done + 1 >= chunks_total THEN 'copied' ELSE 'copying' END,"
-      "  sync_lsn = CASE WHEN chunks_done + 1 >= chunks_total THEN $6::pg_lsn END,"
-      "  started_at = coalesce(started_at, now()),"
-      "  finished_at = CASE WHEN chunks_done + 1 >= chunks_total THEN clock_timestamp() END,"
-      "  updated_at = clock_timestamp() "
-      "WHERE task = $1 AND source_schema = $2 AND source_table = $3 "
-      "RETURNING state, rows_copied, bytes_copied,"
-      "  extract(epoch FROM clock_timestamp() - started_at)::float8",
-      {cfg_.task.c_str(), job.source.schema.c_str(), job.source.name.c_str(), rows_text.c_str(),
-       bytes_text.c_str(), lsn_text.c_str()});
-  if (r.rows() != 1)
-    throw Error("destination: the full sync progress row of " + task::display_name(job.source) +
-                " in pgdts.table_sync vanished (was the task released meanwhile?)");
-  bool copied = r.value(0, 0) == "copied";
-  std::string total_rows(r.value(0, 1)), total_bytes(r.value(0, 2)), seconds(r.value(0, 3));
-  dest.exec("COMMIT");
+  store::ChunkRecorded recorded =
+      store::record_chunk(dest, cfg_.task, job.source, rows, bytes, cfg_.snapshot_lsn);
+  bool copied = recorded.copied;
+  const std::string& total_rows = recorded.rows_copied;
+  const std::string& total_bytes = recorded.bytes_copied;
+  const std::string& seconds = recorded.seconds;
+  txn.commit();
   chunks_committed_.fetch_add(1);
   t.progress->chunks_done.fetch_add(1);
 
   if (!chunk.whole())
     log::Event("chunk_copied")
-        .field("table", task::display_name(job.source))
+        .field("table", model::display_name(job.source))
         .field("chunk", std::to_string(chunk.index + 1) + "/" + std::to_string(chunk.count))
         .field("rows", rows)
         .field("bytes", bytes)
@@ -504,15 +462,15 @@ bool Run::copy_chunk_unnamed(pg::Connection& src, pg::Connection& dest, const Ch
     board_.finish(*t.progress, TableState::copied);
     log::Event event("table_copied");
     event.field("task", cfg_.task)
-        .field("table", task::display_name(job.source))
-        .field("dest_table", task::display_name(job.dest))
+        .field("table", model::display_name(job.source))
+        .field("dest_table", model::display_name(job.dest))
         .field("rows", total_rows)
         .field("bytes", total_bytes)
         .field("chunks", chunk.count)
         .field("seconds", seconds.substr(0, seconds.find('.') == std::string::npos
                                                 ? seconds.size()
                                                 : seconds.find('.') + 3))
-        .field("sync_lsn", lsn_text);
+        .field("sync_lsn", pg::format_lsn(cfg_.snapshot_lsn));
     if (cfg_.keep_existing_rows)
       event.field("inserted", inserted).field("kept_existing", rows - inserted);
     event.info();

@@ -23,17 +23,17 @@
 
 #include "fullsync/plan.h"
 #include "fullsync/progress.h"
-#include "fullsync/table_sync.h"
+#include "store/table_sync.h"
 #include "fullsync/throttle.h"
 #include "pg/conninfo.h"
 #include "pg/connection.h"
 #include "pg/lsn.h"
-#include "task/selection.h"
+#include "model/selection.h"
 
 namespace pgdts::fullsync {
 
 struct CopyJob {
-  task::TableName source, dest;
+  model::TableName source, dest;
   // Same length, in the same order: source_columns[i] goes into dest_columns[i].
   std::vector<std::string> source_columns, dest_columns;
   // pages: pg_relation_size / block size (not relpages, which may be stale);

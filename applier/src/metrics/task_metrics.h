@@ -40,7 +40,7 @@ struct TableCounts {
 };
 
 // Throttle limits in force (unset: unlimited). Whoever changes them at run
-// time calls TaskMetrics::set_limits with the new ones (cli/live_settings.h
+// time calls TaskMetrics::set_limits with the new ones (sync/live_settings.h
 // on SIGHUP); a limit lifted then reads +Inf.
 struct ThrottleLimits {
   std::optional<double> full_qps, full_rps, full_mbps, incr_rps, incr_mbps;

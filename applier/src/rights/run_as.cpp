@@ -2,6 +2,7 @@
 
 #include "logging/log.h"
 #include "pg/literals.h"
+#include "pg/transaction.h"
 
 namespace pgdts::rights {
 
@@ -19,17 +20,9 @@ RoleFacts read_role(pg::Connection& conn, const std::string& name) {
 }
 
 void provide_run_as(pg::Connection& conn, const RoleFacts& role) {
-  conn.exec("BEGIN");
-  try {
-    for (const auto& sql : run_as_definition(role)) conn.exec(sql);
-    conn.exec("COMMIT");
-  } catch (...) {
-    try {
-      conn.exec("ROLLBACK");
-    } catch (const std::exception&) {
-    }
-    throw;
-  }
+  pg::Transaction txn(conn);
+  for (const auto& sql : run_as_definition(role)) conn.exec(sql);
+  txn.commit();
   log::Event("run_as_ready")
       .field("role", role.name)
       .field("function", run_as_function(role))

@@ -6,6 +6,7 @@
 #include "error.h"
 #include "logging/log.h"
 #include "pg/connection.h"
+#include "pg/transaction.h"
 #include "pg/literals.h"
 #include "schema/ddl.h"
 #include "schema/schema_sync.h"
@@ -14,7 +15,7 @@
 namespace pgdts::schema {
 namespace {
 
-using task::TableName;
+using model::TableName;
 
 Quoting quoting_of(pg::Connection& conn) {
   return {[&conn](std::string_view s) { return conn.identifier(s); },
@@ -40,17 +41,9 @@ void run_all(pg::Connection& dest, const std::vector<std::string>& sqls, const s
     for (const auto& s : sqls) run(dest, s, what);
     return;
   }
-  dest.exec("BEGIN");
-  try {
-    for (const auto& s : sqls) run(dest, s, what);
-    dest.exec("COMMIT");
-  } catch (...) {
-    try {
-      if (dest.is_healthy()) dest.exec("ROLLBACK");
-    } catch (...) {
-    }
-    throw;
-  }
+  pg::Transaction txn(dest);
+  for (const auto& s : sqls) run(dest, s, what);
+  txn.commit();
 }
 
 bool relation_exists(pg::Connection& dest, const std::string& qualified) {
@@ -88,7 +81,7 @@ std::string kind_name(char kind) {
 }  // namespace
 
 std::vector<TableName> existing_tables(pg::Connection& dest, const SourceSchema& schema,
-                                       const task::NameMap& map) {
+                                       const model::NameMap& map) {
   DdlWriter w(schema, map, quoting_of(dest));
   std::vector<TableName> out;
   if (schema.tables.empty()) return out;
@@ -110,7 +103,7 @@ namespace {
 // pgdts neither created them nor changes their owner (public, or a schema
 // made by hand before the task).
 std::set<std::string> existing_schemas(pg::Connection& dest, const SourceSchema& schema,
-                                       const task::NameMap& map) {
+                                       const model::NameMap& map) {
   std::vector<std::string> mapped;
   for (const auto& s : schema.schemas) mapped.push_back(map.schema(s));
   std::string list = pg::text_array(mapped);
@@ -123,7 +116,7 @@ std::set<std::string> existing_schemas(pg::Connection& dest, const SourceSchema&
 
 // The roles that are to own what create_pre_data creates (an owner of a
 // schema the destination has is not needed there).
-std::set<std::string> owning_roles(const SourceSchema& schema, const task::NameMap& map,
+std::set<std::string> owning_roles(const SourceSchema& schema, const model::NameMap& map,
                                    const Ownership& ownership, const std::set<std::string>& existing) {
   std::set<std::string> out;
   auto add = [&](const std::string& source_owner) {
@@ -163,7 +156,7 @@ std::set<std::string> destination_roles(pg::Connection& dest, const std::set<std
 
 // The policy with the destination's roles; throws, before anything is
 // created, when a role that is to own an object is not one of them.
-AccessPolicy access_policy(pg::Connection& dest, const SourceSchema& schema, const task::NameMap& map,
+AccessPolicy access_policy(pg::Connection& dest, const SourceSchema& schema, const model::NameMap& map,
                            const Ownership& ownership, const std::set<std::string>& existing) {
   std::set<std::string> owners = owning_roles(schema, map, ownership, existing);
   std::set<std::string> wanted = grantees(schema, ownership);
@@ -198,7 +191,7 @@ void log_skipped_grants(const std::vector<SkippedGrant>& skipped) {
 
 }  // namespace
 
-void create_pre_data(pg::Connection& dest, const SourceSchema& schema, const task::NameMap& map,
+void create_pre_data(pg::Connection& dest, const SourceSchema& schema, const model::NameMap& map,
                      const Ownership& ownership) {
   check_column_collisions(schema, map);
   std::set<std::string> existing = existing_schemas(dest, schema, map);
@@ -236,7 +229,7 @@ void create_pre_data(pg::Connection& dest, const SourceSchema& schema, const tas
   for (const auto& t : schema.tables) {
     std::string name = w.qualified_table(t.name);
     if (relation_exists(dest, name)) {
-      log::Event("schema_exists").field("table", task::display_name(map.table(t.name))).debug();
+      log::Event("schema_exists").field("table", model::display_name(map.table(t.name))).debug();
       continue;
     }
     path.set(w.search_path(t.name.schema));
@@ -244,22 +237,22 @@ void create_pre_data(pg::Connection& dest, const SourceSchema& schema, const tas
     for (auto& s : w.owned_by(t)) sqls.push_back(std::move(s));
     // Last: the owner change carries the sequences linked above along.
     for (auto& s : w.table_access(t, policy, &skipped)) sqls.push_back(std::move(s));
-    run_all(dest, sqls, "table " + task::display_name(map.table(t.name)));
+    run_all(dest, sqls, "table " + model::display_name(map.table(t.name)));
     std::size_t checks = 0;
     for (const auto& k : t.constraints) checks += k.type == 'c';
     log::Event e("schema_created");
     e.field("kind", t.relkind == 'p' ? "partitioned_table" : "table")
-        .field("table", task::display_name(map.table(t.name)))
+        .field("table", model::display_name(map.table(t.name)))
         .field("columns", t.columns.size())
         .field("checks", checks);
-    if (t.partition_parent) e.field("partition_of", task::display_name(map.table(*t.partition_parent)));
+    if (t.partition_parent) e.field("partition_of", model::display_name(map.table(*t.partition_parent)));
     e.info();
   }
   log_skipped_grants(skipped);
 }
 
 std::vector<DeferredForeignKey> create_post_data(pg::Connection& dest, const SourceSchema& schema,
-                                                 const task::NameMap& map, bool defer_fk_validation) {
+                                                 const model::NameMap& map, bool defer_fk_validation) {
   DdlWriter w(schema, map, quoting_of(dest));
   SearchPath path(dest);
   std::vector<DeferredForeignKey> deferred;
@@ -267,7 +260,7 @@ std::vector<DeferredForeignKey> create_post_data(pg::Connection& dest, const Sou
   auto apply = [&](const Table& t, const std::vector<Statement>& stmts, std::size_t& constraints,
                    std::size_t& indexes) {
     std::string name = w.qualified_table(t.name);
-    std::string display = task::display_name(map.table(t.name));
+    std::string display = model::display_name(map.table(t.name));
     for (const auto& s : stmts) {
       bool defer = defer_fk_validation && s.kind == Statement::Kind::foreign_key &&
                    !s.sql.ends_with(" NOT VALID");
@@ -296,7 +289,7 @@ std::vector<DeferredForeignKey> create_post_data(pg::Connection& dest, const Sou
     if (constraints || indexes)
       log::Event("schema_created")
           .field("kind", "keys_and_indexes")
-          .field("table", task::display_name(map.table(t.name)))
+          .field("table", model::display_name(map.table(t.name)))
           .field("constraints", constraints)
           .field("indexes", indexes)
           .info();
@@ -309,15 +302,15 @@ std::vector<DeferredForeignKey> create_post_data(pg::Connection& dest, const Sou
     for (const auto& [fk, ref] : skipped)
       log::Event("schema_skipped")
           .field("kind", "foreign_key")
-          .field("table", task::display_name(map.table(t.name)))
+          .field("table", model::display_name(map.table(t.name)))
           .field("constraint", fk)
-          .field("references", task::display_name(ref))
+          .field("references", model::display_name(ref))
           .field("reason", "the referenced table is not part of the task")
           .warn();
     if (constraints)
       log::Event("schema_created")
           .field("kind", "foreign_keys")
-          .field("table", task::display_name(map.table(t.name)))
+          .field("table", model::display_name(map.table(t.name)))
           .field("constraints", constraints)
           .info();
   }
@@ -327,20 +320,20 @@ std::vector<DeferredForeignKey> create_post_data(pg::Connection& dest, const Sou
     for (const auto& r : w.column_renames(t)) {
       if (!column_exists(dest, name, r.from)) continue;  // renamed by an earlier run
       run(dest, w.rename_column(t, r), "column rename " + r.from + " -> " + r.to + " of table " +
-                                           task::display_name(map.table(t.name)));
+                                           model::display_name(map.table(t.name)));
       ++renamed;
     }
     if (renamed)
       log::Event("schema_created")
           .field("kind", "column_renames")
-          .field("table", task::display_name(map.table(t.name)))
+          .field("table", model::display_name(map.table(t.name)))
           .field("columns", renamed)
           .info();
   }
   return deferred;
 }
 
-std::vector<SequencePair> task_sequences(const SourceSchema& schema, const task::NameMap& map) {
+std::vector<SequencePair> task_sequences(const SourceSchema& schema, const model::NameMap& map) {
   std::vector<SequencePair> out;
   out.reserve(schema.sequences.size());
   for (const auto& s : schema.sequences) out.push_back({s.name, {map.schema(s.name.schema), s.name.name}});
@@ -440,7 +433,7 @@ std::vector<SequenceMove> advance_sequences(pg::Connection& source, pg::Connecti
     SequenceMove& m = moves[present[k]];
     m.before = m.after = dst[k];
     std::optional<SequenceValue> target = sequence_target(
-        m.before, m.source, bounds[present[k]], margin, task::display_name(m.sequence.dest));
+        m.before, m.source, bounds[present[k]], margin, model::display_name(m.sequence.dest));
     if (!target) continue;
     m.after = *target;
     m.changed = true;
@@ -462,11 +455,11 @@ std::vector<SequenceMove> advance_sequences(pg::Connection& source, pg::Connecti
 }
 
 void sync_sequences(pg::Connection& source, pg::Connection& dest, const SourceSchema& schema,
-                    const task::NameMap& map) {
+                    const model::NameMap& map) {
   std::vector<SequenceMove> moves = advance_sequences(source, dest, task_sequences(schema, map), 0);
   std::size_t changed = 0;
   for (const auto& m : moves) {
-    std::string name = task::display_name(m.sequence.dest);
+    std::string name = model::display_name(m.sequence.dest);
     if (!m.found) {
       log::Event("schema_skipped")
           .field("kind", "sequence")

@@ -15,6 +15,7 @@
 
 #include "error.h"
 #include "pg/connection.h"
+#include "pg/transaction.h"
 #include "schema/ddl.h"
 #include "schema/schema_sync.h"
 #include "schema/search_path.h"
@@ -23,7 +24,7 @@
 namespace pgdts::schema {
 namespace {
 
-using task::TableName;
+using model::TableName;
 
 // A user schema: not a system one, not pgdts' own. `n` is pg_namespace.
 constexpr const char* kUserSchema =
@@ -82,7 +83,7 @@ struct PendingType {
 
 class Reader {
  public:
-  Reader(pg::Connection& conn, const task::Selection& selection)
+  Reader(pg::Connection& conn, const model::Selection& selection)
       : conn_(conn), selection_(selection), path_(conn) {}
 
   SourceSchema read() {
@@ -329,7 +330,7 @@ class Reader {
       auto on = def.find(" ON ");
       auto at = def.find(marker, on == std::string::npos ? 0 : on);
       if (at == std::string::npos)
-        throw Error("index " + i.name + " of table " + task::display_name(t->name) +
+        throw Error("index " + i.name + " of table " + model::display_name(t->name) +
                     ": cannot read its definition \"" + def + "\"");
       i.method_and_keys = def.substr(at + 7);
       t->indexes.push_back(std::move(i));
@@ -619,7 +620,7 @@ class Reader {
   };
 
   pg::Connection& conn_;
-  const task::Selection& selection_;
+  const model::Selection& selection_;
   SearchPath path_;
   SourceSchema out_;
   std::map<std::uint32_t, std::size_t> index_;
@@ -634,8 +635,17 @@ class Reader {
 
 }  // namespace
 
-SourceSchema read_source_schema(pg::Connection& source, const task::Selection& selection) {
+SourceSchema read_source_schema(pg::Connection& source, const model::Selection& selection) {
   return Reader(source, selection).read();
+}
+
+SourceSchema read_schema_in_snapshot(pg::Connection& conn, const model::Selection& selection,
+                                     const std::string& snapshot) {
+  pg::Transaction txn(conn, pg::kBeginSnapshot);
+  if (!snapshot.empty()) conn.exec("SET TRANSACTION SNAPSHOT " + conn.literal(snapshot));
+  SourceSchema schema = read_source_schema(conn, selection);
+  txn.commit();
+  return schema;
 }
 
 }  // namespace pgdts::schema

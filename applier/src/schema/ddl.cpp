@@ -43,18 +43,18 @@ bool known_privilege(std::string_view p) {
 
 }  // namespace
 
-const Table* SourceSchema::find(const task::TableName& name) const {
+const Table* SourceSchema::find(const model::TableName& name) const {
   for (const auto& t : tables)
     if (t.name == name) return &t;
   return nullptr;
 }
 
-std::string DdlWriter::qualified_table(const task::TableName& source) const {
-  task::TableName m = map_.table(source);
+std::string DdlWriter::qualified_table(const model::TableName& source) const {
+  model::TableName m = map_.table(source);
   return q_.identifier(m.schema) + "." + q_.identifier(m.name);
 }
 
-std::string DdlWriter::qualified_in_mapped_schema(const task::TableName& source) const {
+std::string DdlWriter::qualified_in_mapped_schema(const model::TableName& source) const {
   return q_.identifier(map_.schema(source.schema)) + "." + q_.identifier(source.name);
 }
 
@@ -290,7 +290,7 @@ std::vector<Statement> DdlWriter::keys_and_indexes(const Table& table) const {
 }
 
 std::vector<Statement> DdlWriter::foreign_keys(
-    const Table& table, std::vector<std::pair<std::string, task::TableName>>* skipped) const {
+    const Table& table, std::vector<std::pair<std::string, model::TableName>>* skipped) const {
   std::vector<Statement> out;
   for (const auto& k : table.constraints) {
     if (k.type != 'f') continue;
@@ -322,7 +322,7 @@ std::vector<DdlWriter::Rename> DdlWriter::column_renames(const Table& table) con
     std::string to = map_.column(table.name, c.name);
     auto [it, fresh] = target_of.emplace(to, c.name);
     if (!fresh)
-      throw Error("table " + task::display_name(table.name) + ": columns \"" + it->second + "\" and \"" +
+      throw Error("table " + model::display_name(table.name) + ": columns \"" + it->second + "\" and \"" +
                   c.name + "\" would both be called \"" + to +
                   "\" on the destination; change the --map/--case rules");
     sources.insert(c.name);
@@ -347,7 +347,7 @@ std::string DdlWriter::rename_column(const Table& table, const Rename& r) const 
          q_.identifier(r.to);
 }
 
-void check_column_collisions(const SourceSchema& schema, const task::NameMap& map) {
+void check_column_collisions(const SourceSchema& schema, const model::NameMap& map) {
   Quoting q{[](std::string_view s) { return std::string(s); }, [](std::string_view s) { return std::string(s); }};
   DdlWriter w(schema, map, q);
   for (const auto& t : schema.tables) w.column_renames(t);

@@ -42,13 +42,13 @@ struct SkippedGrant {
 
 class DdlWriter {
  public:
-  DdlWriter(const SourceSchema& schema, const task::NameMap& map, Quoting q)
+  DdlWriter(const SourceSchema& schema, const model::NameMap& map, Quoting q)
       : schema_(schema), map_(map), q_(std::move(q)) {}
 
   // "schema"."name" with the schema mapped and the name as is (types,
   // sequences) or mapped (tables).
-  std::string qualified_table(const task::TableName& source) const;
-  std::string qualified_in_mapped_schema(const task::TableName& source) const;
+  std::string qualified_table(const model::TableName& source) const;
+  std::string qualified_in_mapped_schema(const model::TableName& source) const;
   std::string type_sql(const TypeUse& type) const;
 
   std::string create_schema(const std::string& source_schema) const;
@@ -80,7 +80,7 @@ class DdlWriter {
   // The FKs of a table; those referencing tables outside the task are returned
   // in skipped (constraint name, referenced table) instead.
   std::vector<Statement> foreign_keys(const Table& table,
-                                      std::vector<std::pair<std::string, task::TableName>>* skipped) const;
+                                      std::vector<std::pair<std::string, model::TableName>>* skipped) const;
 
   // ALTER TABLE ... RENAME COLUMN statements (source name -> mapped name), in
   // an order that never collides (through temporary names when the mapping
@@ -106,7 +106,7 @@ class DdlWriter {
                                   const AccessPolicy& policy, std::vector<SkippedGrant>* skipped) const;
 
   const SourceSchema& schema_;
-  task::NameMap map_;
+  model::NameMap map_;
   Quoting q_;
 };
 
@@ -116,6 +116,6 @@ std::vector<std::string> expression_path(const std::vector<std::string>& path_sc
                                          const std::string& own);
 
 // Throws pgdts::Error when a mapping makes two columns of one table collide.
-void check_column_collisions(const SourceSchema& schema, const task::NameMap& map);
+void check_column_collisions(const SourceSchema& schema, const model::NameMap& map);
 
 }  // namespace pgdts::schema

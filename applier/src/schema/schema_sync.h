@@ -7,7 +7,7 @@
 //                 sequence values
 //
 // Names: schemas, tables and the schemas of copied types are written mapped
-// (task::NameMap). Columns are created with their *source* names and renamed
+// (model::NameMap). Columns are created with their *source* names and renamed
 // to their mapped names as the very last step of create_post_data, so that
 // every expression that refers to them (CHECK, generated columns, partition
 // keys, index expressions and predicates) is rewritten by PostgreSQL itself.
@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "rights/ownership.h"
-#include "task/selection.h"
+#include "model/selection.h"
 
 namespace pgdts::pg {
 class Connection;
@@ -40,7 +40,7 @@ struct TypeUse {
                     // outside pg_catalog is schema-qualified
   // Set when the type (or the element type of an array) is a user type that
   // the task copies: it is then written with its mapped schema.
-  std::optional<task::TableName> user_type;
+  std::optional<model::TableName> user_type;
   bool array = false;  // the column is an array of user_type
 };
 
@@ -69,9 +69,9 @@ struct Column {
   std::optional<std::string> collation;  // qualified, only when not the type's default
   bool not_null = false;
   std::optional<std::string> default_expr;     // pg_get_expr; the generation expression when generated
-  std::optional<task::TableName> default_sequence;  // default is nextval() of this sequence
+  std::optional<model::TableName> default_sequence;  // default is nextval() of this sequence
   char identity = '\0';                        // 'a' ALWAYS, 'd' BY DEFAULT
-  std::optional<task::TableName> identity_sequence;
+  std::optional<model::TableName> identity_sequence;
 };
 
 // PRIMARY KEY, UNIQUE, EXCLUDE, CHECK or FOREIGN KEY.
@@ -81,7 +81,7 @@ struct Constraint {
   std::string definition;  // pg_get_constraintdef (p u x c); FKs are rebuilt from the fields below
   // Foreign keys:
   std::vector<std::string> columns;
-  task::TableName referenced;
+  model::TableName referenced;
   std::vector<std::string> referenced_columns;
   char on_update = 'a', on_delete = 'a', match = 's';
   bool deferrable = false, deferred = false, validated = true;
@@ -94,11 +94,11 @@ struct Index {
 };
 
 struct Table {
-  task::TableName name;  // source name
+  model::TableName name;  // source name
   std::uint32_t oid = 0;
   char relkind = 'r';  // 'r' ordinary (also a leaf partition) or 'p' partitioned
   // Set when the table is a partition and its parent is part of the task.
-  std::optional<task::TableName> partition_parent;
+  std::optional<model::TableName> partition_parent;
   std::vector<Column> columns;  // in attnum order, dropped columns left out
   std::int64_t pages = 0;          // relpages, for chunking
   std::int64_t rows_estimate = 0;  // reltuples (0 when unknown)
@@ -118,13 +118,13 @@ struct Table {
 };
 
 struct Sequence {
-  task::TableName name;
+  model::TableName name;
   std::uint32_t oid = 0;
   std::string type_sql = "bigint";
   std::int64_t start = 1, increment = 1, min = 1, max = 0, cache = 1;
   bool cycle = false;
   // OWNED BY (serial) or identity of a selected table's column.
-  std::optional<task::TableName> owner_table;
+  std::optional<model::TableName> owner_table;
   std::string owner_column;
   bool identity = false;  // created by its identity column, not on its own
   // An owned or identity sequence follows its table's owner; its grants are
@@ -133,7 +133,7 @@ struct Sequence {
 };
 
 struct UserType {
-  task::TableName name;
+  model::TableName name;
   std::uint32_t oid = 0;
   char kind = 'e';                  // pg_type.typtype: e enum, d domain, c composite
   std::vector<std::string> labels;  // enum, in sort order
@@ -167,7 +167,7 @@ struct SourceSchema {
   // resolves to the same object, whatever the schema is called there.
   std::vector<std::string> path_schemas;
 
-  const Table* find(const task::TableName& name) const;
+  const Table* find(const model::TableName& name) const;
 };
 
 // The selected tables (a partitioned table selected => all its partitions,
@@ -180,12 +180,16 @@ struct SourceSchema {
 // every user schema: not pg_catalog, information_schema, pg_toast*, pg_temp*,
 // not the schema of extension pgdts, and no object that belongs to an
 // extension. search_path is changed while reading and put back.
-SourceSchema read_source_schema(pg::Connection& source, const task::Selection& selection);
+SourceSchema read_source_schema(pg::Connection& source, const model::Selection& selection);
+// The same in a read-only snapshot of its own (or the exported `snapshot`),
+// so that the model holds together while the catalogs change.
+SourceSchema read_schema_in_snapshot(pg::Connection& conn, const model::Selection& selection,
+                                     const std::string& snapshot = "");
 
 // Selected tables that already exist on the destination (mapped names), for
 // --conflict precheck.
-std::vector<task::TableName> existing_tables(pg::Connection& dest, const SourceSchema&,
-                                             const task::NameMap&);
+std::vector<model::TableName> existing_tables(pg::Connection& dest, const SourceSchema&,
+                                             const model::NameMap&);
 
 // Who owns what schema sync creates (rights/ownership.h). The destination
 // connection's user (normally a superuser) must not: rows are later written
@@ -204,7 +208,7 @@ using rights::Ownership;
 // an object does not exist on the destination. When dest is inside a
 // transaction, everything is created in it (the caller commits or rolls
 // back); otherwise each type and table in a transaction of its own.
-void create_pre_data(pg::Connection& dest, const SourceSchema&, const task::NameMap&,
+void create_pre_data(pg::Connection& dest, const SourceSchema&, const model::NameMap&,
                      const Ownership& ownership);
 
 // A foreign key created NOT VALID, to be validated later; or, on a
@@ -226,7 +230,7 @@ struct DeferredForeignKey {
 // be validated (created) once the stream has passed every copy's position
 // (task/deferred_fks.h).
 std::vector<DeferredForeignKey> create_post_data(pg::Connection& dest, const SourceSchema&,
-                                                 const task::NameMap&,
+                                                 const model::NameMap&,
                                                  bool defer_fk_validation = false);
 
 // ---- sequence values ---------------------------------------------------
@@ -238,11 +242,11 @@ std::vector<DeferredForeignKey> create_post_data(pg::Connection& dest, const Sou
 // A sequence of the task under its source and its destination name.
 // Sequences are mapped by schema only: the name stays.
 struct SequencePair {
-  task::TableName source;
-  task::TableName dest;
+  model::TableName source;
+  model::TableName dest;
 };
 
-std::vector<SequencePair> task_sequences(const SourceSchema&, const task::NameMap&);
+std::vector<SequencePair> task_sequences(const SourceSchema&, const model::NameMap&);
 
 // A sequence's state: nextval() returns last_value itself when !is_called,
 // else last_value + increment.
@@ -290,6 +294,6 @@ std::vector<SequenceMove> advance_sequences(pg::Connection& source, pg::Connecti
 // After full sync: every destination sequence at least at the source's
 // current value (advance_sequences with no margin), logged.
 void sync_sequences(pg::Connection& source, pg::Connection& dest, const SourceSchema&,
-                    const task::NameMap&);
+                    const model::NameMap&);
 
 }  // namespace pgdts::schema

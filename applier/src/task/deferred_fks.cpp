@@ -4,7 +4,7 @@
 
 #include "logging/log.h"
 #include "pg/literals.h"
-#include "task/task_state.h"
+#include "store/task_store.h"
 
 namespace pgdts::task {
 namespace {
@@ -61,7 +61,7 @@ void ForeignKeyValidator::run(const std::atomic<bool>& stop) {
   while (!stop && !done_) {
     try {
       pg::Connection dest =
-          pg::Connection::open(target_, {"destination", false, application_name(task_), ""});
+          pg::Connection::open(target_, {"destination", false, store::application_name(task_), ""});
       if (validate_when_passed(dest, stop)) return;
     } catch (const std::exception& e) {
       log::Event("foreign_key_validation_failed").field("task", task_).field("error", e.what()).debug();
@@ -72,7 +72,7 @@ void ForeignKeyValidator::run(const std::atomic<bool>& stop) {
 
 // True when nothing is (or is any longer) waiting; false on a stop.
 bool ForeignKeyValidator::validate_when_passed(pg::Connection& dest, const std::atomic<bool>& stop) {
-  std::string origin = origin_name(task_);
+  std::string origin = store::origin_name(task_);
   while (true) {
     pg::Result r = dest.exec(
         "SELECT t.fks_valid_after IS NULL,"

@@ -15,7 +15,7 @@
 #include "pg/connection.h"
 #include "schema/schema_sync.h"
 #include "task/source_checks.h"
-#include "task/task_state.h"
+#include "store/task_store.h"
 
 namespace pgdts::task {
 namespace {
@@ -203,7 +203,7 @@ class Prechecks {
 
   void slots() {
     pg::Connection& s = *source_;
-    std::string slot = slot_name(in_.task);
+    std::string slot = store::slot_name(in_.task);
     pg::Result r = s.exec(
         "SELECT current_setting('max_replication_slots')::int, "
         " (SELECT count(*) FROM pg_catalog.pg_replication_slots), "
@@ -393,16 +393,7 @@ class Prechecks {
 
   void read_schema() {
     pg::Connection& s = *source_;
-    s.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    try {
-      schema_ = schema::read_source_schema(s, in_.selection);
-      s.exec("COMMIT");
-    } catch (const pg::ConnectionError&) {
-      throw;
-    } catch (...) {
-      s.exec("ROLLBACK");
-      throw;
-    }
+    schema_ = schema::read_schema_in_snapshot(s, in_.selection);
     for (const auto& t : schema_->tables) table_oids_.push_back(t.oid);
     add("source_schema", schema_->tables.empty() ? Check::warn : Check::pass,
         plural(schema_->tables.size(), "table", "tables") + " selected" +
@@ -434,7 +425,7 @@ class Prechecks {
     std::set<std::string> schemas;
     for (int i = 0; i < r.rows(); ++i) {
       std::string schema(r.value(i, 0)), table(r.value(i, 1));
-      names.push_back(display_name({schema, table}));
+      names.push_back(model::display_name({schema, table}));
       tables.push_back(qualified(schema, table));
       if (r.value(i, 2) != "t") schemas.insert(sql_name(schema));
     }
@@ -452,7 +443,7 @@ class Prechecks {
     std::vector<std::uint32_t> oids;
     for (const auto& t : schema_->tables)
       if (t.relkind == 'r' && !t.has_key && t.replica_identity != 'f') {
-        keyless.push_back(display_name(t.name));
+        keyless.push_back(model::display_name(t.name));
         oids.push_back(t.oid);
       }
     if (keyless.empty()) {
@@ -479,7 +470,7 @@ class Prechecks {
     if (r.rows() > 0) {
       std::vector<std::string> foreign;
       for (int i = 0; i < r.rows(); ++i)
-        foreign.push_back(display_name({std::string(r.value(i, 0)), std::string(r.value(i, 1))}));
+        foreign.push_back(model::display_name({std::string(r.value(i, 0)), std::string(r.value(i, 1))}));
       add("table_keys", Check::fail,
           "--replica-identity-full cannot set REPLICA IDENTITY FULL on " + name_list(foreign) +
               ": \"" + src_.user + "\" does not own them",
@@ -501,9 +492,9 @@ class Prechecks {
         "WHERE c.relkind IN ('r', 'p') AND e.extname <> 'pgdts' "
         "  AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2");
     for (int i = 0; i < ext.rows(); ++i) {
-      TableName t{std::string(ext.value(i, 0)), std::string(ext.value(i, 1))};
+      model::TableName t{std::string(ext.value(i, 0)), std::string(ext.value(i, 1))};
       if (in_.selection.includes(t))
-        found.push_back("table " + display_name(t) + " of extension " + std::string(ext.value(i, 2)) +
+        found.push_back("table " + model::display_name(t) + " of extension " + std::string(ext.value(i, 2)) +
                         " (not moved)");
     }
     std::string oids = pg::oid_array(table_oids_);
@@ -517,7 +508,7 @@ class Prechecks {
         {oids.c_str()});
     for (int i = 0; i < idx.rows(); ++i)
       found.push_back("unique index " + std::string(idx.value(i, 2)) + " on an expression of " +
-                      display_name({std::string(idx.value(i, 0)), std::string(idx.value(i, 1))}) +
+                      model::display_name({std::string(idx.value(i, 0)), std::string(idx.value(i, 1))}) +
                       " (not usable as a key)");
     pg::Result inh = s.exec(
         "SELECT cn.nspname, c.relname, pn.nspname, p.relname FROM pg_catalog.pg_inherits i "
@@ -530,9 +521,9 @@ class Prechecks {
         {oids.c_str()});
     for (int i = 0; i < inh.rows(); ++i)
       found.push_back("inheritance child " +
-                      display_name({std::string(inh.value(i, 0)), std::string(inh.value(i, 1))}) +
+                      model::display_name({std::string(inh.value(i, 0)), std::string(inh.value(i, 1))}) +
                       " of " +
-                      display_name({std::string(inh.value(i, 2)), std::string(inh.value(i, 3))}) +
+                      model::display_name({std::string(inh.value(i, 2)), std::string(inh.value(i, 3))}) +
                       " in another schema");
     if (found.empty()) {
       add("unsupported_objects", Check::pass, "no unsupported objects among the selected tables");
@@ -565,11 +556,11 @@ class Prechecks {
     // parent brings its partitions wherever they are).
     std::vector<std::string> left_out;
     for (int i = 0; i < r.rows(); ++i) {
-      TableName parent{std::string(r.value(i, 0)), std::string(r.value(i, 1))};
-      TableName part{std::string(r.value(i, 2)), std::string(r.value(i, 3))};
+      model::TableName parent{std::string(r.value(i, 0)), std::string(r.value(i, 1))};
+      model::TableName part{std::string(r.value(i, 2)), std::string(r.value(i, 3))};
       bool out = in_.selection.excluded(part) ||
                  (!in_.selection.picks_tables_only() && !in_.selection.includes(part));
-      if (out) left_out.push_back(display_name(parent) + " (partition " + display_name(part) + ")");
+      if (out) left_out.push_back(model::display_name(parent) + " (partition " + model::display_name(part) + ")");
     }
     if (left_out.empty()) {
       add("partitions", Check::pass,
@@ -683,17 +674,17 @@ class Prechecks {
   void conflicting_tables() {
     pg::Connection& d = *target_;
     bool creates = in_.has_phase("schema") && schema_phase_pending(dest_phase_);
-    std::vector<TableName> existing = schema::existing_tables(d, *schema_, in_.names);
+    std::vector<model::TableName> existing = schema::existing_tables(d, *schema_, in_.names);
     std::vector<std::string> names;
-    for (const auto& t : existing) names.push_back(display_name(t));
+    for (const auto& t : existing) names.push_back(model::display_name(t));
     if (!creates) {
       // The tables must be there already.
       std::size_t missing = schema_->tables.size() - existing.size();
       if (missing > 0 && !in_.has_phase("schema")) {
-        std::set<TableName> have(existing.begin(), existing.end());
+        std::set<model::TableName> have(existing.begin(), existing.end());
         std::vector<std::string> absent;
         for (const auto& t : schema_->tables)
-          if (!have.count(in_.names.table(t.name))) absent.push_back(display_name(in_.names.table(t.name)));
+          if (!have.count(in_.names.table(t.name))) absent.push_back(model::display_name(in_.names.table(t.name)));
         add("conflicting_tables", Check::warn,
             "the schema phase does not run and the destination lacks " + name_list(absent),
             "create them on the destination, or add schema to --phases");
@@ -725,10 +716,10 @@ class Prechecks {
   // Two tasks feeding one destination table interleave two sources' rows
   // under two origins: neither verify nor exactly-once can hold for it.
   void tables_of_other_tasks() {
-    std::vector<TableName> tables;
+    std::vector<model::TableName> tables;
     for (const auto& t : schema_->tables) tables.push_back(in_.names.table(t.name));
     if (in_.task_tables_out) *in_.task_tables_out = tables;
-    auto shared = TaskStore(*target_).tables_of_other_tasks(in_.task, tables);
+    auto shared = store::TaskStore(*target_).tables_of_other_tasks(in_.task, tables);
     if (shared.empty()) {
       add("tables_of_other_tasks", Check::pass,
           "no selected table is fed by another task on this destination");
@@ -736,7 +727,7 @@ class Prechecks {
     }
     std::vector<std::string> names;
     for (const auto& [table, other] : shared)
-      names.push_back(display_name(table) + " (task " + other + ")");
+      names.push_back(model::display_name(table) + " (task " + other + ")");
     add("tables_of_other_tasks", Check::fail,
         std::string(shared.size() == 1 ? "table " : "tables ") + name_list(names) +
             (shared.size() == 1 ? " is" : " are") + " already fed by another task",
@@ -941,6 +932,23 @@ std::string name_list(const std::vector<std::string>& names, std::size_t limit) 
   }
   if (names.size() > shown) out += " and " + std::to_string(names.size() - shown) + " more";
   return out;
+}
+
+PrecheckInput precheck_input(const model::Options& o) {
+  PrecheckInput in;
+  in.source = o.source;
+  in.target = o.target;
+  in.task = o.task;
+  in.selection = o.selection;
+  in.names = o.names;
+  in.phases = o.phases;
+  in.conflict_ignore = o.conflict_ignore;
+  in.replica_identity_full = o.replica_identity_full;
+  in.no_owner = o.no_owner;
+  in.owner_role = o.owner_role;
+  in.trust_source = o.trust_source;
+  in.application_name = store::application_name(o.task);
+  return in;
 }
 
 }  // namespace pgdts::task

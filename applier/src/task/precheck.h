@@ -13,7 +13,8 @@
 #include <vector>
 
 #include "pg/conninfo.h"
-#include "task/selection.h"
+#include "model/options.h"
+#include "model/selection.h"
 
 namespace pgdts::task {
 
@@ -30,8 +31,8 @@ struct PrecheckInput {
   pg::ConnInfo source;
   pg::ConnInfo target;
   std::string task = "default";
-  Selection selection;
-  NameMap names;
+  model::Selection selection;
+  model::NameMap names;
   std::vector<std::string> phases;  // schema, full, incremental
   bool conflict_ignore = false;
   bool replica_identity_full = false;
@@ -46,7 +47,7 @@ struct PrecheckInput {
   int long_transaction_seconds = default_long_transaction_seconds();
   // When set, receives the destination names of the selected tables (sync
   // records them with the task: pgdts.task_table).
-  std::vector<TableName>* task_tables_out = nullptr;
+  std::vector<model::TableName>* task_tables_out = nullptr;
 
   static int default_long_transaction_seconds();
   bool has_phase(const std::string& phase) const;
@@ -66,5 +67,8 @@ std::string summary_line(const std::vector<Check>& checks);
 
 // "a, b, c and 3 more": at most `limit` names.
 std::string name_list(const std::vector<std::string>& names, std::size_t limit = 10);
+
+// The task as a command's options describe it.
+PrecheckInput precheck_input(const model::Options& o);
 
 }  // namespace pgdts::task

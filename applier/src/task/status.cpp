@@ -3,7 +3,7 @@
 #include <charconv>
 
 #include "pg/literals.h"
-#include "task/task_state.h"
+#include "store/task_store.h"
 
 namespace pgdts::task {
 namespace {
@@ -19,7 +19,7 @@ TaskStatus read_status(pg::Connection& dest, const std::string& task) {
   TaskStatus s;
   s.task = task;
   if (!exists(dest, "pgdts.task")) return s;
-  std::string origin = origin_name(task);
+  std::string origin = store::origin_name(task);
   pg::Result r = dest.exec(
       "SELECT t.phase, t.last_error, t.updated_at::text, t.snapshot_lsn::text,"
       " (SELECT os.remote_lsn::text FROM pg_catalog.pg_replication_origin o"
@@ -42,12 +42,12 @@ TaskStatus read_status(pg::Connection& dest, const std::string& task) {
   if (!r.is_null(0, 8)) s.skipped_changes = pg::to_int64(r.value(0, 8));
   if (!r.is_null(0, 9)) s.changes_per_second = std::stod(std::string(r.value(0, 9)));
   s.throttles = r.optional(0, 10);
-  s.full = fullsync::load_status(dest, task);
+  s.full = store::load_status(dest, task);
   return s;
 }
 
 void add_source_status(pg::Connection& source, TaskStatus& s) {
-  std::string slot = slot_name(s.task);
+  std::string slot = store::slot_name(s.task);
   pg::Result r = source.exec(
       "SELECT pg_catalog.pg_current_wal_lsn()::text, confirmed_flush_lsn::text,"
       " pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::bigint, active"

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "fullsync/table_sync.h"
+#include "store/table_sync.h"
 #include "pg/connection.h"
 
 namespace pgdts::task {
@@ -27,7 +27,7 @@ struct TaskStatus {
   std::optional<std::int64_t> applied_changes, skipped_changes;
   std::optional<double> changes_per_second;
   std::optional<std::string> throttles;  // "incr-rps 500, full-mbps 20" or "none"
-  fullsync::FullSyncStatus full;
+  store::FullSyncStatus full;
   // source (when --source is given and reachable)
   std::optional<std::string> source_error;
   std::optional<std::string> source_lsn, slot_confirmed_lsn;

@@ -2,7 +2,7 @@
 
 namespace pgdts::task {
 
-bool depends_on_slot(const TaskPhase& where, pg::Lsn applied) {
+bool depends_on_slot(const store::TaskPhase& where, pg::Lsn applied) {
   if (where.phase == "schema" || where.phase == "copied") return false;
   return where.snapshot_lsn != 0 || applied != 0;
 }
@@ -17,7 +17,7 @@ SlotProblem slot_problem(const std::optional<pg::SlotInfo>& slot, const std::str
 
 std::string slot_lost_message(const std::string& task, SlotProblem problem,
                               const std::optional<pg::SlotInfo>& slot) {
-  std::string name = slot_name(task);
+  std::string name = store::slot_name(task);
   std::string resync = "run pgdts sync --resync --task " + task +
                        " to copy every table of the task again from a new slot";
   std::string drop = "drop it on the source if it is not in use elsewhere (SELECT "
@@ -45,17 +45,17 @@ std::string slot_lost_message(const std::string& task, SlotProblem problem,
   return "";
 }
 
-void require_slot(const std::string& task, const TaskPhase& where, pg::Lsn applied,
+void require_slot(const std::string& task, const store::TaskPhase& where, pg::Lsn applied,
                   const std::optional<pg::SlotInfo>& slot, const std::string& dbname) {
   SlotProblem problem = slot_problem(slot, dbname);
   if (problem == SlotProblem::none) return;
   if (depends_on_slot(where, applied)) throw SlotLostError(slot_lost_message(task, problem, slot));
   // Nothing lost yet, but another slot holds the task's slot name.
   if (problem == SlotProblem::other_plugin)
-    throw Error("replication slot \"" + slot_name(task) + "\" exists with output plugin \"" +
+    throw Error("replication slot \"" + store::slot_name(task) + "\" exists with output plugin \"" +
                 slot->plugin + "\", not pgdts; drop it or use another --task");
   if (problem == SlotProblem::other_database)
-    throw Error("replication slot \"" + slot_name(task) + "\" belongs to source database \"" +
+    throw Error("replication slot \"" + store::slot_name(task) + "\" belongs to source database \"" +
                 slot->database + "\", not \"" + dbname + "\"; drop it or use another --task");
 }
 

@@ -15,7 +15,7 @@
 #include "error.h"
 #include "pg/lsn.h"
 #include "pg/replication_stream.h"
-#include "task/task_state.h"
+#include "store/task_store.h"
 
 namespace pgdts::task {
 
@@ -32,7 +32,7 @@ enum class SlotProblem { none, missing, other_plugin, other_database };
 // (applied, the origin's position). A task still in phase schema has
 // copied nothing, and a copied task without the incremental phase needs no
 // slot.
-bool depends_on_slot(const TaskPhase& where, pg::Lsn applied);
+bool depends_on_slot(const store::TaskPhase& where, pg::Lsn applied);
 
 // What is wrong with the slot found under the task's name (nullopt: none)
 // on a source connection to database dbname ("" when unknown).
@@ -46,7 +46,7 @@ std::string slot_lost_message(const std::string& task, SlotProblem problem,
 // problem; Error when it does not depend on it yet but another plugin's or
 // database's slot holds its name. A missing slot the task does not depend
 // on is fine (it is created).
-void require_slot(const std::string& task, const TaskPhase& where, pg::Lsn applied,
+void require_slot(const std::string& task, const store::TaskPhase& where, pg::Lsn applied,
                   const std::optional<pg::SlotInfo>& slot, const std::string& dbname);
 
 }  // namespace pgdts::task

@@ -16,7 +16,7 @@ using schema::Column;
 using schema::Constraint;
 using schema::Index;
 using schema::Table;
-using task::TableName;
+using model::TableName;
 
 bool identifier_start(unsigned char c) { return std::isalpha(c) || c == '_' || c >= 0x80; }
 bool identifier_char(unsigned char c) { return identifier_start(c) || std::isdigit(c) || c == '$'; }
@@ -78,7 +78,7 @@ std::string quoted(const std::string& name) {
 
 // Source column name -> destination name, for the columns --map renames.
 std::map<std::string, std::string> renames_of(const schema::SourceSchema& schema, const Table& table,
-                                              const task::NameMap& names) {
+                                              const model::NameMap& names) {
   const Table& root = mapping_root(schema, table);
   std::map<std::string, std::string> out;
   for (const auto& c : table.columns) {
@@ -101,7 +101,7 @@ std::string joined(const std::vector<std::string>& items) {
 
 // The type a destination column should have: a copied user type in its
 // mapped schema, any other type as the source prints it.
-std::string expected_type(const schema::TypeUse& type, const task::NameMap& names) {
+std::string expected_type(const schema::TypeUse& type, const model::NameMap& names) {
   if (!type.user_type) return type.sql;
   return quoted(names.schema(type.user_type->schema)) + "." + quoted(type.user_type->name) + (type.array ? "[]" : "");
 }
@@ -115,16 +115,16 @@ std::string shown(const std::optional<std::string>& s) { return s ? *s : "none";
 
 class Comparer {
  public:
-  Comparer(const schema::SourceSchema& source, const schema::SourceSchema& target, const task::NameMap& names)
+  Comparer(const schema::SourceSchema& source, const schema::SourceSchema& target, const model::NameMap& names)
       : source_(source), target_(target), names_(names) {}
 
   std::vector<MetadataDifference> run() {
     for (const auto& t : source_.tables) {
       TableName dest_name = names_.table(t.name);
       const Table* d = target_.find(dest_name);
-      object_ = "table " + task::display_name(t.name);
+      object_ = "table " + model::display_name(t.name);
       if (!d) {
-        if (t.relkind == 'p') add("missing on the destination (" + task::display_name(dest_name) + ")");
+        if (t.relkind == 'p') add("missing on the destination (" + model::display_name(dest_name) + ")");
         continue;
       }
       auto renames = renames_of(source_, t, names_);
@@ -229,7 +229,7 @@ class Comparer {
 
   const schema::SourceSchema& source_;
   const schema::SourceSchema& target_;
-  const task::NameMap& names_;
+  const model::NameMap& names_;
   std::string object_;
   std::vector<MetadataDifference> out_;
 };
@@ -268,7 +268,7 @@ std::string normalized_expression(std::string_view text, const std::map<std::str
   return out;
 }
 
-task::Selection mapped_selection(const schema::SourceSchema& source, const task::NameMap& names) {
+model::Selection mapped_selection(const schema::SourceSchema& source, const model::NameMap& names) {
   auto q = [](const std::string& n) { return quoted(n); };
   std::vector<std::string> schemas, tables;
   for (const auto& s : source.schemas) schemas.push_back(q(names.schema(s)));
@@ -276,17 +276,17 @@ task::Selection mapped_selection(const schema::SourceSchema& source, const task:
     TableName d = names.table(t.name);
     tables.push_back(q(d.schema) + "." + q(d.name));
   }
-  return task::Selection::parse(schemas, tables, {});
+  return model::Selection::parse(schemas, tables, {});
 }
 
 std::vector<MetadataDifference> compare_metadata(const schema::SourceSchema& source,
                                                  const schema::SourceSchema& target,
-                                                 const task::NameMap& names) {
+                                                 const model::NameMap& names) {
   return Comparer(source, target, names).run();
 }
 
 std::vector<SequenceResult> compare_sequences(pg::Connection& source, pg::Connection& target,
-                                              const schema::SourceSchema& schema, const task::NameMap& names) {
+                                              const schema::SourceSchema& schema, const model::NameMap& names) {
   std::vector<SequenceResult> out;
   for (const auto& s : schema.sequences) {
     SequenceResult r;

@@ -33,18 +33,18 @@ std::string normalized_expression(std::string_view text, const std::map<std::str
 
 // The selection under which the destination's catalog reader finds the
 // task's tables: every mapped table, and the mapped schemas (for their types).
-task::Selection mapped_selection(const schema::SourceSchema& source, const task::NameMap& names);
+model::Selection mapped_selection(const schema::SourceSchema& source, const model::NameMap& names);
 
 // Differences of the tables' columns, constraints and indexes. Tables missing
 // on the destination are left to the row comparison, except partitioned
 // parents, which have no rows.
 std::vector<MetadataDifference> compare_metadata(const schema::SourceSchema& source,
                                                  const schema::SourceSchema& target,
-                                                 const task::NameMap& names);
+                                                 const model::NameMap& names);
 
 // Each sequence of the task on both sides: missing, or its value behind the
 // source's.
 std::vector<SequenceResult> compare_sequences(pg::Connection& source, pg::Connection& target,
-                                              const schema::SourceSchema& schema, const task::NameMap& names);
+                                              const schema::SourceSchema& schema, const model::NameMap& names);
 
 }  // namespace pgdts::verify

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "task/selection.h"
+#include "model/selection.h"
 
 namespace pgdts::verify {
 
@@ -22,8 +22,8 @@ struct ColumnPair {
 // Partitioned parents hold no rows of their own; comparing the leaves finds
 // the same differences in smaller pieces, each with its own key index.
 struct TablePair {
-  task::TableName source;
-  task::TableName target;
+  model::TableName source;
+  model::TableName target;
   std::vector<ColumnPair> columns;  // in source order
   // Indexes into columns of the key (PRIMARY KEY, else the narrowest
   // non-partial unique index on NOT NULL columns), in index order; empty
@@ -50,7 +50,7 @@ struct RowCount {
 enum class TableStatus { equal, different, missing };
 
 struct TableResult {
-  task::TableName source, target;
+  model::TableName source, target;
   TableStatus status = TableStatus::equal;
   std::optional<std::int64_t> source_rows, target_rows;
   std::vector<std::string> key_columns;  // source names; empty: no key
@@ -71,7 +71,7 @@ struct MetadataDifference {
 enum class SequenceStatus { equal, behind, missing };
 
 struct SequenceResult {
-  task::TableName source, target;
+  model::TableName source, target;
   SequenceStatus status = SequenceStatus::equal;
   std::optional<std::int64_t> source_value, target_value;  // last_value (nullopt: never called)
 };

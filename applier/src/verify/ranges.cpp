@@ -1,4 +1,5 @@
 // First pass of verify over one table (see ranges.h).
+#include "pg/transaction.h"
 #include "verify/ranges.h"
 
 #include <optional>
@@ -42,8 +43,6 @@ RowMultiset multiset(const pg::Result& r) {
   for (int row = 0; row < r.rows(); ++row) out[std::string(r.value(row, 0))] = pg::to_int64(r.value(row, 1));
   return out;
 }
-
-constexpr const char* kBegin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 
 class Pass {
  public:
@@ -96,7 +95,7 @@ class Pass {
 
  private:
   std::map<std::int64_t, Hash> buckets_of(pg::Connection& conn, const TableSql& sql, std::int64_t buckets) {
-    conn.exec(kBegin);
+    conn.exec(pg::kBeginSnapshot);
     auto r = conn.exec(sql.bucket_hashes(buckets));
     std::map<std::int64_t, Hash> out;
     for (int row = 0; row < r.rows(); ++row) out[pg::to_int64(r.value(row, 0))] = hash_of(r, row, 1);
@@ -131,11 +130,11 @@ class Pass {
     try {
       auto [s, t] = on_both(
           [&] {
-            source_.exec(kBegin);
+            source_.exec(pg::kBeginSnapshot);
             return hash_of(source_.exec(src_sql_.range_hash(src_cond)), 0, 0);
           },
           [&] {
-            target_.exec(kBegin);
+            target_.exec(pg::kBeginSnapshot);
             return hash_of(target_.exec(dst_sql_.range_hash(dst_cond)), 0, 0);
           });
       out_.source_rows += s.rows;

@@ -36,8 +36,8 @@ std::string status_name(SequenceStatus s) {
   return "?";
 }
 
-std::string names(const task::TableName& source, const task::TableName& target) {
-  std::string s = task::display_name(source), t = task::display_name(target);
+std::string names(const model::TableName& source, const model::TableName& target) {
+  std::string s = model::display_name(source), t = model::display_name(target);
   return s == t ? s : s + " -> " + t;
 }
 
@@ -137,8 +137,8 @@ std::string json_report(const VerifyResult& r) {
     }
     diff_rows += "]";
     tables += secrets::JsonObject()
-                  .field("source", task::display_name(t.source))
-                  .field("target", task::display_name(t.target))
+                  .field("source", model::display_name(t.source))
+                  .field("target", model::display_name(t.target))
                   .raw("rows", rows.str())
                   .field("status", status_name(t.status))
                   .raw("differing_keys", keys)
@@ -158,8 +158,8 @@ std::string json_report(const VerifyResult& r) {
   for (const auto& s : r.sequences) {
     if (sequences.size() > 1) sequences += ',';
     sequences += secrets::JsonObject()
-                     .field("source", task::display_name(s.source))
-                     .field("target", task::display_name(s.target))
+                     .field("source", model::display_name(s.source))
+                     .field("target", model::display_name(s.target))
                      .field("status", status_name(s.status))
                      .raw("source_value", s.source_value ? std::to_string(*s.source_value) : "null")
                      .raw("target_value", s.target_value ? std::to_string(*s.target_value) : "null")

@@ -38,7 +38,7 @@ TableSql::TableSql(const TablePair& table, Side side, Quoting quoting)
 }
 
 std::string TableSql::relation() const {
-  const task::TableName& n = side_ == Side::source ? table_.source : table_.target;
+  const model::TableName& n = side_ == Side::source ? table_.source : table_.target;
   return "ONLY " + q_.identifier(n.schema) + "." + q_.identifier(n.name);
 }
 

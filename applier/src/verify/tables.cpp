@@ -56,7 +56,7 @@ std::map<std::uint32_t, SourceKey> source_keys(pg::Connection& source,
 // The destination table's columns (name -> format_type); nullopt when there
 // is no such table.
 std::optional<std::map<std::string, std::string>> target_columns(pg::Connection& target,
-                                                                 const task::TableName& name) {
+                                                                 const model::TableName& name) {
   auto res = target.exec(
       "SELECT a.attname, format_type(a.atttypid, a.atttypmod) "
       "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -83,7 +83,7 @@ const schema::Table& mapping_root(const schema::SourceSchema& schema, const sche
 }
 
 std::vector<TablePair> plan_tables(pg::Connection& source, pg::Connection& target,
-                                   const schema::SourceSchema& schema, const task::NameMap& names) {
+                                   const schema::SourceSchema& schema, const model::NameMap& names) {
   std::vector<std::uint32_t> oids;
   for (const auto& t : schema.tables)
     if (t.relkind == 'r') oids.push_back(t.oid);

@@ -20,7 +20,7 @@ namespace pgdts::verify {
 // mapped column names). Both connections run with search_path = pg_catalog
 // so that type names print schema-qualified.
 std::vector<TablePair> plan_tables(pg::Connection& source, pg::Connection& target,
-                                   const schema::SourceSchema& schema, const task::NameMap& names);
+                                   const schema::SourceSchema& schema, const model::NameMap& names);
 
 // The source table whose column mapping applies to a table: its partition
 // root within the task (partitions are renamed through their parent).

@@ -4,7 +4,7 @@
 #include "logging/log.h"
 #include "pg/connection.h"
 #include "schema/schema_sync.h"
-#include "task/task_state.h"
+#include "store/task_store.h"
 #include "verify/metadata.h"
 #include "verify/sql.h"
 #include "verify/tables.h"
@@ -20,16 +20,8 @@ pg::Connection open(const pg::ConnInfo& info, const char* side) {
 }
 
 // The catalog model of one side, read in one snapshot.
-schema::SourceSchema read_schema(pg::Connection& conn, const task::Selection& selection) {
-  conn.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  try {
-    auto schema = schema::read_source_schema(conn, selection);
-    conn.exec("COMMIT");
-    return schema;
-  } catch (...) {
-    if (conn.is_healthy() && conn.in_transaction()) conn.exec("ROLLBACK");
-    throw;
-  }
+schema::SourceSchema read_schema(pg::Connection& conn, const model::Selection& selection) {
+  return schema::read_schema_in_snapshot(conn, selection);
 }
 
 TableResult compare_rows(pg::Connection& source, pg::Connection& target, const TablePair& pair,
@@ -57,7 +49,7 @@ TableResult compare_rows(pg::Connection& source, pg::Connection& target, const T
     r.error = pg::one_line(e.what());
   }
   log::Event("verify_table")
-      .field("table", task::display_name(pair.source))
+      .field("table", model::display_name(pair.source))
       .field("ranges", ranges)
       .field("differing_ranges", differing_ranges)
       .field("suspects", suspects.keys.size() + suspects.rows.size())
@@ -83,7 +75,7 @@ VerifyResult run_verify(const VerifyInput& in) {
   for (std::size_t i = 0; i < pairs.size(); ++i)
     result.tables.push_back(compare_rows(source, target, pairs[i], in.pass, suspects[i]));
 
-  std::string origin = task::origin_name(in.task);
+  std::string origin = store::origin_name(in.task);
   bool any = false;
   for (const auto& s : suspects) any = any || !s.keys.empty() || !s.rows.empty();
   if (any) {

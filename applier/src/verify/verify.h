@@ -14,7 +14,7 @@
 #include <string>
 
 #include "pg/conninfo.h"
-#include "task/selection.h"
+#include "model/selection.h"
 #include "verify/model.h"
 #include "verify/ranges.h"
 #include "verify/recheck.h"
@@ -24,8 +24,8 @@ namespace pgdts::verify {
 struct VerifyInput {
   pg::ConnInfo source, target;
   std::string task;
-  task::Selection selection;
-  task::NameMap names;
+  model::Selection selection;
+  model::NameMap names;
   PassOptions pass;
   int rounds = 3;
   double wait_seconds = 60;

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-namespace pgdts::task {
+namespace pgdts::model {
 
 struct TableName {
   std::string schema;
@@ -100,4 +100,4 @@ class Selection {
 // Whether text matches a pattern where '*' stands for any run of characters.
 bool glob_match(const std::string& pattern, const std::string& text);
 
-}  // namespace pgdts::task
+}  // namespace pgdts::model

@@ -1,11 +1,11 @@
-#include "task/selection.h"
+#include "model/selection.h"
 
 #include <algorithm>
 #include <cctype>
 
 #include "error.h"
 
-namespace pgdts::task {
+namespace pgdts::model {
 namespace {
 
 bool needs_quotes(const std::string& name) {
@@ -251,4 +251,4 @@ bool Selection::includes_schema(const std::string& schema) const {
   return std::find(schemas_.begin(), schemas_.end(), schema) != schemas_.end();
 }
 
-}  // namespace pgdts::task
+}  // namespace pgdts::model

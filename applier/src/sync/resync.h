@@ -9,21 +9,23 @@
 #include <optional>
 #include <string>
 
-#include "cli/options.h"
+#include "model/options.h"
 #include "pg/connection.h"
 #include "pg/lsn.h"
 #include "pg/replication_stream.h"
-#include "task/task_state.h"
+#include "store/task_store.h"
 
-namespace pgdts::cli {
+namespace pgdts::sync {
+
+using model::Options;
 
 // Refuses with UsageError when there is nothing to recover (the task never
 // had a slot, or its slot is healthy: a recopy would be for nothing), and
 // with task::SlotLostError while another plugin's or database's slot holds
 // the task's slot name. Otherwise resets the task's state on the
 // destination as described above.
-void start_resync(const Options& o, pg::Connection& dest, const task::TaskPhase& where,
+void start_resync(const Options& o, pg::Connection& dest, const store::TaskPhase& where,
                   pg::Lsn applied, const std::optional<pg::SlotInfo>& slot,
                   const std::string& dbname);
 
-}  // namespace pgdts::cli
+}  // namespace pgdts::sync

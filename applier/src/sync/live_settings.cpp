@@ -1,14 +1,13 @@
-#include "cli/live_settings.h"
+#include "sync/live_settings.h"
 
 #include <chrono>
 
-#include "cli/stop_signal.h"
 #include "error.h"
 #include "logging/log.h"
 #include "pg/connection.h"
-#include "task/task_state.h"
+#include "store/task_store.h"
 
-namespace pgdts::cli {
+namespace pgdts::sync {
 namespace {
 
 fullsync::Limits full_limits(const Options& o) { return {o.full_qps, o.full_rps, o.full_mbps}; }
@@ -17,8 +16,8 @@ apply::ChangeLimits change_limits(const Options& o) { return {o.incr_rps, o.incr
 
 }  // namespace
 
-LiveSettings::LiveSettings(const Options& options)
-    : options_(options), full_(full_limits(options)), incremental_(change_limits(options)) {}
+LiveSettings::LiveSettings(const Options& options, RereadThrottles reread)
+    : options_(options), reread_(std::move(reread)), full_(full_limits(options)), incremental_(change_limits(options)) {}
 
 LiveSettings::~LiveSettings() {
   done_ = true;
@@ -33,15 +32,14 @@ void LiveSettings::store() {
   }
   try {
     pg::Connection dest = pg::Connection::open(
-        options_.target, {"destination", false, task::application_name(options_.task), ""});
-    task::TaskStore(dest).set_settings(options_.task, options_.object_args, throttles);
+        options_.target, {"destination", false, store::application_name(options_.task), ""});
+    store::TaskStore(dest).set_settings(options_.task, options_.object_args, throttles);
   } catch (const std::exception& e) {
     log::Event("settings_not_stored").field("task", options_.task).field("error", e.what()).warn();
   }
 }
 
-void LiveSettings::watch_reloads(const std::atomic<bool>& stop) {
-  std::atomic<bool>& requested = install_reload_signal();
+void LiveSettings::watch_reloads(const std::atomic<bool>& stop, std::atomic<bool>& requested) {
   watcher_ = std::thread([this, &stop, &requested] {
     while (!stop && !done_) {
       if (requested.exchange(false)) reload();
@@ -59,7 +57,7 @@ void LiveSettings::reload() {
       return;
     }
     try {
-      fresh = reread_throttles(options_);
+      fresh = reread_(options_);
     } catch (const Error& e) {
       log::Event("reload_failed")
           .field("config", options_.config_path)
@@ -81,4 +79,4 @@ void LiveSettings::apply(const Options& o) {
   log::Event("throttles_changed").field("task", o.task).field("throttles", describe_throttles(o)).info();
 }
 
-}  // namespace pgdts::cli
+}  // namespace pgdts::sync

@@ -12,14 +12,20 @@
 #include <thread>
 
 #include "apply/change_throttle.h"
-#include "cli/options.h"
+#include "model/options.h"
 #include "fullsync/throttle.h"
 
-namespace pgdts::cli {
+namespace pgdts::sync {
+
+using model::Options;
+
+// Reads the config file again: the options with their throttles as it says
+// now (cli::reread_throttles). Throws Error when it no longer parses.
+using RereadThrottles = std::function<Options(const Options&)>;
 
 class LiveSettings {
  public:
-  explicit LiveSettings(const Options& options);
+  LiveSettings(const Options& options, RereadThrottles reread);
   ~LiveSettings();
   LiveSettings(const LiveSettings&) = delete;
   LiveSettings& operator=(const LiveSettings&) = delete;
@@ -32,8 +38,9 @@ class LiveSettings {
   void on_change(std::function<void(const Options&)> f) { on_change_ = std::move(f); }
   // Stores the current limits with the task (best effort).
   void store();
-  // Watches for SIGHUP until stop is set or this object goes away.
-  void watch_reloads(const std::atomic<bool>& stop);
+  // Reads the config again each time `requested` is set (by SIGHUP's
+  // handler; cleared here), until stop is set or this object goes away.
+  void watch_reloads(const std::atomic<bool>& stop, std::atomic<bool>& requested);
 
  private:
   void reload();
@@ -41,6 +48,7 @@ class LiveSettings {
 
   std::mutex mutex_;  // options_
   Options options_;
+  RereadThrottles reread_;
   fullsync::Throttle full_;
   apply::ChangeThrottle incremental_;
   std::function<void(const Options&)> on_change_;
@@ -48,4 +56,4 @@ class LiveSettings {
   std::thread watcher_;
 };
 
-}  // namespace pgdts::cli
+}  // namespace pgdts::sync

@@ -1,4 +1,4 @@
-#include "cli/initial_sync.h"
+#include "sync/initial_sync.h"
 
 #include <algorithm>
 
@@ -8,15 +8,16 @@
 #include "logging/log.h"
 #include "pg/connection.h"
 #include "pg/replication_stream.h"
+#include "pg/transaction.h"
 #include "schema/schema_sync.h"
 #include "task/deferred_fks.h"
 #include "task/task_slot.h"
-#include "task/task_state.h"
+#include "store/task_store.h"
 
-namespace pgdts::cli {
+namespace pgdts::sync {
 namespace {
 
-std::string application_name(const Options& o) { return task::application_name(o.task); }
+std::string application_name(const Options& o) { return store::application_name(o.task); }
 
 pg::Connection open_side(const pg::ConnInfo& info, const char* side, const Options& o) {
   return pg::Connection::open(info, {side, false, application_name(o), ""});
@@ -38,17 +39,13 @@ void set_replica_identity_full(pg::Connection& source, const schema::SourceSchem
     if (t.relkind != 'r' || t.has_key || t.replica_identity == 'f') continue;
     source.exec("ALTER TABLE " + source.identifier(t.name.schema) + "." +
                 source.identifier(t.name.name) + " REPLICA IDENTITY FULL");
-    log::Event("replica_identity_full_set").field("table", task::display_name(t.name)).info();
+    log::Event("replica_identity_full_set").field("table", model::display_name(t.name)).info();
   }
 }
 
 schema::SourceSchema read_schema_at(pg::Connection& source, const Options& o,
                                     const std::string& snapshot) {
-  source.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  if (!snapshot.empty()) source.exec("SET TRANSACTION SNAPSHOT " + source.literal(snapshot));
-  schema::SourceSchema schema = schema::read_source_schema(source, o.selection);
-  source.exec("COMMIT");
-  return schema;
+  return schema::read_schema_in_snapshot(source, o.selection, snapshot);
 }
 
 // Who owns what schema sync creates: the source's owners, or with
@@ -56,11 +53,11 @@ schema::SourceSchema read_schema_at(pg::Connection& source, const Options& o,
 schema::Ownership ownership(const Options& o) { return {!o.no_owner, o.owner_role}; }
 
 void refuse_conflicts(pg::Connection& dest, const schema::SourceSchema& schema, const Options& o) {
-  std::vector<task::TableName> existing = schema::existing_tables(dest, schema, o.names);
+  std::vector<model::TableName> existing = schema::existing_tables(dest, schema, o.names);
   if (existing.empty()) return;
   std::string names;
   for (std::size_t i = 0; i < existing.size() && i < 5; ++i)
-    names += (i ? ", " : "") + task::display_name(existing[i]);
+    names += (i ? ", " : "") + model::display_name(existing[i]);
   if (existing.size() > 5) names += " and " + std::to_string(existing.size() - 5) + " more";
   throw ConflictError(std::string(existing.size() == 1 ? "table " : "tables ") + names +
                       (existing.size() == 1 ? " already exists" : " already exist") +
@@ -75,14 +72,14 @@ void refuse_conflicts(pg::Connection& dest, const schema::SourceSchema& schema, 
 // in the lost changes).
 void require_destination_tables(pg::Connection& dest, const schema::SourceSchema& schema,
                                 const Options& o) {
-  std::vector<task::TableName> existing = schema::existing_tables(dest, schema, o.names);
-  std::set<task::TableName> have(existing.begin(), existing.end());
+  std::vector<model::TableName> existing = schema::existing_tables(dest, schema, o.names);
+  std::set<model::TableName> have(existing.begin(), existing.end());
   std::string missing;
   int count = 0;
   for (const auto& t : schema.tables) {
-    task::TableName dest_name = o.names.table(t.name);
+    model::TableName dest_name = o.names.table(t.name);
     if (have.count(dest_name)) continue;
-    if (count++ < 5) missing += (missing.empty() ? "" : ", ") + task::display_name(dest_name);
+    if (count++ < 5) missing += (missing.empty() ? "" : ", ") + model::display_name(dest_name);
   }
   if (count == 0) return;
   if (count > 5) missing += " and " + std::to_string(count - 5) + " more";
@@ -121,13 +118,13 @@ std::vector<fullsync::CopyJob> copy_jobs(const schema::SourceSchema& schema, con
 // temporary slot's, whose position is recorded per table.
 pg::ReplicationStream::ExportedSnapshot take_snapshot(pg::ReplicationStream& repl,
                                                       pg::Connection& dest, const Options& o) {
-  std::string slot = task::slot_name(o.task);
+  std::string slot = store::slot_name(o.task);
   bool make_task_slot = false;
   if (o.has_phase("incremental")) {
     std::optional<pg::SlotInfo> found = repl.find_slot(slot);
     // A task that depends on its slot never gets a fresh one here.
-    task::require_slot(o.task, task::TaskStore(dest).where(o.task),
-                       apply::read_origin_progress(dest, task::origin_name(o.task)), found,
+    task::require_slot(o.task, store::TaskStore(dest).where(o.task),
+                       apply::read_origin_progress(dest, store::origin_name(o.task)), found,
                        repl.connection().parameter_status("database"));
     make_task_slot = !found;
   }
@@ -139,7 +136,7 @@ pg::ReplicationStream::ExportedSnapshot take_snapshot(pg::ReplicationStream& rep
       .field("snapshot", snap.snapshot)
       .field("lsn", pg::format_lsn(snap.consistent_point))
       .info();
-  if (make_task_slot) task::TaskStore(dest).set_snapshot_lsn(o.task, snap.consistent_point);
+  if (make_task_slot) store::TaskStore(dest).set_snapshot_lsn(o.task, snap.consistent_point);
   return snap;
 }
 
@@ -160,8 +157,8 @@ fullsync::FullSyncConfig full_sync_config(const Options& o,
   return cfg;
 }
 
-std::set<task::TableName> table_names(const schema::SourceSchema& schema) {
-  std::set<task::TableName> names;
+std::set<model::TableName> table_names(const schema::SourceSchema& schema) {
+  std::set<model::TableName> names;
   for (const auto& t : schema.tables) names.insert(t.name);
   return names;
 }
@@ -171,7 +168,7 @@ std::set<task::TableName> table_names(const schema::SourceSchema& schema) {
 // stream has passed the latest copy (task/deferred_fks.h); a task without
 // the incremental phase has no stream to wait for.
 void create_post_data(pg::Connection& dest, const schema::SourceSchema& schema, const Options& o) {
-  std::map<task::TableName, pg::Lsn> copied = fullsync::copied_positions(dest, o.task);
+  std::map<model::TableName, pg::Lsn> copied = store::copied_positions(dest, o.task);
   pg::Lsn first = 0, last = 0;
   for (const auto& [table, lsn] : copied) {
     first = first ? std::min(first, lsn) : lsn;
@@ -189,10 +186,10 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
                                    fullsync::Throttle& throttle,
                                    fullsync::ProgressObserver* observer) {
   pg::Connection dest = open_side(o.target, "destination", o);
-  task::TaskStore store(dest);
-  task::TaskPhase where = store.where(o.task);
+  store::TaskStore store(dest);
+  store::TaskPhase where = store.where(o.task);
   std::string phase = where.phase;
-  // A resync's copy (cli/resync.h): the tables are complete but for their
+  // A resync's copy (sync/resync.h): the tables are complete but for their
   // rows, so no post-data step, and their columns have their final names.
   bool recopy = where.recopy;
   bool post_data = o.has_phase("schema") && !recopy;
@@ -208,7 +205,7 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
       if (o.has_phase("full")) schema::sync_sequences(source, dest, schema, o.names);
       store.set_phase(o.task, o.has_phase("incremental") ? "incremental" : "copied");
     }
-    result.copied_at = fullsync::copied_positions(dest, o.task);
+    result.copied_at = store::copied_positions(dest, o.task);
     return result;
   }
 
@@ -226,10 +223,10 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
     if (!o.conflict_ignore) refuse_conflicts(dest, schema, o);
     // One transaction: a run killed half-way leaves nothing to mistake for
     // a conflicting table the next time.
-    dest.exec("BEGIN");
+    pg::Transaction txn(dest);
     schema::create_pre_data(dest, schema, o.names, ownership(o));
     store.set_phase(o.task, "full");
-    dest.exec("COMMIT");
+    txn.commit();
     phase = "full";
     log::Event("schema_pre_data_created").field("tables", schema.tables.size()).info();
   }
@@ -252,8 +249,8 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
   if (o.has_phase("full")) schema::sync_sequences(source, dest, schema, o.names);
   store.set_phase(o.task, o.has_phase("incremental") ? "incremental" : "copied");
   log::Event("initial_sync_done").field("tables", schema.tables.size()).info();
-  result.copied_at = fullsync::copied_positions(dest, o.task);
+  result.copied_at = store::copied_positions(dest, o.task);
   return result;
 }
 
-}  // namespace pgdts::cli
+}  // namespace pgdts::sync

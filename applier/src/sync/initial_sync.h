@@ -1,6 +1,6 @@
 // The phases of `pgdts sync` before the change stream: schema sync and full
 // sync from one exported snapshot, moving the task through its phases
-// (task/task_state.h) so that a run that is killed or fails resumes where
+// (store/task_store.h) so that a run that is killed or fails resumes where
 // it stopped. See docs/full-sync.md.
 #pragma once
 
@@ -9,20 +9,22 @@
 #include <map>
 #include <set>
 
-#include "cli/options.h"
+#include "model/options.h"
 #include "fullsync/throttle.h"
 #include "error.h"
 #include "fullsync/progress.h"
 #include "pg/lsn.h"
-#include "task/selection.h"
+#include "model/selection.h"
 
-namespace pgdts::cli {
+namespace pgdts::sync {
+
+using model::Options;
 
 // What the change stream needs from the initial phases.
 struct InitialSyncResult {
   bool stopped = false;                  // SIGINT/SIGTERM before the end
-  std::set<task::TableName> tables;      // the selected tables, partitions included
-  std::map<task::TableName, pg::Lsn> copied_at;
+  std::set<model::TableName> tables;      // the selected tables, partitions included
+  std::map<model::TableName, pg::Lsn> copied_at;
 };
 
 // A selected table already exists on the destination and --conflict is
@@ -36,11 +38,11 @@ class ConflictError : public Error {
 // the destination holds the task's tables and the copy starts (failures
 // before it are setup errors, not retried; not called when nothing is left
 // to copy). throttle: the full-sync limits, shared with SIGHUP
-// (cli/live_settings.h); observer, when set, is told the full sync's progress
+// (sync/live_settings.h); observer, when set, is told the full sync's progress
 // (metrics). Throws on failure.
 InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& stop,
                                    const std::function<void()>& prepared,
                                    fullsync::Throttle& throttle,
                                    fullsync::ProgressObserver* observer = nullptr);
 
-}  // namespace pgdts::cli
+}  // namespace pgdts::sync

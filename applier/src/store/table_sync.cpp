@@ -1,12 +1,14 @@
 // pgdts.table_sync: creation, reading, status (see table_sync.h). The
 // statements that move a table's state live with the workers that run them
 // inside their data transactions (full_sync.cpp).
-#include "fullsync/table_sync.h"
+#include "store/table_sync.h"
+
+#include "error.h"
 #include "pg/literals.h"
 
 #include <charconv>
 
-namespace pgdts::fullsync {
+namespace pgdts::store {
 namespace {
 
 constexpr const char* kCreate =
@@ -75,8 +77,8 @@ std::vector<TableSyncRow> load_table_sync(pg::Connection& dest, const std::strin
   return out;
 }
 
-std::map<task::TableName, pg::Lsn> copied_positions(pg::Connection& dest, const std::string& task) {
-  std::map<task::TableName, pg::Lsn> out;
+std::map<model::TableName, pg::Lsn> copied_positions(pg::Connection& dest, const std::string& task) {
+  std::map<model::TableName, pg::Lsn> out;
   for (const TableSyncRow& row : load_table_sync(dest, task))
     if (row.state == "copied" && row.sync_lsn) out[row.source] = *row.sync_lsn;
   return out;
@@ -117,4 +119,61 @@ void forget_task(pg::Connection& dest, const std::string& task) {
       "DROP TABLE pgdts.table_sync; END IF; END$$");
 }
 
-}  // namespace pgdts::fullsync
+void plan_table_copy(pg::Connection& dest, const std::string& task, const model::TableName& source,
+                     const model::TableName& target, std::int64_t rows_estimate,
+                     std::int64_t bytes_estimate, int chunks_total) {
+  std::string rows_est = std::to_string(rows_estimate);
+  std::string bytes_est = std::to_string(bytes_estimate);
+  std::string chunks = std::to_string(chunks_total);
+  dest.exec(
+      "INSERT INTO pgdts.table_sync AS s (task, source_schema, source_table, dest_schema,"
+      "  dest_table, state, rows_estimate, bytes_estimate, chunks_total, chunks_done,"
+      "  updated_at) "
+      "VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, 0, now()) "
+      "ON CONFLICT (task, source_schema, source_table) DO UPDATE SET"
+      "  dest_schema = excluded.dest_schema, dest_table = excluded.dest_table,"
+      "  state = 'pending', sync_lsn = NULL, rows_copied = 0, bytes_copied = 0,"
+      "  rows_estimate = excluded.rows_estimate, bytes_estimate = excluded.bytes_estimate,"
+      "  chunks_total = excluded.chunks_total, chunks_done = 0, started_at = NULL,"
+      "  finished_at = NULL, updated_at = now()",
+      {task.c_str(), source.schema.c_str(), source.name.c_str(), target.schema.c_str(),
+       target.name.c_str(), rows_est.c_str(), bytes_est.c_str(), chunks.c_str()});
+}
+
+void mark_copying(pg::Connection& dest, const std::string& task, const model::TableName& source) {
+  // rows_copied stays what is committed; a pending or copying table is
+  // recopied whole on resume.
+  dest.exec(
+      "UPDATE pgdts.table_sync SET state = 'copying', started_at = coalesce(started_at, now()),"
+      "  updated_at = now() "
+      "WHERE task = $1 AND source_schema = $2 AND source_table = $3 AND state = 'pending'",
+      {task.c_str(), source.schema.c_str(), source.name.c_str()});
+}
+
+ChunkRecorded record_chunk(pg::Connection& dest, const std::string& task,
+                           const model::TableName& source, std::int64_t rows, std::int64_t bytes,
+                           pg::Lsn sync_lsn) {
+  std::string rows_text = std::to_string(rows), bytes_text = std::to_string(bytes);
+  std::string lsn_text = pg::format_lsn(sync_lsn);
+  pg::Result r = dest.exec(
+      "UPDATE pgdts.table_sync SET"
+      "  chunks_done = chunks_done + 1,"
+      "  rows_copied = rows_copied + $4, bytes_copied = bytes_copied + $5,"
+      "  state = CASE WHEN chunks_done + 1 >= chunks_total THEN 'copied' ELSE 'copying' END,"
+      "  sync_lsn = CASE WHEN chunks_done + 1 >= chunks_total THEN $6::pg_lsn END,"
+      "  started_at = coalesce(started_at, now()),"
+      "  finished_at = CASE WHEN chunks_done + 1 >= chunks_total THEN clock_timestamp() END,"
+      "  updated_at = clock_timestamp() "
+      "WHERE task = $1 AND source_schema = $2 AND source_table = $3 "
+      "RETURNING state, rows_copied, bytes_copied,"
+      "  extract(epoch FROM clock_timestamp() - started_at)::float8",
+      {task.c_str(), source.schema.c_str(), source.name.c_str(), rows_text.c_str(),
+       bytes_text.c_str(), lsn_text.c_str()});
+  if (r.rows() != 1)
+    throw Error("destination: the full sync progress row of " + model::display_name(source) +
+                " in pgdts.table_sync vanished (was the task released meanwhile?)");
+  return {r.value(0, 0) == "copied", std::string(r.value(0, 1)), std::string(r.value(0, 2)),
+          std::string(r.value(0, 3))};
+}
+
+}  // namespace pgdts::store

@@ -1,10 +1,11 @@
-#include "task/task_state.h"
+#include "store/task_store.h"
 
 #include "error.h"
 #include "pg/literals.h"
+#include "pg/transaction.h"
 #include "secrets/redact.h"
 
-namespace pgdts::task {
+namespace pgdts::store {
 namespace {
 
 constexpr const char* kCreate =
@@ -40,7 +41,7 @@ constexpr const char* kCreate =
     "  PRIMARY KEY (task, dest_schema, dest_table))";
 
 // Schemas and names of tables as two text[] literals, for unnest($1, $2).
-std::pair<std::string, std::string> name_arrays(const std::vector<TableName>& tables) {
+std::pair<std::string, std::string> name_arrays(const std::vector<model::TableName>& tables) {
   std::vector<std::string> schemas, names;
   for (const auto& t : tables) {
     schemas.push_back(t.schema);
@@ -144,24 +145,19 @@ std::vector<std::string> TaskStore::stored_task_options(const std::string& task)
   return args;
 }
 
-void TaskStore::claim_tables(const std::string& task, const std::vector<TableName>& tables) {
+void TaskStore::claim_tables(const std::string& task, const std::vector<model::TableName>& tables) {
   auto [s, n] = name_arrays(tables);
-  dest_.exec("BEGIN");
-  try {
-    dest_.exec("DELETE FROM pgdts.task_table WHERE task = $1", {task.c_str()});
-    dest_.exec("INSERT INTO pgdts.task_table SELECT $1, s, t FROM unnest($2::text[], $3::text[]) u(s, t) "
-               "ON CONFLICT DO NOTHING",
-               {task.c_str(), s.c_str(), n.c_str()});
-    dest_.exec("COMMIT");
-  } catch (...) {
-    dest_.exec("ROLLBACK");
-    throw;
-  }
+  pg::Transaction txn(dest_);
+  dest_.exec("DELETE FROM pgdts.task_table WHERE task = $1", {task.c_str()});
+  dest_.exec("INSERT INTO pgdts.task_table SELECT $1, s, t FROM unnest($2::text[], $3::text[]) u(s, t) "
+             "ON CONFLICT DO NOTHING",
+             {task.c_str(), s.c_str(), n.c_str()});
+  txn.commit();
 }
 
-std::vector<std::pair<TableName, std::string>> TaskStore::tables_of_other_tasks(
-    const std::string& task, const std::vector<TableName>& tables) {
-  std::vector<std::pair<TableName, std::string>> shared;
+std::vector<std::pair<model::TableName, std::string>> TaskStore::tables_of_other_tasks(
+    const std::string& task, const std::vector<model::TableName>& tables) {
+  std::vector<std::pair<model::TableName, std::string>> shared;
   if (tables.empty() || !has_table("pgdts.task_table")) return shared;
   auto [s, n] = name_arrays(tables);
   pg::Result r = dest_.exec(
@@ -220,4 +216,4 @@ bool TaskStore::remove_task(const std::string& task) {
   return removed;
 }
 
-}  // namespace pgdts::task
+}  // namespace pgdts::store

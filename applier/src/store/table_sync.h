@@ -18,12 +18,12 @@
 
 #include "pg/connection.h"
 #include "pg/lsn.h"
-#include "task/selection.h"
+#include "model/selection.h"
 
-namespace pgdts::fullsync {
+namespace pgdts::store {
 
 struct TableSyncRow {
-  task::TableName source, dest;
+  model::TableName source, dest;
   std::string state;  // pending, copying, copied
   std::optional<pg::Lsn> sync_lsn;
   std::int64_t rows_copied = 0, bytes_copied = 0, rows_estimate = 0, bytes_estimate = 0;
@@ -46,10 +46,32 @@ void ensure_table_sync(pg::Connection& dest);
 std::vector<TableSyncRow> load_table_sync(pg::Connection& dest, const std::string& task);
 
 // Source table -> sync_lsn of every table the task has copied.
-std::map<task::TableName, pg::Lsn> copied_positions(pg::Connection& dest, const std::string& task);
+std::map<model::TableName, pg::Lsn> copied_positions(pg::Connection& dest, const std::string& task);
 
 // For pgdts status.
 FullSyncStatus load_status(pg::Connection& dest, const std::string& task);
+
+// A table's copy is planned (again): pending, nothing copied, chunks_total
+// chunks to go (in the caller's transaction).
+void plan_table_copy(pg::Connection& dest, const std::string& task, const model::TableName& source,
+                     const model::TableName& target, std::int64_t rows_estimate,
+                     std::int64_t bytes_estimate, int chunks_total);
+
+// The copy of a pending table started (for pgdts status).
+void mark_copying(pg::Connection& dest, const std::string& task, const model::TableName& source);
+
+// What a table's row says once a chunk is recorded.
+struct ChunkRecorded {
+  bool copied = false;  // the table's last chunk: copied as of sync_lsn
+  std::string rows_copied, bytes_copied, seconds;
+};
+
+// Counts one more committed chunk of rows and bytes, in the caller's
+// transaction (the one that commits the chunk's rows); the last chunk makes
+// the table copied as of sync_lsn. Throws Error when the row is gone.
+ChunkRecorded record_chunk(pg::Connection& dest, const std::string& task,
+                           const model::TableName& source, std::int64_t rows, std::int64_t bytes,
+                           pg::Lsn sync_lsn);
 
 // Marks every table of the task to be copied again (pgdts sync --resync),
 // in the caller's transaction.
@@ -58,4 +80,4 @@ void recopy_all(pg::Connection& dest, const std::string& task);
 // Removes the task's rows (pgdts release); drops the table when it is empty.
 void forget_task(pg::Connection& dest, const std::string& task);
 
-}  // namespace pgdts::fullsync
+}  // namespace pgdts::store

@@ -12,9 +12,9 @@
 
 #include "pg/connection.h"
 #include "pg/lsn.h"
-#include "task/selection.h"
+#include "model/selection.h"
 
-namespace pgdts::task {
+namespace pgdts::store {
 
 inline std::string slot_name(const std::string& task) { return "dts_sync_" + task; }
 inline std::string origin_name(const std::string& task) { return "pgdts_" + task; }
@@ -69,15 +69,15 @@ class TaskStore {
   void set_snapshot_lsn(const std::string& task, pg::Lsn lsn);
   // What the apply session last measured (latency unset: keep the last).
   void set_apply_progress(const std::string& task, const ApplyProgress& progress);
-  // The task's object options (cli::Options::object_args) and throttles.
+  // The task's object options (model::Options::object_args) and throttles.
   void set_settings(const std::string& task, const std::vector<std::string>& object_args,
                     const std::string& throttles);
   // Records the destination tables the task feeds (replacing what it fed).
-  void claim_tables(const std::string& task, const std::vector<TableName>& tables);
+  void claim_tables(const std::string& task, const std::vector<model::TableName>& tables);
   // Which of these tables other tasks feed (tasks done copying without an
   // incremental phase feed nothing): (table, task), ordered.
-  std::vector<std::pair<TableName, std::string>> tables_of_other_tasks(
-      const std::string& task, const std::vector<TableName>& tables);
+  std::vector<std::pair<model::TableName, std::string>> tables_of_other_tasks(
+      const std::string& task, const std::vector<model::TableName>& tables);
   // Empty when the task or its stored options are missing.
   std::vector<std::string> stored_task_options(const std::string& task);
   void set_last_error(const std::string& task, const std::string& error);
@@ -91,4 +91,4 @@ class TaskStore {
   pg::Connection& dest_;
 };
 
-}  // namespace pgdts::task
+}  // namespace pgdts::store

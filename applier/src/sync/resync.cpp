@@ -1,17 +1,18 @@
-#include "cli/resync.h"
+#include "sync/resync.h"
 
 #include "apply/origin.h"
 #include "error.h"
-#include "fullsync/table_sync.h"
+#include "pg/transaction.h"
+#include "store/table_sync.h"
 #include "logging/log.h"
 #include "task/task_slot.h"
 
-namespace pgdts::cli {
+namespace pgdts::sync {
 
-void start_resync(const Options& o, pg::Connection& dest, const task::TaskPhase& where,
+void start_resync(const Options& o, pg::Connection& dest, const store::TaskPhase& where,
                   pg::Lsn applied, const std::optional<pg::SlotInfo>& slot,
                   const std::string& dbname) {
-  std::string name = task::slot_name(o.task);
+  std::string name = store::slot_name(o.task);
   if (!task::depends_on_slot(where, applied))
     throw UsageError("task \"" + o.task + "\" has no slot to recover (phase " + where.phase +
                      ", nothing streamed from a slot yet); run pgdts sync without --resync");
@@ -27,20 +28,12 @@ void start_resync(const Options& o, pg::Connection& dest, const task::TaskPhase&
   // from its own snapshot. Dropped first: a run killed before the state
   // below commits still finds the task depending on a slot, and --resync
   // is simply run again.
-  std::string origin = task::origin_name(o.task);
+  std::string origin = store::origin_name(o.task);
   apply::drop_origin_if_exists(dest, origin);
-  dest.exec("BEGIN");
-  try {
-    task::TaskStore(dest).start_recopy(o.task);
-    fullsync::recopy_all(dest, o.task);
-    dest.exec("COMMIT");
-  } catch (...) {
-    try {
-      dest.exec("ROLLBACK");
-    } catch (const std::exception&) {
-    }
-    throw;
-  }
+  pg::Transaction txn(dest);
+  store::TaskStore(dest).start_recopy(o.task);
+  store::recopy_all(dest, o.task);
+  txn.commit();
   apply::create_origin_if_missing(dest, origin);
   log::Event("resync_started")
       .field("task", o.task)
@@ -50,4 +43,4 @@ void start_resync(const Options& o, pg::Connection& dest, const task::TaskPhase&
       .warn();
 }
 
-}  // namespace pgdts::cli
+}  // namespace pgdts::sync

@@ -1,0 +1,516 @@
+// The run of a task (see runner.h).
+#include "sync/runner.h"
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <thread>
+
+#include "apply/origin.h"
+#include "sync/initial_sync.h"
+#include "sync/live_settings.h"
+#include "sync/resync.h"
+#include "apply/session.h"
+#include "error.h"
+#include "logging/log.h"
+#include "secrets/redact.h"
+#include "metrics/task_monitor.h"
+#include "pg/connection.h"
+#include "pg/pipeline.h"
+#include "pg/replication_stream.h"
+#include "task/deferred_fks.h"
+#include "task/source_checks.h"
+#include "task/precheck.h"
+#include "task/task_slot.h"
+#include "store/task_store.h"
+
+namespace pgdts::sync {
+namespace {
+
+using model::Options;
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr auto kBackoffFirst = 1s;
+constexpr auto kBackoffMax = 30s;
+// A session that streamed this many (retry) minutes before its connection
+// failed was healthy: the failure starts a new --retry-connection window.
+// (An idle source still makes durable progress through the heartbeats; this
+// covers a source whose heartbeats cannot be written.)
+constexpr int kHealthySessionMinutes = 5;
+
+// The length of one minute of the retry windows: 60 s, or what the
+// test-only variable PGDTS_TEST_RETRY_MINUTE_SECONDS says (the integration
+// tests cannot wait 10 minutes for a window to end).
+std::chrono::seconds retry_minute() {
+  if (const char* env = std::getenv("PGDTS_TEST_RETRY_MINUTE_SECONDS")) {
+    int v = 0;
+    auto [p, ec] = std::from_chars(env, env + std::strlen(env), v);
+    if (ec == std::errc() && *p == '\0' && v > 0) return std::chrono::seconds(v);
+  }
+  return 60s;
+}
+
+// One failure window: starts at the first failure after the last success,
+// and is used up once failures have gone on for its length. Only durable
+// progress (or a long healthy session, for connections) is a success: a
+// loop that connects and then fails again never resets it.
+class RetryWindow {
+ public:
+  RetryWindow(const char* option, int minutes)
+      : option_(option), minutes_(minutes), length_(minutes * retry_minute()) {}
+  void success() { failing_ = false; }
+  // Records a failure; false when the window is used up.
+  bool failure() {
+    auto now = Clock::now();
+    if (!failing_) {
+      failing_ = true;
+      since_ = now;
+    }
+    return now - since_ < length_;
+  }
+  // How long until the window ends (a retry sleeps no longer: the last
+  // attempt is made as the window ends, not a backoff later).
+  std::chrono::seconds remaining() const {
+    auto left = std::chrono::ceil<std::chrono::seconds>(since_ + length_ - Clock::now());
+    return std::max<std::chrono::seconds>(left, 0s);
+  }
+  std::string describe() const {
+    return "retried for " + std::to_string(minutes_) +
+           (minutes_ == 1 ? " minute (" : " minutes (") + option_ + ")";
+  }
+
+ private:
+  const char* option_;
+  int minutes_;
+  Clock::duration length_;
+  bool failing_ = false;
+  Clock::time_point since_{};
+};
+
+// Sleeps, waking early on a stop request; true when stopped.
+bool sleep_or_stop(std::chrono::seconds duration, const std::atomic<bool>& stop) {
+  auto until = Clock::now() + duration;
+  while (Clock::now() < until) {
+    if (stop) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return stop;
+}
+
+std::string describe_failure(const Error& e) {
+  if (auto* p = dynamic_cast<const pg::PipelineError*>(&e)) {
+    std::string where = p->lsn() ? " at source LSN " + pg::format_lsn(p->lsn()) : "";
+    return "destination rejected " + p->what_failed() + where + ": " + p->what();
+  }
+  return e.what();
+}
+
+void log_failure(const Error& e, const char* kind, std::chrono::seconds retry_in) {
+  log::Event event("apply_failed");
+  event.field("kind", kind).field("error", describe_failure(e));
+  if (auto* p = dynamic_cast<const pg::PipelineError*>(&e)) {
+    // A DDL's text may carry a secret (USER MAPPING ... OPTIONS (password ...)).
+    event.field("change", p->what_failed()).field("statement", secrets::redact(p->statement()));
+    if (p->lsn()) event.field("lsn", pg::format_lsn(p->lsn()));
+    event.field("sqlstate", p->sqlstate());
+  }
+  event.field("retry_in", std::to_string(retry_in.count()) + "s").warn();
+}
+
+// Best effort: the reason the task stopped, for pgdts status and the DBA.
+void store_last_error(const Options& o, const std::string& message) {
+  try {
+    pg::Connection dest = pg::Connection::open(
+        o.target, {"destination", false, store::application_name(o.task), ""});
+    store::TaskStore(dest).set_last_error(o.task, message);
+  } catch (const std::exception&) {
+    // unreachable destination: the error line says it all
+  }
+}
+
+// The task's slot is gone or replaced: retrying cannot bring it back. The
+// reason goes to the alert, to pgdts status and to stderr.
+Outcome slot_lost(const Options& o, metrics::TaskMonitor& monitor, const task::SlotLostError& e) {
+  monitor.failure_final("other", e.what());
+  store_last_error(o, e.what());
+  return {1, e.what()};
+}
+
+std::string first_phase(const Options& o) {
+  if (o.has_phase("schema")) return "schema";
+  if (o.has_phase("full")) return "full";
+  return "incremental";
+}
+
+// The task is being run by another process: never retried.
+class TaskTakenError : public Error {
+ public:
+  using Error::Error;
+};
+
+// One pgdts process per task: a session-level advisory lock on the
+// destination, held while the returned connection lives.
+pg::Connection lock_task(const Options& o) {
+  pg::Connection lock = pg::Connection::open(o.target, {"destination", false, store::application_name(o.task), ""});
+  std::string key = "pgdts task " + o.task;
+  pg::Result r = lock.exec("SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtextextended($1, 0))",
+                           {key.c_str()});
+  if (r.value(0, 0) != "t")
+    throw TaskTakenError("task \"" + o.task + "\" is being run by another pgdts process; stop it first");
+  return lock;
+}
+
+// Before a retry: a destination that restarted or dropped the connection
+// released the task's lock with it, and another process may have started
+// the task meanwhile. Takes the lock again (a ConnectionError while the
+// destination is still away is retried like any other).
+void keep_task_lock(const Options& o, pg::Connection& lock) {
+  try {
+    lock.exec("SELECT 1");
+    return;
+  } catch (const pg::ConnectionError&) {
+  }
+  lock.close();
+  lock = lock_task(o);
+  log::Event("task_lock_taken_again").field("task", o.task).info();
+}
+
+// Everything that must hold before the first session; no retries here. The
+// connections it opened are handed to the first session when the task is
+// streaming already.
+apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open,
+                                const std::vector<model::TableName>& task_tables) {
+  apply::SessionConfig cfg;
+  cfg.source = o.source;
+  cfg.target = o.target;
+  cfg.task = o.task;
+  cfg.slot = store::slot_name(o.task);
+  cfg.origin = store::origin_name(o.task);
+  cfg.application_name = store::application_name(o.task);
+  cfg.may_create_slot = true;
+  cfg.rights.keep_owners = !o.no_owner;
+  cfg.rights.owner_role = o.owner_role;
+
+  pg::Connection source = pg::Connection::open(o.source, {"source", false, cfg.application_name, ""});
+  task::SourceFacts facts = task::check_source(source);
+  source.close();
+  log::Event("source_checked").field("database", facts.database).debug();
+
+  pg::ReplicationStream replication(
+      pg::Connection::open(o.source, {"source", true, cfg.application_name, "-c timezone=UTC"}));
+  pg::SystemIdentity id = replication.identify_system();
+  cfg.source_system_id = id.system_id;
+
+  pg::Connection dest = pg::Connection::open(o.target, {"destination", false, cfg.application_name, ""});
+  store::TaskPhase where = store::TaskStore(dest).register_task(
+      o.task, first_phase(o), cfg.slot,
+      {id.system_id, id.dbname.empty() ? facts.database : id.dbname});
+  if (where.phase == "copied" && o.has_phase("incremental"))
+    throw Error("task \"" + o.task + "\" was copied without its incremental phase, so changes "
+                "made since were not kept; run pgdts release --task " + o.task +
+                " and sync again with --phases incremental among its phases");
+  if (!task_tables.empty()) store::TaskStore(dest).claim_tables(o.task, task_tables);
+  if (apply::create_origin_if_missing(dest, cfg.origin))
+    log::Event("origin_created").field("origin", cfg.origin).info();
+  // The task's slot, before anything is copied or streamed: a task that
+  // depends on it stops here when it is lost (task/task_slot.h), and
+  // --resync recovers it (sync/resync.h).
+  std::optional<pg::SlotInfo> slot = replication.find_slot(cfg.slot);
+  std::string dbname = replication.connection().parameter_status("database");
+  pg::Lsn applied = apply::read_origin_progress(dest, cfg.origin);
+  if (o.resync) {
+    start_resync(o, dest, where, applied, slot, dbname);
+    where = store::TaskStore(dest).where(o.task);
+  } else if (o.has_phase("incremental")) {
+    task::require_slot(o.task, where, applied, slot, dbname);
+  }
+  if (where.phase == "incremental") {
+    open.source.emplace(std::move(replication));
+    open.destination.emplace(std::move(dest));
+  }
+  return cfg;
+}
+
+// The prechecks of task/precheck.h: every warning and failure is logged
+// as a `precheck` event; returns "" when nothing failed, otherwise the one
+// line that says which checks failed and how to fix them. task_tables
+// receives the destination tables the task feeds.
+std::string precheck_before_sync(const Options& o, std::vector<model::TableName>& task_tables) {
+  task::PrecheckInput input = task::precheck_input(o);
+  input.task_tables_out = &task_tables;
+  std::vector<task::Check> checks = task::run_prechecks(input);
+  std::string failed;
+  for (const auto& c : checks) {
+    if (c.status == task::Check::pass) continue;
+    log::Event event("precheck");
+    event.field("check", c.name).field("status", task::status_name(c.status)).field("message", c.message);
+    if (!c.fix.empty()) event.field("fix", c.fix);
+    if (c.status == task::Check::warn) {
+      event.warn();
+      continue;
+    }
+    event.error();
+    failed += (failed.empty() ? "" : "; ") + c.name + ": " + c.message +
+              (c.fix.empty() ? "" : " (fix: " + c.fix + ")");
+  }
+  if (failed.empty()) return "";
+  return "precheck failed, not starting: " + failed;
+}
+
+// Metrics and alerts of the run (metrics/task_monitor.h).
+metrics::ThrottleLimits throttle_limits(const Options& o) {
+  return {o.full_qps, o.full_rps, o.full_mbps, o.incr_rps, o.incr_mbps};
+}
+
+metrics::MonitorConfig monitor_config(const Options& o) {
+  metrics::MonitorConfig m;
+  m.task = o.task;
+  m.port = o.metrics_port;
+  m.alert_command = o.alert_command;
+  m.alert_latency = o.alert_latency_seconds;
+  m.alert_hold = metrics::latency_hold();
+  m.source = o.source;
+  m.slot = store::slot_name(o.task);
+  m.application_name = store::application_name(o.task);
+  m.limits = throttle_limits(o);
+  return m;
+}
+
+// Where a run is. Failures are retried only while copying or streaming: a
+// failure while starting, or between the copy and the first session, is a
+// setup error that no retry mends.
+enum class Stage {
+  starting,   // checks, the task's lock and slot; nothing copied yet
+  copying,    // the initial phases run (schema created, rows being copied)
+  copied,     // the initial phases are done; the stream has not started
+  streaming,  // a session streamed at least once (stays so across retries)
+};
+
+class Runner {
+ public:
+  Runner(const Options& o, const Signals& signals, RereadThrottles reread)
+      : o_(o), signals_(signals), reread_(std::move(reread)),
+        connection_window_("--retry-connection", o.retry_connection_minutes),
+        other_window_("--retry-other", o.retry_other_minutes) {}
+
+  Outcome run();
+
+ private:
+  std::optional<Outcome> start();
+  void install_hooks();
+  // One attempt: what is left of the initial phases, then a session until
+  // a stop request. Throws what the caller may retry.
+  Outcome attempt(LiveSettings& live, task::ForeignKeyValidator& fk_validator);
+  void summary(const char* event) const;
+  bool retryable() const { return stage_ == Stage::copying || stage_ == Stage::streaming; }
+  bool healthy_session_ended();
+  // After a retryable failure within its window: waits the backoff; the
+  // outcome when a stop came meanwhile.
+  std::optional<Outcome> retry_after(const std::string& failure, RetryWindow& window,
+                                     const char* kind);
+
+  const Options& o_;
+  Signals signals_;
+  RereadThrottles reread_;
+  // First: a metrics port in use fails the run before anything starts.
+  // Declared before everything else, so destroyed last: a task_failed
+  // alert is delivered before the process exits.
+  std::optional<metrics::TaskMonitor> monitor_;
+  apply::SessionConfig cfg_;
+  apply::OpenConnections open_;
+  pg::Connection task_lock_;
+  Stage stage_ = Stage::starting;
+  RetryWindow connection_window_, other_window_;
+  std::chrono::seconds backoff_ = kBackoffFirst;
+  apply::SessionTotals totals_;
+  apply::SessionHooks hooks_;
+  std::optional<Clock::time_point> streaming_since_;  // of the current session
+};
+
+std::optional<Outcome> Runner::start() {
+  try {
+    monitor_.emplace(monitor_config(o_));
+  } catch (const UsageError& e) {
+    return Outcome{2, e.what()};
+  }
+  std::string phases;
+  for (const auto& p : o_.phases) phases += (phases.empty() ? "" : ",") + p;
+  log::Event("sync_starting")
+      .field("task", o_.task)
+      .field("phases", phases)
+      .field("source", o_.source.masked())
+      .field("target", o_.target.masked())
+      .info();
+  try {
+    std::vector<model::TableName> task_tables;
+    std::string refused = precheck_before_sync(o_, task_tables);
+    if (!refused.empty()) return Outcome{1, refused};
+    task_lock_ = lock_task(o_);
+    cfg_ = start_task(o_, open_, task_tables);
+  } catch (const UsageError& e) {
+    return Outcome{2, e.what()};
+  } catch (const task::SlotLostError& e) {
+    return slot_lost(o_, *monitor_, e);
+  } catch (const std::exception& e) {
+    return Outcome{1, e.what()};
+  }
+  monitor_->set_phase(first_phase(o_));  // the task runs: metrics and the WAL probe start
+  cfg_.scope.selection = o_.selection;
+  cfg_.scope.names = o_.names;
+  return std::nullopt;
+}
+
+void Runner::install_hooks() {
+  hooks_.streaming = [this] {
+    stage_ = Stage::streaming;
+    cfg_.may_create_slot = false;  // a slot that vanishes later is an error
+    streaming_since_ = Clock::now();
+  };
+  hooks_.progressed = [this] {
+    // The destination's origin moved: whatever failed before is over.
+    connection_window_.success();
+    other_window_.success();
+    backoff_ = kBackoffFirst;
+    monitor_->progressed();
+  };
+  hooks_.metrics = &monitor_->metrics();
+}
+
+bool Runner::healthy_session_ended() {
+  bool healthy = streaming_since_ &&
+                 Clock::now() - *streaming_since_ >= kHealthySessionMinutes * retry_minute();
+  streaming_since_.reset();
+  return healthy;
+}
+
+void Runner::summary(const char* event) const {
+  log::Event(event)
+      .field("task", o_.task)
+      .field("applied_changes", totals_.counters.changes)
+      .field("applied_transactions", totals_.counters.transactions)
+      .field("skipped_changes", totals_.counters.skipped)
+      .field("merged_updates", totals_.counters.merged)
+      .field("batched_inserts", totals_.counters.batched)
+      .field("resent_transactions_skipped", totals_.counters.replayed)
+      .field("outside_task_changes", totals_.counters.outside_task)
+      .field("already_copied_changes", totals_.counters.in_copy)
+      .field("confirmed_lsn", pg::format_lsn(totals_.confirmed))
+      .info();
+}
+
+Outcome Runner::attempt(LiveSettings& live, task::ForeignKeyValidator& fk_validator) {
+  if (stage_ == Stage::starting || stage_ == Stage::copying) {
+    InitialSyncResult initial = run_initial_sync(
+        o_, signals_.stop,
+        [this] {
+          stage_ = Stage::copying;
+          if (o_.has_phase("full")) monitor_->set_phase("full");
+        },
+        live.full_sync(), &monitor_->metrics().full_sync_observer());
+    if (initial.stopped) {
+      summary("shutdown");
+      return {};
+    }
+    stage_ = Stage::copied;
+    // The copy is done and durable: failures during it are over.
+    connection_window_.success();
+    other_window_.success();
+    monitor_->progressed();  // recovered, if the copy had failed before
+    cfg_.scope.tables = std::move(initial.tables);
+    cfg_.scope.copied_at = std::move(initial.copied_at);
+    monitor_->set_phase(o_.has_phase("incremental") ? "incremental" : "copied");
+    if (!o_.has_phase("incremental")) {
+      log::Event("sync_done").field("task", o_.task).info();
+      return {};
+    }
+    fk_validator.start(signals_.stop);
+  }
+  apply::OpenConnections reuse = std::move(open_);
+  open_ = {};  // later sessions connect afresh
+  apply::run_session(cfg_, signals_.stop, hooks_, totals_, std::move(reuse));
+  summary("shutdown");
+  return {};
+}
+
+std::optional<Outcome> Runner::retry_after(const std::string& failure, RetryWindow& window,
+                                           const char* kind) {
+  monitor_->failure_retried(kind, failure);
+  if (sleep_or_stop(std::min(backoff_, window.remaining()), signals_.stop)) {
+    summary("shutdown");
+    return Outcome{};
+  }
+  backoff_ = std::min<std::chrono::seconds>(backoff_ * 2, kBackoffMax);
+  return std::nullopt;
+}
+
+Outcome Runner::run() {
+  if (std::optional<Outcome> failed = start()) return *failed;
+  LiveSettings live(o_, reread_);
+  live.store();
+  live.on_change([this](const Options& now) {
+    monitor_->metrics().set_limits(throttle_limits(now));
+  });
+  live.watch_reloads(signals_.stop, signals_.reload);
+  task::ForeignKeyValidator fk_validator(o_.target, o_.task);
+  cfg_.throttle = &live.incremental();
+  install_hooks();
+
+  bool retrying = false;
+  while (true) {
+    std::string failure;
+    const char* kind = "other";
+    bool window_left = true;
+    try {
+      if (retrying) keep_task_lock(o_, task_lock_);
+      retrying = true;
+      return attempt(live, fk_validator);
+    } catch (const ConflictError& e) {
+      return {1, e.what()};
+    } catch (const TaskTakenError& e) {
+      summary("stopped");
+      return {1, e.what()};
+    } catch (const task::SlotLostError& e) {
+      summary("stopped");
+      return slot_lost(o_, *monitor_, e);
+    } catch (const pg::ConnectionError& e) {
+      if (!retryable()) return {1, e.what()};
+      failure = e.what();
+      kind = "connection";
+      if (healthy_session_ended()) connection_window_.success();
+      window_left = connection_window_.failure();
+      if (window_left) log_failure(e, kind, std::min(backoff_, connection_window_.remaining()));
+    } catch (const Error& e) {
+      if (!retryable()) return {1, describe_failure(e)};
+      failure = describe_failure(e);
+      streaming_since_.reset();
+      window_left = other_window_.failure();
+      if (window_left) log_failure(e, kind, std::min(backoff_, other_window_.remaining()));
+    } catch (const std::exception& e) {
+      summary("stopped");
+      monitor_->failure_final("other", e.what());
+      return {1, e.what()};
+    }
+    RetryWindow& window = kind == std::string("connection") ? connection_window_ : other_window_;
+    if (!window_left) {
+      std::string message = failure + "; " + window.describe() + ", giving up";
+      monitor_->failure_final(kind, message);
+      store_last_error(o_, message);
+      summary("stopped");
+      return {1, message};
+    }
+    if (std::optional<Outcome> stopped = retry_after(failure, window, kind)) return *stopped;
+  }
+}
+
+}  // namespace
+
+Outcome run(const Options& options, const Signals& signals, RereadThrottles reread) {
+  return Runner(options, signals, std::move(reread)).run();
+}
+
+}  // namespace pgdts::sync
