@@ -41,11 +41,7 @@ void say(const std::string& line) {
 
 // The task exists, is streaming (phase incremental) and has its origin.
 void check_destination(pg::Connection& dest, const std::string& task) {
-  std::optional<std::string> phase;
-  if (dest.exec("SELECT pg_catalog.to_regclass('pgdts.task') IS NOT NULL").value(0, 0) == "t") {
-    pg::Result r = dest.exec("SELECT phase FROM pgdts.task WHERE task = $1", {task.c_str()});
-    if (r.rows() == 1) phase = std::string(r.value(0, 0));
-  }
+  std::optional<std::string> phase = store::TaskStore(dest).find_phase(task);
   if (!phase)
     throw Error("task \"" + task + "\" does not exist on the destination (no row in pgdts.task); " +
                 "check --task and --target");

@@ -216,4 +216,86 @@ bool TaskStore::remove_task(const std::string& task) {
   return removed;
 }
 
+std::optional<std::string> TaskStore::find_phase(const std::string& task) {
+  if (!has_table("pgdts.task")) return std::nullopt;
+  pg::Result r = dest_.exec("SELECT phase FROM pgdts.task WHERE task = $1", {task.c_str()});
+  if (r.rows() != 1) return std::nullopt;
+  return std::string(r.value(0, 0));
+}
+
+std::optional<StoredStatus> TaskStore::status(const std::string& task) {
+  if (!has_table("pgdts.task")) return std::nullopt;
+  std::string origin = origin_name(task);
+  pg::Result r = dest_.exec(
+      "SELECT t.phase, t.last_error, t.updated_at::text, t.snapshot_lsn::text,"
+      " (SELECT os.remote_lsn::text FROM pg_catalog.pg_replication_origin o"
+      "  JOIN pg_catalog.pg_replication_origin_status os ON os.local_id = o.roident"
+      "  WHERE o.roname = $2),"
+      " t.latency_ms, extract(epoch FROM now() - t.latency_at),"
+      " t.applied_changes, t.skipped_changes, t.changes_per_second, t.throttles"
+      " FROM pgdts.task t WHERE t.task = $1",
+      {task.c_str(), origin.c_str()});
+  if (r.rows() != 1) return std::nullopt;
+  StoredStatus s;
+  s.phase = std::string(r.value(0, 0));
+  s.last_error = r.optional(0, 1);
+  s.updated_at = std::string(r.value(0, 2));
+  s.snapshot_lsn = r.optional(0, 3);
+  s.applied_lsn = r.optional(0, 4);
+  if (!r.is_null(0, 5)) s.latency_ms = pg::to_int64(r.value(0, 5));
+  if (!r.is_null(0, 6)) s.latency_age_seconds = std::stod(std::string(r.value(0, 6)));
+  if (!r.is_null(0, 7)) s.applied_changes = pg::to_int64(r.value(0, 7));
+  if (!r.is_null(0, 8)) s.skipped_changes = pg::to_int64(r.value(0, 8));
+  if (!r.is_null(0, 9)) s.changes_per_second = std::stod(std::string(r.value(0, 9)));
+  s.throttles = r.optional(0, 10);
+  return s;
+}
+
+void TaskStore::defer_foreign_keys(const std::string& task,
+                                   const std::vector<WaitingForeignKey>& keys, pg::Lsn after) {
+  std::vector<std::string> tables, names, creates;
+  for (const auto& k : keys) {
+    tables.push_back(k.table);
+    names.push_back(k.constraint);
+    creates.push_back(k.create_sql);
+  }
+  std::string t = pg::text_array(tables), n = pg::text_array(names), c = pg::text_array(creates);
+  std::string lsn = pg::format_lsn(after);
+  dest_.exec("UPDATE pgdts.task SET deferred_fk_tables = $2::text[], deferred_fk_names = $3::text[], "
+             "deferred_fk_creates = $4::text[], fks_valid_after = $5::pg_lsn WHERE task = $1",
+             {task.c_str(), t.c_str(), n.c_str(), c.c_str(), lsn.c_str()});
+}
+
+TaskStore::ForeignKeysWaiting TaskStore::foreign_keys_waiting(const std::string& task) {
+  std::string origin = origin_name(task);
+  pg::Result r = dest_.exec(
+      "SELECT t.fks_valid_after IS NOT NULL,"
+      " coalesce(pg_catalog.pg_replication_origin_progress($2, true) >= t.fks_valid_after, false)"
+      " FROM pgdts.task t WHERE t.task = $1",
+      {task.c_str(), origin.c_str()});
+  if (r.rows() == 0) return {};
+  return {r.value(0, 0) == "t", r.value(0, 1) == "t"};
+}
+
+std::vector<WaitingForeignKey> TaskStore::waiting_foreign_keys(const std::string& task) {
+  pg::Result r = dest_.exec(
+      "SELECT k.t, k.n, coalesce(k.c, ''),"
+      " EXISTS (SELECT 1 FROM pg_catalog.pg_constraint x WHERE x.conrelid = k.t::regclass"
+      "         AND '\"' || pg_catalog.replace(x.conname, '\"', '\"\"') || '\"' = k.n)"
+      " FROM pgdts.task, unnest(deferred_fk_tables, deferred_fk_names, deferred_fk_creates) AS k(t, n, c)"
+      " WHERE task = $1",
+      {task.c_str()});
+  std::vector<WaitingForeignKey> out;
+  for (int i = 0; i < r.rows(); ++i)
+    out.push_back({std::string(r.value(i, 0)), std::string(r.value(i, 1)),
+                   std::string(r.value(i, 2)), r.value(i, 3) == "t"});
+  return out;
+}
+
+void TaskStore::forget_foreign_keys(const std::string& task) {
+  dest_.exec("UPDATE pgdts.task SET deferred_fk_tables = NULL, deferred_fk_names = NULL, "
+             "deferred_fk_creates = NULL, fks_valid_after = NULL WHERE task = $1",
+             {task.c_str()});
+}
+
 }  // namespace pgdts::store

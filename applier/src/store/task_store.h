@@ -48,6 +48,28 @@ struct ApplyProgress {
   double changes_per_second = 0;
 };
 
+// A foreign key whose validation waits until the stream passes every copy
+// (tables copied under different snapshots).
+struct WaitingForeignKey {
+  std::string table, constraint;  // quoted as the destination spells them
+  std::string create_sql;         // set for a key created at validation time
+  bool exists = false;            // the constraint is there (NOT VALID)
+};
+
+// The task's row as pgdts status shows it.
+struct StoredStatus {
+  std::string phase;
+  std::optional<std::string> last_error;
+  std::string updated_at;
+  std::optional<std::string> snapshot_lsn;
+  std::optional<std::string> applied_lsn;  // the origin's position
+  std::optional<std::int64_t> latency_ms;
+  std::optional<double> latency_age_seconds;
+  std::optional<std::int64_t> applied_changes, skipped_changes;
+  std::optional<double> changes_per_second;
+  std::optional<std::string> throttles;
+};
+
 class TaskStore {
  public:
   explicit TaskStore(pg::Connection& dest) : dest_(dest) {}
@@ -58,6 +80,21 @@ class TaskStore {
   TaskPhase register_task(const std::string& task, const std::string& initial_phase,
                           const std::string& slot, const SourceIdentity& source);
   std::string phase(const std::string& task);
+  // The task's phase; nullopt when it has no row (or no task ever ran here).
+  std::optional<std::string> find_phase(const std::string& task);
+  // nullopt when the task has no row.
+  std::optional<StoredStatus> status(const std::string& task);
+  // Foreign keys to validate once the origin passes `after` (in the
+  // caller's transaction, if one is open).
+  void defer_foreign_keys(const std::string& task, const std::vector<WaitingForeignKey>& keys,
+                          pg::Lsn after);
+  // Whether keys wait, and whether the task's origin has passed their LSN.
+  struct ForeignKeysWaiting {
+    bool any = false, passed = false;
+  };
+  ForeignKeysWaiting foreign_keys_waiting(const std::string& task);
+  std::vector<WaitingForeignKey> waiting_foreign_keys(const std::string& task);
+  void forget_foreign_keys(const std::string& task);
   // The task's row (Error when it has none).
   TaskPhase where(const std::string& task);
   // Moves the task to phase (in the caller's transaction, if one is open).

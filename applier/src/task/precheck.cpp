@@ -148,10 +148,7 @@ class Prechecks {
   }
 
   void read_dest_phase() {
-    pg::Connection& d = *target_;
-    if (d.exec("SELECT pg_catalog.to_regclass('pgdts.task') IS NOT NULL").value(0, 0) != "t") return;
-    pg::Result r = d.exec("SELECT phase FROM pgdts.task WHERE task = $1", {in_.task.c_str()});
-    if (r.rows() == 1) dest_phase_ = std::string(r.value(0, 0));
+    if (auto phase = store::TaskStore(*target_).find_phase(in_.task)) dest_phase_ = *phase;
   }
 
   // ---- source ---------------------------------------------------------------

@@ -10,23 +10,15 @@
 
 #include "store/table_sync.h"
 #include "pg/connection.h"
+#include "store/task_store.h"
 
 namespace pgdts::task {
 
-struct TaskStatus {
+// The task's row (store::StoredStatus: phase, last error, positions, what
+// the apply session last measured) and what else status shows.
+struct TaskStatus : store::StoredStatus {
   bool found = false;
   std::string task;
-  std::string phase;
-  std::optional<std::string> last_error;
-  std::string updated_at;
-  std::optional<std::string> snapshot_lsn;
-  std::optional<std::string> applied_lsn;  // the origin's position
-  std::optional<std::int64_t> latency_ms;  // as the apply session last measured it
-  std::optional<double> latency_age_seconds;
-  // Incremental sync, as the apply session last stored them (every 10 s).
-  std::optional<std::int64_t> applied_changes, skipped_changes;
-  std::optional<double> changes_per_second;
-  std::optional<std::string> throttles;  // "incr-rps 500, full-mbps 20" or "none"
   store::FullSyncStatus full;
   // source (when --source is given and reachable)
   std::optional<std::string> source_error;
