@@ -22,11 +22,7 @@
  */
 #include "postgres.h"
 
-#if PG_VERSION_NUM >= 130000
 #include "access/detoast.h"
-#else
-#include "access/tuptoaster.h"
-#endif
 #include "access/htup_details.h"
 #include "access/sysattr.h"
 #include "catalog/pg_namespace.h"
@@ -44,17 +40,6 @@
 #endif
 
 #include "encode.h"
-
-/* Where a transaction's commit time is kept changed in PostgreSQL 14. */
-#if PG_VERSION_NUM >= 140000
-#define PGDTS_TXN_COMMIT_TIME(txn) ((txn)->xact_time.commit_time)
-#else
-#define PGDTS_TXN_COMMIT_TIME(txn) ((txn)->commit_time)
-#endif
-
-#ifndef TYPALIGN_INT
-#define TYPALIGN_INT 'i'		/* before PostgreSQL 13 */
-#endif
 
 /* Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01). */
 #define PGDTS_UNIX_EPOCH_OFFSET \
@@ -220,12 +205,7 @@ pgdts_relation_info_build(Relation rel, bool is_ddl_table,
 	if (info->replident == REPLICA_IDENTITY_DEFAULT ||
 		info->replident == REPLICA_IDENTITY_INDEX)
 	{
-#if PG_VERSION_NUM >= 140000
 		idattrs = RelationGetIdentityKeyBitmap(rel);
-#else
-		idattrs = RelationGetIndexAttrBitmap(rel,
-											 INDEX_ATTR_BITMAP_IDENTITY_KEY);
-#endif
 	}
 
 	info->columns = palloc0(sizeof(PgdtsColumn) * Max(desc->natts, 1));
@@ -506,7 +486,7 @@ pgdts_write_begin(StringInfo out, ReorderBufferTXN *txn)
 	begin.format_version = PGDTS_FORMAT_VERSION;
 	begin.xid = txn->xid;
 	begin.final_lsn = txn->final_lsn;
-	begin.commit_time = PGDTS_TXN_COMMIT_TIME(txn) + PGDTS_UNIX_EPOCH_OFFSET;
+	begin.commit_time = txn->xact_time.commit_time + PGDTS_UNIX_EPOCH_OFFSET;
 	begin.origin_id = txn->origin_id;
 
 	record.kind_case = PGDTS__RECORD__KIND_BEGIN;
@@ -524,7 +504,7 @@ pgdts_write_commit(StringInfo out, ReorderBufferTXN *txn,
 	commit.xid = txn->xid;
 	commit.commit_lsn = commit_lsn;
 	commit.end_lsn = txn->end_lsn;
-	commit.commit_time = PGDTS_TXN_COMMIT_TIME(txn) + PGDTS_UNIX_EPOCH_OFFSET;
+	commit.commit_time = txn->xact_time.commit_time + PGDTS_UNIX_EPOCH_OFFSET;
 
 	record.kind_case = PGDTS__RECORD__KIND_COMMIT;
 	record.commit = &commit;

@@ -16,6 +16,20 @@ namespace pb = google::protobuf;
 
 namespace {
 
+// The object lists of DROP and GRANT: removes the objects keep() says are
+// outside the task (keep also maps the names of those it keeps).
+template <class Keep>
+void keep_objects(Rewriter& rw, pb::RepeatedPtrField<pg_query::Node>* objects, Keep keep) {
+  for (int i = 0; i < objects->size();) {
+    if (keep((*objects)[i])) {
+      ++i;
+    } else {
+      objects->DeleteSubrange(i, 1);
+      rw.changed = true;
+    }
+  }
+}
+
 Plan skipped(std::string reason, bool warn = false) {
   Plan p;
   p.action = Plan::Action::skip;
@@ -557,6 +571,22 @@ Planner::Outcome Planner::plan_create_index(Command& c) {
 
 // Every kind of DROP: each object it names is kept only when it is in the
 // task, and written qualified with its mapped schema.
+bool Planner::keep_schema(Command& c, pg_query::Node& obj) {
+  std::string schema = obj.has_string() ? obj.string().sval() : "";
+  if (!schema_object_in_task(schema)) return false;
+  c.rw.set(obj.mutable_string()->mutable_sval(), names_.schema(schema));
+  return true;
+}
+
+bool Planner::keep_schema_object(Command& c, pg_query::Node& obj) {
+  pb::RepeatedPtrField<pg_query::Node>* name = name_list(obj);
+  if (!name) return false;
+  std::string schema = c.rw.object_schema(strings_of(*name));
+  if (!schema_object_in_task(schema)) return false;
+  c.rw.qualify(name, schema);
+  return true;
+}
+
 Planner::Outcome Planner::plan_drop(Command& c) {
   auto& ds = *c.node.mutable_drop_stmt();
   pg_query::ObjectType kind = ds.remove_type();
@@ -565,42 +595,23 @@ Planner::Outcome Planner::plan_drop(Command& c) {
   if (!relation && kind != pg_query::OBJECT_SCHEMA && !replayed_schema_object(kind))
     return skipped("objects of this kind are not replayed");
   auto* objects = ds.mutable_objects();
-  for (int i = 0; i < objects->size();) {
-    pg_query::Node& obj = (*objects)[i];
-    bool keep = false;
-    if (kind == pg_query::OBJECT_SCHEMA) {
-      std::string schema = obj.has_string() ? obj.string().sval() : "";
-      keep = schema_object_in_task(schema);
-      if (keep) c.rw.set(obj.mutable_string()->mutable_sval(), names_.schema(schema));
-    } else if (relation && obj.has_list()) {
-      auto* comps = obj.mutable_list()->mutable_items();
-      TableName o = c.rw.resolve(strings_of(*comps));
-      if (kind == pg_query::OBJECT_TABLE) {
-        keep = in_task(o);
-        if (keep) {
-          c.rw.map_table(comps, o);
-          known_.erase(o);
-          joined_.erase(o);
-        }
-      } else {
-        keep = kind == pg_query::OBJECT_INDEX ? index_in_task(o) : sequence_in_task(o);
-        if (keep) {
-          c.rw.qualify(comps, o.schema);
-          owned_sequences_.erase(o);
-        }
-      }
-    } else if (pb::RepeatedPtrField<pg_query::Node>* name = name_list(obj)) {
-      std::string schema = c.rw.object_schema(strings_of(*name));
-      keep = schema_object_in_task(schema);
-      if (keep) c.rw.qualify(name, schema);
+  keep_objects(c.rw, objects, [&](pg_query::Node& obj) {
+    if (kind == pg_query::OBJECT_SCHEMA) return keep_schema(c, obj);
+    if (!relation || !obj.has_list()) return keep_schema_object(c, obj);
+    auto* comps = obj.mutable_list()->mutable_items();
+    TableName o = c.rw.resolve(strings_of(*comps));
+    if (kind == pg_query::OBJECT_TABLE) {
+      if (!in_task(o)) return false;
+      c.rw.map_table(comps, o);
+      known_.erase(o);
+      joined_.erase(o);
+      return true;
     }
-    if (keep) {
-      ++i;
-    } else {
-      objects->DeleteSubrange(i, 1);
-      c.rw.changed = true;
-    }
-  }
+    if (!(kind == pg_query::OBJECT_INDEX ? index_in_task(o) : sequence_in_task(o))) return false;
+    c.rw.qualify(comps, o.schema);
+    owned_sequences_.erase(o);
+    return true;
+  });
   if (objects->empty()) return skipped("no object it drops is in the task");
   if (ds.concurrent()) {
     c.plan.action = Plan::Action::replay_alone;
@@ -739,41 +750,25 @@ Planner::Outcome Planner::plan_grant(Command& c) {
   bool all_in_schema = gs.targtype() == pg_query::ACL_TARGET_ALL_IN_SCHEMA;
   if (gs.targtype() != pg_query::ACL_TARGET_OBJECT && !all_in_schema)
     return skipped("privileges of this kind are not replayed");
-  for (int i = 0; i < objects->size();) {
-    pg_query::Node& obj = (*objects)[i];
-    bool keep = false;
-    if (all_in_schema || gs.objtype() == pg_query::OBJECT_SCHEMA) {
-      std::string schema = obj.has_string() ? obj.string().sval() : "";
-      keep = schema_object_in_task(schema);
-      if (keep) c.rw.set(obj.mutable_string()->mutable_sval(), names_.schema(schema));
-    } else if (obj.has_range_var()) {  // tables, sequences, views
-      TableName o = c.rw.resolve(obj.range_var());
-      keep = gs.objtype() == pg_query::OBJECT_SEQUENCE ? sequence_in_task(o)
-                                                      : in_task(o) || schema_object_in_task(o.schema);
-      if (keep) {
-        if (in_task(o)) {
-          c.rw.map_table(obj.mutable_range_var(), o);
-          // column privileges name the table's columns
-          for (auto& p : *gs.mutable_privileges())
-            if (p.has_access_priv()) c.rw.map_columns(o, p.mutable_access_priv()->mutable_cols());
-        } else {
-          c.rw.map_schema(obj.mutable_range_var());
-        }
-      }
-    } else if (replayed_schema_object(gs.objtype())) {
-      if (pb::RepeatedPtrField<pg_query::Node>* name = name_list(obj)) {
-        std::string schema = c.rw.object_schema(strings_of(*name));
-        keep = schema_object_in_task(schema);
-        if (keep) c.rw.qualify(name, schema);
-      }
-    }
-    if (keep) {
-      ++i;
+  keep_objects(c.rw, objects, [&](pg_query::Node& obj) {
+    if (all_in_schema || gs.objtype() == pg_query::OBJECT_SCHEMA) return keep_schema(c, obj);
+    if (!obj.has_range_var())
+      return replayed_schema_object(gs.objtype()) && keep_schema_object(c, obj);
+    // tables, sequences, views
+    TableName o = c.rw.resolve(obj.range_var());
+    bool keep = gs.objtype() == pg_query::OBJECT_SEQUENCE ? sequence_in_task(o)
+                                                         : in_task(o) || schema_object_in_task(o.schema);
+    if (!keep) return false;
+    if (in_task(o)) {
+      c.rw.map_table(obj.mutable_range_var(), o);
+      // column privileges name the table's columns
+      for (auto& p : *gs.mutable_privileges())
+        if (p.has_access_priv()) c.rw.map_columns(o, p.mutable_access_priv()->mutable_cols());
     } else {
-      objects->DeleteSubrange(i, 1);
-      c.rw.changed = true;
+      c.rw.map_schema(obj.mutable_range_var());
     }
-  }
+    return true;
+  });
   if (objects->empty()) return skipped("no object it grants on is in the task");
   return std::nullopt;
 }

@@ -51,6 +51,10 @@
 #include "pgdts.pb.h"
 #include "model/selection.h"
 
+namespace pg_query {
+class Node;
+}
+
 namespace pgdts::ddl {
 
 struct Plan {
@@ -144,6 +148,10 @@ class Planner {
   // Whether an object of another kind belongs to the task: its schema is
   // selected as a whole.
   bool schema_object_in_task(const std::string& schema) const;
+  // A schema named by a String node / an object by a qualified name list:
+  // in the task (and its name mapped), or not.
+  bool keep_schema(Command& c, pg_query::Node& obj);
+  bool keep_schema_object(Command& c, pg_query::Node& obj);
 
   const model::Selection& selection_;
   const model::NameMap& names_;

@@ -4,26 +4,10 @@
 #include <cctype>
 
 #include "error.h"
+#include "pg/literals.h"
 
 namespace pgdts::model {
 namespace {
-
-bool needs_quotes(const std::string& name) {
-  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return true;
-  return !std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-  });
-}
-
-std::string quoted(const std::string& name) {
-  if (!needs_quotes(name)) return name;
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
 
 // Splits on a separator outside double quotes, keeping the quotes.
 std::vector<std::string> split_outside_quotes(const std::string& text, char separator) {
@@ -80,7 +64,7 @@ std::optional<std::string> star_match(const std::string& pattern, const std::str
 }  // namespace
 
 std::string display_name(const TableName& table) {
-  return quoted(table.schema) + "." + quoted(table.name);
+  return pg::quote_identifier_if_needed(table.schema) + "." + pg::quote_identifier_if_needed(table.name);
 }
 
 std::vector<std::string> split_dotted(const std::string& text, const std::string& option) {

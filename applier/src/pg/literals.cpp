@@ -1,5 +1,7 @@
 #include "pg/literals.h"
 
+#include <algorithm>
+
 #include <charconv>
 
 namespace pgdts::pg {
@@ -14,6 +16,14 @@ std::string quote_identifier(std::string_view name) {
   }
   out += '"';
   return out;
+}
+
+std::string quote_identifier_if_needed(std::string_view name) {
+  bool plain = !name.empty() && !(name[0] >= '0' && name[0] <= '9') &&
+               std::all_of(name.begin(), name.end(), [](char c) {
+                 return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+               });
+  return plain ? std::string(name) : quote_identifier(name);
 }
 
 std::string text_array(const std::vector<std::string>& items) {

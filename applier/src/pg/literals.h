@@ -15,6 +15,9 @@ namespace pgdts::pg {
 // encoding PostgreSQL accepts from a client (no multibyte character there
 // contains the byte '"').
 std::string quote_identifier(std::string_view name);
+// For messages: quoted only when a lower-case, digit-and-underscore name
+// would not read back as the same name (reserved words are not looked at).
+std::string quote_identifier_if_needed(std::string_view name);
 
 // {"a","b \"c\""}: every element quoted, so any name survives.
 std::string text_array(const std::vector<std::string>& items);

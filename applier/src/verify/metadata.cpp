@@ -70,12 +70,6 @@ std::vector<Token> tokenize(std::string_view s) {
   return out;
 }
 
-std::string quoted(const std::string& name) {
-  std::string out = "\"";
-  for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 // Source column name -> destination name, for the columns --map renames.
 std::map<std::string, std::string> renames_of(const schema::SourceSchema& schema, const Table& table,
                                               const model::NameMap& names) {
@@ -95,7 +89,7 @@ std::string mapped(const std::map<std::string, std::string>& renames, const std:
 
 std::string joined(const std::vector<std::string>& items) {
   std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : ", ") + quoted(i);
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + pg::quote_identifier(i);
   return out;
 }
 
@@ -103,12 +97,12 @@ std::string joined(const std::vector<std::string>& items) {
 // mapped schema, any other type as the source prints it.
 std::string expected_type(const schema::TypeUse& type, const model::NameMap& names) {
   if (!type.user_type) return type.sql;
-  return quoted(names.schema(type.user_type->schema)) + "." + quoted(type.user_type->name) + (type.array ? "[]" : "");
+  return pg::quote_identifier(names.schema(type.user_type->schema)) + "." + pg::quote_identifier(type.user_type->name) + (type.array ? "[]" : "");
 }
 
 std::string actual_type(const schema::TypeUse& type) {
   if (!type.user_type) return type.sql;
-  return quoted(type.user_type->schema) + "." + quoted(type.user_type->name) + (type.array ? "[]" : "");
+  return pg::quote_identifier(type.user_type->schema) + "." + pg::quote_identifier(type.user_type->name) + (type.array ? "[]" : "");
 }
 
 std::string shown(const std::optional<std::string>& s) { return s ? *s : "none"; }
@@ -143,7 +137,7 @@ class Comparer {
     for (const auto& c : s.columns) {
       std::string name = mapped(renames, c.name);
       auto it = std::find_if(d.columns.begin(), d.columns.end(), [&](const Column& x) { return x.name == name; });
-      std::string label = "column " + quoted(c.name) + (name == c.name ? "" : " (" + quoted(name) + ")");
+      std::string label = "column " + pg::quote_identifier(c.name) + (name == c.name ? "" : " (" + pg::quote_identifier(name) + ")");
       if (it == d.columns.end()) {
         add(label + " missing on the destination");
         continue;
@@ -166,7 +160,7 @@ class Comparer {
             " on the source");
     }
     for (const auto& c : d.columns)
-      if (!matched.count(c.name)) add("column " + quoted(c.name) + " only on the destination");
+      if (!matched.count(c.name)) add("column " + pg::quote_identifier(c.name) + " only on the destination");
   }
 
   // A constraint as what it does, in destination names.
@@ -184,7 +178,7 @@ class Comparer {
     } else {
       ref_cols = k.referenced_columns;
     }
-    return "FOREIGN KEY (" + joined(cols) + ") REFERENCES " + quoted(ref.schema) + "." + quoted(ref.name) + " (" +
+    return "FOREIGN KEY (" + joined(cols) + ") REFERENCES " + pg::quote_identifier(ref.schema) + "." + pg::quote_identifier(ref.name) + " (" +
            joined(ref_cols) + ") " + k.on_update + k.on_delete + k.match + (k.deferrable ? " deferrable" : "") +
            (k.deferred ? " deferred" : "") + (k.validated ? "" : " not valid");
   }
@@ -222,9 +216,9 @@ class Comparer {
       }
     }
     for (const auto& [key, obj] : want)
-      add(std::string(kind) + " " + quoted(obj->name) + " (" + describe(*obj) + ") missing on the destination");
+      add(std::string(kind) + " " + pg::quote_identifier(obj->name) + " (" + describe(*obj) + ") missing on the destination");
     for (const auto& [key, obj] : have)
-      add(std::string(kind) + " " + quoted(obj->name) + " (" + describe(*obj) + ") only on the destination");
+      add(std::string(kind) + " " + pg::quote_identifier(obj->name) + " (" + describe(*obj) + ") only on the destination");
   }
 
   const schema::SourceSchema& source_;
@@ -262,14 +256,14 @@ std::string normalized_expression(std::string_view text, const std::map<std::str
                               (tokens[j].text == "(" || tokens[j].text == ".");
     std::string name = t.text;
     if (prev != "." && prev != "::" && !before_call_or_dot) name = mapped(renames, name);
-    out += quoted(name);
+    out += pg::quote_identifier(name);
     prev = "\"";
   }
   return out;
 }
 
 model::Selection mapped_selection(const schema::SourceSchema& source, const model::NameMap& names) {
-  auto q = [](const std::string& n) { return quoted(n); };
+  auto q = [](const std::string& n) { return pg::quote_identifier(n); };
   std::vector<std::string> schemas, tables;
   for (const auto& s : source.schemas) schemas.push_back(q(names.schema(s)));
   for (const auto& t : source.tables) {
