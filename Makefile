@@ -56,7 +56,7 @@ APPLIER_BUILD ?= build/applier
 CMAKE_BUILD_TYPE ?= RelWithDebInfo
 PREFIX ?= /usr/local
 
-.PHONY: applier install-applier unittest test demo
+.PHONY: applier install-applier unittest test demo indent indent-check
 
 # SKIP_APPLIER=1 builds and installs the extension alone.
 ifneq ($(SKIP_APPLIER),1)
@@ -80,3 +80,10 @@ test:
 
 demo:
 	./demo.sh
+
+# The plugin's C in PostgreSQL's own format (pgindent's pg_bsd_indent settings).
+indent: all
+	tools/indent-c
+
+indent-check: all
+	tools/indent-c --check
