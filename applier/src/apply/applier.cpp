@@ -443,7 +443,8 @@ void Applier::insert(const pgdts::Insert& ins, pg::Lsn lsn) {
   key_ += set_;
   const Statement* st = statements_.find(key_);
   if (!st)
-    st = &prepare(insert_sql(table_names(rel.schema, rel.name, column_names(rel)), set_),
+    st = &prepare(insert_sql(table_names(rel.schema, rel.name, column_names(rel)), set_, 1,
+                             overwrite_keys(rel)),
                   "INSERT into " + rel.display_name, lsn);
 
   params_.clear();
@@ -470,7 +471,8 @@ void Applier::write_inserts(InsertBatcher::Table& table) {
     key_.append(reinterpret_cast<const char*>(&chunk), sizeof chunk);
     const Statement* st = statements_.find(key_);
     if (!st) {
-      std::string sql = insert_sql(table_names(rel.schema, rel.name, column_names(rel)), set_, chunk);
+      std::string sql = insert_sql(table_names(rel.schema, rel.name, column_names(rel)), set_, chunk,
+                                   overwrite_keys(rel));
       const Statement& added = statements_.add(key_, std::move(sql), "INSERT into " + rel.display_name,
                                                per_row * chunk);
       pipeline_.prepare(added.name.c_str(), catalog_.in_session_encoding(added.sql), 0,
@@ -580,6 +582,10 @@ bool Applier::may_merge(const stream::Relation& rel, const pgdts::Update& upd) {
   if (upd.new_tuple().ByteSizeLong() > kHoldMaxRowBytes) return false;
   const TableTraits& t = traits(rel);
   return t.plain && t.may_defer && t.unique_only_on_key;
+}
+
+const std::vector<int>* Applier::overwrite_keys(const stream::Relation& rel) const {
+  return overwrite_existing_rows_ && !rel.key_columns.empty() ? &rel.key_columns : nullptr;
 }
 
 bool Applier::may_batch(const stream::Relation& rel, const pgdts::Tuple& row) {

@@ -161,6 +161,10 @@ class Applier {
           DestinationCatalog& catalog, bool replica_role, const TaskScope& scope,
           rights::Ownership rights = {});
 
+  // --conflict ignore: an INSERT whose key exists on the destination
+  // overwrites that row instead of failing.
+  void overwrite_existing_rows(bool on) { overwrite_existing_rows_ = on; }
+
   // One record of the stream, at its LSN; wire_bytes: its size as received
   // (counted per table for metrics).
   void handle(const pgdts::Record& record, pg::Lsn lsn, std::size_t wire_bytes = 0);
@@ -277,6 +281,8 @@ class Applier {
   const TableTraits& traits(const stream::Relation& rel);
   bool may_merge(const stream::Relation& rel, const pgdts::Update& upd);
   bool may_batch(const stream::Relation& rel, const pgdts::Tuple& row);
+  // The key an INSERT overwrites on (overwrite_existing_rows), or none.
+  const std::vector<int>* overwrite_keys(const stream::Relation& rel) const;
   // Writes out what is held back for one table (INSERTs, merged UPDATEs),
   // or for every table.
   void write_held(std::uint32_t oid);
@@ -311,6 +317,7 @@ class Applier {
   ApplyLimits limits_;
   DestinationCatalog& catalog_;
   bool replica_role_;
+  bool overwrite_existing_rows_ = false;
   const TaskScope& scope_;
   ddl::Planner planner_;
   // The current source transaction replayed DDL: its group ends with it, so

@@ -292,6 +292,7 @@ void Session::start_stream() {
   }
   last_received_ = std::max(origin_start_, reported_);
   applier_.emplace(apply_, origin_start_, cfg_.limits, *this, replica_role_, cfg_.scope, rights_);
+  applier_->overwrite_existing_rows(cfg_.overwrite_existing_rows);
   applier_->isolate_from(totals_.failed_at);
   // A long DDL (a table rewrite, an index build) keeps the applier waiting
   // with the stream unread.

@@ -38,6 +38,7 @@ struct SessionConfig {
   TaskScope scope;
   ChangeThrottle* throttle = nullptr;  // --incr-rps/--incr-mbps, shared with SIGHUP
   rights::Ownership rights;                 // --no-owner, --owner-role
+  bool overwrite_existing_rows = false;     // --conflict ignore
 };
 
 struct SessionTotals {

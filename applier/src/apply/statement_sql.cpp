@@ -1,5 +1,7 @@
 #include "apply/statement_sql.h"
 
+#include <algorithm>
+
 #include "error.h"
 
 namespace pgdts::apply {
@@ -53,6 +55,19 @@ std::string where_clause(const TableNames& t, std::string_view where_codes, bool
   return " WHERE ctid = (SELECT ctid FROM ONLY " + t.qualified + " WHERE " + cond + " LIMIT 1)";
 }
 
+std::string on_conflict_overwrite(const TableNames& t, std::string_view set_codes,
+                                  const std::vector<int>& keys) {
+  std::string target, set;
+  for (int k : keys) target += (target.empty() ? "" : ", ") + t.columns[k];
+  for (size_t i = 0; i < set_codes.size(); ++i) {
+    if (set_codes[i] != code::kValue) continue;
+    if (std::find(keys.begin(), keys.end(), static_cast<int>(i)) != keys.end()) continue;
+    set += (set.empty() ? "" : ", ") + t.columns[i] + " = EXCLUDED." + t.columns[i];
+  }
+  if (set.empty()) return " ON CONFLICT (" + target + ") DO NOTHING";
+  return " ON CONFLICT (" + target + ") DO UPDATE SET " + set;
+}
+
 }  // namespace
 
 TableNames table_names(std::string_view schema, std::string_view table,
@@ -103,7 +118,8 @@ int count_params(std::string_view codes) {
   return n;
 }
 
-std::string insert_sql(const TableNames& t, std::string_view set_codes, int rows) {
+std::string insert_sql(const TableNames& t, std::string_view set_codes, int rows,
+                       const std::vector<int>* overwrite_keys) {
   std::string cols;
   int per_row = 0;
   for (size_t i = 0; i < set_codes.size(); ++i) {
@@ -128,6 +144,7 @@ std::string insert_sql(const TableNames& t, std::string_view set_codes, int rows
     }
     sql += ')';
   }
+  if (overwrite_keys && !overwrite_keys->empty()) sql += on_conflict_overwrite(t, set_codes, *overwrite_keys);
   return sql;
 }
 

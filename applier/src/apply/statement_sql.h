@@ -52,7 +52,11 @@ TableNames table_names(std::string_view schema, std::string_view table,
 bool has_reliable_equality(std::uint32_t type_oid);
 
 // rows > 1: one statement inserting that many rows, parameters row by row.
-std::string insert_sql(const TableNames& t, std::string_view set_codes, int rows = 1);
+// With overwrite_keys (column positions of the key), a row whose key exists
+// already is overwritten instead (--conflict ignore): ON CONFLICT (key) DO
+// UPDATE SET every other column inserted, or DO NOTHING when there is none.
+std::string insert_sql(const TableNames& t, std::string_view set_codes, int rows = 1,
+                       const std::vector<int>* overwrite_keys = nullptr);
 // by_ctid: the WHERE matches a whole old row (REPLICA IDENTITY FULL), of
 // which there may be duplicates: touch exactly one, the first found.
 std::string update_sql(const TableNames& t, std::string_view set_codes,

@@ -195,6 +195,7 @@ apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open,
   cfg.may_create_slot = true;
   cfg.rights.keep_owners = !o.no_owner;
   cfg.rights.owner_role = o.owner_role;
+  cfg.overwrite_existing_rows = o.conflict_ignore;
 
   pg::Connection source = pg::Connection::open(o.source, {"source", false, cfg.application_name, ""});
   task::SourceFacts facts = task::check_source(source);
