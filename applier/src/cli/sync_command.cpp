@@ -27,6 +27,7 @@
 #include "pg/connection.h"
 #include "pg/pipeline.h"
 #include "pg/replication_stream.h"
+#include "stream/format_version.h"
 #include "task/deferred_fks.h"
 #include "task/source_checks.h"
 #include "task/task_slot.h"
@@ -396,6 +397,13 @@ int run_sync(const Options& o) {
       return report_error(e.what(), 1);
     } catch (const TaskTakenError& e) {
       summary("stopped");
+      return report_error(e.what(), 1);
+    } catch (const stream::FormatMismatchError& e) {
+      // The plugin and this pgdts speak different record formats: an
+      // upgrade of one side helps, a retry does not.
+      summary("stopped");
+      monitor->failure_final("other", e.what());
+      store_last_error(o, e.what());
       return report_error(e.what(), 1);
     } catch (const task::SlotLostError& e) {
       summary("stopped");
