@@ -1,7 +1,8 @@
 """Upgrades: `ALTER EXTENSION pgdts UPDATE` from the released extension
-version (0.1) to the next while a task runs, and a pgdts and a plugin of
-different record format versions (proto/pgdts.proto, FORMAT_VERSION): sync
-stops at once with one line saying which side to upgrade, never retrying.
+version (0.1) to the next while a task runs; an extension newer than pgdts
+knows, and a pgdts and a plugin of different record format versions
+(proto/pgdts.proto, FORMAT_VERSION): sync stops at once with one line saying
+which side to upgrade, never retrying.
 
 A pgdts of another record format is played by this one with the environment
 variable PGDTS_FORMAT_VERSION (it then asks for, and reads, that version only):
@@ -36,6 +37,9 @@ def test_alter_extension_update_from_0_1_while_a_task_runs_keeps_rows_and_ddl_fl
     for c in (source, dest):
         c.sql("CREATE TABLE t (id int PRIMARY KEY, v text)")
     app = pgdts.sync(source, dest)
+    warnings = [line for line in app.logs().splitlines() if "event=source_check" in line]
+    assert len(warnings) == 1 and "is version 0.1" in warnings[0] and \
+        "ALTER EXTENSION pgdts UPDATE" in warnings[0], warnings
 
     # on 0.1: rows, and DDL captured into 0.1's dts_ddl_command
     source.sql("INSERT INTO t SELECT g, 'before' FROM generate_series(1, 100) g")
@@ -61,6 +65,19 @@ def test_alter_extension_update_from_0_1_while_a_task_runs_keeps_rows_and_ddl_fl
                       "WHERE statement LIKE '%on_0_2%' ORDER BY id DESC LIMIT 1"), \
         "DDL captured after the update lacks 0.2's settings column"
     app.stop()
+
+
+def test_extension_newer_than_pgdts_knows_stops_sync_with_one_line_naming_pgdts(
+        source, dest, pgdts):
+    # as a later release's ALTER EXTENSION pgdts UPDATE would leave it
+    source.sql("UPDATE pg_extension SET extversion = '9.9' WHERE extname = 'pgdts'")
+    app = pgdts.sync(source, dest, wait_ready=False)
+    status = app.wait_exit(timeout=60)
+    errors = error_lines(app.logs())
+    assert status == 1, f"exit status {status}; log tail:\n{app.log_tail()}"
+    assert len(errors) == 1, f"want one error line, got {errors}"
+    assert "is version 9.9, newer than this pgdts knows" in errors[0] and \
+        "upgrade pgdts (package pgdts)" in errors[0], errors[0]
 
 
 def run_sync_expecting_format_error(source, dest, pgdts, asked: int):
