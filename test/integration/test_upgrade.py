@@ -15,6 +15,8 @@ import os
 import re
 import subprocess
 
+import pytest
+
 from harness import REPO, assert_tables_equal, wait_caught_up
 
 FORMAT_VERSION = int(re.search(r"\bFORMAT_VERSION = (\d+);",
@@ -80,30 +82,20 @@ def test_extension_newer_than_pgdts_knows_stops_sync_with_one_line_naming_pgdts(
         "upgrade pgdts (package pgdts)" in errors[0], errors[0]
 
 
-def run_sync_expecting_format_error(source, dest, pgdts, asked: int):
+@pytest.mark.parametrize("offset, upgrade", [
+    (+1, "upgrade the pgdts extension on the source"),
+    (-1, "upgrade pgdts, the applier"),
+], ids=["pgdts_newer_than_plugin", "pgdts_older_than_plugin"])
+def test_record_format_mismatch_stops_sync_with_one_line_naming_the_side_to_upgrade(
+        source, dest, pgdts, offset, upgrade):
+    asked = FORMAT_VERSION + offset
     app = pgdts.sync(source, dest, wait_ready=False, env={"PGDTS_FORMAT_VERSION": str(asked)})
     status = app.wait_exit(timeout=60)
-    return app, status, error_lines(app.logs())
-
-
-def test_newer_pgdts_than_the_plugin_stops_with_one_line_naming_the_source_extension(
-        source, dest, pgdts):
-    asked = FORMAT_VERSION + 1
-    app, status, errors = run_sync_expecting_format_error(source, dest, pgdts, asked)
+    errors = error_lines(app.logs())
     assert status == 1, f"exit status {status}; log tail:\n{app.log_tail()}"
     assert len(errors) == 1, f"want one error line, got {errors}; log tail:\n{app.log_tail()}"
     assert (f"writes record format version {FORMAT_VERSION}, this pgdts reads {asked}: "
-            "upgrade the pgdts extension on the source") in errors[0], errors[0]
-    assert "retry_in" not in app.logs(), "a format mismatch was retried"
-
-
-def test_older_pgdts_than_the_plugin_stops_with_one_line_naming_pgdts(source, dest, pgdts):
-    asked = FORMAT_VERSION - 1
-    app, status, errors = run_sync_expecting_format_error(source, dest, pgdts, asked)
-    assert status == 1, f"exit status {status}; log tail:\n{app.log_tail()}"
-    assert len(errors) == 1, f"want one error line, got {errors}; log tail:\n{app.log_tail()}"
-    assert (f"writes record format version {FORMAT_VERSION}, this pgdts reads {asked}: "
-            "upgrade pgdts, the applier") in errors[0], errors[0]
+            f"{upgrade}") in errors[0], errors[0]
     assert "retry_in" not in app.logs(), "a format mismatch was retried"
 
 
