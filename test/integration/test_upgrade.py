@@ -11,6 +11,7 @@ an older pgdts against a newer plugin."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -114,3 +115,6 @@ def test_version_prints_the_release_from_debian_changelog_and_the_record_format(
     release = re.match(r"pgdts \(([^)]+)\)", (REPO / "debian" / "changelog").read_text()).group(1)
     assert r.returncode == 0, r.stderr
     assert r.stdout == f"pgdts {release}\nrecord format version {FORMAT_VERSION}\n", r.stdout
+    # PGXN's metadata follows the release too
+    meta = json.loads((REPO / "META.json").read_text())
+    assert meta["version"] == release, f"META.json says {meta['version']}, debian/changelog {release}"
