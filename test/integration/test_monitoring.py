@@ -6,10 +6,12 @@ running `pgdts sync --metrics-port`."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import yaml
 
@@ -17,9 +19,12 @@ from harness import REPO, free_port, wait_caught_up
 from test_metrics_alerts import scrape
 
 MONITORING = REPO / "packaging" / "monitoring"
-RULES = MONITORING / "pgdts-alerts.yml"
 RULES_TEST = MONITORING / "pgdts-alerts.test.yml"
-DASHBOARD = MONITORING / "pgdts-dashboard.json"
+# PGDTS_MONITORING_DIR=/usr/share/pgdts/monitoring: the files the pgdts
+# package installed (test/package/run), instead of this tree's.
+INSTALLED = Path(os.environ.get("PGDTS_MONITORING_DIR", MONITORING))
+RULES = INSTALLED / "pgdts-alerts.yml"
+DASHBOARD = INSTALLED / "pgdts-dashboard.json"
 # Series Prometheus makes itself for every scrape, not served by pgdts.
 PROMETHEUS_OWN = {"up"}
 _METRIC = re.compile(r"\b(pgdts_[a-z0-9_]+|up)\b")

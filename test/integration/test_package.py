@@ -108,8 +108,8 @@ def test_service_command_runs_as_pgdts_with_passwords_from_its_pgpass_file(sourc
                                                                              test_dir):
     """ExecStart as systemd runs it: user pgdts, the unit's PGPASSFILE, the
     task file in /etc/pgdts; the passwords are in neither the unit nor the
-    command line. SIGHUP (ExecReload) keeps it running; SIGTERM stops it
-    with status 0."""
+    command line. SIGHUP (ExecReload) applies the throttles edited in the
+    file; SIGTERM stops it with status 0."""
     task = "pkgtest"
     require_password(source, "src-Secret-1")
     require_password(dest, "dst-Secret-2")
@@ -154,9 +154,17 @@ def test_service_command_runs_as_pgdts_with_passwords_from_its_pgpass_file(sourc
         wait_caught_up(source, dest, task)
         assert_tables_equal(source, dest, ["t"])
 
-        proc.send_signal(signal.SIGHUP)     # ExecReload
-        time.sleep(2)
-        assert proc.poll() is None, f"SIGHUP stopped it:\n{log.read_text()}"
+        # systemctl reload: ExecReload's SIGHUP re-reads the throttles from the file
+        with open(conf, "a") as f:
+            f.write("incr-rps = 5000\n")
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while "event=throttles_changed" not in log.read_text():
+            assert proc.poll() is None, f"SIGHUP stopped it:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"no throttles_changed after SIGHUP:\n{log.read_text()}"
+            time.sleep(0.2)
+        assert "5000" in next(line for line in log.read_text().splitlines()
+                              if "event=throttles_changed" in line)
         proc.send_signal(signal.SIGTERM)    # systemctl stop
         assert proc.wait(60) == 0, log.read_text()
         assert "Secret" not in log.read_text()
