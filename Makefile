@@ -22,10 +22,12 @@ OBJS = \
 	plugin/ddl_record.o \
 	plugin/ddl_rewrite.o \
 	plugin/ddl_guard.o
-DATA = $(wildcard sql/pgdts--*.sql)
+# relative to srcdir, which PGXS prefixes (pg_buildext builds in another
+# directory with VPATH=<this tree>)
+DATA = $(patsubst $(srcdir)/%,%,$(wildcard $(srcdir)/sql/pgdts--*.sql))
 PGFILEDESC = "pgdts - protobuf logical decoding output plugin"
 
-PG_CPPFLAGS = -I$(srcdir)/plugin -I$(srcdir)/plugin/gen
+PG_CPPFLAGS = -I$(srcdir)/plugin -Iplugin/gen
 SHLIB_LINK = -lprotobuf-c
 
 # pg_regress runs on its own temporary instance with wal_level=logical and
@@ -46,9 +48,9 @@ include $(PGXS)
 # Generated protobuf-c code is produced at build time, never committed.
 plugin/gen/pgdts.pb-c.c plugin/gen/pgdts.pb-c.h: proto/pgdts.proto
 	@mkdir -p plugin/gen
-	protoc-c --c_out=plugin/gen -Iproto proto/pgdts.proto
+	protoc-c --c_out=plugin/gen -I$(dir $<) $<
 
-$(filter-out plugin/gen/pgdts.pb-c.o,$(OBJS)): plugin/gen/pgdts.pb-c.h $(wildcard plugin/*.h)
+$(filter-out plugin/gen/pgdts.pb-c.o,$(OBJS)): plugin/gen/pgdts.pb-c.h $(wildcard $(srcdir)/plugin/*.h)
 
 # ---- applier -------------------------------------------------------------
 
@@ -56,7 +58,7 @@ APPLIER_BUILD ?= build/applier
 CMAKE_BUILD_TYPE ?= RelWithDebInfo
 PREFIX ?= /usr/local
 
-.PHONY: applier install-applier unittest test demo indent indent-check
+.PHONY: applier install-applier unittest test demo deb indent indent-check
 
 # SKIP_APPLIER=1 builds and installs the extension alone.
 ifneq ($(SKIP_APPLIER),1)
@@ -87,3 +89,19 @@ indent: all
 
 indent-check: all
 	tools/indent-c --check
+
+# ---- Debian packages -----------------------------------------------------
+# postgresql-15-pgdts and pgdts (debian/), into build/deb/. The plugin is
+# built by pg_buildext under build/pg-15; the applier tree build/applier is
+# reused, so after `make` this compiles only the plugin. Versions come from
+# debian/changelog.
+DEB_DIR ?= build/deb
+
+deb:
+	dpkg-buildpackage -b -us -uc --no-pre-clean -j2
+	@mkdir -p $(DEB_DIR)
+	@v=$$(dpkg-parsechangelog -S Version); a=$$(dpkg-architecture -qDEB_HOST_ARCH); \
+	for f in ../pgdts_$${v}_$$a.deb ../postgresql-*-pgdts_$${v}_$$a.deb ../pgdts-dbgsym_$${v}_$$a.deb \
+	         ../postgresql-*-pgdts-dbgsym_$${v}_$$a.deb ../pgdts_$${v}_$$a.buildinfo ../pgdts_$${v}_$$a.changes; do \
+	  [ -e "$$f" ] && mv -f "$$f" $(DEB_DIR)/ || true; done
+	@ls -1 $(DEB_DIR)/*.deb

@@ -4,12 +4,17 @@
 # that the destination equals the source. Everything it starts, it stops.
 set -euo pipefail
 cd "$(dirname "$0")"
-./deps.sh
-make
-make install
+# PGDTS_BIN=/usr/bin/pgdts runs the demo on what is installed (the Debian
+# packages): nothing is built or installed from this tree then.
+if [ -z "${PGDTS_BIN:-}" ]; then
+  ./deps.sh
+  make
+  make install
+fi
 
 PGBIN=$(pg_config --bindir)
 PGDTS=${PGDTS_BIN:-$PWD/build/applier/pgdts}
+echo "== $("$PGDTS" --version | tr '\n' ' ')($PGDTS), extension files of $(pg_config --pkglibdir)"
 WORK=$(mktemp -d /tmp/pgdts-demo.XXXXXX)
 chown postgres "$WORK"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }

@@ -1,5 +1,7 @@
 #!/bin/sh
-# Installs every Debian package pgdts needs to build, test, demo and bench.
+# Installs every Debian package pgdts needs to build, package (make deb:
+# debhelper, pg_buildext, lintian; promtool from prometheus checks the alert
+# rules), test, demo and bench.
 # Run as root on Debian 12; safe to run again.
 set -eu
 PACKAGES="
@@ -13,6 +15,8 @@ PACKAGES="
   python3 python3-pytest python3-psycopg
   postgresql-15-wal2json pgcopydb
   procps openssl
+  debhelper postgresql-server-dev-all lintian dpkg-dev adduser
+  prometheus python3-yaml
 "
 missing=""
 for p in $PACKAGES; do

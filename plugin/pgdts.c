@@ -288,14 +288,21 @@ pgdts_parse_options(List *options, PgdtsData *data)
 					 errhint("The options are \"format_version\" and \"include_origin\".")));
 	}
 
+	/*
+	 * The hint says which side is older, so that the one line the applier
+	 * prints names the package to upgrade.
+	 */
 	if (data->format_version != PGDTS_FORMAT_VERSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("pgdts output plugin does not support format version %d",
 						data->format_version),
-				 errdetail("This version of the pgdts output plugin supports format version %d only.",
+				 errdetail("This version of the pgdts output plugin writes record format version %d only.",
 						   PGDTS_FORMAT_VERSION),
-				 errhint("Upgrade the pgdts extension on the source or the pgdts applier so that both speak the same format version.")));
+				 data->format_version > PGDTS_FORMAT_VERSION ?
+				 errhint("Upgrade the pgdts extension on the source (package postgresql-%d-pgdts): the applier is newer.",
+						 PG_VERSION_NUM / 10000) :
+				 errhint("Upgrade pgdts, the applier (package pgdts): the pgdts extension on the source is newer.")));
 }
 
 static int

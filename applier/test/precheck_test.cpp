@@ -4,6 +4,7 @@
 
 #include "cli/precheck_report.h"
 #include "task/precheck.h"
+#include "task/source_checks.h"
 
 using pgdts::task::Check;
 
@@ -80,4 +81,40 @@ TEST(Precheck, LongTransactionThresholdTestOverride) {
   setenv("PGDTS_TEST_LONG_TXN_SECONDS", "soon", 1);
   EXPECT_EQ(pgdts::task::PrecheckInput::default_long_transaction_seconds(), 300);
   unsetenv("PGDTS_TEST_LONG_TXN_SECONDS");
+}
+
+// The extension's version in the source database: the current one passes,
+// the released one before it streams with a warning (ALTER EXTENSION pgdts
+// UPDATE is safe while the task runs), others fail naming the side to upgrade.
+pgdts::task::SourceFacts with_extension(std::string version) {
+  pgdts::task::SourceFacts f;
+  f.database = "app";
+  f.extension_version = std::move(version);
+  return f;
+}
+
+TEST(SourceChecks, CurrentExtensionVersionPasses) {
+  EXPECT_FALSE(pgdts::task::extension_problem(with_extension(pgdts::task::kExtensionVersion)));
+}
+
+TEST(SourceChecks, ReleasedOlderExtensionIsAWarningToUpdate) {
+  auto p = pgdts::task::extension_problem(with_extension(pgdts::task::kOldestExtensionVersion));
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->warning);
+  EXPECT_NE(p->fix.find("ALTER EXTENSION pgdts UPDATE"), std::string::npos) << p->fix;
+}
+
+TEST(SourceChecks, NewerExtensionFailsNamingPgdts) {
+  auto p = pgdts::task::extension_problem(with_extension("0.10"));
+  ASSERT_TRUE(p);
+  EXPECT_FALSE(p->warning);
+  EXPECT_NE(p->message.find("newer than this pgdts knows"), std::string::npos) << p->message;
+  EXPECT_NE(p->fix.find("upgrade pgdts"), std::string::npos) << p->fix;
+}
+
+TEST(SourceChecks, UnknownOlderExtensionFailsNamingTheUpdate) {
+  auto p = pgdts::task::extension_problem(with_extension("0.0"));
+  ASSERT_TRUE(p);
+  EXPECT_FALSE(p->warning);
+  EXPECT_NE(p->fix.find("ALTER EXTENSION pgdts UPDATE TO"), std::string::npos) << p->fix;
 }

@@ -13,6 +13,7 @@
 #include "logging/log.h"
 #include "pg/literals.h"
 #include "secrets/redact.h"
+#include "stream/format_version.h"
 
 namespace pgdts::apply {
 namespace {
@@ -150,10 +151,7 @@ void Applier::begin(const pgdts::Begin& b, pg::Lsn lsn) {
   if (in_txn_)
     throw Error("stream out of order: BEGIN at source LSN " + pg::format_lsn(lsn) +
                 " inside transaction " + std::to_string(xid_));
-  if (b.format_version() != pgdts::FORMAT_VERSION)
-    throw Error("the source's pgdts plugin speaks format version " +
-                std::to_string(b.format_version()) + ", this pgdts speaks " +
-                std::to_string(pgdts::FORMAT_VERSION) + "; install matching versions");
+  stream::check_begin_format(b.format_version(), pg::format_lsn(lsn));
   if (isolate_from_ != 0 && b.final_lsn() >= isolate_from_) {
     isolate_from_ = 0;
     if (group_open_ && group_txns_ > 0) end_group();

@@ -21,6 +21,7 @@
 #include "pg/replication_stream.h"
 #include "rights/run_as.h"
 #include "rights/table_rights.h"
+#include "stream/format_version.h"
 #include "stream/record_decoder.h"
 #include "stream/timestamp.h"
 #include "task/task_slot.h"
@@ -279,9 +280,12 @@ void Session::start_stream() {
   auto deadline = Clock::now() + kSlotBusyRetry;
   while (true) {
     try {
-      stream_->start(cfg_.slot, origin_start_, {{"format_version", "1"}});
+      stream_->start(cfg_.slot, origin_start_,
+                     {{"format_version", std::to_string(stream::format_version())}});
       break;
     } catch (const pg::SqlError& e) {
+      if (auto refused = stream::refused_format(e.sqlstate(), e.what()))
+        throw stream::FormatMismatchError(*refused);
       if (e.sqlstate() != "55006") throw;
       // A killed applier's walsender lingers until it notices: wait a bit.
       if (Clock::now() >= deadline || stop_)

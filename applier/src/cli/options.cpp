@@ -11,6 +11,7 @@
 #include <boost/program_options.hpp>
 
 #include "error.h"
+#include "cli/version.h"
 #include "secrets/redact.h"
 
 namespace po = boost::program_options;
@@ -231,7 +232,8 @@ std::string general_help() {
          "  cutover   wait until latency is zero, then move the destination's sequences\n"
          "            to the source's values\n"
          "  release   drop the task's slot, origin and state\n\n"
-         "Run pgdts <command> --help for the options of a command.\n\n"
+         "Run pgdts <command> --help for the options of a command; pgdts --version prints\n"
+         "the version and the record format version.\n\n"
       << common_options()
       << "\nExit status: 0 success, 1 the operation failed, 2 bad usage or configuration.\n";
   return out.str();
@@ -454,6 +456,7 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
   if (args.empty()) throw UsageError("no command given; commands: " + std::string(kCommands));
   const std::string& name = args[0];
   if (name == "--help" || name == "-h" || name == "help") return {std::nullopt, general_help()};
+  if (name == "--version" || name == "-V" || name == "version") return {std::nullopt, version_text()};
   std::optional<Command> command = command_from(name);
   if (!command)
     throw UsageError("unknown command \"" + name + "\"; commands: " + std::string(kCommands));

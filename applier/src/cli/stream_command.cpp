@@ -14,6 +14,7 @@
 #include "error.h"
 #include "logging/log.h"
 #include "pg/replication_stream.h"
+#include "stream/format_version.h"
 #include "stream/json_printer.h"
 #include "stream/record_decoder.h"
 #include "stream/relation_cache.h"
@@ -48,8 +49,11 @@ void open_slot(pg::ReplicationStream& stream, const Options& o, const std::strin
                 "\", not pgdts");
   }
   try {
-    stream.start(slot, o.start_lsn.value_or(0), {{"format_version", "1"}});
+    stream.start(slot, o.start_lsn.value_or(0),
+                 {{"format_version", std::to_string(stream::format_version())}});
   } catch (const pg::SqlError& e) {
+    if (auto refused = stream::refused_format(e.sqlstate(), e.what()))
+      throw stream::FormatMismatchError(*refused);
     if (e.sqlstate() == "55006")
       throw Error("replication slot \"" + slot + "\" is in use by another process (PID " +
                   pg::pid_in_message(e.what()) + ")");

@@ -21,6 +21,7 @@
 #include "pg/connection.h"
 #include "pg/pipeline.h"
 #include "pg/replication_stream.h"
+#include "stream/format_version.h"
 #include "task/deferred_fks.h"
 #include "task/source_checks.h"
 #include "task/precheck.h"
@@ -474,6 +475,13 @@ Outcome Runner::run() {
       return {1, e.what()};
     } catch (const TaskTakenError& e) {
       summary("stopped");
+      return {1, e.what()};
+    } catch (const stream::FormatMismatchError& e) {
+      // The plugin and this pgdts speak different record formats: an
+      // upgrade of one side helps, a retry does not.
+      summary("stopped");
+      monitor_->failure_final("other", e.what());
+      store_last_error(o_, e.what());
       return {1, e.what()};
     } catch (const task::SlotLostError& e) {
       summary("stopped");

@@ -179,7 +179,7 @@ class Prechecks {
     SourceFacts facts = read_source_facts(*source_);
     auto report = [&](const char* name, const std::optional<SourceProblem>& problem,
                       const std::string& ok) {
-      if (problem) add(name, Check::fail, problem->message, problem->fix);
+      if (problem) add(name, problem->warning ? Check::warn : Check::fail, problem->message, problem->fix);
       else add(name, Check::pass, ok);
     };
     report("wal_level", wal_level_problem(facts), "wal_level = logical");

@@ -1,8 +1,11 @@
 #include "task/source_checks.h"
 
+#include <cstdlib>
 #include <sstream>
+#include <vector>
 
 #include "error.h"
+#include "logging/log.h"
 
 namespace pgdts::task {
 namespace {
@@ -11,6 +14,15 @@ std::string trim(std::string s) {
   auto b = s.find_first_not_of(" \t\"");
   auto e = s.find_last_not_of(" \t\"");
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+// "0.10" after "0.9": dotted numbers compared part by part.
+std::vector<int> version_parts(const std::string& v) {
+  std::vector<int> parts;
+  std::stringstream ss(v);
+  std::string item;
+  while (std::getline(ss, item, '.')) parts.push_back(std::atoi(item.c_str()));
+  return parts;
 }
 
 }  // namespace
@@ -59,13 +71,24 @@ std::optional<SourceProblem> extension_problem(const SourceFacts& f) {
     return SourceProblem{
         "extension pgdts is not installed in source database \"" + f.database + "\"",
         "run CREATE EXTENSION pgdts in it (as a superuser)"};
-  if (*f.extension_version != kExtensionVersion)
-    return SourceProblem{"extension pgdts in source database \"" + f.database + "\" is version " +
-                             *f.extension_version + ", this pgdts needs " + kExtensionVersion,
-                         std::string("install the matching extension files and run ALTER "
-                                     "EXTENSION pgdts UPDATE TO '") +
-                             kExtensionVersion + "'"};
-  return std::nullopt;
+  const std::string& v = *f.extension_version;
+  if (v == kExtensionVersion) return std::nullopt;
+  std::string is = "extension pgdts in source database \"" + f.database + "\" is version " + v;
+  if (version_parts(v) > version_parts(kExtensionVersion))
+    return SourceProblem{is + ", newer than this pgdts knows (" + kExtensionVersion + ")",
+                         "upgrade pgdts (package pgdts) on this host"};
+  if (v == kOldestExtensionVersion)
+    return SourceProblem{is + ", older than " + kExtensionVersion +
+                             ": DDL is captured without the settings and resolved names " +
+                             kExtensionVersion + " adds",
+                         std::string("run ALTER EXTENSION pgdts UPDATE in it (safe while the "
+                                     "task runs)"),
+                         true};
+  return SourceProblem{is + ", this pgdts needs " + kExtensionVersion,
+                       std::string("install the matching extension files (package "
+                                   "postgresql-<major>-pgdts) and run ALTER EXTENSION pgdts "
+                                   "UPDATE TO '") +
+                           kExtensionVersion + "'"};
 }
 
 std::optional<SourceProblem> output_plugin_problem(const SourceFacts& f) {
@@ -81,8 +104,12 @@ std::optional<SourceProblem> output_plugin_problem(const SourceFacts& f) {
 
 SourceFacts check_source(pg::Connection& source) {
   SourceFacts facts = read_source_facts(source);
-  for (auto problem : {wal_level_problem(facts), extension_problem(facts), output_plugin_problem(facts)})
-    if (problem) throw Error(problem->message + "; " + problem->fix);
+  for (auto problem : {wal_level_problem(facts), extension_problem(facts), output_plugin_problem(facts)}) {
+    if (problem && problem->warning)
+      log::Event("source_check").field("message", problem->message).field("fix", problem->fix).warn();
+    else if (problem)
+      throw Error(problem->message + "; " + problem->fix);
+  }
   return facts;
 }
 

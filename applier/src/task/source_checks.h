@@ -15,6 +15,10 @@ namespace pgdts::task {
 // The version of extension pgdts this binary speaks with (its stream and
 // capture table): the one place that says it.
 inline constexpr const char* kExtensionVersion = "0.2";
+// The older extension version this binary still streams from, with a
+// warning: the plugin library (one per server) decodes either version's
+// capture table, so a task keeps running across ALTER EXTENSION pgdts UPDATE.
+inline constexpr const char* kOldestExtensionVersion = "0.1";
 
 struct SourceFacts {
   std::string database;
@@ -31,6 +35,7 @@ struct SourceFacts {
 struct SourceProblem {
   std::string message;  // what is wrong, naming the setting or object
   std::string fix;      // what to do about it
+  bool warning = false;  // the task can run all the same
 };
 
 SourceFacts read_source_facts(pg::Connection& source);
