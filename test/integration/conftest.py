@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-import harness
-from harness import Background, Cluster, Pgdts, Template, WorkDir
+import processes
+from processes import Background, Cluster, Pgdts, Template, WorkDir
 
 PREREQ = pytest.StashKey[list]()
 ARTIFACTS = pytest.StashKey[dict]()
@@ -49,7 +49,7 @@ def pytest_runtest_makereport(item, call):
         rep.sections.append((f"applier log tail ({app.logfile})", app.log_tail(80)))
     for cluster in arts.get("clusters", []):
         rep.sections.append((f"{cluster.role} server log tail (port {cluster.port})",
-                             harness.tail(cluster.log(), 25)))
+                             processes.tail(cluster.log(), 25)))
 
 
 def _artifacts(request) -> dict:
@@ -85,9 +85,9 @@ def make_cluster(template, workdir, request):
 
     def make(role: str, dbname: str, conf: dict | None = None, logical: bool = False,
              extension: bool = False, start: bool = True) -> Cluster:
-        settings = dict(harness.LOGICAL_CONF) if logical else {}
+        settings = dict(processes.LOGICAL_CONF) if logical else {}
         if extension:
-            missing = [str(f) for f in harness.extension_files() if not f.exists()]
+            missing = [str(f) for f in processes.extension_files() if not f.exists()]
             if missing:
                 # Preloading a library that is not there would refuse every
                 # connection: report what is missing instead.
@@ -96,7 +96,7 @@ def make_cluster(template, workdir, request):
                                 "at the repository top")
                 extension = False
             else:
-                settings.update(harness.EXTENSION_CONF)
+                settings.update(processes.EXTENSION_CONF)
         settings.update(conf or {})
         c = Cluster(template, workdir, role, dbname, settings)
         made.append(c)
@@ -153,7 +153,7 @@ def dest(clusters):
 @pytest.fixture
 def pgdts(test_dir, make_cluster, request):
     # Depends on make_cluster so that appliers stop before the clusters do.
-    binary, looked = harness.find_pgdts()
+    binary, looked = processes.find_pgdts()
     if binary is None:
         _prereq_missing(request, f"the pgdts binary was not found (looked at {looked}); "
                         "build it with `make` at the repository top or set PGDTS_BIN")

@@ -4,7 +4,8 @@ every source transaction is on the destination exactly once."""
 
 import time
 
-from harness import assert_tables_equal, run_on_both, wait_caught_up
+from compare_rows import assert_tables_equal
+from processes import run_on_both, wait_caught_up
 
 
 def _wait_for_log(app, needle: str, timeout: float = 60) -> None:

@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from harness import assert_tables_equal, pgbench_args, run_pgbench, wait_caught_up
+from compare_rows import assert_tables_equal
+from processes import pgbench_args, run_pgbench, wait_caught_up
 
 PGBENCH_TABLES = ["pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history"]
 

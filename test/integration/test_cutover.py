@@ -14,7 +14,8 @@ import threading
 import time
 
 
-import harness
+import compare_rows
+import processes
 
 # serial, bigserial, identity ALWAYS and BY DEFAULT, and a standalone
 # sequence (increment 3) used by a DEFAULT.
@@ -43,7 +44,7 @@ class Inserters:
     """One thread inserting a row into every table (keys from the defaults)
     per transaction, until stopped."""
 
-    def __init__(self, cluster: harness.Cluster) -> None:
+    def __init__(self, cluster: processes.Cluster) -> None:
         self.cluster = cluster
         self.stop_event = threading.Event()
         self.committed = 0
@@ -74,7 +75,7 @@ class Inserters:
         return self.committed
 
 
-def sequence_values(cluster: harness.Cluster) -> dict[str, tuple[int, bool]]:
+def sequence_values(cluster: processes.Cluster) -> dict[str, tuple[int, bool]]:
     union = " UNION ALL ".join(f"SELECT '{s}', last_value, is_called FROM public.{s}"
                                for s in SEQUENCES)
     return {name: (last, called) for name, last, called in cluster.sql(union)}
@@ -156,7 +157,7 @@ def test_sequences_follow_the_source_and_cutover_adds_the_margin(pgdts, source, 
     out = r.stdout
     assert "latency is zero" in out, out
     # Latency zero means every source row is on the destination already.
-    harness.assert_tables_equal(source, dest, list(TABLES))
+    compare_rows.assert_tables_equal(source, dest, list(TABLES))
     for q in SEQUENCES:
         m = re.search(rf"^public\.{q}: destination (-?\d+) -> (-?\d+) \(source (-?\d+)\)$", out, re.M)
         assert m, f"cutover output names no change of {q}:\n{out}"
@@ -238,7 +239,7 @@ def test_a_serial_table_created_during_sync_has_its_sequence_followed(pgdts, sou
     # at value 1; only the follower moves the sequence on.
     source.sql("CREATE TABLE later (id bigserial PRIMARY KEY, v text)")
     source.sql("INSERT INTO later (v) SELECT 'x' FROM generate_series(1, 300)")
-    harness.wait_caught_up(source, dest, app)
+    processes.wait_caught_up(source, dest, app)
     wait_for("the new table's destination sequence reaches the source's value",
              lambda: dest.one("SELECT to_regclass('later_id_seq') IS NOT NULL")
              and dest.one("SELECT last_value FROM later_id_seq") == 300, timeout=120)

@@ -5,7 +5,8 @@ IDENTITY and CASCADE, awkward identifiers, partitions."""
 
 import re
 
-from harness import assert_tables_equal, run_on_both, wait_caught_up
+from compare_rows import assert_tables_equal
+from processes import run_on_both, wait_caught_up
 
 
 def test_update_changing_primary_key_moves_row(source, dest, pgdts):

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-import harness
-from harness import pgbin
+import processes
+from processes import pgbin
 
 TIMEOUT = 30
 PASSWORD = "Sekr1tPass"
@@ -21,8 +21,8 @@ def _sync_args(source_conninfo, target_conninfo, task="e"):
 def _error_line(result, status, *mentions):
     """Assert the exit status and exactly one `pgdts: error:` line on stderr
     mentioning each of `mentions` (case-insensitive); return that line."""
-    shown = f"exit status {result.returncode}\nstdout:\n{harness.tail(result.stdout, 15)}\n" \
-            f"stderr:\n{harness.tail(result.stderr, 15)}"
+    shown = f"exit status {result.returncode}\nstdout:\n{processes.tail(result.stdout, 15)}\n" \
+            f"stderr:\n{processes.tail(result.stderr, 15)}"
     assert result.returncode == status, f"expected exit status {status}; {shown}"
     lines = [ln for ln in result.stderr.splitlines() if ln.startswith("pgdts: error:")]
     assert len(lines) == 1, f"expected exactly one 'pgdts: error:' line on stderr; {shown}"
@@ -42,7 +42,7 @@ def test_malformed_conninfo_exits_2(make_cluster, pgdts, side):
 
 @pytest.mark.parametrize("side", ["source", "target"])
 def test_unreachable_port_exits_1(source, dest, pgdts, side):
-    nowhere = f"host=127.0.0.1 port={harness.free_port()} dbname=app user=postgres connect_timeout=5"
+    nowhere = f"host=127.0.0.1 port={processes.free_port()} dbname=app user=postgres connect_timeout=5"
     args = (_sync_args(nowhere, dest.conninfo()) if side == "source"
             else _sync_args(source.conninfo(), nowhere))
     _error_line(pgdts.run(args, timeout=TIMEOUT), 1)
@@ -53,7 +53,7 @@ def test_source_without_extension_exits_1_naming_create_extension(make_cluster, 
     bare = make_cluster("src", "app", logical=True, extension=False)
     result = pgdts.run(_sync_args(bare.conninfo(), dest.conninfo()), timeout=TIMEOUT)
     _error_line(result, 1, "CREATE EXTENSION pgdts")
-    assert harness.slot_row(bare, "dts_sync_e") is None, "a slot was left behind"
+    assert processes.slot_row(bare, "dts_sync_e") is None, "a slot was left behind"
 
 
 def test_source_with_wal_level_replica_exits_1_naming_wal_level(make_cluster, pgdts):
@@ -78,7 +78,7 @@ def test_slot_held_by_another_process_exits_1_naming_the_slot(source, dest, pgdt
     holder = background.start("pg_recvlogical", [
         pgbin("pg_recvlogical"), "-d", source.conninfo(), "-S", slot, "--start", "-f", "/dev/null"])
     deadline = time.monotonic() + 30
-    while harness.slot_row(source, slot)[2] is None:
+    while processes.slot_row(source, slot)[2] is None:
         assert holder.poll() is None, f"pg_recvlogical exited: {background.output(holder)}"
         assert time.monotonic() < deadline, "pg_recvlogical never took the slot"
         time.sleep(0.1)
@@ -87,7 +87,7 @@ def test_slot_held_by_another_process_exits_1_naming_the_slot(source, dest, pgdt
     print(f"pgdts exited {result.returncode} after {time.monotonic() - started:.1f} s")
     _error_line(result, 1, slot)
     assert holder.poll() is None, ("pg_recvlogical lost the slot (pgdts must not take it): "
-                                   f"{background.output(holder)}\nslot: {harness.slot_row(source, slot)}")
+                                   f"{background.output(holder)}\nslot: {processes.slot_row(source, slot)}")
 
 
 @pytest.mark.parametrize("command,form", [
@@ -97,7 +97,7 @@ def test_slot_held_by_another_process_exits_1_naming_the_slot(source, dest, pgdt
 def test_password_never_printed(make_cluster, pgdts, command, form):
     """Unreachable servers, conninfos carrying a password: whatever the
     commands print, the password is not in it."""
-    port = harness.free_port()
+    port = processes.free_port()
     keyword = f"host=127.0.0.1 port={port} dbname=app user=postgres password={PASSWORD} connect_timeout=5"
     uri = f"postgresql://postgres:{PASSWORD}@127.0.0.1:{port}/app?connect_timeout=5"
     if form == "target":

@@ -5,7 +5,7 @@ Exactness *as of the snapshot*: as soon as a run logs `snapshot_created`,
 the test imports that snapshot itself (SET TRANSACTION SNAPSHOT, while the
 run's exporting connection is open) and computes each table's fingerprint
 (row count and md5 of the rows' text in byte order, like
-harness._fingerprint). A destination table that matches it holds exactly the
+compare_rows._fingerprint). A destination table that matches it holds exactly the
 source's rows at the snapshot: nothing missing, nothing twice, no row of a
 writer that committed after it. Runs are throttled so that the snapshot
 lives long enough to be imported.
@@ -27,7 +27,8 @@ import psycopg
 import pytest
 from psycopg import sql as pgsql
 
-import harness
+import compare_rows
+import processes
 
 FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
 
@@ -53,7 +54,7 @@ def snapshot_fingerprints(source, snapshot: str, tables) -> dict[str, tuple[int,
         out = {}
         for t in tables:
             q = pgsql.SQL("SELECT count(*), md5(string_agg(t::text, E'\\n' ORDER BY t::text "
-                          "COLLATE \"C\")) FROM {} t").format(harness._table_ident(t))
+                          "COLLATE \"C\")) FROM {} t").format(compare_rows._table_ident(t))
             count, md5 = conn.execute(q).fetchone()
             out[t] = (int(count), md5)
         conn.execute("COMMIT")
@@ -102,7 +103,7 @@ class FullSync:
         self._fp_error = "no snapshot_created within 120 s"
 
     def log(self) -> str:
-        return harness.read_text(self.logfile)
+        return processes.read_text(self.logfile)
 
     def wait(self, timeout: float = 180) -> int:
         try:
@@ -111,13 +112,13 @@ class FullSync:
             self.proc.kill()
             self.proc.wait()
             raise AssertionError(f"pgdts sync did not finish within {timeout} s; log tail:\n"
-                                 f"{harness.tail(self.log(), 40)}")
+                                 f"{processes.tail(self.log(), 40)}")
 
     def finish(self, timeout: float = 180) -> str:
         rc = self.wait(timeout)
         log = self.log()
-        assert rc == 0, f"pgdts sync exited {rc}; log tail:\n{harness.tail(log, 40)}"
-        assert events(log, "sync_done"), f"no sync_done; log tail:\n{harness.tail(log, 40)}"
+        assert rc == 0, f"pgdts sync exited {rc}; log tail:\n{processes.tail(log, 40)}"
+        assert events(log, "sync_done"), f"no sync_done; log tail:\n{processes.tail(log, 40)}"
         return log
 
     def kill9(self) -> None:
@@ -136,7 +137,7 @@ class FullSync:
 
 @pytest.fixture
 def full_sync(test_dir, request):
-    binary, looked = harness.find_pgdts()
+    binary, looked = processes.find_pgdts()
     if binary is None:
         pytest.fail(f"the pgdts binary was not found (looked at {looked}); build it with `make`")
     started: list[FullSync] = []
@@ -160,7 +161,7 @@ def wait_slot_gone(source, slot: str = "dts_copy_it", timeout: float = 30) -> No
 
 
 def dest_fingerprint(dest, table) -> tuple[int, str]:
-    count, md5 = harness._fingerprint(dest, table)
+    count, md5 = compare_rows._fingerprint(dest, table)
     return int(count), md5
 
 
@@ -276,10 +277,10 @@ def wait_for(predicate, timeout: float, what: str, run: FullSync) -> None:
     while not predicate():
         if run.proc.poll() is not None:
             raise AssertionError(f"pgdts sync exited {run.proc.returncode} before {what}; "
-                                 f"log tail:\n{harness.tail(run.log(), 30)}")
+                                 f"log tail:\n{processes.tail(run.log(), 30)}")
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout} s: {what}; log tail:\n"
-                                 f"{harness.tail(run.log(), 30)}")
+                                 f"{processes.tail(run.log(), 30)}")
         time.sleep(0.05)
 
 
@@ -401,7 +402,7 @@ def test_sigterm_rolls_back_the_ranges_in_flight_and_the_next_run_finishes(sourc
     run1.proc.terminate()
     t0 = time.monotonic()
     rc = run1.wait(30)
-    assert rc == 0, f"expected exit 0 (a clean stop), got {rc}; log:\n{harness.tail(run1.log(), 20)}"
+    assert rc == 0, f"expected exit 0 (a clean stop), got {rc}; log:\n{processes.tail(run1.log(), 20)}"
     assert time.monotonic() - t0 < 5
     assert events(run1.log(), "full_sync_stopped")
     # The record claims exactly what is committed: the ranges in flight were
@@ -430,12 +431,12 @@ def test_destination_crash_during_the_copy_is_retried_and_ends_exact(source, des
     dest.restart("immediate")
     log = run.finish()
     failed = events(log, "apply_failed")
-    assert failed and failed[0]["kind"] == "connection", harness.tail(log, 30)
+    assert failed and failed[0]["kind"] == "connection", processes.tail(log, 30)
     assert "destination" in failed[0]["error"] and "full sync of public." in failed[0]["error"]
     assert len(events(log, "snapshot_created")) == 2  # the retry copies under a new snapshot
     assert "public.big" in {e["table"] for e in events(log, "table_emptied_for_recopy")}
     # No writers: the source did not change, so the destination equals it.
-    harness.assert_tables_equal(source, dest, tables)
+    compare_rows.assert_tables_equal(source, dest, tables)
 
 
 def test_sigterm_while_a_worker_waits_for_a_lock_cancels_it_and_exits(source, dest, full_sync):
@@ -451,7 +452,7 @@ def test_sigterm_while_a_worker_waits_for_a_lock_cancels_it_and_exits(source, de
         rc = run.wait(30)
         took = time.monotonic() - t0
         locker.rollback()
-    assert rc == 0, f"expected exit 0 (a clean stop), got {rc}; log:\n{harness.tail(run.log(), 20)}"
+    assert rc == 0, f"expected exit 0 (a clean stop), got {rc}; log:\n{processes.tail(run.log(), 20)}"
     assert took < 8, f"stopping took {took:.1f} s"
     assert events(run.log(), "full_sync_cancelling")
     assert dest.one("SELECT count(*) FROM public.t") == 0
@@ -465,7 +466,7 @@ def test_status_shows_full_sync_progress_while_it_runs(source, dest, full_sync):
                     "--full-rps", "10000", min_chunk_kb=256)
     wait_for(lambda: table_sync(dest).get("public.big", ("", 0, 0, 0, 0))[4] > 0,
              60, "some ranges of public.big committed", run)
-    binary, _ = harness.find_pgdts()
+    binary, _ = processes.find_pgdts()
 
     def status() -> dict:
         r = subprocess.run([binary, "status", "--target", dest.conninfo(), "--task", "it",
@@ -490,16 +491,16 @@ def test_status_shows_full_sync_progress_while_it_runs(source, dest, full_sync):
 def test_a_terminal_gets_a_live_table_of_progress(source, dest, test_dir):
     create_filled(source, dest, "public.big", 30_000)
     create_filled(source, dest, "public.small", 500)
-    binary, _ = harness.find_pgdts()
+    binary, _ = processes.find_pgdts()
     cmd = " ".join([binary, "sync", "--source", f"'{source.conninfo()}'", "--target",
                     f"'{dest.conninfo()}'", "--task", "it", "--phases", "full", "--tables",
                     "public.big,public.small", "--full-rps", "10000"])
     # script(1) gives the command a pseudo-terminal as its stderr.
     r = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, timeout=120)
     out = r.stdout.decode(errors="replace")
-    assert r.returncode == 0, harness.tail(out, 30)
-    assert "rows/s" in out and "ETA" in out, harness.tail(out, 30)
+    assert r.returncode == 0, processes.tail(out, 30)
+    assert "rows/s" in out and "ETA" in out, processes.tail(out, 30)
     assert "public.big" in out and "\x1b[" in out  # redrawn in place
-    assert "total: 2/2 tables" in out, harness.tail(out, 30)
+    assert "total: 2/2 tables" in out, processes.tail(out, 30)
     # log lines still come out whole, above the block
     assert re.search(r"INFO event=table_copied task=it table=public.big .*sync_lsn=", out)

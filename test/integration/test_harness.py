@@ -2,8 +2,9 @@
 every other test worthless, and a cluster that did not come up as configured
 would test the wrong thing.  Needs neither the binary nor the extension."""
 
-import harness
-from harness import assert_tables_equal, run_on_both, table_diff
+import processes
+from compare_rows import assert_tables_equal, table_diff
+from processes import run_on_both
 
 
 def test_clusters_come_up_with_their_settings(make_cluster):
@@ -60,8 +61,8 @@ def test_table_diff_sees_negative_zero_and_trailing_spaces(make_cluster):
 
 def test_pgbench_runs_against_a_cluster(make_cluster):
     c = make_cluster("src", "app")
-    harness.run_pgbench(c, "-i", "-s", "1", "-q")
-    harness.run_pgbench(c, "-n", "-c", "2", "-j", "2", "-t", "50")
+    processes.run_pgbench(c, "-i", "-s", "1", "-q")
+    processes.run_pgbench(c, "-n", "-c", "2", "-j", "2", "-t", "50")
     assert c.one("SELECT count(*) FROM pgbench_history") == 100
 
 

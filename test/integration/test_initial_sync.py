@@ -12,7 +12,9 @@ import time
 
 import pytest
 
-import harness
+import compare_catalogs
+import compare_rows
+import processes
 import schema_fixture
 from schema_fixture import Writers
 
@@ -32,7 +34,7 @@ def events(log: str, name: str) -> list[dict]:
 
 
 def catch_up(source, dest, app) -> None:
-    harness.wait_caught_up(source, dest, app, timeout=120)
+    processes.wait_caught_up(source, dest, app, timeout=120)
 
 
 def sync_under_writes(pgdts, source, dest, extra=(), task="it", write_after=3.0):
@@ -57,17 +59,17 @@ def test_default_phases_move_a_live_database(pgdts, source, dest):
     app = sync_under_writes(pgdts, source, dest)
     tables = schema_fixture.leaf_tables(source)
     assert len(tables) >= 30
-    harness.assert_tables_equal(source, dest, tables)
-    harness.assert_catalogs_equal(source.connect(), dest.connect())
+    compare_rows.assert_tables_equal(source, dest, tables)
+    compare_catalogs.assert_catalogs_equal(source.connect(), dest.connect())
     copied = {e["table"] for e in events(app.logs(), "table_copied")}
     assert len(copied) == len(tables), f"table_copied events for {len(copied)} of {len(tables)} tables"
     app.stop()
 
 
 def test_mapped_names_are_used_by_every_phase(pgdts, source, dest):
-    mapping = harness.NameMapping(schemas={"shop": "store"},
-                                  tables={("shop", "orders"): "purchases"},
-                                  columns={("shop", "customers", "email"): "mail"})
+    mapping = compare_catalogs.NameMapping(schemas={"shop": "store"},
+                                           tables={("shop", "orders"): "purchases"},
+                                           columns={("shop", "customers", "email"): "mail"})
     app = sync_under_writes(pgdts, source, dest, extra=[
         "--map", "shop=store", "--map", "shop.orders=purchases",
         "--map", "shop.customers.email=mail"])
@@ -75,8 +77,8 @@ def test_mapped_names_are_used_by_every_phase(pgdts, source, dest):
     assert ((("shop", "orders"), ("store", "purchases"))) in pairs
     assert dest.one("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'store' "
                     "AND table_name = 'customers' AND column_name = 'mail'") == 1
-    harness.assert_mapped_tables_equal(source, dest, pairs)
-    harness.assert_catalogs_equal(source.connect(), dest.connect(), mapping=mapping)
+    compare_rows.assert_mapped_tables_equal(source, dest, pairs)
+    compare_catalogs.assert_catalogs_equal(source.connect(), dest.connect(), mapping=mapping)
     app.stop()
 
 
@@ -89,8 +91,9 @@ def test_case_lower_folds_every_destination_name(pgdts, source, dest):
                      "AND (column_name <> lower(column_name) OR table_name <> lower(table_name) "
                      "OR table_schema <> lower(table_schema))")
     assert upper == [], f"names not folded to lower case: {upper[:5]}"
-    harness.assert_mapped_tables_equal(source, dest, pairs)
-    harness.assert_catalogs_equal(source.connect(), dest.connect(), mapping=harness.NameMapping(case="lower"))
+    compare_rows.assert_mapped_tables_equal(source, dest, pairs)
+    compare_catalogs.assert_catalogs_equal(source.connect(), dest.connect(),
+                                           mapping=compare_catalogs.NameMapping(case="lower"))
     app.stop()
 
 
@@ -128,9 +131,9 @@ def test_kill9_during_full_sync_resumes_without_recopying(pgdts, source, dest):
         writers.stop()
     catch_up(source, dest, app)
     tables = schema_fixture.leaf_tables(source) + [("bulk", "events")]
-    harness.assert_tables_equal(source, dest, tables)
+    compare_rows.assert_tables_equal(source, dest, tables)
     wait_foreign_keys_validated(dest, app)
-    harness.assert_catalogs_equal(source.connect(), dest.connect())
+    compare_catalogs.assert_catalogs_equal(source.connect(), dest.connect())
 
     copied: dict[str, int] = {}
     skipped = 0

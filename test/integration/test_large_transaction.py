@@ -1,7 +1,8 @@
 """One source transaction of 2,000,000 rows: replayed whole, and without the
 applier's memory growing with the transaction's size."""
 
-from harness import assert_tables_equal, run_on_both, wait_caught_up
+from compare_rows import assert_tables_equal
+from processes import run_on_both, wait_caught_up
 
 
 def _insert_rows(source, first, count):

@@ -11,7 +11,8 @@ import time
 
 import urllib.request
 
-from harness import assert_tables_equal, free_port, wait_caught_up
+from compare_rows import assert_tables_equal
+from processes import free_port, wait_caught_up
 
 BURST = 200  # a tenth of a second of tokens, the open group and timing slack
 

@@ -15,7 +15,8 @@ import time
 import psycopg
 import pytest
 
-from harness import assert_tables_equal, slot_row, tail, wait_caught_up
+from compare_rows import assert_tables_equal
+from processes import slot_row, tail, wait_caught_up
 
 TABLES = ["t", "h"]
 # t has a key; h has none, so a row copied twice shows as an extra row.

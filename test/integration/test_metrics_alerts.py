@@ -9,7 +9,8 @@ import time
 import urllib.error
 import urllib.request
 
-from harness import assert_tables_equal, free_port, run_on_both, wait_caught_up
+from compare_rows import assert_tables_equal
+from processes import free_port, run_on_both, wait_caught_up
 
 # ---------------------------------------------------------------------------
 # helpers of this module

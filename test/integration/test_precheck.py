@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-import harness
+import processes
 
 TIMEOUT = 60
 
@@ -255,7 +255,7 @@ def test_abandoned_task_slot_warns_with_retained_wal(pgdts, source, dest):
 
 def test_unreachable_destination_is_one_failure_and_the_source_is_still_checked(pgdts, source, dest):
     keyed_table(source)
-    nowhere = f"host=127.0.0.1 port={harness.free_port()} dbname=x user=postgres connect_timeout=5"
+    nowhere = f"host=127.0.0.1 port={processes.free_port()} dbname=x user=postgres connect_timeout=5"
     r = precheck(pgdts, source, dest, target_conninfo=nowhere)
     expect(r, "target_connection", "FAIL", "--target")
     found = checks_of(r)

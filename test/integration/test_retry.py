@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from harness import assert_tables_equal, current_wal_lsn, run_on_both, wait_caught_up
+from compare_rows import assert_tables_equal
+from processes import current_wal_lsn, run_on_both, wait_caught_up
 
 TABLES = ["t", "h"]
 # t has a key; h has none, so a row applied twice shows as an extra row.

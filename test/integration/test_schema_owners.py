@@ -5,8 +5,9 @@ rights and replays a role's DDL as that role (security issue 10)."""
 
 from __future__ import annotations
 
-import harness
-from harness import assert_tables_equal, run_on_both, wait_caught_up
+import processes
+from compare_rows import assert_tables_equal
+from processes import run_on_both, wait_caught_up
 
 # Owned by alice on the source: a schema of her own with an enum, a domain,
 # a serial, an identity and a standalone sequence, a partitioned table, and
@@ -126,7 +127,7 @@ def test_sync_refuses_an_owner_the_destination_lacks(pgdts, source, dest):
     source.sql("CREATE ROLE alice LOGIN; CREATE ROLE reader")
     source.sql(SOURCE_OBJECTS)
     r = pgdts.run(["sync", "--source", source.conninfo(), "--target", dest.conninfo(), "--task", "it",
-                   "--phases", "schema,full,incremental", "--log-level", harness.LOG_LEVEL], timeout=120)
+                   "--phases", "schema,full,incremental", "--log-level", processes.LOG_LEVEL], timeout=120)
     assert r.returncode == 1, r.stderr
     last = r.stderr.strip().splitlines()[-1]
     assert "alice" in last and "pg_dumpall --roles-only" in last and "--no-owner" in last, last
@@ -141,7 +142,7 @@ def test_sync_refuses_a_type_owner_the_destination_lacks_before_creating_anythin
     source.sql(SOURCE_OBJECTS)
     source.sql("CREATE ROLE carol; ALTER TYPE crm.stage OWNER TO carol")
     r = pgdts.run(["sync", "--source", source.conninfo(), "--target", dest.conninfo(), "--task", "it",
-                   "--phases", "schema,full", "--log-level", harness.LOG_LEVEL], timeout=120)
+                   "--phases", "schema,full", "--log-level", processes.LOG_LEVEL], timeout=120)
     assert r.returncode == 1, r.stderr
     last = r.stderr.strip().splitlines()[-1]
     assert "carol" in last and "do not exist on the destination" in last, last
@@ -150,7 +151,7 @@ def test_sync_refuses_a_type_owner_the_destination_lacks_before_creating_anythin
     # Once the role is there, the same task goes on.
     dest.sql("CREATE ROLE carol")
     r = pgdts.run(["sync", "--source", source.conninfo(), "--target", dest.conninfo(), "--task", "it",
-                   "--phases", "schema,full", "--log-level", harness.LOG_LEVEL], timeout=300)
-    assert r.returncode == 0, harness.tail(r.stderr, 30)
+                   "--phases", "schema,full", "--log-level", processes.LOG_LEVEL], timeout=300)
+    assert r.returncode == 0, processes.tail(r.stderr, 30)
     assert dest.one("SELECT typowner::regrole::text FROM pg_type WHERE oid = 'crm.stage'::regtype") == "carol"
     assert owners(dest)["crm.deals"] == "alice"

@@ -1,7 +1,7 @@
 """Schema sync: the fixture's 36 tables with their types, sequences,
 constraints, indexes and partitions are created on the destination by
 `pgdts sync --phases schema[,full]`, with names mapped, and compared with the
-source through the catalogs (harness.assert_catalogs_equal).
+source through the catalogs (compare_catalogs.assert_catalogs_equal).
 """
 
 from __future__ import annotations
@@ -9,19 +9,20 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-import harness
+import processes
 import schema_fixture
-from harness import NameMapping, assert_catalogs_equal, assert_tables_equal
+from compare_catalogs import NameMapping, assert_catalogs_equal
+from compare_rows import assert_tables_equal
 
 
 def run_sync(pgdts, source, dest, *args: str, phases: str = "schema,full", check: bool = True):
     """`pgdts sync --phases <phases>` to its end (without the incremental
     phase it exits once the copy and the post-data are done)."""
     r = pgdts.run(["sync", "--source", source.conninfo(), "--target", dest.conninfo(), "--task", "it",
-                   "--phases", phases, "--log-level", harness.LOG_LEVEL, *args], timeout=300)
+                   "--phases", phases, "--log-level", processes.LOG_LEVEL, *args], timeout=300)
     if check and r.returncode != 0:
         raise AssertionError(f"pgdts sync --phases {phases} {' '.join(args)} failed ({r.returncode}):\n"
-                             f"{harness.tail(r.stderr, 30)}")
+                             f"{processes.tail(r.stderr, 30)}")
     return r
 
 

@@ -23,7 +23,8 @@ import time
 import urllib.parse
 import urllib.request
 
-from harness import assert_tables_equal, free_port, read_text, tail, wait_caught_up
+from compare_rows import assert_tables_equal
+from processes import free_port, read_text, tail, wait_caught_up
 
 ROLE = "syncer"
 SOURCE_PASSWORD = "Ksrc1 pw's-Tsrc2"       # key=value: quoted, a space, an escaped quote

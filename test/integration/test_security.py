@@ -14,7 +14,8 @@ import time
 
 import psycopg
 
-from harness import assert_tables_equal, run_on_both, wait_caught_up
+from compare_rows import assert_tables_equal
+from processes import run_on_both, wait_caught_up
 
 PROBE = """
 CREATE FUNCTION app.probe(v int) RETURNS boolean LANGUAGE plpgsql AS $f$

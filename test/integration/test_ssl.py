@@ -9,7 +9,7 @@ shows in no output and no log. A wrong CA or a host name the certificate
 does not name is one error line naming the side, exit status 1.
 
 The harness's own connections (user postgres, no SSL) stay `trust`, so
-that the helpers of harness.py work unchanged."""
+that the helpers of processes.py work unchanged."""
 
 import os
 import shutil
@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import AS_ROOT, SERVER_USER, assert_tables_equal, slot_row, wait_caught_up
+from compare_rows import assert_tables_equal
+from processes import AS_ROOT, SERVER_USER, slot_row, wait_caught_up
 
 PASSPHRASE = "corr3ct-h0rse-b4ttery"
 ROLE = "syncer"
@@ -129,7 +130,7 @@ def _sync(test_dir, src_info, dst_info):
 
 
 def _binary():
-    from harness import find_pgdts
+    from processes import find_pgdts
     path, looked = find_pgdts()
     assert path, f"pgdts binary not found (looked at {looked})"
     return path

@@ -6,8 +6,9 @@ import base64
 import json
 import time
 
-from harness import (assert_tables_equal, origin_exists, parse_json_lines, record_kind,
-                     run_on_both, slot_row, wait_caught_up)
+from compare_rows import assert_tables_equal
+from processes import (origin_exists, parse_json_lines, record_kind, run_on_both, slot_row,
+                       wait_caught_up)
 
 PROBE_ID = 424242
 PROBE_TEXT = "pgdts-stream-probe"

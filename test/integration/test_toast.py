@@ -4,7 +4,8 @@ applier must not overwrite the destination's copy with NULL or garbage)."""
 
 import pytest
 
-from harness import assert_tables_equal, run_on_both, wait_caught_up
+from compare_rows import assert_tables_equal
+from processes import run_on_both, wait_caught_up
 
 # ~20 MB of incompressible text: random hex (pglz cannot shrink it enough, so
 # it is stored out of line, uncompressed).

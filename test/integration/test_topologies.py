@@ -3,7 +3,8 @@ source databases into one destination (an origin each), and two tasks in
 opposite directions, which must not loop (changes replayed by pgdts carry its
 origin and are not sent again)."""
 
-from harness import assert_tables_equal, origin_exists, run_on_both, slot_row, wait_caught_up
+from compare_rows import assert_tables_equal
+from processes import origin_exists, run_on_both, slot_row, wait_caught_up
 
 
 def test_one_source_to_two_destinations_each_with_its_own_slot(source, make_cluster, pgdts):

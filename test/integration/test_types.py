@@ -5,12 +5,13 @@ later phase) holding edge values: extremes, NaN and infinities, -0, empty and
 special strings, every byte value, NULL elements, a row of NULLs.  The rows are
 inserted, compared, then updated (each updated row takes the values of
 another row, and NULL rows swap with full rows) and some deleted, and compared
-again.  Comparison is by row text and counts (harness.assert_tables_equal).
+again.  Comparison is by row text and counts (compare_rows.assert_tables_equal).
 """
 
 import pytest
 
-from harness import assert_tables_equal, run_on_both, wait_caught_up
+from compare_rows import assert_tables_equal
+from processes import run_on_both, wait_caught_up
 
 # User-defined types the families use, created on both sides.
 USER_TYPES = r"""

@@ -13,7 +13,7 @@ import time
 
 import psycopg
 
-import harness
+import processes
 import schema_fixture
 from schema_fixture import Writers
 
@@ -125,7 +125,7 @@ def test_a_row_in_flight_is_rechecked_not_reported(pgdts, source, dest):
     replication origin to pass the source's position and finds it equal."""
     source.sql(KV_DDL)
     app = start_sync(pgdts, source, dest, "--tables", "public.kv")
-    harness.wait_caught_up(source, dest, app)
+    processes.wait_caught_up(source, dest, app)
     blocker = dest.connect(autocommit=False)
     blocker.execute("LOCK TABLE public.kv IN SHARE MODE")   # reads pass, the apply waits
     source.sql("UPDATE public.kv SET v = 'in flight' WHERE id = 500")
@@ -178,7 +178,7 @@ def test_rows_changed_behind_pgdts_back_are_named_by_key(pgdts, source, dest):
     writer = threading.Thread(target=write)
     writer.start()
     try:
-        harness.wait_caught_up(source, dest, app)
+        processes.wait_caught_up(source, dest, app)
         dest.sql("UPDATE public.kv SET v = 'changed on the destination' WHERE id = 5")
         dest.sql("DELETE FROM public.kv WHERE id = 7")
         dest.sql("INSERT INTO public.kv VALUES (5000, 'only on the destination')")
@@ -241,7 +241,7 @@ def test_mapped_names_and_a_table_without_a_key(pgdts, source, dest):
     app = start_sync(pgdts, source, dest, *maps)
     source.sql("INSERT INTO shop.orders VALUES (201, 'new@x', 1); UPDATE shop.orders SET total = 0 WHERE id = 1;"
                "INSERT INTO shop.log VALUES ('2026-01-03', 'later')")
-    harness.wait_caught_up(source, dest, app)
+    processes.wait_caught_up(source, dest, app)
     assert dest.one("SELECT mail FROM store.purchases WHERE id = 201") == "new@x"
     status, doc, err = verify(pgdts, source, dest, *maps)
     assert status == 0, json.dumps(doc, indent=1) + err
@@ -270,7 +270,7 @@ def test_metadata_differences_are_reported(pgdts, source, dest):
                "CREATE SEQUENCE public.tickets;"
                "INSERT INTO public.items SELECT g, 'item ' || g, g, g FROM generate_series(1, 50) g;")
     app = start_sync(pgdts, source, dest)
-    harness.wait_caught_up(source, dest, app)
+    processes.wait_caught_up(source, dest, app)
     status, doc, err = verify(pgdts, source, dest)
     assert status == 0, json.dumps(doc, indent=1) + err
     app.stop()
@@ -321,6 +321,6 @@ def test_missing_destination_table_and_usage_errors(pgdts, source, dest):
     r = pgdts.run(["verify", "--source", source.conninfo()])
     assert r.returncode == 2 and "--target" in r.stderr, r.stderr
     r = pgdts.run(["verify", "--source", source.conninfo(), "--target",
-                   f"host=127.0.0.1 port={harness.free_port()} dbname=x user=postgres connect_timeout=5"])
+                   f"host=127.0.0.1 port={processes.free_port()} dbname=x user=postgres connect_timeout=5"])
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("pgdts: error:")]
     assert r.returncode == 1 and len(lines) == 1 and "destination" in lines[0], r.stderr
