@@ -241,6 +241,29 @@ def test_conflict_ignore_keeps_destination_rows_until_the_source_changes_them(pg
     app.stop()
 
 
+def test_conflict_ignore_lets_an_incremental_insert_overwrite_the_row_with_its_key(pgdts, source, dest):
+    """Rows the destination had before the task (keys 10..19) are overwritten
+    by the source's INSERTs of those keys, one by one and in multi-row
+    INSERTs alike; later changes of those rows replay as usual."""
+    processes.run_on_both(source, dest, "CREATE TABLE public.kv (id int PRIMARY KEY, v text NOT NULL, n int)")
+    dest.sql("INSERT INTO public.kv SELECT g, 'destination ' || g, -1 FROM generate_series(10, 19) g")
+    app = pgdts.sync(source, dest, extra_args=["--conflict", "ignore"])
+    source.sql("INSERT INTO public.kv VALUES (10, 'source 10', 10)")
+    # One transaction of many rows: they are applied as multi-row INSERTs.
+    source.sql("INSERT INTO public.kv SELECT g, 'source ' || g, g FROM generate_series(11, 19) g "
+               "UNION ALL SELECT g, 'source ' || g, g FROM generate_series(100, 199) g")
+    source.sql("UPDATE public.kv SET v = 'updated' WHERE id = 15")
+    source.sql("DELETE FROM public.kv WHERE id = 16")
+    catch_up(source, dest, app)
+    app.stop()
+    compare_rows.assert_tables_equal(source, dest, ["public.kv"])
+    assert dest.sql("SELECT id, v, n FROM public.kv WHERE id BETWEEN 10 AND 17 ORDER BY id") == [
+        (10, "source 10", 10), (11, "source 11", 11), (12, "source 12", 12), (13, "source 13", 13),
+        (14, "source 14", 14), (15, "updated", 15), (17, "source 17", 17)]
+    batched = [int(n) for n in re.findall(r"batched_inserts=(\d+)", app.logs())]
+    assert batched and batched[-1] > 0, "the multi-row INSERT path was not taken"
+
+
 def test_status_reports_the_finished_copy(pgdts, source, dest):
     source.sql("CREATE TABLE public.a (id int PRIMARY KEY)")
     source.sql("INSERT INTO public.a SELECT generate_series(1, 500)")

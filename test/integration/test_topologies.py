@@ -108,3 +108,36 @@ def test_a_table_fed_by_two_tasks_is_refused_by_precheck(source, dest, pgdts):
     assert dest.one("SELECT to_regclass('pgdts.task_table')") is None
     r = pgdts.run(["precheck", *args])
     assert "FAIL  tables_of_other_tasks" not in r.stdout, r.stdout
+
+
+def test_forward_origins_cascades_a_to_b_to_c_and_the_default_leaves_replicated_changes_out(
+        make_cluster, pgdts):
+    """A -> B -> C with --forward-origins on the second hop: C gets A's changes
+    and DDL (which reached B by replication) and B's own. A task from B
+    without the option (B -> D) gets B's own changes only, as two-way setups
+    need."""
+    a = make_cluster("src", "app", logical=True, extension=True)
+    b = make_cluster("dst", "app_b", logical=True, extension=True)
+    c = make_cluster("dst", "app_c")
+    d = make_cluster("dst", "app_d")
+    for node in (a, b, c, d):
+        node.sql("CREATE TABLE t (id int PRIMARY KEY, side text, n int)")
+    ab = pgdts.sync(a, b, task="a_to_b")
+    bc = pgdts.sync(b, c, task="b_to_c", extra_args=["--forward-origins"])
+    bd = pgdts.sync(b, d, task="b_to_d")
+    a.sql("INSERT INTO t SELECT i, 'a', 0 FROM generate_series(1, 200) i")
+    a.sql("UPDATE t SET n = n + 1 WHERE id <= 20")
+    a.sql("DELETE FROM t WHERE id > 190")
+    a.sql("ALTER TABLE t ADD COLUMN note text")
+    a.sql("UPDATE t SET note = 'from a' WHERE id <= 5")
+    b.sql("INSERT INTO t SELECT i, 'b', 0 FROM generate_series(1001, 1050) i")
+    wait_caught_up(a, b, ab)
+    wait_caught_up(b, c, bc)
+    wait_caught_up(b, d, bd)
+    for app in (ab, bc, bd):
+        app.stop()
+    assert_tables_equal(b, c, ["t"])
+    assert c.one("SELECT count(*) FROM t WHERE side = 'a'") == 190
+    assert c.one("SELECT sum(n) FROM t") == 20
+    assert c.one("SELECT count(*) FROM t WHERE note = 'from a'") == 5
+    assert d.sql("SELECT side, count(*) FROM t GROUP BY side") == [("b", 50)]

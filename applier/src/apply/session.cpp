@@ -104,6 +104,8 @@ class Session : public DestinationCatalog {
     return t != 0 && stream::unix_micros_now() - t > kBehindMicros;
   }
   void connect();
+  // The plugin's options of START_REPLICATION.
+  std::vector<std::pair<std::string, std::string>> start_options() const;
   void connect_destination(const std::string& source_encoding);
   void check_slot();
   void start_stream();
@@ -276,12 +278,20 @@ void Session::check_slot() {
   reported_ = std::max(origin_start_, slot->confirmed_flush);
 }
 
+std::vector<std::pair<std::string, std::string>> Session::start_options() const {
+  std::vector<std::pair<std::string, std::string>> options{
+      {"format_version", std::to_string(stream::format_version())}};
+  // Changes replayed into the source by another replication carry its
+  // origin; the plugin leaves them out unless asked (docs/protocol.md).
+  if (cfg_.forward_origins) options.emplace_back("include_origin", "true");
+  return options;
+}
+
 void Session::start_stream() {
   auto deadline = Clock::now() + kSlotBusyRetry;
   while (true) {
     try {
-      stream_->start(cfg_.slot, origin_start_,
-                     {{"format_version", std::to_string(stream::format_version())}});
+      stream_->start(cfg_.slot, origin_start_, start_options());
       break;
     } catch (const pg::SqlError& e) {
       if (auto refused = stream::refused_format(e.sqlstate(), e.what()))

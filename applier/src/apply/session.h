@@ -39,6 +39,7 @@ struct SessionConfig {
   ChangeThrottle* throttle = nullptr;  // --incr-rps/--incr-mbps, shared with SIGHUP
   rights::Ownership rights;                 // --no-owner, --owner-role
   bool overwrite_existing_rows = false;     // --conflict ignore
+  bool forward_origins = false;             // --forward-origins
 };
 
 struct SessionTotals {

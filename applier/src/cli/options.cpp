@@ -72,7 +72,8 @@ po::options_description task_options() {
        "spelling of destination names no --map names: keep (default), lower or upper")
       ("conflict", po::value<std::string>()->value_name("MODE"),
        "precheck (default): refuse to start when a selected table exists on the "
-       "destination; ignore: use it (full sync keeps its rows on a key clash)")
+       "destination; ignore: use it (full sync keeps its rows on a key clash, an "
+       "incremental INSERT overwrites the row with its key)")
       ("replica-identity-full", po::bool_switch(),
        "set REPLICA IDENTITY FULL on selected source tables without a key, so that their "
        "UPDATEs and DELETEs can be replayed")
@@ -114,7 +115,10 @@ po::options_description sync_options(bool with_not_yet) {
        "run CMD (by /bin/sh) with a JSON event on stdin when the task fails or its latency "
        "stays high, and when it recovers")
       ("alert-latency", po::value<int>()->value_name("SECONDS"),
-       "latency that, held for a minute, raises an alert (default 60)");
+       "latency that, held for a minute, raises an alert (default 60)")
+      ("forward-origins", po::bool_switch(),
+       "also send changes that reached the source by replication (a cascade A -> B -> C); "
+       "without it they are left out, which keeps two-way setups from looping");
   if (with_not_yet)
     for (const auto& name : kNotYetSyncOptions)
       d.add_options()(name.c_str(), po::value<std::vector<std::string>>(), "not supported yet");
@@ -434,6 +438,7 @@ void validate_sync(const po::variables_map& vm, Options& o) {
                      std::to_string(o.retry_connection_minutes) + " minutes)");
   validate_incremental(vm, o);
   o.resync = vm.count("resync") && vm["resync"].as<bool>();
+  o.forward_origins = vm.count("forward-origins") && vm["forward-origins"].as<bool>();
   if (o.resync && (!o.has_phase("full") || !o.has_phase("incremental")))
     throw UsageError("--resync copies the tables again and streams on: its --phases must "
                      "include full and incremental");

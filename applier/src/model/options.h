@@ -54,6 +54,8 @@ struct Options {
   // --resync: the task's slot was lost; copy every table again from a new
   // slot (refused while the slot is healthy).
   bool resync = false;
+  // --forward-origins: changes the source got by replication are sent too.
+  bool forward_origins = false;
   // Throttle options given on the command line: a config file read again
   // does not override them.
   std::set<std::string> throttles_on_command_line;

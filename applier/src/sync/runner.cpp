@@ -197,9 +197,11 @@ apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open,
   cfg.rights.keep_owners = !o.no_owner;
   cfg.rights.owner_role = o.owner_role;
   cfg.overwrite_existing_rows = o.conflict_ignore;
+  cfg.forward_origins = o.forward_origins;
 
   pg::Connection source = pg::Connection::open(o.source, {"source", false, cfg.application_name, ""});
   task::SourceFacts facts = task::check_source(source);
+  if (o.forward_origins) task::capture_replicated_ddl(source);
   source.close();
   log::Event("source_checked").field("database", facts.database).debug();
 

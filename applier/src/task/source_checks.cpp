@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "logging/log.h"
+#include "pg/literals.h"
 
 namespace pgdts::task {
 namespace {
@@ -111,6 +112,30 @@ SourceFacts check_source(pg::Connection& source) {
       throw Error(problem->message + "; " + problem->fix);
   }
   return facts;
+}
+
+void capture_replicated_ddl(pg::Connection& source) {
+  pg::Result r = source.exec(
+      "SELECT t.evtname FROM pg_catalog.pg_event_trigger t"
+      " JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_event_trigger'::regclass"
+      "  AND d.objid = t.oid AND d.deptype = 'e'"
+      " JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'pgdts'"
+      " WHERE t.evtenabled <> 'A' ORDER BY 1");
+  std::vector<std::string> statements;
+  for (int i = 0; i < r.rows(); ++i)
+    statements.push_back("ALTER EVENT TRIGGER " + pg::quote_identifier(r.value(i, 0)) + " ENABLE ALWAYS");
+  for (const std::string& sql : statements) {
+    try {
+      source.exec(sql);
+    } catch (const pg::SqlError& e) {
+      std::string all;
+      for (const std::string& s : statements) all += s + "; ";
+      throw Error("--forward-origins: the source's DDL capture must also fire for DDL that "
+                  "reached it by replication, and this account may not enable that (" +
+                  pg::one_line(e.what()) + "); as a superuser on the source run: " + all);
+    }
+    log::Event("ddl_capture_enabled_always").field("statement", sql).info();
+  }
 }
 
 }  // namespace pgdts::task

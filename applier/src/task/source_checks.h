@@ -53,4 +53,11 @@ bool lists_pgdts(const std::string& setting);
 // pgdts allowed as an output plugin. Throws Error "<message>; <fix>".
 SourceFacts check_source(pg::Connection& source);
 
+// --forward-origins: DDL replayed into the source by another replication
+// runs with session_replication_role = replica, under which event triggers
+// fire only when enabled ALWAYS. Enables the extension's capture triggers so
+// (a change of the source, logged); throws Error naming the statements a
+// superuser must run when this account may not.
+void capture_replicated_ddl(pg::Connection& source);
+
 }  // namespace pgdts::task
