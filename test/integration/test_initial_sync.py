@@ -264,6 +264,34 @@ def test_conflict_ignore_lets_an_incremental_insert_overwrite_the_row_with_its_k
     assert batched and batched[-1] > 0, "the multi-row INSERT path was not taken"
 
 
+def test_a_unique_index_on_not_null_columns_keys_a_table_without_a_primary_key(pgdts, source, dest):
+    """No primary key, but a unique index on NOT NULL columns (and a wider
+    one, and a partial one, which are not chosen): precheck names the index,
+    sync makes it the replica identity, and UPDATEs and DELETEs replay."""
+    source.sql("CREATE TABLE public.acct (region text NOT NULL, no int NOT NULL, note text, n int)")
+    source.sql("CREATE UNIQUE INDEX acct_wide ON public.acct (region, no, n)")
+    source.sql("CREATE UNIQUE INDEX acct_partial ON public.acct (no) WHERE n > 0")
+    source.sql("CREATE UNIQUE INDEX acct_key ON public.acct (region, no)")
+    source.sql("INSERT INTO public.acct SELECT 'eu', g, 'x', 0 FROM generate_series(1, 300) g")
+    r = pgdts.run(["precheck", "--source", source.conninfo(), "--target", dest.conninfo(),
+                   "--task", "it", "--tables", "public.acct"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'public.acct by acct_key' in r.stdout, r.stdout
+    app = pgdts.sync(source, dest, phases="schema,full,incremental", wait_ready=False,
+                     extra_args=["--tables", "public.acct"])
+    app.wait_phase("incremental", timeout=120)
+    assert source.one("SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                      "WHERE i.indrelid = 'public.acct'::regclass AND i.indisreplident") == "acct_key"
+    source.sql("UPDATE public.acct SET note = 'updated', n = no WHERE no <= 50")
+    source.sql("DELETE FROM public.acct WHERE no > 250")
+    catch_up(source, dest, app)
+    app.stop()
+    compare_rows.assert_tables_equal(source, dest, ["public.acct"])
+    assert dest.one("SELECT count(*) FROM public.acct WHERE note = 'updated'") == 50
+    assert dest.one("SELECT count(*) FROM public.acct") == 250
+    assert "skipped_changes=0" in app.logs().split("event=shutdown")[-1]
+
+
 def test_status_reports_the_finished_copy(pgdts, source, dest):
     source.sql("CREATE TABLE public.a (id int PRIMARY KEY)")
     source.sql("INSERT INTO public.a SELECT generate_series(1, 500)")

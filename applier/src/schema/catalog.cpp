@@ -648,4 +648,28 @@ SourceSchema read_schema_in_snapshot(pg::Connection& conn, const model::Selectio
   return schema;
 }
 
+std::vector<UniqueKey> find_unique_keys(pg::Connection& source, const std::vector<std::uint32_t>& oids) {
+  std::string list = pg::oid_array(oids);
+  pg::Result r = source.exec(
+      "SELECT DISTINCT ON (c.oid) n.nspname, c.relname, x.relname,"
+      " pg_catalog.pg_has_role(c.relowner, 'USAGE')"
+      " FROM pg_catalog.unnest($1::oid[]) t(oid)"
+      " JOIN pg_catalog.pg_class c ON c.oid = t.oid"
+      " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+      " JOIN pg_catalog.pg_index i ON i.indrelid = c.oid"
+      " JOIN pg_catalog.pg_class x ON x.oid = i.indexrelid"
+      " WHERE c.relreplident = 'd' AND i.indisunique AND i.indimmediate AND i.indisvalid"
+      "   AND i.indpred IS NULL AND i.indexprs IS NULL"
+      "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index p WHERE p.indrelid = c.oid AND p.indisprimary)"
+      "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
+      "                   WHERE a.attrelid = c.oid AND a.attnum = ANY (i.indkey) AND NOT a.attnotnull)"
+      " ORDER BY c.oid, i.indnatts, x.relname",
+      {list.c_str()});
+  std::vector<UniqueKey> out;
+  for (int i = 0; i < r.rows(); ++i)
+    out.push_back({{std::string(r.value(i, 0)), std::string(r.value(i, 1))},
+                   std::string(r.value(i, 2)), r.value(i, 3) == "t"});
+  return out;
+}
+
 }  // namespace pgdts::schema

@@ -181,6 +181,17 @@ struct SourceSchema {
 // not the schema of extension pgdts, and no object that belongs to an
 // extension. search_path is changed while reading and put back.
 SourceSchema read_source_schema(pg::Connection& source, const model::Selection& selection);
+// A keyless table's stand-in key: a unique index the source may use as its
+// replica identity (not partial, no expression, immediate, valid, every
+// column NOT NULL), the narrowest one, for each table of the list that has
+// no primary key and the default replica identity.
+struct UniqueKey {
+  model::TableName table;
+  std::string index;  // its name, in the table's schema
+  bool may_alter = false;  // this account may ALTER the table (owns it)
+};
+std::vector<UniqueKey> find_unique_keys(pg::Connection& source, const std::vector<std::uint32_t>& oids);
+
 // The same in a read-only snapshot of its own (or the exported `snapshot`),
 // so that the model holds together while the catalogs change.
 SourceSchema read_schema_in_snapshot(pg::Connection& conn, const model::Selection& selection,

@@ -43,6 +43,29 @@ void set_replica_identity_full(pg::Connection& source, const schema::SourceSchem
   }
 }
 
+// Tables without a key whose unique index on NOT NULL columns can stand in
+// for one are keyed by it: REPLICA IDENTITY USING INDEX before the
+// snapshot, so that their UPDATEs and DELETEs carry the old key. A table
+// this account does not own stays as it is (precheck said so).
+void use_unique_keys(pg::Connection& source, const schema::SourceSchema& schema) {
+  std::vector<std::uint32_t> oids;
+  for (const auto& t : schema.tables)
+    if (t.relkind == 'r' && !t.has_key && t.replica_identity == 'd') oids.push_back(t.oid);
+  if (oids.empty()) return;
+  for (const schema::UniqueKey& key : schema::find_unique_keys(source, oids)) {
+    log::Event event(key.may_alter ? "replica_identity_index_set" : "replica_identity_index_not_set");
+    event.field("table", model::display_name(key.table)).field("index", key.index);
+    if (!key.may_alter) {
+      event.field("reason", "the source account does not own the table").warn();
+      continue;
+    }
+    source.exec("ALTER TABLE " + source.identifier(key.table.schema) + "." +
+                source.identifier(key.table.name) + " REPLICA IDENTITY USING INDEX " +
+                source.identifier(key.index));
+    event.info();
+  }
+}
+
 schema::SourceSchema read_schema_at(pg::Connection& source, const Options& o,
                                     const std::string& snapshot) {
   return schema::read_schema_in_snapshot(source, o.selection, snapshot);
@@ -209,6 +232,7 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
     return result;
   }
 
+  use_unique_keys(source, read_schema_at(source, o, ""));
   if (o.replica_identity_full)
     set_replica_identity_full(source, read_schema_at(source, o, ""));
 

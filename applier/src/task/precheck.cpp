@@ -435,11 +435,46 @@ class Prechecks {
         "source account \"" + src_.user + "\" may not read " + name_list(names), fix);
   }
 
+  // Keyless tables a unique index on NOT NULL columns keys: sync makes it
+  // their replica identity (sync/initial_sync.cpp). Returns those it keys.
+  std::set<model::TableName> unique_index_keys(const std::vector<std::uint32_t>& oids) {
+    std::set<model::TableName> keyed;
+    if (oids.empty()) return keyed;
+    std::vector<std::string> used, not_owned;
+    std::string fix;
+    for (const schema::UniqueKey& key : schema::find_unique_keys(*source_, oids)) {
+      std::string line = model::display_name(key.table) + " by " + pg::quote_identifier_if_needed(key.index);
+      if (key.may_alter) {
+        used.push_back(line);
+        keyed.insert(key.table);
+        continue;
+      }
+      not_owned.push_back(line);
+      fix += (fix.empty() ? "as the tables' owner run " : "; ") + std::string("ALTER TABLE ") +
+             model::display_name(key.table) + " REPLICA IDENTITY USING INDEX " +
+             pg::quote_identifier_if_needed(key.index);
+    }
+    if (!used.empty())
+      add("table_key_index", Check::pass,
+          plural(used.size(), "table without a primary key is", "tables without a primary key are") +
+              " keyed by a unique index on NOT NULL columns (made their REPLICA IDENTITY when sync "
+              "starts): " + name_list(used));
+    if (!not_owned.empty())
+      add("table_key_index", Check::warn,
+          plural(not_owned.size(), "table", "tables") + " could be keyed by a unique index, but the "
+              "source account does not own them: " + name_list(not_owned),
+          fix);
+    return keyed;
+  }
+
   void table_keys() {
     std::vector<std::string> keyless;
-    std::vector<std::uint32_t> oids;
+    std::vector<std::uint32_t> oids, default_identity;
     for (const auto& t : schema_->tables)
-      if (t.relkind == 'r' && !t.has_key && t.replica_identity != 'f') {
+      if (t.relkind == 'r' && !t.has_key && t.replica_identity == 'd') default_identity.push_back(t.oid);
+    std::set<model::TableName> keyed = unique_index_keys(default_identity);
+    for (const auto& t : schema_->tables)
+      if (t.relkind == 'r' && !t.has_key && t.replica_identity != 'f' && !keyed.count(t.name)) {
         keyless.push_back(model::display_name(t.name));
         oids.push_back(t.oid);
       }
