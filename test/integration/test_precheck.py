@@ -253,6 +253,23 @@ def test_abandoned_task_slot_warns_with_retained_wal(pgdts, source, dest):
     expect(r, "task_slot", "WARN", "dts_sync_pc", "MB", "pgdts release")
 
 
+def test_slot_failover_warns_once_a_physical_standby_streams(pgdts, source, dest, background, tmp_path):
+    """PostgreSQL 15 keeps logical slots on the primary: with no standby the
+    check passes and says so; a physical walsender (pg_receivewal stands in
+    for a standby) makes it a warning naming it and the recovery."""
+    keyed_table(source)
+    expect(precheck(pgdts, source, dest), "slot_failover", "PASS", "no physical standby")
+    standby = background.start("pg_receivewal", [
+        processes.pgbin("pg_receivewal"), "-d", source.conninfo(application_name="standby1"),
+        "-D", str(tmp_path), "--no-sync"])
+    deadline = time.monotonic() + 30
+    while source.one("SELECT count(*) FROM pg_stat_replication") == 0:
+        assert standby.poll() is None, background.output(standby)
+        assert time.monotonic() < deadline, "pg_receivewal did not connect"
+        time.sleep(0.2)
+    expect(precheck(pgdts, source, dest), "slot_failover", "WARN", "standby1", "--resync")
+
+
 def test_unreachable_destination_is_one_failure_and_the_source_is_still_checked(pgdts, source, dest):
     keyed_table(source)
     nowhere = f"host=127.0.0.1 port={processes.free_port()} dbname=x user=postgres connect_timeout=5"

@@ -157,6 +157,7 @@ class Prechecks {
     try {
       guard("wal_level", [&] { settings(); });
       guard("replication_slots", [&] { slots(); });
+      guard("slot_failover", [&] { slot_failover(); });
       guard("source_replication", [&] { replication_role(); });
       guard("ddl_capture_preload", [&] { preload(); });
       if (extension_installed_) guard("event_triggers", [&] { capture_triggers(); });
@@ -173,6 +174,42 @@ class Prechecks {
     } catch (const pg::ConnectionError&) {
       source_.reset();
     }
+  }
+
+  // A logical slot lives on one server: PostgreSQL before 17 does not carry
+  // it to a standby, so a failover of the source loses the task's slot and
+  // the changes only it held (docs/task-state.md: after a failover).
+  void slot_failover() {
+    pg::Result r = source_->exec(
+        "SELECT pg_catalog.current_setting('server_version_num')::int,"
+        " (SELECT pg_catalog.string_agg(coalesce(nullif(application_name, ''), client_addr::text, 'local'),"
+        "   ', ' ORDER BY application_name)"
+        "  FROM pg_catalog.pg_stat_replication s"
+        "  WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots l"
+        "                    WHERE l.active_pid = s.pid AND l.slot_type = 'logical'))");
+    int version = std::atoi(std::string(r.value(0, 0)).c_str());
+    std::optional<std::string> standbys = r.optional(0, 1);
+    const char* recovery = "after a failover run pgdts sync --resync against the new primary "
+                           "(docs/task-state.md)";
+    if (version >= 170000) {
+      // Failover slots exist there, but pgdts does not create its slot as
+      // one yet (it is built and tested with PostgreSQL 15).
+      add("slot_failover", Check::warn,
+          "pgdts creates the task's slot without failover, so a failover of the source loses it",
+          recovery);
+      return;
+    }
+    if (!standbys) {
+      add("slot_failover", Check::pass,
+          "no physical standby streams from the source (PostgreSQL before 17 keeps logical slots "
+          "on the primary only: a failover, if one is set up later, loses the task's slot)");
+      return;
+    }
+    add("slot_failover", Check::warn,
+        "the source has physical standbys (" + *standbys + "); PostgreSQL " +
+            std::to_string(version / 10000) + " keeps logical slots on the primary only, so a "
+            "failover to one of them loses the task's slot and the changes only it holds",
+        recovery);
   }
 
   void settings() {
