@@ -170,6 +170,44 @@ void Run::empty_table(pg::Connection& ctl, const CopyJob& job) {
       .info();
 }
 
+std::string changed_table_message(const CopyJob& job, const std::string& what) {
+  return "full sync of " + model::display_name(job.source) + ": " + what +
+         ": its columns changed on the source after the task's snapshot (DDL before its copy), so "
+         "it cannot be copied into the table that snapshot described; stop changing it, then run "
+         "pgdts release, drop the task's destination tables and sync again (or --exclude it)";
+}
+
+// The source side of a chunk's COPY. A column the snapshot's schema named
+// and the catalog no longer has (a DROP or RENAME after the snapshot) is
+// the table changing, not a failure a retry mends.
+pg::CopyOut read_rows(pg::Connection& src, const std::string& read_sql, const CopyJob& job) {
+  try {
+    return pg::CopyOut(src, read_sql);
+  } catch (const pg::SqlError& e) {
+    if (e.sqlstate() == "42703") throw TableChangedError(changed_table_message(job, pg::one_line(e.what())));
+    throw;
+  }
+}
+
+// The destination table must have every column the copy writes: a resumed
+// copy reads the source at a newer snapshot, after DDL the destination has
+// not seen yet.
+void require_dest_columns(pg::Connection& ctl, const CopyJob& job) {
+  std::string columns = pg::text_array(job.dest_columns);
+  pg::Result r = ctl.exec(
+      "SELECT pg_catalog.string_agg(c, ', ') FROM pg_catalog.unnest($3::text[]) c"
+      " WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
+      "   JOIN pg_catalog.pg_class t ON t.oid = a.attrelid"
+      "   JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace"
+      "   WHERE n.nspname = $1 AND t.relname = $2 AND a.attname = c AND a.attnum > 0"
+      "     AND NOT a.attisdropped)",
+      {job.dest.schema.c_str(), job.dest.name.c_str(), columns.c_str()});
+  if (r.is_null(0, 0)) return;
+  throw TableChangedError(changed_table_message(
+      job, "the source has columns " + std::string(r.value(0, 0)) + " that " +
+               model::display_name(job.dest) + " on the destination lacks"));
+}
+
 // Reads pgdts.table_sync, skips copied tables, empties half-copied ones and
 // resets their rows, plans the chunks.
 // The destination tables whose owner is a superuser: whatever their writes
@@ -219,6 +257,7 @@ void Run::prepare(pg::Connection& ctl) {
           .info();
       continue;
     }
+    require_dest_columns(ctl, job);
     todo.push_back(&job);
     PlanInput in;
     in.pages = job.pages;
@@ -354,6 +393,8 @@ bool Run::copy_chunk(pg::Connection& src, pg::Connection& dest, const Chunk& chu
   };
   try {
     return copy_chunk_unnamed(src, dest, chunk);
+  } catch (const TableChangedError&) {
+    throw;
   } catch (const pg::ConnectionError& e) {
     throw pg::ConnectionError(context() + e.what());
   } catch (const pg::SqlError& e) {
@@ -398,7 +439,7 @@ bool Run::copy_chunk_unnamed(pg::Connection& src, pg::Connection& dest, const Ch
       txn.rollback();
       return false;
     }
-    pg::CopyOut out(src, read_sql);
+    pg::CopyOut out = read_rows(src, read_sql, job);
     std::string_view row;
     std::int64_t batch_rows = 0, batch_bytes = 0;
     auto account = [&] {

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "error.h"
 #include "fullsync/plan.h"
 #include "fullsync/progress.h"
 #include "store/table_sync.h"
@@ -31,6 +32,15 @@
 #include "model/selection.h"
 
 namespace pgdts::fullsync {
+
+// A table's columns changed on the source between the task's snapshot and
+// the table's copy (DDL on a table not copied yet): its rows cannot be
+// copied into the table the snapshot described. Not retried: a retry copies
+// from a newer snapshot into the same table and fails alike.
+class TableChangedError : public Error {
+ public:
+  using Error::Error;
+};
 
 struct CopyJob {
   model::TableName source, dest;

@@ -15,6 +15,7 @@
 #include "sync/resync.h"
 #include "apply/session.h"
 #include "error.h"
+#include "fullsync/full_sync.h"
 #include "logging/log.h"
 #include "secrets/redact.h"
 #include "metrics/task_monitor.h"
@@ -474,6 +475,11 @@ Outcome Runner::run() {
       retrying = true;
       return attempt(live, fk_validator);
     } catch (const ConflictError& e) {
+      return {1, e.what()};
+    } catch (const fullsync::TableChangedError& e) {
+      summary("stopped");
+      monitor_->failure_final("other", e.what());
+      store_last_error(o_, e.what());
       return {1, e.what()};
     } catch (const TaskTakenError& e) {
       summary("stopped");
