@@ -202,12 +202,82 @@ void create_post_data(pg::Connection& dest, const schema::SourceSchema& schema, 
   if (!deferred.empty()) task::defer_foreign_keys(dest, o.task, deferred, last);
 }
 
+// Selected tables the task did not feed at its last start get a pending
+// row in pgdts.table_sync, in one transaction: from then on they are the
+// task's to copy, whatever stops this run. Refuses (ConflictError) one that
+// exists on the destination already, unless --conflict ignore.
+void mark_added_tables(pg::Connection& dest, const schema::SourceSchema& schema, const Options& o,
+                       const std::set<model::TableName>& fed_before) {
+  if (fed_before.empty()) return;  // nothing recorded: the task's first start
+  // Marked by an attempt of this run that failed: add_tables resumes them.
+  std::set<model::TableName> marked;
+  for (const store::TableSyncRow& row : store::load_table_sync(dest, o.task))
+    if (row.state != "copied") marked.insert(row.source);
+  std::vector<const schema::Table*> added;
+  for (const auto& t : schema.tables)
+    if (!fed_before.count(o.names.table(t.name)) && !marked.count(t.name)) added.push_back(&t);
+  if (added.empty()) return;
+  if (!o.conflict_ignore) {
+    schema::SourceSchema only = schema;
+    only.tables.clear();
+    for (const schema::Table* t : added) only.tables.push_back(*t);
+    std::vector<model::TableName> existing = schema::existing_tables(dest, only, o.names);
+    if (!existing.empty())
+      throw ConflictError("table " + model::display_name(existing.front()) + ", added to task \"" +
+                          o.task + "\", exists on the destination already; drop it there (or run "
+                          "with --conflict ignore to copy into it) and run pgdts sync again");
+  }
+  store::ensure_table_sync(dest);
+  pg::Transaction txn(dest);
+  for (const schema::Table* t : added) {
+    store::plan_table_copy(dest, o.task, t->name, o.names.table(t->name), t->rows_estimate, t->bytes, 0);
+    log::Event("table_added").field("task", o.task).field("table", model::display_name(t->name)).info();
+  }
+  txn.commit();
+}
+
+// The tables whose copy is pending while the task streams: created, copied
+// from a snapshot of their own (a temporary slot's; its position becomes
+// their sync_lsn, so the stream applies their changes from there on), then
+// their keys, indexes, foreign keys and sequences. False on a stop request.
+bool add_tables(const Options& o, pg::Connection& source, pg::Connection& dest,
+                const std::atomic<bool>& stop, const std::function<void()>& prepared,
+                fullsync::Throttle& throttle, fullsync::ProgressObserver* observer) {
+  std::set<model::TableName> pending;
+  for (const store::TableSyncRow& row : store::load_table_sync(dest, o.task))
+    if (row.state != "copied") pending.insert(row.source);
+  if (pending.empty()) return true;
+  pg::ReplicationStream repl(
+      pg::Connection::open(o.source, {"source", true, application_name(o), ""}));
+  auto snap = take_snapshot(repl, dest, o);
+  schema::SourceSchema added = read_schema_at(source, o, snap.snapshot);
+  std::erase_if(added.tables, [&](const schema::Table& t) {
+    return !pending.count(t.name) && !(t.partition_parent && pending.count(*t.partition_parent));
+  });
+  log::Event("tables_adding").field("task", o.task).field("tables", added.tables.size()).info();
+  prepared();
+  {
+    pg::Transaction txn(dest);
+    schema::create_pre_data(dest, added, o.names, ownership(o));
+    txn.commit();
+  }
+  fullsync::FullSyncConfig copy = full_sync_config(o, snap, throttle, false);
+  copy.observer = observer;
+  if (!fullsync::run_full_sync(copy, copy_jobs(added, o, false), stop)) return false;
+  repl.connection().close();
+  create_post_data(dest, added, o);
+  schema::sync_sequences(source, dest, added, o.names);
+  log::Event("tables_added_copied").field("task", o.task).field("tables", added.tables.size()).info();
+  return true;
+}
+
 }  // namespace
 
 InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& stop,
                                    const std::function<void()>& prepared,
                                    fullsync::Throttle& throttle,
-                                   fullsync::ProgressObserver* observer) {
+                                   fullsync::ProgressObserver* observer,
+                                   const std::set<model::TableName>& fed_before) {
   pg::Connection dest = open_side(o.target, "destination", o);
   store::TaskStore store(dest);
   store::TaskPhase where = store.where(o.task);
@@ -227,6 +297,12 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
       if (post_data) create_post_data(dest, schema, o);
       if (o.has_phase("full")) schema::sync_sequences(source, dest, schema, o.names);
       store.set_phase(o.task, o.has_phase("incremental") ? "incremental" : "copied");
+    } else if (phase == "incremental") {
+      mark_added_tables(dest, schema, o, fed_before);
+      if (!add_tables(o, source, dest, stop, prepared, throttle, observer)) {
+        result.stopped = true;
+        return result;
+      }
     }
     result.copied_at = store::copied_positions(dest, o.task);
     return result;

@@ -40,9 +40,16 @@ class ConflictError : public Error {
 // to copy). throttle: the full-sync limits, shared with SIGHUP
 // (sync/live_settings.h); observer, when set, is told the full sync's progress
 // (metrics). Throws on failure.
+//
+// A streaming task whose selection grew since its last start (fed_before:
+// the destination tables it fed then) gets the added tables first: created,
+// copied from a snapshot of their own, and handed to the stream at that
+// snapshot's position (their changes before it are in the copy). The stream
+// waits meanwhile. A run killed during that copy resumes it.
 InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& stop,
                                    const std::function<void()>& prepared,
                                    fullsync::Throttle& throttle,
-                                   fullsync::ProgressObserver* observer = nullptr);
+                                   fullsync::ProgressObserver* observer = nullptr,
+                                   const std::set<model::TableName>& fed_before = {});
 
 }  // namespace pgdts::sync

@@ -1,0 +1,115 @@
+"""Changing a running task's objects: a wider selection given to `pgdts sync`
+adds tables (created, copied from a snapshot of their own, then streamed from
+that snapshot's position, with no gap and no overlap); a narrower one stops
+applying the left-out tables' changes and keeps them on the destination; a
+kill -9 during an added table's copy resumes it."""
+
+import json
+import threading
+import time
+
+import compare_rows
+import processes
+
+PHASES = "schema,full,incremental"
+
+
+class Writer:
+    """Steady writes to the given tables until stopped."""
+
+    def __init__(self, source, tables):
+        self.source, self.tables, self.done = source, tables, threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.n = 0
+
+    def run(self):
+        with self.source.connect() as conn, conn.cursor() as cur:
+            while not self.done.is_set():
+                self.n += 1
+                for t in self.tables:
+                    cur.execute(f"INSERT INTO {t} (id, v) VALUES (%s, 'live')", [1_000_000 + self.n])
+                    cur.execute(f"UPDATE {t} SET v = 'touched' WHERE id = %s", [self.n % 500 + 1])
+                time.sleep(0.005)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join(10)
+
+
+def make_tables(source, rows_b=2000):
+    source.sql("CREATE TABLE public.a (id int PRIMARY KEY, v text)")
+    source.sql("CREATE TABLE public.b (id int PRIMARY KEY, v text)")
+    source.sql("INSERT INTO public.a SELECT g, 'a' FROM generate_series(1, 1000) g")
+    source.sql(f"INSERT INTO public.b SELECT g, repeat('b', 200) FROM generate_series(1, {rows_b}) g")
+
+
+def test_a_wider_selection_adds_a_table_under_writes(pgdts, source, dest):
+    make_tables(source)
+    first = pgdts.sync(source, dest, phases=PHASES, wait_ready=False, extra_args=["--tables", "public.a"])
+    first.wait_phase("incremental", timeout=120)
+    first.stop()
+    assert dest.one("SELECT to_regclass('public.b') IS NULL")
+    with Writer(source, ["public.a", "public.b"]):
+        app = pgdts.sync(source, dest, phases=PHASES, wait_ready=False,
+                         extra_args=["--tables", "public.a,public.b"])
+        app.wait_phase("incremental", timeout=120)
+        deadline = time.monotonic() + 60
+        while "event=tables_added_copied" not in app.logs():
+            assert time.monotonic() < deadline, app.log_tail()
+            time.sleep(0.2)
+        time.sleep(1)   # writes go on while the stream hands b over
+    processes.wait_caught_up(source, dest, app)
+    pgdts.assert_verified_equal(source, dest, "it")
+    status = pgdts.run(["status", "--target", dest.conninfo(), "--task", "it", "--format", "json"])
+    tables = {t["source"]: t for t in json.loads(status.stdout)["full_sync"]["tables"]}
+    assert tables["public.b"]["state"] == "copied", status.stdout
+    app.stop()
+    compare_rows.assert_tables_equal(source, dest, ["public.a", "public.b"])
+    assert "event=table_added" in app.logs() and "table=public.b" in app.logs()
+
+
+def test_a_narrower_selection_stops_applying_and_keeps_the_table(pgdts, source, dest):
+    make_tables(source)
+    app = pgdts.sync(source, dest, phases=PHASES, wait_ready=False,
+                     extra_args=["--tables", "public.a,public.b"])
+    app.wait_phase("incremental", timeout=120)
+    app.stop()
+    narrower = pgdts.sync(source, dest, phases=PHASES, wait_ready=False, extra_args=["--tables", "public.a"])
+    narrower.wait_phase("incremental", timeout=120)
+    source.sql("INSERT INTO public.a VALUES (5001, 'after')")
+    source.sql("INSERT INTO public.b VALUES (5001, 'after')")
+    processes.wait_caught_up(source, dest, narrower)
+    narrower.stop()
+    assert dest.one("SELECT v FROM public.a WHERE id = 5001") == "after"
+    assert dest.one("SELECT count(*) FROM public.b") == 2000      # kept, no longer fed
+    assert dest.one("SELECT count(*) FROM public.b WHERE id = 5001") == 0
+    assert "outside_task_changes=1" in narrower.logs()
+
+
+def test_kill9_during_an_added_tables_copy_resumes_it(pgdts, source, dest):
+    make_tables(source, rows_b=60000)
+    first = pgdts.sync(source, dest, phases=PHASES, wait_ready=False, extra_args=["--tables", "public.a"])
+    first.wait_phase("incremental", timeout=120)
+    first.stop()
+    slow = ["--tables", "public.a,public.b", "--jobs", "1", "--full-rps", "10000"]
+    app = pgdts.sync(source, dest, phases=PHASES, wait_ready=False, extra_args=slow)
+    deadline = time.monotonic() + 60
+    while source.one("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%public%b%'") == 0:
+        assert time.monotonic() < deadline, app.log_tail()
+        time.sleep(0.05)
+    time.sleep(1)
+    app.kill9()
+    source.sql("UPDATE public.b SET v = 'after the kill' WHERE id <= 10")
+    source.sql("INSERT INTO public.a VALUES (9001, 'after the kill')")
+    again = pgdts.sync(source, dest, phases=PHASES, wait_ready=False,
+                       extra_args=["--tables", "public.a,public.b"])
+    again.wait_phase("incremental", timeout=180)
+    processes.wait_caught_up(source, dest, again, timeout=120)
+    pgdts.assert_verified_equal(source, dest, "it")
+    again.stop()
+    compare_rows.assert_tables_equal(source, dest, ["public.a", "public.b"])
+    assert dest.one("SELECT count(*) FROM public.b WHERE v = 'after the kill'") == 10
