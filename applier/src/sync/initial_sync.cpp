@@ -9,6 +9,7 @@
 #include "pg/connection.h"
 #include "pg/replication_stream.h"
 #include "pg/transaction.h"
+#include "schema/objects.h"
 #include "schema/schema_sync.h"
 #include "task/deferred_fks.h"
 #include "task/task_slot.h"
@@ -202,6 +203,15 @@ void create_post_data(pg::Connection& dest, const schema::SourceSchema& schema, 
   if (!deferred.empty()) task::defer_foreign_keys(dest, o.task, deferred, last);
 }
 
+// Functions, views, triggers and comments of the schemas selected whole
+// (schema/objects.h), as the source has them now; those the destination
+// has already are left alone.
+void create_schema_objects(pg::Connection& source, pg::Connection& dest,
+                           const schema::SourceSchema& schema, const Options& o) {
+  schema::create_schema_objects(dest, schema::read_schema_objects(source, schema, o.selection),
+                                o.names, ownership(o));
+}
+
 // Selected tables the task did not feed at its last start get a pending
 // row in pgdts.table_sync, in one transaction: from then on they are the
 // task's to copy, whatever stops this run. Refuses (ConflictError) one that
@@ -266,6 +276,7 @@ bool add_tables(const Options& o, pg::Connection& source, pg::Connection& dest,
   if (!fullsync::run_full_sync(copy, copy_jobs(added, o, false), stop)) return false;
   repl.connection().close();
   create_post_data(dest, added, o);
+  create_schema_objects(source, dest, added, o);
   schema::sync_sequences(source, dest, added, o.names);
   log::Event("tables_added_copied").field("task", o.task).field("tables", added.tables.size()).info();
   return true;
@@ -295,6 +306,7 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
     result.tables = table_names(schema);
     if (phase == "post_data") {
       if (post_data) create_post_data(dest, schema, o);
+      if (post_data) create_schema_objects(source, dest, schema, o);
       if (o.has_phase("full")) schema::sync_sequences(source, dest, schema, o.names);
       store.set_phase(o.task, o.has_phase("incremental") ? "incremental" : "copied");
     } else if (phase == "incremental") {
@@ -346,6 +358,7 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
   repl.connection().close();  // the snapshot (and a temporary slot) is no longer needed
 
   if (post_data) create_post_data(dest, schema, o);
+  if (post_data) create_schema_objects(source, dest, schema, o);
   if (o.has_phase("full")) schema::sync_sequences(source, dest, schema, o.names);
   store.set_phase(o.task, o.has_phase("incremental") ? "incremental" : "copied");
   log::Event("initial_sync_done").field("tables", schema.tables.size()).info();
