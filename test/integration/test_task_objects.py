@@ -113,3 +113,23 @@ def test_kill9_during_an_added_tables_copy_resumes_it(pgdts, source, dest):
     again.stop()
     compare_rows.assert_tables_equal(source, dest, ["public.a", "public.b"])
     assert dest.one("SELECT count(*) FROM public.b WHERE v = 'after the kill'") == 10
+
+
+def test_a_table_created_in_a_selected_schema_is_streamed_not_added_on_restart(pgdts, source, dest):
+    """A table that joined through DDL is the task's already: a restart with
+    the same selection neither refuses it (it exists on the destination) nor
+    copies it again."""
+    make_tables(source)
+    app = pgdts.sync(source, dest, phases=PHASES, wait_ready=False, extra_args=["--schemas", "public"])
+    app.wait_phase("incremental", timeout=120)
+    source.sql("CREATE TABLE public.c (id int PRIMARY KEY, v text)")
+    source.sql("INSERT INTO public.c VALUES (1, 'streamed')")
+    processes.wait_caught_up(source, dest, app)
+    app.stop()
+    again = pgdts.sync(source, dest, phases=PHASES, wait_ready=False, extra_args=["--schemas", "public"])
+    again.wait_phase("incremental", timeout=120)
+    source.sql("INSERT INTO public.c VALUES (2, 'after restart')")
+    processes.wait_caught_up(source, dest, again)
+    again.stop()
+    assert "event=table_added" not in again.logs(), again.log_tail()
+    compare_rows.assert_tables_equal(source, dest, ["public.a", "public.b", "public.c"])

@@ -188,6 +188,21 @@ std::string NameMap::column(const TableName& table, const std::string& column) c
   return mapped({table.schema, table.name, column});
 }
 
+Selection Selection::from_args(const std::vector<std::string>& object_args) {
+  std::vector<std::string> schemas, tables, exclude;
+  for (const std::string& arg : object_args) {
+    auto value_of = [&](const char* option) -> std::optional<std::string> {
+      std::string prefix = std::string("--") + option + "=";
+      if (arg.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+      return arg.substr(prefix.size());
+    };
+    if (auto v = value_of("schemas")) schemas.push_back(*v);
+    else if (auto v = value_of("tables")) tables.push_back(*v);
+    else if (auto v = value_of("exclude")) exclude.push_back(*v);
+  }
+  return parse(schemas, tables, exclude);
+}
+
 Selection Selection::parse(const std::vector<std::string>& schemas,
                            const std::vector<std::string>& tables,
                            const std::vector<std::string>& exclude) {

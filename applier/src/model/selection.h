@@ -77,6 +77,9 @@ class Selection {
   static Selection parse(const std::vector<std::string>& schemas,
                          const std::vector<std::string>& tables,
                          const std::vector<std::string>& exclude);
+  // From "--schemas=...", "--tables=...", "--exclude=..." tokens, as a task
+  // stores its object options (other tokens are ignored). Throws UsageError.
+  static Selection from_args(const std::vector<std::string>& object_args);
 
   // Whether a table of the source belongs to the task (before partitions are
   // considered: a partition follows its root, see the caller).

@@ -155,15 +155,6 @@ void TaskStore::claim_tables(const std::string& task, const std::vector<model::T
   txn.commit();
 }
 
-std::set<model::TableName> TaskStore::fed_tables(const std::string& task) {
-  std::set<model::TableName> fed;
-  if (!has_table("pgdts.task_table")) return fed;
-  pg::Result r = dest_.exec("SELECT dest_schema, dest_table FROM pgdts.task_table WHERE task = $1",
-                            {task.c_str()});
-  for (int i = 0; i < r.rows(); ++i) fed.insert({std::string(r.value(i, 0)), std::string(r.value(i, 1))});
-  return fed;
-}
-
 std::vector<std::pair<model::TableName, std::string>> TaskStore::tables_of_other_tasks(
     const std::string& task, const std::vector<model::TableName>& tables) {
   std::vector<std::pair<model::TableName, std::string>> shared;

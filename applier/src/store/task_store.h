@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -112,9 +111,6 @@ class TaskStore {
                     const std::string& throttles);
   // Records the destination tables the task feeds (replacing what it fed).
   void claim_tables(const std::string& task, const std::vector<model::TableName>& tables);
-  // The destination tables the task fed as of its last start (empty when
-  // none are recorded).
-  std::set<model::TableName> fed_tables(const std::string& task);
   // Which of these tables other tasks feed (tasks done copying without an
   // incremental phase feed nothing): (table, task), ordered.
   std::vector<std::pair<model::TableName, std::string>> tables_of_other_tasks(

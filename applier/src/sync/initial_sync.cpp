@@ -212,20 +212,33 @@ void create_schema_objects(pg::Connection& source, pg::Connection& dest,
                                 o.names, ownership(o));
 }
 
-// Selected tables the task did not feed at its last start get a pending
-// row in pgdts.table_sync, in one transaction: from then on they are the
-// task's to copy, whatever stops this run. Refuses (ConflictError) one that
-// exists on the destination already, unless --conflict ignore.
+// A partition's root table (itself when it is none).
+model::TableName root_of(const schema::SourceSchema& schema, const schema::Table& t) {
+  const schema::Table* at = &t;
+  while (at->partition_parent) {
+    const schema::Table* parent = schema.find(*at->partition_parent);
+    if (!parent) return *at->partition_parent;
+    at = parent;
+  }
+  return at->name;
+}
+
+// Tables the selection of the task's last start left out (a partition
+// follows its root; a table created since in a schema it selected was
+// streamed, not added) get a pending row in pgdts.table_sync, in one
+// transaction: from then on they are the task's to copy, whatever stops
+// this run. Refuses (ConflictError) one that exists on the destination
+// already, unless --conflict ignore.
 void mark_added_tables(pg::Connection& dest, const schema::SourceSchema& schema, const Options& o,
-                       const std::set<model::TableName>& fed_before) {
-  if (fed_before.empty()) return;  // nothing recorded: the task's first start
+                       const std::optional<model::Selection>& selected_before) {
+  if (!selected_before) return;
   // Marked by an attempt of this run that failed: add_tables resumes them.
   std::set<model::TableName> marked;
   for (const store::TableSyncRow& row : store::load_table_sync(dest, o.task))
     if (row.state != "copied") marked.insert(row.source);
   std::vector<const schema::Table*> added;
   for (const auto& t : schema.tables)
-    if (!fed_before.count(o.names.table(t.name)) && !marked.count(t.name)) added.push_back(&t);
+    if (!selected_before->includes(root_of(schema, t)) && !marked.count(t.name)) added.push_back(&t);
   if (added.empty()) return;
   if (!o.conflict_ignore) {
     schema::SourceSchema only = schema;
@@ -288,7 +301,7 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
                                    const std::function<void()>& prepared,
                                    fullsync::Throttle& throttle,
                                    fullsync::ProgressObserver* observer,
-                                   const std::set<model::TableName>& fed_before) {
+                                   const std::optional<model::Selection>& selected_before) {
   pg::Connection dest = open_side(o.target, "destination", o);
   store::TaskStore store(dest);
   store::TaskPhase where = store.where(o.task);
@@ -310,7 +323,7 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
       if (o.has_phase("full")) schema::sync_sequences(source, dest, schema, o.names);
       store.set_phase(o.task, o.has_phase("incremental") ? "incremental" : "copied");
     } else if (phase == "incremental") {
-      mark_added_tables(dest, schema, o, fed_before);
+      mark_added_tables(dest, schema, o, selected_before);
       if (!add_tables(o, source, dest, stop, prepared, throttle, observer)) {
         result.stopped = true;
         return result;

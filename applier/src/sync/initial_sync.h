@@ -7,6 +7,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "model/options.h"
@@ -41,8 +42,8 @@ class ConflictError : public Error {
 // (sync/live_settings.h); observer, when set, is told the full sync's progress
 // (metrics). Throws on failure.
 //
-// A streaming task whose selection grew since its last start (fed_before:
-// the destination tables it fed then) gets the added tables first: created,
+// A streaming task whose selection grew since its last start
+// (selected_before) gets the added tables first: created,
 // copied from a snapshot of their own, and handed to the stream at that
 // snapshot's position (their changes before it are in the copy). The stream
 // waits meanwhile. A run killed during that copy resumes it.
@@ -50,6 +51,6 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
                                    const std::function<void()>& prepared,
                                    fullsync::Throttle& throttle,
                                    fullsync::ProgressObserver* observer = nullptr,
-                                   const std::set<model::TableName>& fed_before = {});
+                                   const std::optional<model::Selection>& selected_before = {});
 
 }  // namespace pgdts::sync

@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
-#include <set>
 #include <thread>
 
 #include "apply/origin.h"
@@ -188,7 +187,7 @@ void keep_task_lock(const Options& o, pg::Connection& lock) {
 // streaming already.
 apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open,
                                 const std::vector<model::TableName>& task_tables,
-                                std::set<model::TableName>& fed_before) {
+                                std::optional<model::Selection>& selected_before) {
   apply::SessionConfig cfg;
   cfg.source = o.source;
   cfg.target = o.target;
@@ -221,9 +220,11 @@ apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open,
     throw Error("task \"" + o.task + "\" was copied without its incremental phase, so changes "
                 "made since were not kept; run pgdts release --task " + o.task +
                 " and sync again with --phases incremental among its phases");
-  // What the task fed until now: a table the selection adds is copied
-  // before the stream goes on (sync/initial_sync.h).
-  if (where.phase == "incremental") fed_before = store::TaskStore(dest).fed_tables(o.task);
+  // What the task selected until now (its stored object options, before
+  // this run stores its own): a table the selection adds is copied before
+  // the stream goes on (sync/initial_sync.h).
+  if (where.phase == "incremental")
+    selected_before = model::Selection::from_args(store::TaskStore(dest).stored_task_options(o.task));
   if (!task_tables.empty()) store::TaskStore(dest).claim_tables(o.task, task_tables);
   if (apply::create_origin_if_missing(dest, cfg.origin))
     log::Event("origin_created").field("origin", cfg.origin).info();
@@ -340,7 +341,7 @@ class Runner {
   apply::SessionTotals totals_;
   apply::SessionHooks hooks_;
   std::optional<Clock::time_point> streaming_since_;  // of the current session
-  std::set<model::TableName> fed_before_;  // destination tables of the task's last start
+  std::optional<model::Selection> selected_before_;  // as of the task's last start
 };
 
 std::optional<Outcome> Runner::start() {
@@ -362,7 +363,7 @@ std::optional<Outcome> Runner::start() {
     std::string refused = precheck_before_sync(o_, task_tables);
     if (!refused.empty()) return Outcome{1, refused};
     task_lock_ = lock_task(o_);
-    cfg_ = start_task(o_, open_, task_tables, fed_before_);
+    cfg_ = start_task(o_, open_, task_tables, selected_before_);
   } catch (const UsageError& e) {
     return Outcome{2, e.what()};
   } catch (const task::SlotLostError& e) {
@@ -422,7 +423,7 @@ Outcome Runner::attempt(LiveSettings& live, task::ForeignKeyValidator& fk_valida
           stage_ = Stage::copying;
           if (o_.has_phase("full")) monitor_->set_phase("full");
         },
-        live.full_sync(), &monitor_->metrics().full_sync_observer(), fed_before_);
+        live.full_sync(), &monitor_->metrics().full_sync_observer(), selected_before_);
     if (initial.stopped) {
       summary("shutdown");
       return {};
