@@ -40,6 +40,16 @@ class Writer:
         self.thread.join(10)
 
 
+def wait_added(app, timeout=120):
+    """Until the run has copied the tables its selection added (the task's
+    phase says incremental all along)."""
+    deadline = time.monotonic() + timeout
+    while "event=tables_added_copied" not in app.logs():
+        assert app.alive(), app.log_tail()
+        assert time.monotonic() < deadline, app.log_tail()
+        time.sleep(0.2)
+
+
 def make_tables(source, rows_b=2000):
     source.sql("CREATE TABLE public.a (id int PRIMARY KEY, v text)")
     source.sql("CREATE TABLE public.b (id int PRIMARY KEY, v text)")
@@ -56,11 +66,7 @@ def test_a_wider_selection_adds_a_table_under_writes(pgdts, source, dest):
     with Writer(source, ["public.a", "public.b"]):
         app = pgdts.sync(source, dest, phases=PHASES, wait_ready=False,
                          extra_args=["--tables", "public.a,public.b"])
-        app.wait_phase("incremental", timeout=120)
-        deadline = time.monotonic() + 60
-        while "event=tables_added_copied" not in app.logs():
-            assert time.monotonic() < deadline, app.log_tail()
-            time.sleep(0.2)
+        wait_added(app)
         time.sleep(1)   # writes go on while the stream hands b over
     processes.wait_caught_up(source, dest, app)
     pgdts.assert_verified_equal(source, dest, "it")
@@ -133,3 +139,24 @@ def test_a_table_created_in_a_selected_schema_is_streamed_not_added_on_restart(p
     again.stop()
     assert "event=table_added" not in again.logs(), again.log_tail()
     compare_rows.assert_tables_equal(source, dest, ["public.a", "public.b", "public.c"])
+
+
+def test_a_keyless_table_added_with_replica_identity_full_gets_it_before_its_copy(pgdts, source, dest):
+    make_tables(source)
+    source.sql("CREATE TABLE public.k (n int, v text)")
+    source.sql("INSERT INTO public.k SELECT g, 'k' FROM generate_series(1, 100) g")
+    first = pgdts.sync(source, dest, phases=PHASES, wait_ready=False,
+                       extra_args=["--tables", "public.a", "--replica-identity-full"])
+    first.wait_phase("incremental", timeout=120)
+    first.stop()
+    assert source.one("SELECT relreplident FROM pg_class WHERE oid = 'public.k'::regclass") == "d"
+    app = pgdts.sync(source, dest, phases=PHASES, wait_ready=False,
+                     extra_args=["--tables", "public.a,public.k", "--replica-identity-full"])
+    wait_added(app)
+    assert source.one("SELECT relreplident FROM pg_class WHERE oid = 'public.k'::regclass") == "f"
+    source.sql("UPDATE public.k SET v = 'updated' WHERE n <= 10")
+    source.sql("DELETE FROM public.k WHERE n > 90")
+    processes.wait_caught_up(source, dest, app)
+    app.stop()
+    compare_rows.assert_tables_equal(source, dest, ["public.a", "public.k"])
+    assert dest.one("SELECT count(*) FROM public.k WHERE v = 'updated'") == 10

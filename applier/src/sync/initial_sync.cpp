@@ -270,6 +270,13 @@ bool add_tables(const Options& o, pg::Connection& source, pg::Connection& dest,
   for (const store::TableSyncRow& row : store::load_table_sync(dest, o.task))
     if (row.state != "copied") pending.insert(row.source);
   if (pending.empty()) return true;
+  // Keyed before the snapshot, as a first run keys its tables.
+  auto only_pending = [&](schema::SourceSchema schema) {
+    std::erase_if(schema.tables, [&](const schema::Table& t) { return !pending.count(t.name); });
+    return schema;
+  };
+  use_unique_keys(source, only_pending(read_schema_at(source, o, "")));
+  if (o.replica_identity_full) set_replica_identity_full(source, only_pending(read_schema_at(source, o, "")));
   pg::ReplicationStream repl(
       pg::Connection::open(o.source, {"source", true, application_name(o), ""}));
   auto snap = take_snapshot(repl, dest, o);
