@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from harness import REPO, free_port, wait_caught_up
+from processes import REPO, free_port, wait_caught_up
 from test_metrics_alerts import scrape
 
 MONITORING = REPO / "packaging" / "monitoring"

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import REPO, assert_tables_equal, run_on_both, wait_caught_up
+from compare_rows import assert_tables_equal
+from processes import REPO, run_on_both, wait_caught_up
 from test_secrets import ROLE, require_password
 
 pytestmark = pytest.mark.package

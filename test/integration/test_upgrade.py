@@ -18,7 +18,8 @@ import subprocess
 
 import pytest
 
-from harness import REPO, assert_tables_equal, wait_caught_up
+from compare_rows import assert_tables_equal
+from processes import REPO, wait_caught_up
 
 FORMAT_VERSION = int(re.search(r"\bFORMAT_VERSION = (\d+);",
                                (REPO / "proto" / "pgdts.proto").read_text()).group(1))
