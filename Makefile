@@ -12,6 +12,7 @@ OBJS = \
 	plugin/gen/pgdts.pb-c.o \
 	plugin/pgdts.o \
 	plugin/encode.o \
+	plugin/row_filter.o \
 	plugin/inspect.o \
 	plugin/ddl_capture.o \
 	plugin/ddl_statement.o \

@@ -12,6 +12,11 @@
  * pgdts.dts_ddl_command.  Other changes to the extension's own tables are
  * not sent.  How records are encoded is encode.c's business.
  *
+ * A table with a row filter (option "row_filter", see row_filter.c) sends
+ * only the changes of rows the filter keeps, and an UPDATE that moves a row
+ * across the filter as the INSERT or DELETE the destination needs
+ * (pgdts_filter_update), as pgoutput does with publication row filters.
+ *
  * Each record is one protobuf Record message, one XLogData message of the
  * replication protocol (or one row of pg_logical_slot_get_binary_changes).
  *
@@ -45,9 +50,13 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
 
 #include "ddl_capture.h"
 #include "encode.h"
+#include "row_filter.h"
 
 PG_MODULE_MAGIC;
 
@@ -64,6 +73,7 @@ typedef struct PgdtsData
 	MemoryContext context;		/* per change; reset after each one */
 	int			format_version;
 	bool		include_origin;
+	List	   *row_filters;	/* PgdtsRowFilterRule, at most one per table */
 	int			changes_since_progress;
 } PgdtsData;
 
@@ -92,9 +102,19 @@ typedef struct PgdtsRelationEntry
 	bool		valid;			/* info is up to date */
 	bool		sent;			/* RELATION sent since info was built */
 	PgdtsRelationClass relclass;
-	MemoryContext context;		/* holds info's allocations */
+	MemoryContext context;		/* holds info's and filter's allocations */
 	PgdtsRelationInfo info;
+	PgdtsRowFilter *filter;		/* NULL: every row is sent */
 } PgdtsRelationEntry;
+
+/* What an UPDATE of a table with a row filter becomes. */
+typedef enum PgdtsFilteredUpdate
+{
+	PGDTS_UPDATE_SKIP,			/* neither row is kept: nothing */
+	PGDTS_UPDATE_SEND,			/* both kept: the UPDATE */
+	PGDTS_UPDATE_INSERT,		/* only the new row is kept: INSERT it */
+	PGDTS_UPDATE_DELETE			/* only the old row was: DELETE it */
+} PgdtsFilteredUpdate;
 
 /*
  * The relation cache lives in the decoding context; it goes away with it (a
@@ -140,6 +160,7 @@ static bool pgdts_filter_by_origin(LogicalDecodingContext *ctx,
 								   RepOriginId origin_id);
 
 static void pgdts_parse_options(List *options, PgdtsData *data);
+static void pgdts_add_row_filter(PgdtsData *data, DefElem *elem);
 static void pgdts_fix_output_settings(void);
 static int	pgdts_parse_format_version(DefElem *elem);
 static void pgdts_update_progress(LogicalDecodingContext *ctx,
@@ -152,7 +173,14 @@ static void pgdts_send_relation(LogicalDecodingContext *ctx,
 
 static void pgdts_init_relation_cache(MemoryContext decoding_context);
 static void pgdts_relation_cache_reset(void *arg);
-static PgdtsRelationEntry *pgdts_get_relation_entry(Relation relation);
+static PgdtsRelationEntry *pgdts_get_relation_entry(PgdtsData *data,
+													Relation relation);
+static PgdtsFilteredUpdate pgdts_filter_update(PgdtsRelationEntry *entry,
+											   TupleDesc desc,
+											   HeapTuple oldtuple,
+											   HeapTuple newtuple,
+											   Datum *new_values,
+											   bool *new_isnull);
 static void pgdts_sweep_relation_cache(void);
 static PgdtsRelationClass pgdts_classify_relation(Relation relation);
 static Oid	pgdts_lookup_extension_schema(void);
@@ -197,6 +225,7 @@ pgdts_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 {
 	PgdtsData  *data = MemoryContextAllocZero(ctx->context,
 											  sizeof(PgdtsData));
+	MemoryContext oldcxt;
 
 	data->context = AllocSetContextCreate(ctx->context,
 										  "pgdts change context",
@@ -208,7 +237,10 @@ pgdts_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 	opt->output_type = OUTPUT_PLUGIN_BINARY_OUTPUT;
 	opt->receive_rewrites = false;
 
+	/* the parsed row filters live as long as the session */
+	oldcxt = MemoryContextSwitchTo(ctx->context);
 	pgdts_parse_options(ctx->output_plugin_options, data);
+	MemoryContextSwitchTo(oldcxt);
 
 	if (am_walsender)
 		pgdts_fix_output_settings();
@@ -280,12 +312,14 @@ pgdts_parse_options(List *options, PgdtsData *data)
 			include_origin_given = true;
 			data->include_origin = defGetBoolean(elem);
 		}
+		else if (strcmp(elem->defname, "row_filter") == 0)
+			pgdts_add_row_filter(data, elem);
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unrecognized pgdts output plugin option \"%s\"",
 							elem->defname),
-					 errhint("The options are \"format_version\" and \"include_origin\".")));
+					 errhint("The options are \"format_version\", \"include_origin\" and \"row_filter\".")));
 	}
 
 	if (data->format_version != PGDTS_FORMAT_VERSION)
@@ -296,6 +330,39 @@ pgdts_parse_options(List *options, PgdtsData *data)
 				 errdetail("This version of the pgdts output plugin supports format version %d only.",
 						   PGDTS_FORMAT_VERSION),
 				 errhint("Upgrade the pgdts extension on the source or the pgdts applier so that both speak the same format version.")));
+}
+
+/*
+ * A "row_filter" option, "schema.table WHERE condition"; repeated, one per
+ * table.  Parsed here, so that a bad one fails START_REPLICATION; analyzed
+ * against the table when its first change is decoded.
+ */
+static void
+pgdts_add_row_filter(PgdtsData *data, DefElem *elem)
+{
+	PgdtsRowFilterRule *rule;
+	ListCell   *lc;
+
+	if (elem->arg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pgdts output plugin option \"%s\" requires a value",
+						elem->defname)));
+
+	rule = pgdts_row_filter_parse(strVal(elem->arg));
+	foreach(lc, data->row_filters)
+	{
+		PgdtsRowFilterRule *other = lfirst(lc);
+
+		if (strcmp(other->schemaname, rule->schemaname) == 0 &&
+			strcmp(other->relname, rule->relname) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("more than one pgdts row filter for table \"%s.%s\"",
+							rule->schemaname, rule->relname),
+					 errhint("Combine the conditions with AND or OR.")));
+	}
+	data->row_filters = lappend(data->row_filters, rule);
 }
 
 static int
@@ -423,10 +490,12 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	HeapTuple	oldtuple;
 	HeapTuple	newtuple;
 	MemoryContext oldcxt;
+	Datum	   *new_values;
+	bool	   *new_isnull;
 
 	pgdts_update_progress(ctx, data);
 
-	entry = pgdts_get_relation_entry(relation);
+	entry = pgdts_get_relation_entry(data, relation);
 	if (entry->relclass == PGDTS_REL_OWN)
 		return;
 	if (entry->relclass == PGDTS_REL_DDL &&
@@ -447,6 +516,9 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("INSERT into relation \"%s\" was logged without its new row",
 								RelationGetRelationName(relation))));
+			if (entry->filter != NULL &&
+				!pgdts_row_filter_match_tuple(entry->filter, newtuple))
+				break;
 			pgdts_send_begin(ctx, txn);
 			if (entry->relclass == PGDTS_REL_DDL)
 			{
@@ -467,11 +539,52 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("UPDATE of relation \"%s\" was logged without its new row",
 								RelationGetRelationName(relation))));
-			pgdts_send_begin(ctx, txn);
-			pgdts_send_relation(ctx, relation, entry);
-			OutputPluginPrepareWrite(ctx, true);
-			pgdts_write_update(ctx->out, relation, info, oldtuple, newtuple);
-			OutputPluginWrite(ctx, true);
+			if (entry->filter == NULL)
+			{
+				pgdts_send_begin(ctx, txn);
+				pgdts_send_relation(ctx, relation, entry);
+				OutputPluginPrepareWrite(ctx, true);
+				pgdts_write_update(ctx->out, relation, info, oldtuple,
+								   newtuple);
+				OutputPluginWrite(ctx, true);
+				break;
+			}
+			new_values = palloc(sizeof(Datum) *
+								Max(RelationGetDescr(relation)->natts, 1));
+			new_isnull = palloc(sizeof(bool) *
+								Max(RelationGetDescr(relation)->natts, 1));
+			switch (pgdts_filter_update(entry, RelationGetDescr(relation),
+										oldtuple, newtuple,
+										new_values, new_isnull))
+			{
+				case PGDTS_UPDATE_SKIP:
+					break;
+				case PGDTS_UPDATE_SEND:
+					pgdts_send_begin(ctx, txn);
+					pgdts_send_relation(ctx, relation, entry);
+					OutputPluginPrepareWrite(ctx, true);
+					pgdts_write_update(ctx->out, relation, info, oldtuple,
+									   newtuple);
+					OutputPluginWrite(ctx, true);
+					break;
+				case PGDTS_UPDATE_INSERT:
+					pgdts_send_begin(ctx, txn);
+					pgdts_send_relation(ctx, relation, entry);
+					OutputPluginPrepareWrite(ctx, true);
+					pgdts_write_insert_values(ctx->out, relation, info,
+											  new_values, new_isnull);
+					OutputPluginWrite(ctx, true);
+					break;
+				case PGDTS_UPDATE_DELETE:
+					/* without an old row (key unchanged) the new one has the key */
+					pgdts_send_begin(ctx, txn);
+					pgdts_send_relation(ctx, relation, entry);
+					OutputPluginPrepareWrite(ctx, true);
+					pgdts_write_delete(ctx->out, relation, info,
+									   oldtuple != NULL ? oldtuple : newtuple);
+					OutputPluginWrite(ctx, true);
+					break;
+			}
 			break;
 
 		case REORDER_BUFFER_CHANGE_DELETE:
@@ -479,8 +592,14 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			/*
 			 * Without a replica identity PostgreSQL logs no old row; the
 			 * DELETE still goes, with no old image, so that the applier can
-			 * report it.
+			 * report it.  With a row filter, the old row decides under
+			 * REPLICA IDENTITY FULL; with only its key, the DELETE goes (a
+			 * row the destination lacks is not there to delete).
 			 */
+			if (entry->filter != NULL && oldtuple != NULL &&
+				info->replident == REPLICA_IDENTITY_FULL &&
+				!pgdts_row_filter_match_tuple(entry->filter, oldtuple))
+				break;
 			pgdts_send_begin(ctx, txn);
 			pgdts_send_relation(ctx, relation, entry);
 			OutputPluginPrepareWrite(ctx, true);
@@ -495,6 +614,82 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(data->context);
+}
+
+/*
+ * Which of its rows a table's row filter keeps decides what an UPDATE
+ * becomes (as pgoutput_row_filter does):
+ *
+ *	old kept,	new kept	-> the UPDATE
+ *	old kept,	new not		-> DELETE of the old row
+ *	old not,	new kept	-> INSERT of the whole new row
+ *	old not,	new not		-> nothing
+ *
+ * Only REPLICA IDENTITY FULL logs the whole old row (with its TOASTed
+ * values inline).  A value the UPDATE left unchanged and that is stored
+ * out of line is not in the new row decoding sees; it is taken from the
+ * old row, so that the filter can read it and an INSERT carries the whole
+ * row.  new_values/new_isnull receive the new row so completed.
+ *
+ * Without the old row (another replica identity: the old row is its key,
+ * or nothing when the key did not change) the new row decides alone: kept,
+ * the UPDATE goes; not, a DELETE of its key.  A row moving into the filter
+ * then arrives as an UPDATE of a row the destination lacks, which is why
+ * precheck asks for REPLICA IDENTITY FULL on filtered tables.  A new row
+ * whose unchanged TOASTed value the filter would read is sent as it is.
+ */
+static PgdtsFilteredUpdate
+pgdts_filter_update(PgdtsRelationEntry *entry, TupleDesc desc,
+					HeapTuple oldtuple, HeapTuple newtuple,
+					Datum *new_values, bool *new_isnull)
+{
+	PgdtsRowFilter *filter = entry->filter;
+	Datum	   *old_values;
+	bool	   *old_isnull;
+	bool		old_kept;
+	bool		new_kept;
+	int			i;
+
+	heap_deform_tuple(newtuple, desc, new_values, new_isnull);
+
+	if (oldtuple == NULL || entry->info.replident != REPLICA_IDENTITY_FULL)
+	{
+		if (pgdts_row_filter_reads_unchanged_toast(filter, desc, new_values,
+												   new_isnull))
+			return PGDTS_UPDATE_SEND;
+		return pgdts_row_filter_match_values(filter, new_values, new_isnull) ?
+			PGDTS_UPDATE_SEND : PGDTS_UPDATE_DELETE;
+	}
+
+	old_kept = pgdts_row_filter_match_tuple(filter, oldtuple);
+
+	old_values = palloc(sizeof(Datum) * Max(desc->natts, 1));
+	old_isnull = palloc(sizeof(bool) * Max(desc->natts, 1));
+	heap_deform_tuple(oldtuple, desc, old_values, old_isnull);
+	for (i = 0; i < desc->natts; i++)
+	{
+		if (new_isnull[i] || TupleDescAttr(desc, i)->attlen != -1 ||
+			!VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(new_values[i])))
+			continue;
+		if (!old_isnull[i] &&
+			!VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(old_values[i])))
+			new_values[i] = old_values[i];
+	}
+
+	if (pgdts_row_filter_reads_unchanged_toast(filter, desc, new_values,
+											   new_isnull))
+		new_kept = old_kept;	/* cannot be judged: taken as unchanged */
+	else
+		new_kept = pgdts_row_filter_match_values(filter, new_values,
+												 new_isnull);
+
+	if (old_kept && new_kept)
+		return PGDTS_UPDATE_SEND;
+	if (old_kept)
+		return PGDTS_UPDATE_DELETE;
+	if (new_kept)
+		return PGDTS_UPDATE_INSERT;
+	return PGDTS_UPDATE_SKIP;
 }
 
 static void
@@ -516,7 +711,7 @@ pgdts_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	for (i = 0; i < nrelations; i++)
 	{
 		Relation	relation = relations[i];
-		PgdtsRelationEntry *entry = pgdts_get_relation_entry(relation);
+		PgdtsRelationEntry *entry = pgdts_get_relation_entry(data, relation);
 
 		if (entry->relclass != PGDTS_REL_USER)
 			continue;
@@ -639,7 +834,7 @@ pgdts_relation_cache_reset(void *arg)
  * RELATION record is due again.
  */
 static PgdtsRelationEntry *
-pgdts_get_relation_entry(Relation relation)
+pgdts_get_relation_entry(PgdtsData *data, Relation relation)
 {
 	Oid			relid = RelationGetRelid(relation);
 	PgdtsRelationEntry *entry;
@@ -670,6 +865,7 @@ pgdts_get_relation_entry(Relation relation)
 										   "pgdts relation",
 										   ALLOCSET_SMALL_SIZES);
 	memset(&entry->info, 0, sizeof(PgdtsRelationInfo));
+	entry->filter = NULL;
 
 	entry->relclass = pgdts_classify_relation(relation);
 	if (entry->relclass != PGDTS_REL_OWN)
@@ -679,6 +875,28 @@ pgdts_get_relation_entry(Relation relation)
 								  entry->relclass == PGDTS_REL_DDL,
 								  &entry->info);
 		MemoryContextSwitchTo(oldcxt);
+	}
+	if (entry->relclass == PGDTS_REL_USER && data->row_filters != NIL)
+	{
+		PgdtsRowFilterRule *rule = pgdts_row_filter_find(data->row_filters,
+														 relation);
+
+		if (rule != NULL)
+		{
+			oldcxt = MemoryContextSwitchTo(entry->context);
+			PG_TRY();
+			{
+				entry->filter = pgdts_row_filter_build(relation, rule);
+			}
+			PG_CATCH();
+			{
+				/* a filter that fails to build leaves the entry to rebuild */
+				entry->valid = false;
+				PG_RE_THROW();
+			}
+			PG_END_TRY();
+			MemoryContextSwitchTo(oldcxt);
+		}
 	}
 
 	return entry;
