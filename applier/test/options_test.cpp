@@ -90,7 +90,25 @@ TEST(Options, PhasesBadLists) {
 }
 
 TEST(Options, LaterSyncOptionsSayNotSupportedYet) {
-  EXPECT_EQ(usage_error(sync_args({"--filter", "a.b:x > 1"})), "option --filter is not supported yet");
+  EXPECT_EQ(usage_error(sync_args({"--transform", "a.b.c:x"})),
+            "option --transform is not supported yet");
+}
+
+TEST(Options, RowFiltersAreTaskOptionsStoredWithTheTask) {
+  Options o = parse(sync_args({"--filter", "shop.orders: region = 'eu'", "--filter",
+                               "shop.lines:qty > 0"}));
+  ASSERT_EQ(o.filters.size(), 2u);
+  EXPECT_EQ(o.filters[0].table, (task::TableName{"shop", "orders"}));
+  EXPECT_EQ(o.filters[1].condition, "qty > 0");
+  EXPECT_NE(std::find(o.object_args.begin(), o.object_args.end(),
+                      "--filter=shop.orders: region = 'eu'"),
+            o.object_args.end());
+  Options verify = parse({"verify", "--source", kSrc, "--target", kDst});
+  use_stored_task_objects(verify, o.object_args);
+  ASSERT_EQ(verify.filters.size(), 2u);
+  EXPECT_EQ(verify.filters[0].condition, "region = 'eu'");
+  EXPECT_NE(usage_error(sync_args({"--filter", "orders: region = 'eu'"})).find("schema.table"),
+            std::string::npos);
 }
 
 TEST(Options, IncrementalThrottlesMetricsAndAlerts) {

@@ -279,7 +279,9 @@ void Session::start_stream() {
   auto deadline = Clock::now() + kSlotBusyRetry;
   while (true) {
     try {
-      stream_->start(cfg_.slot, origin_start_, {{"format_version", "1"}});
+      std::vector<std::pair<std::string, std::string>> options = {{"format_version", "1"}};
+      for (const auto& filter : cfg_.row_filters) options.emplace_back("row_filter", filter);
+      stream_->start(cfg_.slot, origin_start_, options);
       break;
     } catch (const pg::SqlError& e) {
       if (e.sqlstate() != "55006") throw;

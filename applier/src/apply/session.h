@@ -14,6 +14,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "apply/applier.h"
 #include "apply/change_throttle.h"
@@ -38,6 +39,9 @@ struct SessionConfig {
   TaskScope scope;
   ChangeThrottle* throttle = nullptr;  // --incr-rps/--incr-mbps, shared with SIGHUP
   rights::Ownership rights;                 // --no-owner, --owner-role
+  // --filter: values of the output plugin's row_filter option, one per
+  // filtered table (etl::plugin_option).
+  std::vector<std::string> row_filters;
 };
 
 struct SessionTotals {

@@ -31,11 +31,14 @@ bool before(const std::string& phase, const std::string& later) {
   return at(phase) < at(later);
 }
 
-// Tables without a key get REPLICA IDENTITY FULL before the snapshot, so
-// that every UPDATE and DELETE after it carries the old row.
-void set_replica_identity_full(pg::Connection& source, const schema::SourceSchema& schema) {
+// Tables without a key, and tables with a row filter (which judges an
+// UPDATE on its old row too, docs/etl.md), get REPLICA IDENTITY FULL before
+// the snapshot, so that every UPDATE and DELETE after it carries the old row.
+void set_replica_identity_full(pg::Connection& source, const schema::SourceSchema& schema,
+                               const Options& o) {
   for (const auto& t : schema.tables) {
-    if (t.relkind != 'r' || t.has_key || t.replica_identity == 'f') continue;
+    if (t.relkind != 'r' || t.replica_identity == 'f') continue;
+    if (t.has_key && !etl::find_filter(o.filters, t.name)) continue;
     source.exec("ALTER TABLE " + source.identifier(t.name.schema) + "." +
                 source.identifier(t.name.name) + " REPLICA IDENTITY FULL");
     log::Event("replica_identity_full_set").field("table", task::display_name(t.name)).info();
@@ -111,6 +114,8 @@ std::vector<fullsync::CopyJob> copy_jobs(const schema::SourceSchema& schema, con
     job.pages = t.bytes / 8192;  // pg_relation_size in blocks: relpages may be stale
     job.rows_estimate = t.rows_estimate;
     job.bytes_estimate = t.bytes;
+    if (const etl::RowFilter* f = etl::find_filter(o.filters, t.name))
+      job.row_filter = etl::where_condition(*f);
     jobs.push_back(std::move(job));
   }
   return jobs;
@@ -213,7 +218,7 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
   }
 
   if (o.replica_identity_full)
-    set_replica_identity_full(source, read_schema_at(source, o, ""));
+    set_replica_identity_full(source, read_schema_at(source, o, ""), o);
 
   pg::ReplicationStream repl(
       pg::Connection::open(o.source, {"source", true, application_name(o), ""}));

@@ -22,7 +22,7 @@ constexpr const char* kCommands = "precheck, sync, status, verify, cutover, rele
 
 // sync options of the specification that later releases implement; accepted
 // by the parser so that they get a clear message instead of "unrecognised".
-const std::vector<std::string> kNotYetSyncOptions = {"filter", "transform"};
+const std::vector<std::string> kNotYetSyncOptions = {"transform"};
 
 std::optional<Command> command_from(const std::string& name) {
   if (name == "precheck") return Command::precheck;
@@ -69,6 +69,9 @@ po::options_description task_options() {
        "'*' (repeatable; see README)")
       ("case", po::value<std::string>()->value_name("POLICY"),
        "spelling of destination names no --map names: keep (default), lower or upper")
+      ("filter", po::value<std::vector<std::string>>()->value_name("TABLE: CONDITION"),
+       "row filter \"schema.table: SQL condition\": only the rows for which it is true "
+       "are copied and streamed (repeatable, one per table; see docs/etl.md)")
       ("conflict", po::value<std::string>()->value_name("MODE"),
        "precheck (default): refuse to start when a selected table exists on the "
        "destination; ignore: use it (full sync keeps its rows on a key clash)")
@@ -282,7 +285,8 @@ std::vector<std::string> list(const po::variables_map& vm, const char* name) {
   return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
 }
 
-const std::vector<std::string> kObjectOptions = {"schemas", "tables", "exclude", "map", "case"};
+const std::vector<std::string> kObjectOptions = {"schemas", "tables", "exclude", "map", "case",
+                                                  "filter"};
 const std::vector<std::string> kThrottleOptions = {"full-qps", "full-rps", "full-mbps", "incr-rps",
                                                    "incr-mbps"};
 
@@ -320,6 +324,7 @@ void validate_objects(const po::variables_map& vm, Options& o) {
   else if (policy != "keep")
     throw UsageError("invalid --case \"" + policy + "\"; use keep, lower or upper");
   o.names = task::NameMap::parse(list(vm, "map"), case_policy);
+  o.filters = etl::parse_row_filters(list(vm, "filter"));
   std::string conflict = get(vm, "conflict", "precheck");
   if (conflict != "precheck" && conflict != "ignore")
     throw UsageError("invalid --conflict \"" + conflict + "\"; use precheck or ignore");

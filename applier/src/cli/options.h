@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "etl/row_filter.h"
 #include "logging/log.h"
 #include "pg/conninfo.h"
 #include "pg/lsn.h"
@@ -29,6 +30,7 @@ struct Options {
   std::vector<std::string> phases;
   task::Selection selection;
   task::NameMap names;
+  std::vector<etl::RowFilter> filters;  // --filter, at most one per table
   // The options above as "--name=value" tokens (command line and config
   // file): sync stores them with the task, so that verify and cutover run
   // without them take the task's own (use_stored_task_objects).

@@ -43,6 +43,7 @@ task::PrecheckInput precheck_input(const Options& o) {
   in.task = o.task;
   in.selection = o.selection;
   in.names = o.names;
+  in.filters = o.filters;
   in.phases = o.phases;
   in.conflict_ignore = o.conflict_ignore;
   in.replica_identity_full = o.replica_identity_full;
@@ -79,6 +80,8 @@ int run_precheck(const Options& o) {
   std::vector<task::Check> checks;
   try {
     checks = task::run_prechecks(precheck_input(o));
+  } catch (const UsageError& e) {
+    return report_error(e.what(), 2);
   } catch (const std::exception& e) {
     return report_error(e.what(), 1);
   }

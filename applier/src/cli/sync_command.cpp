@@ -300,6 +300,7 @@ int run_sync(const Options& o) {
   monitor->set_phase(first_phase(o));  // the task runs: metrics and the WAL probe start
   cfg.scope.selection = o.selection;
   cfg.scope.names = o.names;
+  for (const auto& f : o.filters) cfg.row_filters.push_back(etl::plugin_option(f));
   LiveSettings live(o);
   live.store();
   live.on_change([&monitor](const Options& now) {

@@ -400,11 +400,15 @@ bool Run::copy_chunk_unnamed(pg::Connection& src, pg::Connection& dest, const Ch
   std::string source_table = qualified(src, job.source);
   std::string source_columns = column_list(src, job.source_columns);
   std::string read_sql;
-  if (chunk.whole()) {
+  if (chunk.whole() && job.row_filter.empty()) {
     read_sql = "COPY " + source_table + " (" + source_columns + ") TO STDOUT";
   } else {
+    std::string where = chunk.whole() ? job.row_filter
+                        : job.row_filter.empty()
+                            ? ctid_condition(chunk)
+                            : ctid_condition(chunk) + " AND " + job.row_filter;
     read_sql = "COPY (SELECT " + source_columns + " FROM ONLY " + source_table + " WHERE " +
-               ctid_condition(chunk) + ") TO STDOUT";
+               where + ") TO STDOUT";
   }
   std::string dest_table = qualified(dest, job.dest);
   std::string dest_columns = column_list(dest, job.dest_columns);

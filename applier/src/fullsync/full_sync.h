@@ -39,6 +39,9 @@ struct CopyJob {
   // pages: pg_relation_size / block size (not relpages, which may be stale);
   // the estimates only drive splitting, ordering and the ETA.
   std::int64_t pages = 0, rows_estimate = 0, bytes_estimate = 0;
+  // --filter: the condition (in parentheses) rows must meet to be copied;
+  // empty: every row.
+  std::string row_filter;
 };
 
 struct FullSyncConfig {

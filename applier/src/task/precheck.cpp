@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 
+#include "etl/check.h"
 #include "pg/literals.h"
 #include "pg/connection.h"
 #include "schema/schema_sync.h"
@@ -171,6 +172,7 @@ class Prechecks {
         guard("table_keys", [&] { table_keys(); });
         guard("unsupported_objects", [&] { unsupported_objects(); });
         guard("partitions", [&] { partitions(); });
+        row_filters();  // not guarded: a filter that does not hold is bad usage
       }
       guard("long_transactions", [&] { long_transactions(); });
     } catch (const pg::ConnectionError&) {
@@ -487,6 +489,53 @@ class Prechecks {
       return;
     }
     add("table_keys", Check::pass, what + "; --replica-identity-full gives them REPLICA IDENTITY FULL");
+  }
+
+  // Row filters (docs/etl.md): each one analyzes on the source (else
+  // check_row_filters throws UsageError), and each filtered table needs
+  // REPLICA IDENTITY FULL, so that the output plugin judges an UPDATE on
+  // the old row as well as the new one: a row moving into the filter must
+  // become an INSERT of the whole row (TOASTed values included, which only
+  // the full old row carries), one moving out a DELETE.
+  void row_filters() {
+    if (in_.filters.empty()) return;
+    std::map<TableName, const schema::Table*> tables;
+    std::map<TableName, char> relkinds;
+    for (const auto& t : schema_->tables) {
+      tables[t.name] = &t;
+      relkinds[t.name] = t.relkind;
+    }
+    etl::check_row_filters(*source_, in_.filters, relkinds);
+    std::vector<std::string> names;
+    for (const auto& f : in_.filters) names.push_back(display_name(f.table));
+    add("row_filters", Check::pass,
+        plural(in_.filters.size(), "row filter", "row filters") +
+            " analyzed on the source: " + name_list(names));
+    if (!in_.has_phase("incremental")) return;
+    for (const auto& f : in_.filters) {
+      const schema::Table& t = *tables.at(f.table);
+      std::string name = display_name(t.name);
+      if (t.replica_identity == 'f') {
+        add("filter_replica_identity", Check::pass,
+            name + " has REPLICA IDENTITY FULL: its filter judges each UPDATE on the old and the new row");
+        continue;
+      }
+      std::string identity = t.replica_identity == 'n'   ? "NOTHING"
+                             : t.replica_identity == 'i' ? "USING INDEX"
+                                                         : "DEFAULT";
+      if (in_.replica_identity_full) {
+        add("filter_replica_identity", Check::pass,
+            name + " has REPLICA IDENTITY " + identity +
+                "; --replica-identity-full sets FULL before the snapshot, as its filter needs");
+        continue;
+      }
+      add("filter_replica_identity", Check::fail,
+          name + " has a row filter and REPLICA IDENTITY " + identity +
+              ": its UPDATEs log no whole old row, so one that moves a row into the filter "
+              "cannot become the INSERT the destination needs",
+          "run ALTER TABLE " + qualified(t.name.schema, t.name.name) +
+              " REPLICA IDENTITY FULL on the source, or pass --replica-identity-full");
+    }
   }
 
   void unsupported_objects() {

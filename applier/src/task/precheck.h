@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "etl/row_filter.h"
 #include "pg/conninfo.h"
 #include "task/selection.h"
 
@@ -32,6 +33,9 @@ struct PrecheckInput {
   std::string task = "default";
   Selection selection;
   NameMap names;
+  // --filter: checked on the source; a filter that does not hold is bad
+  // usage (run_prechecks throws UsageError), not a failed check.
+  std::vector<etl::RowFilter> filters;
   std::vector<std::string> phases;  // schema, full, incremental
   bool conflict_ignore = false;
   bool replica_identity_full = false;

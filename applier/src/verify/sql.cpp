@@ -39,7 +39,9 @@ TableSql::TableSql(const TablePair& table, Side side, Quoting quoting)
 
 std::string TableSql::relation() const {
   const task::TableName& n = side_ == Side::source ? table_.source : table_.target;
-  return "ONLY " + q_.identifier(n.schema) + "." + q_.identifier(n.name);
+  std::string only = "ONLY " + q_.identifier(n.schema) + "." + q_.identifier(n.name);
+  if (side_ == Side::target || table_.source_filter.empty()) return only;
+  return "(SELECT * FROM " + only + " WHERE " + table_.source_filter + ") AS pgdts_filtered";
 }
 
 std::string TableSql::row_text() const { return "ROW(" + joined(columns_) + ")::text"; }

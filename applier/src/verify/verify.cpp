@@ -79,6 +79,9 @@ VerifyResult run_verify(const VerifyInput& in) {
   result.sequences = compare_sequences(source, target, schema, in.names);
 
   std::vector<TablePair> pairs = plan_tables(source, target, schema, in.names);
+  for (auto& p : pairs)
+    if (const etl::RowFilter* f = etl::find_filter(in.filters, p.source))
+      p.source_filter = etl::where_condition(*f);
   std::vector<Suspects> suspects(pairs.size());
   for (std::size_t i = 0; i < pairs.size(); ++i)
     result.tables.push_back(compare_rows(source, target, pairs[i], in.pass, suspects[i]));

@@ -13,6 +13,7 @@
 
 #include <string>
 
+#include "etl/row_filter.h"
 #include "pg/conninfo.h"
 #include "task/selection.h"
 #include "verify/model.h"
@@ -26,6 +27,7 @@ struct VerifyInput {
   std::string task;
   task::Selection selection;
   task::NameMap names;
+  std::vector<etl::RowFilter> filters;  // source rows outside them are not compared
   PassOptions pass;
   int rounds = 3;
   double wait_seconds = 60;
