@@ -7,32 +7,32 @@ namespace pgdts::etl {
 namespace {
 
 // The condition is analyzed by PostgreSQL itself, as the body of a
-// temporary view in a transaction that is rolled back: the view's rule
-// records every function, operator and relation it uses in pg_depend, and
-// its stored tree shows any subquery. Nothing of it outlives the check.
+// temporary view in a transaction that is rolled back, and the view's
+// stored rule is read: its tree names every function (:funcid), operator
+// (:opno) and relation (:relid) the condition uses and shows any subquery
+// (pg_depend would not do: it records no dependency on built-in objects,
+// random() included). Nothing of it outlives the check.
 constexpr const char* kView = "pgdts_row_filter_check";
 
 const char* const kFindings =
-    "WITH rule AS (SELECT r.oid, r.ev_action::text AS tree FROM pg_catalog.pg_rewrite r "
+    "WITH tree AS (SELECT r.ev_action::text AS t FROM pg_catalog.pg_rewrite r "
     "              WHERE r.ev_class = 'pg_temp.pgdts_row_filter_check'::pg_catalog.regclass), "
-    "uses AS (SELECT d.refclassid, d.refobjid FROM pg_catalog.pg_depend d JOIN rule "
-    "           ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = rule.oid), "
-    "funcs AS (SELECT p.oid, p.provolatile FROM uses "
-    "          LEFT JOIN pg_catalog.pg_operator o "
-    "            ON uses.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass "
-    "           AND o.oid = uses.refobjid "
-    "          JOIN pg_catalog.pg_proc p ON p.oid = CASE "
-    "            WHEN uses.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass THEN uses.refobjid "
-    "            ELSE o.oprcode::pg_catalog.oid END) "
-    "SELECT (SELECT tree LIKE '%{SUBLINK %' FROM rule), "
-    "  (SELECT pg_catalog.string_agg(DISTINCT refobjid::pg_catalog.regclass::text, ', ') FROM uses "
-    "   WHERE refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
-    "     AND refobjid NOT IN ($1::pg_catalog.regclass, "
-    "                          'pg_temp.pgdts_row_filter_check'::pg_catalog.regclass)), "
-    "  (SELECT pg_catalog.string_agg(DISTINCT oid::pg_catalog.regprocedure::text, ', ') FROM funcs "
-    "   WHERE provolatile = 'v'), "
-    "  (SELECT pg_catalog.string_agg(DISTINCT oid::pg_catalog.regprocedure::text, ', ') FROM funcs "
-    "   WHERE oid >= 16384)";
+    "funcs AS (SELECT m[1]::pg_catalog.oid AS oid "
+    "          FROM tree, pg_catalog.regexp_matches(tree.t, ':funcid (\\d+)', 'g') m "
+    "          UNION "
+    "          SELECT o.oprcode::pg_catalog.oid "
+    "          FROM tree, pg_catalog.regexp_matches(tree.t, ':opno (\\d+)', 'g') m "
+    "          JOIN pg_catalog.pg_operator o ON o.oid = m[1]::pg_catalog.oid), "
+    "rels AS (SELECT DISTINCT m[1]::pg_catalog.oid AS oid "
+    "         FROM tree, pg_catalog.regexp_matches(tree.t, ':relid (\\d+)', 'g') m) "
+    "SELECT (SELECT t LIKE '%{SUBLINK %' FROM tree), "
+    "  (SELECT pg_catalog.string_agg(oid::pg_catalog.regclass::text, ', ') FROM rels "
+    "   WHERE oid NOT IN ($1::pg_catalog.regclass, "
+    "                     'pg_temp.pgdts_row_filter_check'::pg_catalog.regclass)), "
+    "  (SELECT pg_catalog.string_agg(p.oid::pg_catalog.regprocedure::text, ', ') "
+    "   FROM funcs JOIN pg_catalog.pg_proc p ON p.oid = funcs.oid WHERE p.provolatile = 'v'), "
+    "  (SELECT pg_catalog.string_agg(p.oid::pg_catalog.regprocedure::text, ', ') "
+    "   FROM funcs JOIN pg_catalog.pg_proc p ON p.oid = funcs.oid WHERE p.oid >= 16384)";
 
 std::string message_of(const pg::SqlError& e, const pg::Connection& source) {
   std::string m = e.what();
