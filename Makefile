@@ -13,6 +13,7 @@ OBJS = \
 	plugin/pgdts.o \
 	plugin/encode.o \
 	plugin/row_filter.o \
+	plugin/transform.o \
 	plugin/inspect.o \
 	plugin/ddl_capture.o \
 	plugin/ddl_statement.o \

@@ -57,6 +57,7 @@
 #include "ddl_capture.h"
 #include "encode.h"
 #include "row_filter.h"
+#include "transform.h"
 
 PG_MODULE_MAGIC;
 
@@ -74,6 +75,7 @@ typedef struct PgdtsData
 	int			format_version;
 	bool		include_origin;
 	List	   *row_filters;	/* PgdtsRowFilterRule, at most one per table */
+	List	   *transforms;		/* PgdtsTransformRule, one per column at most */
 	int			changes_since_progress;
 } PgdtsData;
 
@@ -105,6 +107,7 @@ typedef struct PgdtsRelationEntry
 	MemoryContext context;		/* holds info's and filter's allocations */
 	PgdtsRelationInfo info;
 	PgdtsRowFilter *filter;		/* NULL: every row is sent */
+	PgdtsTransforms *transforms;	/* NULL: values are sent as they are */
 } PgdtsRelationEntry;
 
 /* What an UPDATE of a table with a row filter becomes. */
@@ -161,6 +164,11 @@ static bool pgdts_filter_by_origin(LogicalDecodingContext *ctx,
 
 static void pgdts_parse_options(List *options, PgdtsData *data);
 static void pgdts_add_row_filter(PgdtsData *data, DefElem *elem);
+static void pgdts_add_transform(PgdtsData *data, DefElem *elem);
+static void pgdts_fill_unchanged_toast(TupleDesc desc, Datum *values,
+									   bool *isnull, HeapTuple oldtuple);
+static HeapTuple pgdts_transformed(PgdtsRelationEntry *entry, TupleDesc desc,
+								   HeapTuple tuple, HeapTuple full_old);
 static void pgdts_fix_output_settings(void);
 static int	pgdts_parse_format_version(DefElem *elem);
 static void pgdts_update_progress(LogicalDecodingContext *ctx,
@@ -314,12 +322,14 @@ pgdts_parse_options(List *options, PgdtsData *data)
 		}
 		else if (strcmp(elem->defname, "row_filter") == 0)
 			pgdts_add_row_filter(data, elem);
+		else if (strcmp(elem->defname, "transform") == 0)
+			pgdts_add_transform(data, elem);
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unrecognized pgdts output plugin option \"%s\"",
 							elem->defname),
-					 errhint("The options are \"format_version\", \"include_origin\" and \"row_filter\".")));
+					 errhint("The options are \"format_version\", \"include_origin\", \"row_filter\" and \"transform\".")));
 	}
 
 	if (data->format_version != PGDTS_FORMAT_VERSION)
@@ -363,6 +373,38 @@ pgdts_add_row_filter(PgdtsData *data, DefElem *elem)
 					 errhint("Combine the conditions with AND or OR.")));
 	}
 	data->row_filters = lappend(data->row_filters, rule);
+}
+
+/*
+ * A "transform" option, "(expression) AS column FROM schema.table";
+ * repeated, one per column.
+ */
+static void
+pgdts_add_transform(PgdtsData *data, DefElem *elem)
+{
+	PgdtsTransformRule *rule;
+	ListCell   *lc;
+
+	if (elem->arg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pgdts output plugin option \"%s\" requires a value",
+						elem->defname)));
+
+	rule = pgdts_transform_parse(strVal(elem->arg));
+	foreach(lc, data->transforms)
+	{
+		PgdtsTransformRule *other = lfirst(lc);
+
+		if (strcmp(other->schemaname, rule->schemaname) == 0 &&
+			strcmp(other->relname, rule->relname) == 0 &&
+			strcmp(other->colname, rule->colname) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("more than one pgdts column expression for column \"%s\" of table \"%s.%s\"",
+							rule->colname, rule->schemaname, rule->relname)));
+	}
+	data->transforms = lappend(data->transforms, rule);
 }
 
 static int
@@ -528,6 +570,8 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 				break;
 			}
 			pgdts_send_relation(ctx, relation, entry);
+			newtuple = pgdts_transformed(entry, RelationGetDescr(relation),
+										 newtuple, NULL);
 			OutputPluginPrepareWrite(ctx, true);
 			pgdts_write_insert(ctx->out, relation, info, newtuple);
 			OutputPluginWrite(ctx, true);
@@ -543,6 +587,18 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			{
 				pgdts_send_begin(ctx, txn);
 				pgdts_send_relation(ctx, relation, entry);
+				if (entry->transforms != NULL)
+				{
+					HeapTuple	full_old = info->replident == REPLICA_IDENTITY_FULL ?
+						oldtuple : NULL;
+
+					newtuple = pgdts_transformed(entry, RelationGetDescr(relation),
+												 newtuple, full_old);
+					if (full_old != NULL)
+						oldtuple = pgdts_transformed(entry,
+													 RelationGetDescr(relation),
+													 oldtuple, NULL);
+				}
 				OutputPluginPrepareWrite(ctx, true);
 				pgdts_write_update(ctx->out, relation, info, oldtuple,
 								   newtuple);
@@ -562,6 +618,21 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 				case PGDTS_UPDATE_SEND:
 					pgdts_send_begin(ctx, txn);
 					pgdts_send_relation(ctx, relation, entry);
+					if (entry->transforms != NULL &&
+						info->replident == REPLICA_IDENTITY_FULL &&
+						oldtuple != NULL)
+					{
+						newtuple = pgdts_transformed(entry,
+													 RelationGetDescr(relation),
+													 newtuple, oldtuple);
+						oldtuple = pgdts_transformed(entry,
+													 RelationGetDescr(relation),
+													 oldtuple, NULL);
+					}
+					else
+						newtuple = pgdts_transformed(entry,
+													 RelationGetDescr(relation),
+													 newtuple, NULL);
 					OutputPluginPrepareWrite(ctx, true);
 					pgdts_write_update(ctx->out, relation, info, oldtuple,
 									   newtuple);
@@ -570,6 +641,10 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 				case PGDTS_UPDATE_INSERT:
 					pgdts_send_begin(ctx, txn);
 					pgdts_send_relation(ctx, relation, entry);
+					if (entry->transforms != NULL)
+						pgdts_transforms_apply(entry->transforms,
+											   RelationGetDescr(relation),
+											   new_values, new_isnull);
 					OutputPluginPrepareWrite(ctx, true);
 					pgdts_write_insert_values(ctx->out, relation, info,
 											  new_values, new_isnull);
@@ -579,6 +654,10 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 					/* without an old row (key unchanged) the new one has the key */
 					pgdts_send_begin(ctx, txn);
 					pgdts_send_relation(ctx, relation, entry);
+					if (info->replident == REPLICA_IDENTITY_FULL)
+						oldtuple = pgdts_transformed(entry,
+													 RelationGetDescr(relation),
+													 oldtuple, NULL);
 					OutputPluginPrepareWrite(ctx, true);
 					pgdts_write_delete(ctx->out, relation, info,
 									   oldtuple != NULL ? oldtuple : newtuple);
@@ -602,6 +681,9 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 				break;
 			pgdts_send_begin(ctx, txn);
 			pgdts_send_relation(ctx, relation, entry);
+			if (info->replident == REPLICA_IDENTITY_FULL)
+				oldtuple = pgdts_transformed(entry, RelationGetDescr(relation),
+											 oldtuple, NULL);
 			OutputPluginPrepareWrite(ctx, true);
 			pgdts_write_delete(ctx->out, relation, info, oldtuple);
 			OutputPluginWrite(ctx, true);
@@ -644,11 +726,8 @@ pgdts_filter_update(PgdtsRelationEntry *entry, TupleDesc desc,
 					Datum *new_values, bool *new_isnull)
 {
 	PgdtsRowFilter *filter = entry->filter;
-	Datum	   *old_values;
-	bool	   *old_isnull;
 	bool		old_kept;
 	bool		new_kept;
-	int			i;
 
 	heap_deform_tuple(newtuple, desc, new_values, new_isnull);
 
@@ -663,18 +742,7 @@ pgdts_filter_update(PgdtsRelationEntry *entry, TupleDesc desc,
 
 	old_kept = pgdts_row_filter_match_tuple(filter, oldtuple);
 
-	old_values = palloc(sizeof(Datum) * Max(desc->natts, 1));
-	old_isnull = palloc(sizeof(bool) * Max(desc->natts, 1));
-	heap_deform_tuple(oldtuple, desc, old_values, old_isnull);
-	for (i = 0; i < desc->natts; i++)
-	{
-		if (new_isnull[i] || TupleDescAttr(desc, i)->attlen != -1 ||
-			!VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(new_values[i])))
-			continue;
-		if (!old_isnull[i] &&
-			!VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(old_values[i])))
-			new_values[i] = old_values[i];
-	}
+	pgdts_fill_unchanged_toast(desc, new_values, new_isnull, oldtuple);
 
 	if (pgdts_row_filter_reads_unchanged_toast(filter, desc, new_values,
 											   new_isnull))
@@ -690,6 +758,54 @@ pgdts_filter_update(PgdtsRelationEntry *entry, TupleDesc desc,
 	if (new_kept)
 		return PGDTS_UPDATE_INSERT;
 	return PGDTS_UPDATE_SKIP;
+}
+
+/*
+ * Replace the unchanged TOASTed values of a new row (values, isnull) by the
+ * old row's, which REPLICA IDENTITY FULL logs inline.
+ */
+static void
+pgdts_fill_unchanged_toast(TupleDesc desc, Datum *values, bool *isnull,
+						   HeapTuple oldtuple)
+{
+	Datum	   *old_values = palloc(sizeof(Datum) * Max(desc->natts, 1));
+	bool	   *old_isnull = palloc(sizeof(bool) * Max(desc->natts, 1));
+	int			i;
+
+	heap_deform_tuple(oldtuple, desc, old_values, old_isnull);
+	for (i = 0; i < desc->natts; i++)
+	{
+		if (isnull[i] || TupleDescAttr(desc, i)->attlen != -1 ||
+			!VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(values[i])))
+			continue;
+		if (!old_isnull[i] &&
+			!VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(old_values[i])))
+			values[i] = old_values[i];
+	}
+}
+
+/*
+ * The tuple with the relation's column expressions applied, or the tuple
+ * itself when it has none.  full_old, the whole old row of an UPDATE, gives
+ * the unchanged TOASTed values the expressions may read.
+ */
+static HeapTuple
+pgdts_transformed(PgdtsRelationEntry *entry, TupleDesc desc, HeapTuple tuple,
+				  HeapTuple full_old)
+{
+	Datum	   *values;
+	bool	   *isnull;
+
+	if (entry->transforms == NULL || tuple == NULL)
+		return tuple;
+
+	values = palloc(sizeof(Datum) * Max(desc->natts, 1));
+	isnull = palloc(sizeof(bool) * Max(desc->natts, 1));
+	heap_deform_tuple(tuple, desc, values, isnull);
+	if (full_old != NULL)
+		pgdts_fill_unchanged_toast(desc, values, isnull, full_old);
+	pgdts_transforms_apply(entry->transforms, desc, values, isnull);
+	return heap_form_tuple(desc, values, isnull);
 }
 
 static void
@@ -866,6 +982,7 @@ pgdts_get_relation_entry(PgdtsData *data, Relation relation)
 										   ALLOCSET_SMALL_SIZES);
 	memset(&entry->info, 0, sizeof(PgdtsRelationInfo));
 	entry->filter = NULL;
+	entry->transforms = NULL;
 
 	entry->relclass = pgdts_classify_relation(relation);
 	if (entry->relclass != PGDTS_REL_OWN)
@@ -874,6 +991,22 @@ pgdts_get_relation_entry(PgdtsData *data, Relation relation)
 		pgdts_relation_info_build(relation,
 								  entry->relclass == PGDTS_REL_DDL,
 								  &entry->info);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	if (entry->relclass == PGDTS_REL_USER && data->transforms != NIL)
+	{
+		oldcxt = MemoryContextSwitchTo(entry->context);
+		PG_TRY();
+		{
+			entry->transforms = pgdts_transforms_build(relation,
+													   data->transforms);
+		}
+		PG_CATCH();
+		{
+			entry->valid = false;
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
 		MemoryContextSwitchTo(oldcxt);
 	}
 	if (entry->relclass == PGDTS_REL_USER && data->row_filters != NIL)

@@ -52,7 +52,7 @@
 #include "row_filter.h"
 
 static void pgdts_row_filter_error_context(void *arg);
-static bool pgdts_row_filter_check(Node *node, void *context);
+static bool pgdts_etl_check_walker(Node *node, void *context);
 static bool pgdts_row_filter_bad_function(Oid funcid, void *context);
 static bool pgdts_row_filter_exec(PgdtsRowFilter *filter,
 								  TupleTableSlot *slot);
@@ -190,7 +190,7 @@ pgdts_row_filter_build(Relation relation, PgdtsRowFilterRule *rule)
 	expr = transformExpr(pstate, copyObject(rule->condition), EXPR_KIND_WHERE);
 	expr = coerce_to_boolean(pstate, expr, "WHERE");
 	assign_expr_collations(pstate, expr);
-	pgdts_row_filter_check(expr, NULL);
+	pgdts_etl_check_expression(expr, "row filters");
 	free_parsestate(pstate);
 
 	filter = palloc0(sizeof(PgdtsRowFilter));
@@ -209,13 +209,22 @@ pgdts_row_filter_build(Relation relation, PgdtsRowFilterRule *rule)
 }
 
 /*
- * What a filter may not use.  Aggregates, window functions and
- * set-returning functions are refused by the analysis of a WHERE clause
- * already; references to other tables find no range table entry.
+ * What an analyzed row filter or column expression may not use ("what"
+ * names which, for the messages): subqueries, volatile functions and
+ * functions that are not built in.  Aggregates, window functions and
+ * set-returning functions are refused by the analysis already; references
+ * to other tables find no range table entry.
  */
-static bool
-pgdts_row_filter_check(Node *node, void *context)
+void
+pgdts_etl_check_expression(Node *expr, const char *what)
 {
+	pgdts_etl_check_walker(expr, (void *) what);
+}
+
+static bool
+pgdts_etl_check_walker(Node *node, void *context)
+{
+	const char *what = context;
 	Oid			funcid = InvalidOid;
 
 	if (node == NULL)
@@ -224,24 +233,24 @@ pgdts_row_filter_check(Node *node, void *context)
 	if (IsA(node, SubLink))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("row filters may not use subqueries")));
+				 errmsg("%s may not use subqueries", what)));
 
 	if (check_functions_in_node(node, pgdts_row_filter_bad_function, &funcid))
 	{
 		if (func_volatile(funcid) == PROVOLATILE_VOLATILE)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("row filters may not call volatile functions"),
+					 errmsg("%s may not call volatile functions", what),
 					 errdetail("Function %s is volatile.",
 							   format_procedure(funcid))));
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("row filters may call built-in functions only"),
+				 errmsg("%s may call built-in functions only", what),
 				 errdetail("Function %s is user-defined.",
 						   format_procedure(funcid))));
 	}
 
-	return expression_tree_walker(node, pgdts_row_filter_check, context);
+	return expression_tree_walker(node, pgdts_etl_check_walker, context);
 }
 
 static bool

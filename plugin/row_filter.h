@@ -54,6 +54,7 @@ extern bool pgdts_row_filter_match_tuple(PgdtsRowFilter *filter,
 										 HeapTuple tuple);
 extern bool pgdts_row_filter_match_values(PgdtsRowFilter *filter,
 										  Datum *values, bool *isnull);
+extern void pgdts_etl_check_expression(Node *expr, const char *what);
 extern bool pgdts_row_filter_reads_unchanged_toast(PgdtsRowFilter *filter,
 												   TupleDesc desc,
 												   Datum *values,

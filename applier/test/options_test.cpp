@@ -89,9 +89,18 @@ TEST(Options, PhasesBadLists) {
             std::vector<std::string>{"incremental"});
 }
 
-TEST(Options, LaterSyncOptionsSayNotSupportedYet) {
-  EXPECT_EQ(usage_error(sync_args({"--transform", "a.b.c:x"})),
-            "option --transform is not supported yet");
+TEST(Options, ColumnExpressionsNameSchemaTableAndColumn) {
+  Options o = parse(sync_args({"--transform", "crm.customers.email: md5(email) || '@x.invalid'"}));
+  ASSERT_EQ(o.transforms.size(), 1u);
+  EXPECT_EQ(o.transforms[0].table, (task::TableName{"crm", "customers"}));
+  EXPECT_EQ(o.transforms[0].column, "email");
+  EXPECT_EQ(o.transforms[0].expression, "md5(email) || '@x.invalid'");
+  EXPECT_NE(usage_error(sync_args({"--transform", "crm.customers: md5(email)"}))
+                .find("schema.table.column"),
+            std::string::npos);
+  EXPECT_NE(usage_error(sync_args({"--transform", "a.b.c: 1", "--transform", "a.b.c: 2"}))
+                .find("two expressions"),
+            std::string::npos);
 }
 
 TEST(Options, RowFiltersAreTaskOptionsStoredWithTheTask) {

@@ -52,6 +52,15 @@ TEST(VerifySql, ARowFilterKeepsOnlyItsSourceRows) {
   EXPECT_EQ(dst.count(), "SELECT count(*) FROM ONLY \"store\".\"purchases\"");
 }
 
+TEST(VerifySql, AColumnExpressionIsComparedInsteadOfTheSourceColumn) {
+  TablePair t = orders();
+  t.source_expressions = {"", "", "(\nmd5(email)\n)"};
+  TableSql src(t, Side::source, fake_quoting());
+  EXPECT_EQ(src.relation(),
+            "(SELECT \"id\", \"line\", (\nmd5(email)\n) AS \"email\" FROM ONLY \"shop\".\"orders\") "
+            "AS pgdts_filtered");
+}
+
 TEST(VerifySql, RangesAreHalfOpenAndCastToEachSidesKeyTypes) {
   TablePair t = orders();
   TableSql src(t, Side::source, fake_quoting()), dst(t, Side::target, fake_quoting());

@@ -42,6 +42,8 @@ struct SessionConfig {
   // --filter: values of the output plugin's row_filter option, one per
   // filtered table (etl::plugin_option).
   std::vector<std::string> row_filters;
+  // --transform: values of its transform option (etl::plugin_option).
+  std::vector<std::string> transforms;
 };
 
 struct SessionTotals {

@@ -38,7 +38,10 @@ void set_replica_identity_full(pg::Connection& source, const schema::SourceSchem
                                const Options& o) {
   for (const auto& t : schema.tables) {
     if (t.relkind != 'r' || t.replica_identity == 'f') continue;
-    if (t.has_key && !etl::find_filter(o.filters, t.name)) continue;
+    bool ruled = etl::find_filter(o.filters, t.name) ||
+                 std::any_of(o.transforms.begin(), o.transforms.end(),
+                             [&](const etl::ColumnTransform& x) { return x.table == t.name; });
+    if (t.has_key && !ruled) continue;
     source.exec("ALTER TABLE " + source.identifier(t.name.schema) + "." +
                 source.identifier(t.name.name) + " REPLICA IDENTITY FULL");
     log::Event("replica_identity_full_set").field("table", task::display_name(t.name)).info();
@@ -107,6 +110,8 @@ std::vector<fullsync::CopyJob> copy_jobs(const schema::SourceSchema& schema, con
     for (const auto& c : t.columns) {
       if (c.generated) continue;  // computed again on the destination
       job.source_columns.push_back(c.name);
+      const etl::ColumnTransform* x = etl::find_transform(o.transforms, t.name, c.name);
+      job.source_expressions.push_back(x ? etl::select_expression(*x) : "");
       // Schema sync creates columns under their source names and renames
       // them after the copy (see schema_sync.h).
       job.dest_columns.push_back(columns_renamed ? o.names.column(t.name, c.name) : c.name);

@@ -20,10 +20,6 @@ namespace {
 
 constexpr const char* kCommands = "precheck, sync, status, verify, cutover, release, stream";
 
-// sync options of the specification that later releases implement; accepted
-// by the parser so that they get a clear message instead of "unrecognised".
-const std::vector<std::string> kNotYetSyncOptions = {"transform"};
-
 std::optional<Command> command_from(const std::string& name) {
   if (name == "precheck") return Command::precheck;
   if (name == "sync") return Command::sync;
@@ -72,6 +68,9 @@ po::options_description task_options() {
       ("filter", po::value<std::vector<std::string>>()->value_name("TABLE: CONDITION"),
        "row filter \"schema.table: SQL condition\": only the rows for which it is true "
        "are copied and streamed (repeatable, one per table; see docs/etl.md)")
+      ("transform", po::value<std::vector<std::string>>()->value_name("COLUMN: EXPRESSION"),
+       "column expression \"schema.table.column: SQL expression\": the destination column "
+       "gets its value, computed on the source (repeatable, one per column; docs/etl.md)")
       ("conflict", po::value<std::string>()->value_name("MODE"),
        "precheck (default): refuse to start when a selected table exists on the "
        "destination; ignore: use it (full sync keeps its rows on a key clash)")
@@ -92,7 +91,7 @@ po::options_description task_options() {
 }
 
 // How sync runs the task.
-po::options_description sync_options(bool with_not_yet) {
+po::options_description sync_options() {
   po::options_description d("sync options");
   d.add_options()
       ("jobs", po::value<int>()->value_name("N"), "full sync workers (default 2)")
@@ -117,9 +116,6 @@ po::options_description sync_options(bool with_not_yet) {
        "stays high, and when it recovers")
       ("alert-latency", po::value<int>()->value_name("SECONDS"),
        "latency that, held for a minute, raises an alert (default 60)");
-  if (with_not_yet)
-    for (const auto& name : kNotYetSyncOptions)
-      d.add_options()(name.c_str(), po::value<std::vector<std::string>>(), "not supported yet");
   return d;
 }
 
@@ -166,7 +162,7 @@ po::options_description stream_options() {
 // may be shared by several commands; each takes what applies to it).
 po::options_description config_file_options() {
   po::options_description d;
-  d.add(common_options()).add(task_options()).add(sync_options(true)).add(stream_options())
+  d.add(common_options()).add(task_options()).add(sync_options()).add(stream_options())
       .add(cutover_options()).add(format_options());
   return d;
 }
@@ -186,7 +182,7 @@ po::options_description command_options(Command c) {
   po::options_description d;
   d.add(common_options());
   if (takes_task_options(c)) d.add(task_options());
-  if (c == Command::sync) d.add(sync_options(true)).add(recovery_options());
+  if (c == Command::sync) d.add(sync_options()).add(recovery_options());
   if (c == Command::stream) d.add(stream_options());
   if (c == Command::cutover) d.add(cutover_options());
   if (takes_format(c)) d.add(format_options());
@@ -244,7 +240,7 @@ std::string command_help(Command c) {
   std::ostringstream out;
   out << "Usage: " << usage_line(c) << "\n\n" << common_options();
   if (takes_task_options(c)) out << "\n" << task_options();
-  if (c == Command::sync) out << "\n" << sync_options(false) << "\n" << recovery_options();
+  if (c == Command::sync) out << "\n" << sync_options() << "\n" << recovery_options();
   if (c == Command::stream) out << "\n" << stream_options();
   if (c == Command::cutover) out << "\n" << cutover_options();
   if (takes_format(c)) out << "\n" << format_options();
@@ -286,7 +282,7 @@ std::vector<std::string> list(const po::variables_map& vm, const char* name) {
 }
 
 const std::vector<std::string> kObjectOptions = {"schemas", "tables", "exclude", "map", "case",
-                                                  "filter"};
+                                                  "filter", "transform"};
 const std::vector<std::string> kThrottleOptions = {"full-qps", "full-rps", "full-mbps", "incr-rps",
                                                    "incr-mbps"};
 
@@ -325,6 +321,7 @@ void validate_objects(const po::variables_map& vm, Options& o) {
     throw UsageError("invalid --case \"" + policy + "\"; use keep, lower or upper");
   o.names = task::NameMap::parse(list(vm, "map"), case_policy);
   o.filters = etl::parse_row_filters(list(vm, "filter"));
+  o.transforms = etl::parse_transforms(list(vm, "transform"));
   std::string conflict = get(vm, "conflict", "precheck");
   if (conflict != "precheck" && conflict != "ignore")
     throw UsageError("invalid --conflict \"" + conflict + "\"; use precheck or ignore");
@@ -419,8 +416,6 @@ void validate_task(const po::variables_map& vm, Options& o) {
 }
 
 void validate_sync(const po::variables_map& vm, Options& o) {
-  for (const auto& name : kNotYetSyncOptions)
-    if (vm.count(name)) throw UsageError("option --" + name + " is not supported yet");
   validate_task(vm, o);
   validate_full_sync(vm, o);
   if (vm.count("retry-connection")) o.retry_connection_minutes = vm["retry-connection"].as<int>();

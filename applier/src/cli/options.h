@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "etl/row_filter.h"
+#include "etl/transform.h"
 #include "logging/log.h"
 #include "pg/conninfo.h"
 #include "pg/lsn.h"
@@ -31,6 +32,7 @@ struct Options {
   task::Selection selection;
   task::NameMap names;
   std::vector<etl::RowFilter> filters;  // --filter, at most one per table
+  std::vector<etl::ColumnTransform> transforms;  // --transform, at most one per column
   // The options above as "--name=value" tokens (command line and config
   // file): sync stores them with the task, so that verify and cutover run
   // without them take the task's own (use_stored_task_objects).

@@ -44,6 +44,7 @@ task::PrecheckInput precheck_input(const Options& o) {
   in.selection = o.selection;
   in.names = o.names;
   in.filters = o.filters;
+  in.transforms = o.transforms;
   in.phases = o.phases;
   in.conflict_ignore = o.conflict_ignore;
   in.replica_identity_full = o.replica_identity_full;

@@ -301,6 +301,7 @@ int run_sync(const Options& o) {
   cfg.scope.selection = o.selection;
   cfg.scope.names = o.names;
   for (const auto& f : o.filters) cfg.row_filters.push_back(etl::plugin_option(f));
+  for (const auto& t : o.transforms) cfg.transforms.push_back(etl::plugin_option(t));
   LiveSettings live(o);
   live.store();
   live.on_change([&monitor](const Options& now) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "etl/row_filter.h"
+#include "etl/transform.h"
 #include "pg/connection.h"
 #include "task/selection.h"
 
@@ -22,5 +23,12 @@ namespace pgdts::etl {
 // goes away.
 void check_row_filters(pg::Connection& source, const std::vector<RowFilter>& filters,
                        const std::map<task::TableName, char>& task_tables);
+
+// The same for column expressions: the table is in the task, the column
+// exists and is in neither the primary key nor the replica identity, and
+// the expression analyzes over the table alone, its value assignable to
+// the column, under the same rules. Throws UsageError.
+void check_transforms(pg::Connection& source, const std::vector<ColumnTransform>& transforms,
+                      const std::map<task::TableName, char>& task_tables);
 
 }  // namespace pgdts::etl

@@ -498,7 +498,7 @@ class Prechecks {
   // become an INSERT of the whole row (TOASTed values included, which only
   // the full old row carries), one moving out a DELETE.
   void row_filters() {
-    if (in_.filters.empty()) return;
+    if (in_.filters.empty() && in_.transforms.empty()) return;
     std::map<TableName, const schema::Table*> tables;
     std::map<TableName, char> relkinds;
     for (const auto& t : schema_->tables) {
@@ -506,33 +506,43 @@ class Prechecks {
       relkinds[t.name] = t.relkind;
     }
     etl::check_row_filters(*source_, in_.filters, relkinds);
+    etl::check_transforms(*source_, in_.transforms, relkinds);
     std::vector<std::string> names;
-    for (const auto& f : in_.filters) names.push_back(display_name(f.table));
-    add("row_filters", Check::pass,
-        plural(in_.filters.size(), "row filter", "row filters") +
-            " analyzed on the source: " + name_list(names));
-    if (!in_.has_phase("incremental")) return;
+    std::set<TableName> ruled;  // tables with a filter or an expression
     for (const auto& f : in_.filters) {
-      const schema::Table& t = *tables.at(f.table);
+      names.push_back("filter of " + display_name(f.table));
+      ruled.insert(f.table);
+    }
+    for (const auto& t : in_.transforms) {
+      names.push_back("expression of " + display_name(t.table) + "." + t.column);
+      ruled.insert(t.table);
+    }
+    add("etl_rules", Check::pass,
+        plural(names.size(), "ETL rule", "ETL rules") + " analyzed on the source: " +
+            name_list(names));
+    if (!in_.has_phase("incremental")) return;
+    for (const auto& ruled_table : ruled) {
+      const schema::Table& t = *tables.at(ruled_table);
       std::string name = display_name(t.name);
       if (t.replica_identity == 'f') {
-        add("filter_replica_identity", Check::pass,
-            name + " has REPLICA IDENTITY FULL: its filter judges each UPDATE on the old and the new row");
+        add("etl_replica_identity", Check::pass,
+            name + " has REPLICA IDENTITY FULL: its rules see the whole old row of each UPDATE");
         continue;
       }
       std::string identity = t.replica_identity == 'n'   ? "NOTHING"
                              : t.replica_identity == 'i' ? "USING INDEX"
                                                          : "DEFAULT";
       if (in_.replica_identity_full) {
-        add("filter_replica_identity", Check::pass,
+        add("etl_replica_identity", Check::pass,
             name + " has REPLICA IDENTITY " + identity +
-                "; --replica-identity-full sets FULL before the snapshot, as its filter needs");
+                "; --replica-identity-full sets FULL before the snapshot, as its rules need");
         continue;
       }
-      add("filter_replica_identity", Check::fail,
-          name + " has a row filter and REPLICA IDENTITY " + identity +
-              ": its UPDATEs log no whole old row, so one that moves a row into the filter "
-              "cannot become the INSERT the destination needs",
+      add("etl_replica_identity", Check::fail,
+          name + " has a row filter or column expression and REPLICA IDENTITY " + identity +
+              ": its UPDATEs log no whole old row, so one that moves a row into a filter "
+              "cannot become the INSERT the destination needs, nor can an expression read a "
+              "TOASTed value the UPDATE left unchanged",
           "run ALTER TABLE " + qualified(t.name.schema, t.name.name) +
               " REPLICA IDENTITY FULL on the source, or pass --replica-identity-full");
     }

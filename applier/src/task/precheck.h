@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "etl/row_filter.h"
+#include "etl/transform.h"
 #include "pg/conninfo.h"
 #include "task/selection.h"
 
@@ -36,6 +37,7 @@ struct PrecheckInput {
   // --filter: checked on the source; a filter that does not hold is bad
   // usage (run_prechecks throws UsageError), not a failed check.
   std::vector<etl::RowFilter> filters;
+  std::vector<etl::ColumnTransform> transforms;  // --transform: likewise
   std::vector<std::string> phases;  // schema, full, incremental
   bool conflict_ignore = false;
   bool replica_identity_full = false;

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "etl/row_filter.h"
+#include "etl/transform.h"
 #include "pg/conninfo.h"
 #include "task/selection.h"
 #include "verify/model.h"
@@ -28,6 +29,7 @@ struct VerifyInput {
   task::Selection selection;
   task::NameMap names;
   std::vector<etl::RowFilter> filters;  // source rows outside them are not compared
+  std::vector<etl::ColumnTransform> transforms;  // compared: the expression's value
   PassOptions pass;
   int rounds = 3;
   double wait_seconds = 60;
