@@ -139,6 +139,27 @@ def test_filtered_table_holds_exactly_the_kept_rows_under_crossing_writes(pgdts,
     app.stop()
 
 
+def test_kill9_of_a_filtered_sync_resumes_with_the_kept_rows_only(pgdts, source, dest):
+    source.sql(SCHEMA)
+    writers = CrossingWriters(source).start()
+    try:
+        app = sync_filtered(pgdts, source, dest)
+        app.wait_phase("incremental", timeout=300)
+        time.sleep(2)
+        app.kill9()
+        time.sleep(1)
+        app = sync_filtered(pgdts, source, dest)
+        app.wait_phase("incremental", timeout=300)
+        time.sleep(2)
+    finally:
+        committed = writers.stop()
+    assert committed > 20, f"the writers committed only {committed} transactions"
+    harness.wait_caught_up(source, dest, app, timeout=120)
+    assert_destination_is_the_filtered_source(source, dest)
+    pgdts.assert_verified_equal(source, dest)
+    app.stop()
+
+
 def test_updates_crossing_the_filter_insert_and_delete_on_the_destination(pgdts, source, dest):
     source.sql(SCHEMA)
     app = sync_filtered(pgdts, source, dest)
