@@ -31,9 +31,10 @@ bool before(const std::string& phase, const std::string& later) {
   return at(phase) < at(later);
 }
 
-// Tables without a key, and tables with a row filter (which judges an
-// UPDATE on its old row too, docs/etl.md), get REPLICA IDENTITY FULL before
-// the snapshot, so that every UPDATE and DELETE after it carries the old row.
+// Tables without a key, and tables with a row filter or a column
+// expression (which need an UPDATE's whole old row, docs/etl.md), get
+// REPLICA IDENTITY FULL before the snapshot, so that every UPDATE and DELETE
+// after it carries the old row.
 void set_replica_identity_full(pg::Connection& source, const schema::SourceSchema& schema,
                                const Options& o) {
   for (const auto& t : schema.tables) {
