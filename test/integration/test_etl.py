@@ -9,6 +9,7 @@ destination, in the copy or the stream, and verify agrees."""
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -179,6 +180,9 @@ def test_updates_crossing_the_filter_insert_and_delete_on_the_destination(pgdts,
                     [out_row, in_row]) == [(900001, "eu", 7)]
     assert dest.one("SELECT count(*) FROM shop.orders WHERE region = 'apac'") == 0
     assert_destination_is_the_filtered_source(source, dest)
+    # pgdts status shows the rule in force
+    r = pgdts.run(["status", "--target", dest.conninfo(), "--task", "it", "--format", "json"])
+    assert r.returncode == 0 and json.loads(r.stdout)["filters"] == [FILTER_ARG], r.stdout + r.stderr
     app.stop()
 
 

@@ -42,6 +42,10 @@ TaskStatus read_status(pg::Connection& dest, const std::string& task) {
   if (!r.is_null(0, 8)) s.skipped_changes = pg::to_int64(r.value(0, 8));
   if (!r.is_null(0, 9)) s.changes_per_second = std::stod(std::string(r.value(0, 9)));
   s.throttles = r.optional(0, 10);
+  for (const auto& arg : TaskStore(dest).stored_task_options(task)) {
+    if (arg.rfind("--filter=", 0) == 0) s.filters.push_back(arg.substr(9));
+    if (arg.rfind("--transform=", 0) == 0) s.transforms.push_back(arg.substr(12));
+  }
   s.full = fullsync::load_status(dest, task);
   return s;
 }

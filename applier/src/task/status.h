@@ -27,6 +27,8 @@ struct TaskStatus {
   std::optional<std::int64_t> applied_changes, skipped_changes;
   std::optional<double> changes_per_second;
   std::optional<std::string> throttles;  // "incr-rps 500, full-mbps 20" or "none"
+  // ETL rules in force, as sync stored them: "shop.orders: region = 'eu'".
+  std::vector<std::string> filters, transforms;
   fullsync::FullSyncStatus full;
   // source (when --source is given and reachable)
   std::optional<std::string> source_error;
