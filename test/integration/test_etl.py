@@ -183,6 +183,10 @@ def test_updates_crossing_the_filter_insert_and_delete_on_the_destination(pgdts,
     # pgdts status shows the rule in force
     r = pgdts.run(["status", "--target", dest.conninfo(), "--task", "it", "--format", "json"])
     assert r.returncode == 0 and json.loads(r.stdout)["filters"] == [FILTER_ARG], r.stdout + r.stderr
+    # TRUNCATE still empties the destination table
+    source.sql("TRUNCATE shop.orders")
+    harness.wait_caught_up(source, dest, app)
+    assert dest.one("SELECT count(*) FROM shop.orders") == 0
     app.stop()
 
 
@@ -324,6 +328,14 @@ def test_column_expression_masks_the_value_in_copy_and_stream(pgdts, source, des
     assert dest.one("SELECT count(*) FROM crm.customers") == source.one("SELECT count(*) FROM crm.customers")
     pgdts.assert_verified_equal(source, dest)
     app.stop()
+    # pgdts stream given the task's expression shows the masked value only
+    source.sql("UPDATE crm.customers SET email = 'streamed@real.example' WHERE id = 1")
+    masked = source.one(f"SELECT {MASK} FROM crm.customers WHERE id = 1")
+    shown = pgdts.stream(source, "it", "--idle-exit", "2", "--transform", f"crm.customers.email: {MASK}")
+    assert shown.returncode == 0 and masked in shown.stdout, shown.stdout + shown.stderr
+    assert "real.example" not in shown.stdout, shown.stdout
+    unmasked = pgdts.stream(source, "it", "--idle-exit", "2")
+    assert "streamed@real.example" in unmasked.stdout, unmasked.stdout + unmasked.stderr
 
 
 @pytest.mark.parametrize("rule, says", [

@@ -280,8 +280,7 @@ void Session::start_stream() {
   while (true) {
     try {
       std::vector<std::pair<std::string, std::string>> options = {{"format_version", "1"}};
-      for (const auto& filter : cfg_.row_filters) options.emplace_back("row_filter", filter);
-      for (const auto& expression : cfg_.transforms) options.emplace_back("transform", expression);
+      options.insert(options.end(), cfg_.etl_options.begin(), cfg_.etl_options.end());
       stream_->start(cfg_.slot, origin_start_, options);
       break;
     } catch (const pg::SqlError& e) {

@@ -14,6 +14,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "apply/applier.h"
@@ -39,11 +40,9 @@ struct SessionConfig {
   TaskScope scope;
   ChangeThrottle* throttle = nullptr;  // --incr-rps/--incr-mbps, shared with SIGHUP
   rights::Ownership rights;                 // --no-owner, --owner-role
-  // --filter: values of the output plugin's row_filter option, one per
-  // filtered table (etl::plugin_option).
-  std::vector<std::string> row_filters;
-  // --transform: values of its transform option (etl::plugin_option).
-  std::vector<std::string> transforms;
+  // --filter, --transform: the output plugin options that carry them
+  // (etl::plugin_options).
+  std::vector<std::pair<std::string, std::string>> etl_options;
 };
 
 struct SessionTotals {

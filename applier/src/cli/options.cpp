@@ -48,6 +48,20 @@ po::options_description common_options() {
   return d;
 }
 
+// The task's ETL rules (docs/etl.md): task options, and pgdts stream's too,
+// so that it shows what sync streams.
+po::options_description etl_options() {
+  po::options_description d("ETL rules (sync, precheck, verify, cutover, stream)");
+  d.add_options()
+      ("filter", po::value<std::vector<std::string>>()->value_name("TABLE: CONDITION"),
+       "row filter \"schema.table: SQL condition\": only the rows for which it is true "
+       "are copied and streamed (repeatable, one per table; see docs/etl.md)")
+      ("transform", po::value<std::vector<std::string>>()->value_name("COLUMN: EXPRESSION"),
+       "column expression \"schema.table.column: SQL expression\": the destination column "
+       "gets its value, computed on the source (repeatable, one per column; docs/etl.md)");
+  return d;
+}
+
 // What a task moves and how: sync runs it, precheck checks it.
 po::options_description task_options() {
   po::options_description d("task options (sync, precheck)");
@@ -65,12 +79,7 @@ po::options_description task_options() {
        "'*' (repeatable; see README)")
       ("case", po::value<std::string>()->value_name("POLICY"),
        "spelling of destination names no --map names: keep (default), lower or upper")
-      ("filter", po::value<std::vector<std::string>>()->value_name("TABLE: CONDITION"),
-       "row filter \"schema.table: SQL condition\": only the rows for which it is true "
-       "are copied and streamed (repeatable, one per table; see docs/etl.md)")
-      ("transform", po::value<std::vector<std::string>>()->value_name("COLUMN: EXPRESSION"),
-       "column expression \"schema.table.column: SQL expression\": the destination column "
-       "gets its value, computed on the source (repeatable, one per column; docs/etl.md)")
+
       ("conflict", po::value<std::string>()->value_name("MODE"),
        "precheck (default): refuse to start when a selected table exists on the "
        "destination; ignore: use it (full sync keeps its rows on a key clash)")
@@ -87,6 +96,7 @@ po::options_description task_options() {
       ("trust-source", po::bool_switch(),
        "with --no-owner: let a superuser owner role run what any source role sends "
        "(every source role can then act as that superuser on the destination)");
+  d.add(etl_options());
   return d;
 }
 
@@ -183,7 +193,7 @@ po::options_description command_options(Command c) {
   d.add(common_options());
   if (takes_task_options(c)) d.add(task_options());
   if (c == Command::sync) d.add(sync_options()).add(recovery_options());
-  if (c == Command::stream) d.add(stream_options());
+  if (c == Command::stream) d.add(stream_options()).add(etl_options());
   if (c == Command::cutover) d.add(cutover_options());
   if (takes_format(c)) d.add(format_options());
   return d;
@@ -200,7 +210,7 @@ std::string usage_line(Command c) {
       return "pgdts status --target CONNINFO [--source CONNINFO] [--task NAME] [--format json]";
     case Command::stream:
       return "pgdts stream --source CONNINFO [--task NAME] [--consume] [--create-slot] "
-             "[--idle-exit SECONDS] [--start LSN]";
+             "[--idle-exit SECONDS] [--start LSN] [--filter RULE] [--transform RULE]";
     case Command::release:
       return "pgdts release --source CONNINFO --target CONNINFO [--task NAME]";
     case Command::verify:
@@ -241,7 +251,7 @@ std::string command_help(Command c) {
   out << "Usage: " << usage_line(c) << "\n\n" << common_options();
   if (takes_task_options(c)) out << "\n" << task_options();
   if (c == Command::sync) out << "\n" << sync_options() << "\n" << recovery_options();
-  if (c == Command::stream) out << "\n" << stream_options();
+  if (c == Command::stream) out << "\n" << stream_options() << "\n" << etl_options();
   if (c == Command::cutover) out << "\n" << cutover_options();
   if (takes_format(c)) out << "\n" << format_options();
   return out.str();
@@ -438,6 +448,8 @@ void validate_sync(const po::variables_map& vm, Options& o) {
 }
 
 void validate_stream(const po::variables_map& vm, Options& o) {
+  o.filters = etl::parse_row_filters(list(vm, "filter"));
+  o.transforms = etl::parse_transforms(list(vm, "transform"));
   o.consume = vm.count("consume") && vm["consume"].as<bool>();
   o.create_slot = vm.count("create-slot") && vm["create-slot"].as<bool>();
   if (vm.count("idle-exit")) o.idle_exit_seconds = seconds_option(vm, "idle-exit", 0);

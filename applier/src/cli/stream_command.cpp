@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/stop_signal.h"
 #include "error.h"
+#include "etl/plugin_options.h"
 #include "logging/log.h"
 #include "pg/replication_stream.h"
 #include "stream/json_printer.h"
@@ -48,7 +49,9 @@ void open_slot(pg::ReplicationStream& stream, const Options& o, const std::strin
                 "\", not pgdts");
   }
   try {
-    stream.start(slot, o.start_lsn.value_or(0), {{"format_version", "1"}});
+    std::vector<std::pair<std::string, std::string>> options = {{"format_version", "1"}};
+    for (auto& option : etl::plugin_options(o.filters, o.transforms)) options.push_back(option);
+    stream.start(slot, o.start_lsn.value_or(0), options);
   } catch (const pg::SqlError& e) {
     if (e.sqlstate() == "55006")
       throw Error("replication slot \"" + slot + "\" is in use by another process (PID " +

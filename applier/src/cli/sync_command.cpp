@@ -19,6 +19,7 @@
 #include "cli/resync.h"
 #include "apply/session.h"
 #include "cli/commands.h"
+#include "etl/plugin_options.h"
 #include "cli/stop_signal.h"
 #include "error.h"
 #include "logging/log.h"
@@ -300,8 +301,7 @@ int run_sync(const Options& o) {
   monitor->set_phase(first_phase(o));  // the task runs: metrics and the WAL probe start
   cfg.scope.selection = o.selection;
   cfg.scope.names = o.names;
-  for (const auto& f : o.filters) cfg.row_filters.push_back(etl::plugin_option(f));
-  for (const auto& t : o.transforms) cfg.transforms.push_back(etl::plugin_option(t));
+  cfg.etl_options = etl::plugin_options(o.filters, o.transforms);
   LiveSettings live(o);
   live.store();
   live.on_change([&monitor](const Options& now) {
