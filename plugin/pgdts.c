@@ -16,6 +16,8 @@
  * only the changes of rows the filter keeps, and an UPDATE that moves a row
  * across the filter as the INSERT or DELETE the destination needs
  * (pgdts_filter_update), as pgoutput does with publication row filters.
+ * A table with column expressions (option "transform", see transform.c)
+ * sends their values in place of the columns' (pgdts_transformed).
  *
  * Each record is one protobuf Record message, one XLogData message of the
  * replication protocol (or one row of pg_logical_slot_get_binary_changes).
