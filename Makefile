@@ -12,6 +12,8 @@ OBJS = \
 	plugin/gen/pgdts.pb-c.o \
 	plugin/pgdts.o \
 	plugin/encode.o \
+	plugin/row_filter.o \
+	plugin/transform.o \
 	plugin/inspect.o \
 	plugin/ddl_capture.o \
 	plugin/ddl_statement.o \

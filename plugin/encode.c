@@ -53,6 +53,9 @@ static int	pgdts_ddl_column(TupleDesc desc, const char *name, Oid typid);
 static struct varlena *pgdts_varlena(Datum datum);
 static void pgdts_encode_value(Pgdts__Value *value, PgdtsColumn *col,
 							   Datum datum, bool isnull);
+static Pgdts__Tuple *pgdts_encode_values(PgdtsRelationInfo *info,
+										 Datum *datums, bool *isnull,
+										 bool keys_only);
 static Pgdts__Tuple *pgdts_encode_tuple(PgdtsRelationInfo *info,
 										TupleDesc desc, HeapTuple tuple,
 										bool keys_only);
@@ -382,23 +385,19 @@ pgdts_encode_value(Pgdts__Value *value, PgdtsColumn *col, Datum datum,
 }
 
 /*
- * Encode a tuple of a relation: every column sent, or with keys_only just
- * the replica identity key columns, in column order.
+ * Encode the deformed values of a row of a relation: every column sent, or
+ * with keys_only just the replica identity key columns, in column order.
  */
 static Pgdts__Tuple *
-pgdts_encode_tuple(PgdtsRelationInfo *info, TupleDesc desc, HeapTuple tuple,
-				   bool keys_only)
+pgdts_encode_values(PgdtsRelationInfo *info, Datum *datums, bool *isnull,
+					bool keys_only)
 {
 	Pgdts__Tuple *result = palloc(sizeof(Pgdts__Tuple));
 	int			nvalues = keys_only ? info->nkeys : info->ncolumns;
 	Pgdts__Value *values = palloc(sizeof(Pgdts__Value) * Max(nvalues, 1));
 	Pgdts__Value **pointers = palloc(sizeof(Pgdts__Value *) * Max(nvalues, 1));
-	Datum	   *datums = palloc(sizeof(Datum) * Max(desc->natts, 1));
-	bool	   *isnull = palloc(sizeof(bool) * Max(desc->natts, 1));
 	int			n = 0;
 	int			i;
-
-	heap_deform_tuple(tuple, desc, datums, isnull);
 
 	for (i = 0; i < info->ncolumns; i++)
 	{
@@ -417,6 +416,18 @@ pgdts_encode_tuple(PgdtsRelationInfo *info, TupleDesc desc, HeapTuple tuple,
 	result->n_values = n;
 	result->values = pointers;
 	return result;
+}
+
+/* Encode a tuple of a relation, see pgdts_encode_values. */
+static Pgdts__Tuple *
+pgdts_encode_tuple(PgdtsRelationInfo *info, TupleDesc desc, HeapTuple tuple,
+				   bool keys_only)
+{
+	Datum	   *datums = palloc(sizeof(Datum) * Max(desc->natts, 1));
+	bool	   *isnull = palloc(sizeof(bool) * Max(desc->natts, 1));
+
+	heap_deform_tuple(tuple, desc, datums, isnull);
+	return pgdts_encode_values(info, datums, isnull, keys_only);
 }
 
 /*
@@ -560,6 +571,27 @@ pgdts_write_insert(StringInfo out, Relation rel, PgdtsRelationInfo *info,
 	insert.relation_oid = RelationGetRelid(rel);
 	insert.new_tuple = pgdts_encode_tuple(info, RelationGetDescr(rel),
 										  newtuple, false);
+
+	record.kind_case = PGDTS__RECORD__KIND_INSERT;
+	record.insert = &insert;
+	pgdts_pack_record(out, &record, rel);
+}
+
+/*
+ * An INSERT of a row given as deformed values (a row filter's UPDATE that
+ * brings a row into the filter, with unchanged TOASTed values taken from the
+ * old row).
+ */
+void
+pgdts_write_insert_values(StringInfo out, Relation rel,
+						  PgdtsRelationInfo *info, Datum *values,
+						  bool *isnull)
+{
+	Pgdts__Record record = PGDTS__RECORD__INIT;
+	Pgdts__Insert insert = PGDTS__INSERT__INIT;
+
+	insert.relation_oid = RelationGetRelid(rel);
+	insert.new_tuple = pgdts_encode_values(info, values, isnull, false);
 
 	record.kind_case = PGDTS__RECORD__KIND_INSERT;
 	record.insert = &insert;

@@ -112,6 +112,9 @@ extern void pgdts_write_relation(StringInfo out, Relation rel,
 extern void pgdts_write_insert(StringInfo out, Relation rel,
 							   PgdtsRelationInfo *info,
 							   HeapTuple newtuple);
+extern void pgdts_write_insert_values(StringInfo out, Relation rel,
+									  PgdtsRelationInfo *info,
+									  Datum *values, bool *isnull);
 extern void pgdts_write_update(StringInfo out, Relation rel,
 							   PgdtsRelationInfo *info,
 							   HeapTuple oldtuple, HeapTuple newtuple);

@@ -12,6 +12,13 @@
  * pgdts.dts_ddl_command.  Other changes to the extension's own tables are
  * not sent.  How records are encoded is encode.c's business.
  *
+ * A table with a row filter (option "row_filter", see row_filter.c) sends
+ * only the changes of rows the filter keeps, and an UPDATE that moves a row
+ * across the filter as the INSERT or DELETE the destination needs
+ * (pgdts_filter_update), as pgoutput does with publication row filters.
+ * A table with column expressions (option "transform", see transform.c)
+ * sends their values in place of the columns' (pgdts_transformed).
+ *
  * Each record is one protobuf Record message, one XLogData message of the
  * replication protocol (or one row of pg_logical_slot_get_binary_changes).
  *
@@ -45,9 +52,14 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
 
 #include "ddl_capture.h"
 #include "encode.h"
+#include "row_filter.h"
+#include "transform.h"
 
 PG_MODULE_MAGIC;
 
@@ -64,6 +76,8 @@ typedef struct PgdtsData
 	MemoryContext context;		/* per change; reset after each one */
 	int			format_version;
 	bool		include_origin;
+	List	   *row_filters;	/* PgdtsRowFilterRule, at most one per table */
+	List	   *transforms;		/* PgdtsTransformRule, one per column at most */
 	int			changes_since_progress;
 } PgdtsData;
 
@@ -92,9 +106,20 @@ typedef struct PgdtsRelationEntry
 	bool		valid;			/* info is up to date */
 	bool		sent;			/* RELATION sent since info was built */
 	PgdtsRelationClass relclass;
-	MemoryContext context;		/* holds info's allocations */
+	MemoryContext context;		/* holds info's and filter's allocations */
 	PgdtsRelationInfo info;
+	PgdtsRowFilter *filter;		/* NULL: every row is sent */
+	PgdtsTransforms *transforms;	/* NULL: values are sent as they are */
 } PgdtsRelationEntry;
+
+/* What an UPDATE of a table with a row filter becomes. */
+typedef enum PgdtsFilteredUpdate
+{
+	PGDTS_UPDATE_SKIP,			/* neither row is kept: nothing */
+	PGDTS_UPDATE_SEND,			/* both kept: the UPDATE */
+	PGDTS_UPDATE_INSERT,		/* only the new row is kept: INSERT it */
+	PGDTS_UPDATE_DELETE			/* only the old row was: DELETE it */
+} PgdtsFilteredUpdate;
 
 /*
  * The relation cache lives in the decoding context; it goes away with it (a
@@ -140,6 +165,12 @@ static bool pgdts_filter_by_origin(LogicalDecodingContext *ctx,
 								   RepOriginId origin_id);
 
 static void pgdts_parse_options(List *options, PgdtsData *data);
+static void pgdts_add_row_filter(PgdtsData *data, DefElem *elem);
+static void pgdts_add_transform(PgdtsData *data, DefElem *elem);
+static void pgdts_fill_unchanged_toast(TupleDesc desc, Datum *values,
+									   bool *isnull, HeapTuple oldtuple);
+static HeapTuple pgdts_transformed(PgdtsRelationEntry *entry, TupleDesc desc,
+								   HeapTuple tuple, HeapTuple full_old);
 static void pgdts_fix_output_settings(void);
 static int	pgdts_parse_format_version(DefElem *elem);
 static void pgdts_update_progress(LogicalDecodingContext *ctx,
@@ -152,7 +183,14 @@ static void pgdts_send_relation(LogicalDecodingContext *ctx,
 
 static void pgdts_init_relation_cache(MemoryContext decoding_context);
 static void pgdts_relation_cache_reset(void *arg);
-static PgdtsRelationEntry *pgdts_get_relation_entry(Relation relation);
+static PgdtsRelationEntry *pgdts_get_relation_entry(PgdtsData *data,
+													Relation relation);
+static PgdtsFilteredUpdate pgdts_filter_update(PgdtsRelationEntry *entry,
+											   TupleDesc desc,
+											   HeapTuple oldtuple,
+											   HeapTuple newtuple,
+											   Datum *new_values,
+											   bool *new_isnull);
 static void pgdts_sweep_relation_cache(void);
 static PgdtsRelationClass pgdts_classify_relation(Relation relation);
 static Oid	pgdts_lookup_extension_schema(void);
@@ -197,6 +235,7 @@ pgdts_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 {
 	PgdtsData  *data = MemoryContextAllocZero(ctx->context,
 											  sizeof(PgdtsData));
+	MemoryContext oldcxt;
 
 	data->context = AllocSetContextCreate(ctx->context,
 										  "pgdts change context",
@@ -208,7 +247,10 @@ pgdts_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 	opt->output_type = OUTPUT_PLUGIN_BINARY_OUTPUT;
 	opt->receive_rewrites = false;
 
+	/* the parsed row filters live as long as the session */
+	oldcxt = MemoryContextSwitchTo(ctx->context);
 	pgdts_parse_options(ctx->output_plugin_options, data);
+	MemoryContextSwitchTo(oldcxt);
 
 	if (am_walsender)
 		pgdts_fix_output_settings();
@@ -280,12 +322,16 @@ pgdts_parse_options(List *options, PgdtsData *data)
 			include_origin_given = true;
 			data->include_origin = defGetBoolean(elem);
 		}
+		else if (strcmp(elem->defname, "row_filter") == 0)
+			pgdts_add_row_filter(data, elem);
+		else if (strcmp(elem->defname, "transform") == 0)
+			pgdts_add_transform(data, elem);
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unrecognized pgdts output plugin option \"%s\"",
 							elem->defname),
-					 errhint("The options are \"format_version\" and \"include_origin\".")));
+					 errhint("The options are \"format_version\", \"include_origin\", \"row_filter\" and \"transform\".")));
 	}
 
 	/*
@@ -303,6 +349,71 @@ pgdts_parse_options(List *options, PgdtsData *data)
 				 errhint("Upgrade the pgdts extension on the source (package postgresql-%d-pgdts): the applier is newer.",
 						 PG_VERSION_NUM / 10000) :
 				 errhint("Upgrade pgdts, the applier (package pgdts): the pgdts extension on the source is newer.")));
+}
+
+/*
+ * A "row_filter" option, "schema.table WHERE condition"; repeated, one per
+ * table.  Parsed here, so that a bad one fails START_REPLICATION; analyzed
+ * against the table when its first change is decoded.
+ */
+static void
+pgdts_add_row_filter(PgdtsData *data, DefElem *elem)
+{
+	PgdtsRowFilterRule *rule;
+	ListCell   *lc;
+
+	if (elem->arg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pgdts output plugin option \"%s\" requires a value",
+						elem->defname)));
+
+	rule = pgdts_row_filter_parse(strVal(elem->arg));
+	foreach(lc, data->row_filters)
+	{
+		PgdtsRowFilterRule *other = lfirst(lc);
+
+		if (strcmp(other->schemaname, rule->schemaname) == 0 &&
+			strcmp(other->relname, rule->relname) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("more than one pgdts row filter for table \"%s.%s\"",
+							rule->schemaname, rule->relname),
+					 errhint("Combine the conditions with AND or OR.")));
+	}
+	data->row_filters = lappend(data->row_filters, rule);
+}
+
+/*
+ * A "transform" option, "(expression) AS column FROM schema.table";
+ * repeated, one per column.
+ */
+static void
+pgdts_add_transform(PgdtsData *data, DefElem *elem)
+{
+	PgdtsTransformRule *rule;
+	ListCell   *lc;
+
+	if (elem->arg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pgdts output plugin option \"%s\" requires a value",
+						elem->defname)));
+
+	rule = pgdts_transform_parse(strVal(elem->arg));
+	foreach(lc, data->transforms)
+	{
+		PgdtsTransformRule *other = lfirst(lc);
+
+		if (strcmp(other->schemaname, rule->schemaname) == 0 &&
+			strcmp(other->relname, rule->relname) == 0 &&
+			strcmp(other->colname, rule->colname) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("more than one pgdts column expression for column \"%s\" of table \"%s.%s\"",
+							rule->colname, rule->schemaname, rule->relname)));
+	}
+	data->transforms = lappend(data->transforms, rule);
 }
 
 static int
@@ -430,10 +541,12 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	HeapTuple	oldtuple;
 	HeapTuple	newtuple;
 	MemoryContext oldcxt;
+	Datum	   *new_values;
+	bool	   *new_isnull;
 
 	pgdts_update_progress(ctx, data);
 
-	entry = pgdts_get_relation_entry(relation);
+	entry = pgdts_get_relation_entry(data, relation);
 	if (entry->relclass == PGDTS_REL_OWN)
 		return;
 	if (entry->relclass == PGDTS_REL_DDL &&
@@ -454,6 +567,9 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("INSERT into relation \"%s\" was logged without its new row",
 								RelationGetRelationName(relation))));
+			if (entry->filter != NULL &&
+				!pgdts_row_filter_match_tuple(entry->filter, newtuple))
+				break;
 			pgdts_send_begin(ctx, txn);
 			if (entry->relclass == PGDTS_REL_DDL)
 			{
@@ -463,6 +579,8 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 				break;
 			}
 			pgdts_send_relation(ctx, relation, entry);
+			newtuple = pgdts_transformed(entry, RelationGetDescr(relation),
+										 newtuple, NULL);
 			OutputPluginPrepareWrite(ctx, true);
 			pgdts_write_insert(ctx->out, relation, info, newtuple);
 			OutputPluginWrite(ctx, true);
@@ -474,11 +592,87 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("UPDATE of relation \"%s\" was logged without its new row",
 								RelationGetRelationName(relation))));
-			pgdts_send_begin(ctx, txn);
-			pgdts_send_relation(ctx, relation, entry);
-			OutputPluginPrepareWrite(ctx, true);
-			pgdts_write_update(ctx->out, relation, info, oldtuple, newtuple);
-			OutputPluginWrite(ctx, true);
+			if (entry->filter == NULL)
+			{
+				pgdts_send_begin(ctx, txn);
+				pgdts_send_relation(ctx, relation, entry);
+				if (entry->transforms != NULL)
+				{
+					HeapTuple	full_old = info->replident == REPLICA_IDENTITY_FULL ?
+						oldtuple : NULL;
+
+					newtuple = pgdts_transformed(entry, RelationGetDescr(relation),
+												 newtuple, full_old);
+					if (full_old != NULL)
+						oldtuple = pgdts_transformed(entry,
+													 RelationGetDescr(relation),
+													 oldtuple, NULL);
+				}
+				OutputPluginPrepareWrite(ctx, true);
+				pgdts_write_update(ctx->out, relation, info, oldtuple,
+								   newtuple);
+				OutputPluginWrite(ctx, true);
+				break;
+			}
+			new_values = palloc(sizeof(Datum) *
+								Max(RelationGetDescr(relation)->natts, 1));
+			new_isnull = palloc(sizeof(bool) *
+								Max(RelationGetDescr(relation)->natts, 1));
+			switch (pgdts_filter_update(entry, RelationGetDescr(relation),
+										oldtuple, newtuple,
+										new_values, new_isnull))
+			{
+				case PGDTS_UPDATE_SKIP:
+					break;
+				case PGDTS_UPDATE_SEND:
+					pgdts_send_begin(ctx, txn);
+					pgdts_send_relation(ctx, relation, entry);
+					if (entry->transforms != NULL &&
+						info->replident == REPLICA_IDENTITY_FULL &&
+						oldtuple != NULL)
+					{
+						newtuple = pgdts_transformed(entry,
+													 RelationGetDescr(relation),
+													 newtuple, oldtuple);
+						oldtuple = pgdts_transformed(entry,
+													 RelationGetDescr(relation),
+													 oldtuple, NULL);
+					}
+					else
+						newtuple = pgdts_transformed(entry,
+													 RelationGetDescr(relation),
+													 newtuple, NULL);
+					OutputPluginPrepareWrite(ctx, true);
+					pgdts_write_update(ctx->out, relation, info, oldtuple,
+									   newtuple);
+					OutputPluginWrite(ctx, true);
+					break;
+				case PGDTS_UPDATE_INSERT:
+					pgdts_send_begin(ctx, txn);
+					pgdts_send_relation(ctx, relation, entry);
+					if (entry->transforms != NULL)
+						pgdts_transforms_apply(entry->transforms,
+											   RelationGetDescr(relation),
+											   new_values, new_isnull);
+					OutputPluginPrepareWrite(ctx, true);
+					pgdts_write_insert_values(ctx->out, relation, info,
+											  new_values, new_isnull);
+					OutputPluginWrite(ctx, true);
+					break;
+				case PGDTS_UPDATE_DELETE:
+					/* without an old row (key unchanged) the new one has the key */
+					pgdts_send_begin(ctx, txn);
+					pgdts_send_relation(ctx, relation, entry);
+					if (info->replident == REPLICA_IDENTITY_FULL)
+						oldtuple = pgdts_transformed(entry,
+													 RelationGetDescr(relation),
+													 oldtuple, NULL);
+					OutputPluginPrepareWrite(ctx, true);
+					pgdts_write_delete(ctx->out, relation, info,
+									   oldtuple != NULL ? oldtuple : newtuple);
+					OutputPluginWrite(ctx, true);
+					break;
+			}
 			break;
 
 		case REORDER_BUFFER_CHANGE_DELETE:
@@ -486,10 +680,19 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			/*
 			 * Without a replica identity PostgreSQL logs no old row; the
 			 * DELETE still goes, with no old image, so that the applier can
-			 * report it.
+			 * report it.  With a row filter, the old row decides under
+			 * REPLICA IDENTITY FULL; with only its key, the DELETE goes (a
+			 * row the destination lacks is not there to delete).
 			 */
+			if (entry->filter != NULL && oldtuple != NULL &&
+				info->replident == REPLICA_IDENTITY_FULL &&
+				!pgdts_row_filter_match_tuple(entry->filter, oldtuple))
+				break;
 			pgdts_send_begin(ctx, txn);
 			pgdts_send_relation(ctx, relation, entry);
+			if (info->replident == REPLICA_IDENTITY_FULL)
+				oldtuple = pgdts_transformed(entry, RelationGetDescr(relation),
+											 oldtuple, NULL);
 			OutputPluginPrepareWrite(ctx, true);
 			pgdts_write_delete(ctx->out, relation, info, oldtuple);
 			OutputPluginWrite(ctx, true);
@@ -502,6 +705,116 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(data->context);
+}
+
+/*
+ * Which of its rows a table's row filter keeps decides what an UPDATE
+ * becomes (as pgoutput_row_filter does):
+ *
+ *	old kept,	new kept	-> the UPDATE
+ *	old kept,	new not		-> DELETE of the old row
+ *	old not,	new kept	-> INSERT of the whole new row
+ *	old not,	new not		-> nothing
+ *
+ * Only REPLICA IDENTITY FULL logs the whole old row (with its TOASTed
+ * values inline).  A value the UPDATE left unchanged and that is stored
+ * out of line is not in the new row decoding sees; it is taken from the
+ * old row, so that the filter can read it and an INSERT carries the whole
+ * row.  new_values/new_isnull receive the new row so completed.
+ *
+ * Without the old row (another replica identity: the old row is its key,
+ * or nothing when the key did not change) the new row decides alone: kept,
+ * the UPDATE goes; not, a DELETE of its key.  A row moving into the filter
+ * then arrives as an UPDATE of a row the destination lacks, which is why
+ * precheck asks for REPLICA IDENTITY FULL on filtered tables.  A new row
+ * whose unchanged TOASTed value the filter would read is sent as it is.
+ */
+static PgdtsFilteredUpdate
+pgdts_filter_update(PgdtsRelationEntry *entry, TupleDesc desc,
+					HeapTuple oldtuple, HeapTuple newtuple,
+					Datum *new_values, bool *new_isnull)
+{
+	PgdtsRowFilter *filter = entry->filter;
+	bool		old_kept;
+	bool		new_kept;
+
+	heap_deform_tuple(newtuple, desc, new_values, new_isnull);
+
+	if (oldtuple == NULL || entry->info.replident != REPLICA_IDENTITY_FULL)
+	{
+		if (pgdts_row_filter_reads_unchanged_toast(filter, desc, new_values,
+												   new_isnull))
+			return PGDTS_UPDATE_SEND;
+		return pgdts_row_filter_match_values(filter, new_values, new_isnull) ?
+			PGDTS_UPDATE_SEND : PGDTS_UPDATE_DELETE;
+	}
+
+	old_kept = pgdts_row_filter_match_tuple(filter, oldtuple);
+
+	pgdts_fill_unchanged_toast(desc, new_values, new_isnull, oldtuple);
+
+	if (pgdts_row_filter_reads_unchanged_toast(filter, desc, new_values,
+											   new_isnull))
+		new_kept = old_kept;	/* cannot be judged: taken as unchanged */
+	else
+		new_kept = pgdts_row_filter_match_values(filter, new_values,
+												 new_isnull);
+
+	if (old_kept && new_kept)
+		return PGDTS_UPDATE_SEND;
+	if (old_kept)
+		return PGDTS_UPDATE_DELETE;
+	if (new_kept)
+		return PGDTS_UPDATE_INSERT;
+	return PGDTS_UPDATE_SKIP;
+}
+
+/*
+ * Replace the unchanged TOASTed values of a new row (values, isnull) by the
+ * old row's, which REPLICA IDENTITY FULL logs inline.
+ */
+static void
+pgdts_fill_unchanged_toast(TupleDesc desc, Datum *values, bool *isnull,
+						   HeapTuple oldtuple)
+{
+	Datum	   *old_values = palloc(sizeof(Datum) * Max(desc->natts, 1));
+	bool	   *old_isnull = palloc(sizeof(bool) * Max(desc->natts, 1));
+	int			i;
+
+	heap_deform_tuple(oldtuple, desc, old_values, old_isnull);
+	for (i = 0; i < desc->natts; i++)
+	{
+		if (isnull[i] || TupleDescAttr(desc, i)->attlen != -1 ||
+			!VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(values[i])))
+			continue;
+		if (!old_isnull[i] &&
+			!VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(old_values[i])))
+			values[i] = old_values[i];
+	}
+}
+
+/*
+ * The tuple with the relation's column expressions applied, or the tuple
+ * itself when it has none.  full_old, the whole old row of an UPDATE, gives
+ * the unchanged TOASTed values the expressions may read.
+ */
+static HeapTuple
+pgdts_transformed(PgdtsRelationEntry *entry, TupleDesc desc, HeapTuple tuple,
+				  HeapTuple full_old)
+{
+	Datum	   *values;
+	bool	   *isnull;
+
+	if (entry->transforms == NULL || tuple == NULL)
+		return tuple;
+
+	values = palloc(sizeof(Datum) * Max(desc->natts, 1));
+	isnull = palloc(sizeof(bool) * Max(desc->natts, 1));
+	heap_deform_tuple(tuple, desc, values, isnull);
+	if (full_old != NULL)
+		pgdts_fill_unchanged_toast(desc, values, isnull, full_old);
+	pgdts_transforms_apply(entry->transforms, desc, values, isnull);
+	return heap_form_tuple(desc, values, isnull);
 }
 
 static void
@@ -523,7 +836,7 @@ pgdts_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	for (i = 0; i < nrelations; i++)
 	{
 		Relation	relation = relations[i];
-		PgdtsRelationEntry *entry = pgdts_get_relation_entry(relation);
+		PgdtsRelationEntry *entry = pgdts_get_relation_entry(data, relation);
 
 		if (entry->relclass != PGDTS_REL_USER)
 			continue;
@@ -646,7 +959,7 @@ pgdts_relation_cache_reset(void *arg)
  * RELATION record is due again.
  */
 static PgdtsRelationEntry *
-pgdts_get_relation_entry(Relation relation)
+pgdts_get_relation_entry(PgdtsData *data, Relation relation)
 {
 	Oid			relid = RelationGetRelid(relation);
 	PgdtsRelationEntry *entry;
@@ -677,6 +990,8 @@ pgdts_get_relation_entry(Relation relation)
 										   "pgdts relation",
 										   ALLOCSET_SMALL_SIZES);
 	memset(&entry->info, 0, sizeof(PgdtsRelationInfo));
+	entry->filter = NULL;
+	entry->transforms = NULL;
 
 	entry->relclass = pgdts_classify_relation(relation);
 	if (entry->relclass != PGDTS_REL_OWN)
@@ -686,6 +1001,44 @@ pgdts_get_relation_entry(Relation relation)
 								  entry->relclass == PGDTS_REL_DDL,
 								  &entry->info);
 		MemoryContextSwitchTo(oldcxt);
+	}
+	if (entry->relclass == PGDTS_REL_USER && data->transforms != NIL)
+	{
+		oldcxt = MemoryContextSwitchTo(entry->context);
+		PG_TRY();
+		{
+			entry->transforms = pgdts_transforms_build(relation,
+													   data->transforms);
+		}
+		PG_CATCH();
+		{
+			entry->valid = false;
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(oldcxt);
+	}
+	if (entry->relclass == PGDTS_REL_USER && data->row_filters != NIL)
+	{
+		PgdtsRowFilterRule *rule = pgdts_row_filter_find(data->row_filters,
+														 relation);
+
+		if (rule != NULL)
+		{
+			oldcxt = MemoryContextSwitchTo(entry->context);
+			PG_TRY();
+			{
+				entry->filter = pgdts_row_filter_build(relation, rule);
+			}
+			PG_CATCH();
+			{
+				/* a filter that fails to build leaves the entry to rebuild */
+				entry->valid = false;
+				PG_RE_THROW();
+			}
+			PG_END_TRY();
+			MemoryContextSwitchTo(oldcxt);
+		}
 	}
 
 	return entry;

@@ -89,8 +89,35 @@ TEST(Options, PhasesBadLists) {
             std::vector<std::string>{"incremental"});
 }
 
-TEST(Options, LaterSyncOptionsSayNotSupportedYet) {
-  EXPECT_EQ(usage_error(sync_args({"--filter", "a.b:x > 1"})), "option --filter is not supported yet");
+TEST(Options, ColumnExpressionsNameSchemaTableAndColumn) {
+  Options o = parse(sync_args({"--transform", "crm.customers.email: md5(email) || '@x.invalid'"}));
+  ASSERT_EQ(o.transforms.size(), 1u);
+  EXPECT_EQ(o.transforms[0].table, (model::TableName{"crm", "customers"}));
+  EXPECT_EQ(o.transforms[0].column, "email");
+  EXPECT_EQ(o.transforms[0].expression, "md5(email) || '@x.invalid'");
+  EXPECT_NE(usage_error(sync_args({"--transform", "crm.customers: md5(email)"}))
+                .find("schema.table.column"),
+            std::string::npos);
+  EXPECT_NE(usage_error(sync_args({"--transform", "a.b.c: 1", "--transform", "a.b.c: 2"}))
+                .find("two expressions"),
+            std::string::npos);
+}
+
+TEST(Options, RowFiltersAreTaskOptionsStoredWithTheTask) {
+  Options o = parse(sync_args({"--filter", "shop.orders: region = 'eu'", "--filter",
+                               "shop.lines:qty > 0"}));
+  ASSERT_EQ(o.filters.size(), 2u);
+  EXPECT_EQ(o.filters[0].table, (model::TableName{"shop", "orders"}));
+  EXPECT_EQ(o.filters[1].condition, "qty > 0");
+  EXPECT_NE(std::find(o.object_args.begin(), o.object_args.end(),
+                      "--filter=shop.orders: region = 'eu'"),
+            o.object_args.end());
+  Options verify = parse({"verify", "--source", kSrc, "--target", kDst});
+  use_stored_task_objects(verify, o.object_args);
+  ASSERT_EQ(verify.filters.size(), 2u);
+  EXPECT_EQ(verify.filters[0].condition, "region = 'eu'");
+  EXPECT_NE(usage_error(sync_args({"--filter", "orders: region = 'eu'"})).find("schema.table"),
+            std::string::npos);
 }
 
 TEST(Options, IncrementalThrottlesMetricsAndAlerts) {

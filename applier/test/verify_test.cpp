@@ -42,6 +42,25 @@ TEST(VerifySql, ListsColumnsInSourceOrderWithEachSidesNames) {
             "\"line\")) FROM ONLY \"shop\".\"orders\" WHERE true");
 }
 
+TEST(VerifySql, ARowFilterKeepsOnlyItsSourceRows) {
+  TablePair t = orders();
+  t.source_filter = "(\nline > 1\n)";
+  TableSql src(t, Side::source, fake_quoting()), dst(t, Side::target, fake_quoting());
+  EXPECT_EQ(src.count(),
+            "SELECT count(*) FROM (SELECT * FROM ONLY \"shop\".\"orders\" WHERE (\nline > 1\n)) "
+            "AS pgdts_filtered");
+  EXPECT_EQ(dst.count(), "SELECT count(*) FROM ONLY \"store\".\"purchases\"");
+}
+
+TEST(VerifySql, AColumnExpressionIsComparedInsteadOfTheSourceColumn) {
+  TablePair t = orders();
+  t.source_expressions = {"", "", "(\nmd5(email)\n)"};
+  TableSql src(t, Side::source, fake_quoting());
+  EXPECT_EQ(src.relation(),
+            "(SELECT \"id\", \"line\", (\nmd5(email)\n) AS \"email\" FROM ONLY \"shop\".\"orders\") "
+            "AS pgdts_filtered");
+}
+
 TEST(VerifySql, RangesAreHalfOpenAndCastToEachSidesKeyTypes) {
   TablePair t = orders();
   TableSql src(t, Side::source, fake_quoting()), dst(t, Side::target, fake_quoting());

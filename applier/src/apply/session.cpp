@@ -284,6 +284,7 @@ std::vector<std::pair<std::string, std::string>> Session::start_options() const 
   // Changes replayed into the source by another replication carry its
   // origin; the plugin leaves them out unless asked (docs/protocol.md).
   if (cfg_.forward_origins) options.emplace_back("include_origin", "true");
+  options.insert(options.end(), cfg_.etl_options.begin(), cfg_.etl_options.end());
   return options;
 }
 

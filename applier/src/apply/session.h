@@ -14,6 +14,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "apply/applier.h"
 #include "apply/change_throttle.h"
@@ -40,6 +42,9 @@ struct SessionConfig {
   rights::Ownership rights;                 // --no-owner, --owner-role
   bool overwrite_existing_rows = false;     // --conflict ignore
   bool forward_origins = false;             // --forward-origins
+  // --filter, --transform: the output plugin options that carry them
+  // (model::plugin_options).
+  std::vector<std::pair<std::string, std::string>> etl_options;
 };
 
 struct SessionTotals {

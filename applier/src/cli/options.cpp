@@ -21,10 +21,6 @@ namespace {
 
 constexpr const char* kCommands = "precheck, sync, status, verify, cutover, release, stream";
 
-// sync options of the specification that later releases implement; accepted
-// by the parser so that they get a clear message instead of "unrecognised".
-const std::vector<std::string> kNotYetSyncOptions = {"filter", "transform"};
-
 std::optional<Command> command_from(const std::string& name) {
   if (name == "precheck") return Command::precheck;
   if (name == "sync") return Command::sync;
@@ -53,6 +49,20 @@ po::options_description common_options() {
   return d;
 }
 
+// The task's ETL rules (docs/etl.md): task options, and pgdts stream's too,
+// so that it shows what sync streams.
+po::options_description etl_options() {
+  po::options_description d("ETL rules (sync, precheck, verify, cutover, stream)");
+  d.add_options()
+      ("filter", po::value<std::vector<std::string>>()->value_name("TABLE: CONDITION"),
+       "row filter \"schema.table: SQL condition\": only the rows for which it is true "
+       "are copied and streamed (repeatable, one per table; see docs/etl.md)")
+      ("transform", po::value<std::vector<std::string>>()->value_name("COLUMN: EXPRESSION"),
+       "column expression \"schema.table.column: SQL expression\": the destination column "
+       "gets its value, computed on the source (repeatable, one per column; docs/etl.md)");
+  return d;
+}
+
 // What a task moves and how: sync runs it, precheck checks it.
 po::options_description task_options() {
   po::options_description d("task options (sync, precheck)");
@@ -70,6 +80,7 @@ po::options_description task_options() {
        "'*' (repeatable; see README)")
       ("case", po::value<std::string>()->value_name("POLICY"),
        "spelling of destination names no --map names: keep (default), lower or upper")
+
       ("conflict", po::value<std::string>()->value_name("MODE"),
        "precheck (default): refuse to start when a selected table exists on the "
        "destination; ignore: use it (full sync keeps its rows on a key clash, an "
@@ -87,11 +98,12 @@ po::options_description task_options() {
       ("trust-source", po::bool_switch(),
        "with --no-owner: let a superuser owner role run what any source role sends "
        "(every source role can then act as that superuser on the destination)");
+  d.add(etl_options());
   return d;
 }
 
 // How sync runs the task.
-po::options_description sync_options(bool with_not_yet) {
+po::options_description sync_options() {
   po::options_description d("sync options");
   d.add_options()
       ("jobs", po::value<int>()->value_name("N"), "full sync workers (default 2)")
@@ -119,9 +131,6 @@ po::options_description sync_options(bool with_not_yet) {
       ("forward-origins", po::bool_switch(),
        "also send changes that reached the source by replication (a cascade A -> B -> C); "
        "without it they are left out, which keeps two-way setups from looping");
-  if (with_not_yet)
-    for (const auto& name : kNotYetSyncOptions)
-      d.add_options()(name.c_str(), po::value<std::vector<std::string>>(), "not supported yet");
   return d;
 }
 
@@ -168,7 +177,7 @@ po::options_description stream_options() {
 // may be shared by several commands; each takes what applies to it).
 po::options_description config_file_options() {
   po::options_description d;
-  d.add(common_options()).add(task_options()).add(sync_options(true)).add(stream_options())
+  d.add(common_options()).add(task_options()).add(sync_options()).add(stream_options())
       .add(cutover_options()).add(format_options());
   return d;
 }
@@ -188,8 +197,8 @@ po::options_description command_options(Command c) {
   po::options_description d;
   d.add(common_options());
   if (takes_task_options(c)) d.add(task_options());
-  if (c == Command::sync) d.add(sync_options(true)).add(recovery_options());
-  if (c == Command::stream) d.add(stream_options());
+  if (c == Command::sync) d.add(sync_options()).add(recovery_options());
+  if (c == Command::stream) d.add(stream_options()).add(etl_options());
   if (c == Command::cutover) d.add(cutover_options());
   if (takes_format(c)) d.add(format_options());
   return d;
@@ -206,7 +215,7 @@ std::string usage_line(Command c) {
       return "pgdts status --target CONNINFO [--source CONNINFO] [--task NAME] [--format json]";
     case Command::stream:
       return "pgdts stream --source CONNINFO [--task NAME] [--consume] [--create-slot] "
-             "[--idle-exit SECONDS] [--start LSN]";
+             "[--idle-exit SECONDS] [--start LSN] [--filter RULE] [--transform RULE]";
     case Command::release:
       return "pgdts release --source CONNINFO --target CONNINFO [--task NAME]";
     case Command::verify:
@@ -247,8 +256,8 @@ std::string command_help(Command c) {
   std::ostringstream out;
   out << "Usage: " << usage_line(c) << "\n\n" << common_options();
   if (takes_task_options(c)) out << "\n" << task_options();
-  if (c == Command::sync) out << "\n" << sync_options(false) << "\n" << recovery_options();
-  if (c == Command::stream) out << "\n" << stream_options();
+  if (c == Command::sync) out << "\n" << sync_options() << "\n" << recovery_options();
+  if (c == Command::stream) out << "\n" << stream_options() << "\n" << etl_options();
   if (c == Command::cutover) out << "\n" << cutover_options();
   if (takes_format(c)) out << "\n" << format_options();
   return out.str();
@@ -288,7 +297,8 @@ std::vector<std::string> list(const po::variables_map& vm, const char* name) {
   return vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
 }
 
-const std::vector<std::string> kObjectOptions = {"schemas", "tables", "exclude", "map", "case"};
+const std::vector<std::string> kObjectOptions = {"schemas", "tables", "exclude", "map", "case",
+                                                  "filter", "transform"};
 const std::vector<std::string> kThrottleOptions = {"full-qps", "full-rps", "full-mbps", "incr-rps",
                                                    "incr-mbps"};
 
@@ -326,6 +336,8 @@ void validate_objects(const po::variables_map& vm, Options& o) {
   else if (policy != "keep")
     throw UsageError("invalid --case \"" + policy + "\"; use keep, lower or upper");
   o.names = model::NameMap::parse(list(vm, "map"), case_policy);
+  o.filters = model::parse_row_filters(list(vm, "filter"));
+  o.transforms = model::parse_transforms(list(vm, "transform"));
   std::string conflict = get(vm, "conflict", "precheck");
   if (conflict != "precheck" && conflict != "ignore")
     throw UsageError("invalid --conflict \"" + conflict + "\"; use precheck or ignore");
@@ -420,8 +432,6 @@ void validate_task(const po::variables_map& vm, Options& o) {
 }
 
 void validate_sync(const po::variables_map& vm, Options& o) {
-  for (const auto& name : kNotYetSyncOptions)
-    if (vm.count(name)) throw UsageError("option --" + name + " is not supported yet");
   validate_task(vm, o);
   validate_full_sync(vm, o);
   if (vm.count("retry-connection")) o.retry_connection_minutes = vm["retry-connection"].as<int>();
@@ -445,6 +455,8 @@ void validate_sync(const po::variables_map& vm, Options& o) {
 }
 
 void validate_stream(const po::variables_map& vm, Options& o) {
+  o.filters = model::parse_row_filters(list(vm, "filter"));
+  o.transforms = model::parse_transforms(list(vm, "transform"));
   o.consume = vm.count("consume") && vm["consume"].as<bool>();
   o.create_slot = vm.count("create-slot") && vm["create-slot"].as<bool>();
   if (vm.count("idle-exit")) o.idle_exit_seconds = seconds_option(vm, "idle-exit", 0);

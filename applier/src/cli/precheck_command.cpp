@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "error.h"
 #include "secrets/json.h"
 #include "cli/precheck_report.h"
 #include "logging/log.h"
@@ -39,6 +40,8 @@ int run_precheck(const Options& o) {
   std::vector<task::Check> checks;
   try {
     checks = task::run_prechecks(task::precheck_input(o));
+  } catch (const UsageError& e) {
+    return report_error(e.what(), 2);
   } catch (const std::exception& e) {
     return report_error(e.what(), 1);
   }

@@ -22,6 +22,15 @@ std::string optional_number(const std::optional<T>& v) {
   return out.str();
 }
 
+std::string json_strings(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const auto& item : items) {
+    if (out.size() > 1) out += ',';
+    secrets::append_json_string(out, item);
+  }
+  return out + "]";
+}
+
 std::string to_json(const task::TaskStatus& s) {
   std::string tables = "[";
   for (const auto& t : s.full.tables) {
@@ -71,6 +80,8 @@ std::string to_json(const task::TaskStatus& s) {
              .raw("skipped_changes", optional_number(s.skipped_changes))
              .raw("changes_per_second", optional_number(s.changes_per_second))
              .field("throttles", s.throttles)
+             .raw("filters", json_strings(s.filters))
+             .raw("transforms", json_strings(s.transforms))
              .raw("full_sync", full.str())
              .raw("source", source.str())
              .str() +
@@ -102,6 +113,8 @@ std::string to_text(const task::TaskStatus& s) {
     out += line;
   }
   if (s.throttles) out += "throttles:     " + *s.throttles + "\n";
+  for (const auto& f : s.filters) out += "filter:        " + f + "\n";
+  for (const auto& t : s.transforms) out += "transform:     " + t + "\n";
   if (s.source_lsn) out += "source LSN:    " + *s.source_lsn + "\n";
   if (s.slot_retained_bytes)
     out += "slot retains:  " + megabytes(*s.slot_retained_bytes) + " of WAL" +

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/stop_signal.h"
 #include "error.h"
+#include "model/etl_plugin_options.h"
 #include "logging/log.h"
 #include "pg/replication_stream.h"
 #include "stream/format_version.h"
@@ -49,8 +50,10 @@ void open_slot(pg::ReplicationStream& stream, const Options& o, const std::strin
                 "\", not pgdts");
   }
   try {
-    stream.start(slot, o.start_lsn.value_or(0),
-                 {{"format_version", std::to_string(stream::format_version())}});
+    std::vector<std::pair<std::string, std::string>> options = {
+        {"format_version", std::to_string(stream::format_version())}};
+    for (auto& option : model::plugin_options(o.filters, o.transforms)) options.push_back(option);
+    stream.start(slot, o.start_lsn.value_or(0), options);
   } catch (const pg::SqlError& e) {
     if (auto refused = stream::refused_format(e.sqlstate(), e.what()))
       throw stream::FormatMismatchError(*refused);

@@ -17,6 +17,8 @@ int run_verify(const Options& o) {
   in.task = o.task;
   in.selection = o.selection;
   in.names = o.names;
+  in.filters = o.filters;
+  in.transforms = o.transforms;
   verify::VerifyResult result;
   try {
     result = verify::run_verify(in);

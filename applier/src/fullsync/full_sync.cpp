@@ -4,6 +4,7 @@
 // queue. See full_sync.h and docs/full-sync.md.
 #include "fullsync/full_sync.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <exception>
@@ -413,12 +414,27 @@ bool Run::copy_chunk_unnamed(pg::Connection& src, pg::Connection& dest, const Ch
 
   std::string source_table = qualified(src, job.source);
   std::string source_columns = column_list(src, job.source_columns);
+  bool transformed = std::any_of(job.source_expressions.begin(), job.source_expressions.end(),
+                                 [](const std::string& e) { return !e.empty(); });
+  std::string select_list = source_columns;
+  if (transformed) {
+    select_list.clear();
+    for (std::size_t i = 0; i < job.source_columns.size(); ++i) {
+      std::string column = src.identifier(job.source_columns[i]);
+      const std::string& expression = job.source_expressions[i];
+      select_list += (i ? ", " : "") + (expression.empty() ? column : expression + " AS " + column);
+    }
+  }
   std::string read_sql;
-  if (chunk.whole()) {
+  if (chunk.whole() && job.row_filter.empty() && !transformed) {
     read_sql = "COPY " + source_table + " (" + source_columns + ") TO STDOUT";
   } else {
-    read_sql = "COPY (SELECT " + source_columns + " FROM ONLY " + source_table + " WHERE " +
-               ctid_condition(chunk) + ") TO STDOUT";
+    std::string where = chunk.whole() ? job.row_filter
+                        : job.row_filter.empty()
+                            ? ctid_condition(chunk)
+                            : ctid_condition(chunk) + " AND " + job.row_filter;
+    read_sql = "COPY (SELECT " + select_list + " FROM ONLY " + source_table +
+               (where.empty() ? "" : " WHERE " + where) + ") TO STDOUT";
   }
   std::string dest_table = qualified(dest, job.dest);
   std::string dest_columns = column_list(dest, job.dest_columns);

@@ -46,9 +46,15 @@ struct CopyJob {
   model::TableName source, dest;
   // Same length, in the same order: source_columns[i] goes into dest_columns[i].
   std::vector<std::string> source_columns, dest_columns;
+  // --transform: per source column, the expression (in parentheses) whose
+  // value is copied instead of the column's; empty: the column's own.
+  std::vector<std::string> source_expressions;
   // pages: pg_relation_size / block size (not relpages, which may be stale);
   // the estimates only drive splitting, ordering and the ETA.
   std::int64_t pages = 0, rows_estimate = 0, bytes_estimate = 0;
+  // --filter: the condition (in parentheses) rows must meet to be copied;
+  // empty: every row.
+  std::string row_filter;
 };
 
 struct FullSyncConfig {

@@ -13,7 +13,9 @@
 #include "logging/log.h"
 #include "pg/conninfo.h"
 #include "pg/lsn.h"
+#include "model/row_filter.h"
 #include "model/selection.h"
+#include "model/transform.h"
 
 namespace pgdts::model {
 
@@ -29,6 +31,8 @@ struct Options {
   std::vector<std::string> phases;
   model::Selection selection;
   model::NameMap names;
+  std::vector<RowFilter> filters;            // --filter, at most one per table
+  std::vector<ColumnTransform> transforms;   // --transform, at most one per column
   // The options above as "--name=value" tokens (command line and config
   // file): sync stores them with the task, so that verify and cutover run
   // without them take the task's own (use_stored_task_objects).

@@ -33,11 +33,18 @@ bool before(const std::string& phase, const std::string& later) {
   return at(phase) < at(later);
 }
 
-// Tables without a key get REPLICA IDENTITY FULL before the snapshot, so
-// that every UPDATE and DELETE after it carries the old row.
-void set_replica_identity_full(pg::Connection& source, const schema::SourceSchema& schema) {
+// Tables without a key, and tables with a row filter or a column
+// expression (which need an UPDATE's whole old row, docs/etl.md), get
+// REPLICA IDENTITY FULL before the snapshot, so that every UPDATE and DELETE
+// after it carries the old row.
+void set_replica_identity_full(pg::Connection& source, const schema::SourceSchema& schema,
+                               const Options& o) {
   for (const auto& t : schema.tables) {
-    if (t.relkind != 'r' || t.has_key || t.replica_identity == 'f') continue;
+    if (t.relkind != 'r' || t.replica_identity == 'f') continue;
+    bool ruled = model::find_filter(o.filters, t.name) ||
+                 std::any_of(o.transforms.begin(), o.transforms.end(),
+                             [&](const model::ColumnTransform& x) { return x.table == t.name; });
+    if (t.has_key && !ruled) continue;
     source.exec("ALTER TABLE " + source.identifier(t.name.schema) + "." +
                 source.identifier(t.name.name) + " REPLICA IDENTITY FULL");
     log::Event("replica_identity_full_set").field("table", model::display_name(t.name)).info();
@@ -125,6 +132,8 @@ std::vector<fullsync::CopyJob> copy_jobs(const schema::SourceSchema& schema, con
     for (const auto& c : t.columns) {
       if (c.generated) continue;  // computed again on the destination
       job.source_columns.push_back(c.name);
+      const model::ColumnTransform* x = model::find_transform(o.transforms, t.name, c.name);
+      job.source_expressions.push_back(x ? model::select_expression(*x) : "");
       // Schema sync creates columns under their source names and renames
       // them after the copy (see schema_sync.h).
       job.dest_columns.push_back(columns_renamed ? o.names.column(t.name, c.name) : c.name);
@@ -132,6 +141,8 @@ std::vector<fullsync::CopyJob> copy_jobs(const schema::SourceSchema& schema, con
     job.pages = t.bytes / 8192;  // pg_relation_size in blocks: relpages may be stale
     job.rows_estimate = t.rows_estimate;
     job.bytes_estimate = t.bytes;
+    if (const model::RowFilter* f = model::find_filter(o.filters, t.name))
+      job.row_filter = model::where_condition(*f);
     jobs.push_back(std::move(job));
   }
   return jobs;
@@ -276,7 +287,7 @@ bool add_tables(const Options& o, pg::Connection& source, pg::Connection& dest,
     return schema;
   };
   use_unique_keys(source, only_pending(read_schema_at(source, o, "")));
-  if (o.replica_identity_full) set_replica_identity_full(source, only_pending(read_schema_at(source, o, "")));
+  if (o.replica_identity_full) set_replica_identity_full(source, only_pending(read_schema_at(source, o, "")), o);
   pg::ReplicationStream repl(
       pg::Connection::open(o.source, {"source", true, application_name(o), ""}));
   auto snap = take_snapshot(repl, dest, o);
@@ -342,7 +353,7 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
 
   use_unique_keys(source, read_schema_at(source, o, ""));
   if (o.replica_identity_full)
-    set_replica_identity_full(source, read_schema_at(source, o, ""));
+    set_replica_identity_full(source, read_schema_at(source, o, ""), o);
 
   pg::ReplicationStream repl(
       pg::Connection::open(o.source, {"source", true, application_name(o), ""}));

@@ -22,6 +22,7 @@
 #include "pg/connection.h"
 #include "pg/pipeline.h"
 #include "pg/replication_stream.h"
+#include "model/etl_plugin_options.h"
 #include "stream/format_version.h"
 #include "task/deferred_fks.h"
 #include "task/source_checks.h"
@@ -374,6 +375,7 @@ std::optional<Outcome> Runner::start() {
   monitor_->set_phase(first_phase(o_));  // the task runs: metrics and the WAL probe start
   cfg_.scope.selection = o_.selection;
   cfg_.scope.names = o_.names;
+  cfg_.etl_options = model::plugin_options(o_.filters, o_.transforms);
   return std::nullopt;
 }
 

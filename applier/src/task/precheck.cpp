@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 
+#include "etl/check.h"
 #include "pg/literals.h"
 #include "pg/connection.h"
 #include "schema/schema_sync.h"
@@ -169,6 +170,7 @@ class Prechecks {
         guard("table_keys", [&] { table_keys(); });
         guard("unsupported_objects", [&] { unsupported_objects(); });
         guard("partitions", [&] { partitions(); });
+        row_filters();  // not guarded: a filter that does not hold is bad usage
       }
       guard("long_transactions", [&] { long_transactions(); });
     } catch (const pg::ConnectionError&) {
@@ -547,6 +549,63 @@ class Prechecks {
       return;
     }
     add("table_keys", Check::pass, what + "; --replica-identity-full gives them REPLICA IDENTITY FULL");
+  }
+
+  // Row filters (docs/etl.md): each one analyzes on the source (else
+  // check_row_filters throws UsageError), and each filtered table needs
+  // REPLICA IDENTITY FULL, so that the output plugin judges an UPDATE on
+  // the old row as well as the new one: a row moving into the filter must
+  // become an INSERT of the whole row (TOASTed values included, which only
+  // the full old row carries), one moving out a DELETE.
+  void row_filters() {
+    if (in_.filters.empty() && in_.transforms.empty()) return;
+    std::map<model::TableName, const schema::Table*> tables;
+    std::map<model::TableName, char> relkinds;
+    for (const auto& t : schema_->tables) {
+      tables[t.name] = &t;
+      relkinds[t.name] = t.relkind;
+    }
+    etl::check_row_filters(*source_, in_.filters, relkinds);
+    etl::check_transforms(*source_, in_.transforms, relkinds);
+    std::vector<std::string> names;
+    std::set<model::TableName> ruled;  // tables with a filter or an expression
+    for (const auto& f : in_.filters) {
+      names.push_back("filter of " + model::display_name(f.table));
+      ruled.insert(f.table);
+    }
+    for (const auto& t : in_.transforms) {
+      names.push_back("expression of " + model::display_name(t.table) + "." + t.column);
+      ruled.insert(t.table);
+    }
+    add("etl_rules", Check::pass,
+        plural(names.size(), "ETL rule", "ETL rules") + " analyzed on the source: " +
+            name_list(names));
+    if (!in_.has_phase("incremental")) return;
+    for (const auto& ruled_table : ruled) {
+      const schema::Table& t = *tables.at(ruled_table);
+      std::string name = model::display_name(t.name);
+      if (t.replica_identity == 'f') {
+        add("etl_replica_identity", Check::pass,
+            name + " has REPLICA IDENTITY FULL: its rules see the whole old row of each UPDATE");
+        continue;
+      }
+      std::string identity = t.replica_identity == 'n'   ? "NOTHING"
+                             : t.replica_identity == 'i' ? "USING INDEX"
+                                                         : "DEFAULT";
+      if (in_.replica_identity_full) {
+        add("etl_replica_identity", Check::pass,
+            name + " has REPLICA IDENTITY " + identity +
+                "; --replica-identity-full sets FULL before the snapshot, as its rules need");
+        continue;
+      }
+      add("etl_replica_identity", Check::fail,
+          name + " has a row filter or column expression and REPLICA IDENTITY " + identity +
+              ": its UPDATEs log no whole old row, so one that moves a row into a filter "
+              "cannot become the INSERT the destination needs, nor can an expression read a "
+              "TOASTed value the UPDATE left unchanged",
+          "run ALTER TABLE " + qualified(t.name.schema, t.name.name) +
+              " REPLICA IDENTITY FULL on the source, or pass --replica-identity-full");
+    }
   }
 
   void unsupported_objects() {
@@ -1010,6 +1069,8 @@ PrecheckInput precheck_input(const model::Options& o) {
   in.task = o.task;
   in.selection = o.selection;
   in.names = o.names;
+  in.filters = o.filters;
+  in.transforms = o.transforms;
   in.phases = o.phases;
   in.conflict_ignore = o.conflict_ignore;
   in.replica_identity_full = o.replica_identity_full;

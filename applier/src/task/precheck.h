@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "model/row_filter.h"
+#include "model/transform.h"
 #include "pg/conninfo.h"
 #include "model/options.h"
 #include "model/selection.h"
@@ -33,6 +35,10 @@ struct PrecheckInput {
   std::string task = "default";
   model::Selection selection;
   model::NameMap names;
+  // --filter: checked on the source; a filter that does not hold is bad
+  // usage (run_prechecks throws UsageError), not a failed check.
+  std::vector<model::RowFilter> filters;
+  std::vector<model::ColumnTransform> transforms;  // --transform: likewise
   std::vector<std::string> phases;  // schema, full, incremental
   bool conflict_ignore = false;
   bool replica_identity_full = false;

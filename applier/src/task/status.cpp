@@ -13,6 +13,10 @@ TaskStatus read_status(pg::Connection& dest, const std::string& task) {
   if (!row) return s;
   s.found = true;
   static_cast<store::StoredStatus&>(s) = *row;
+  for (const auto& arg : store::TaskStore(dest).stored_task_options(task)) {
+    if (arg.rfind("--filter=", 0) == 0) s.filters.push_back(arg.substr(9));
+    if (arg.rfind("--transform=", 0) == 0) s.transforms.push_back(arg.substr(12));
+  }
   s.full = store::load_status(dest, task);
   return s;
 }

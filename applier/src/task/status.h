@@ -19,6 +19,8 @@ namespace pgdts::task {
 struct TaskStatus : store::StoredStatus {
   bool found = false;
   std::string task;
+  // ETL rules in force, as sync stored them: "shop.orders: region = 'eu'".
+  std::vector<std::string> filters, transforms;
   store::FullSyncStatus full;
   // source (when --source is given and reachable)
   std::optional<std::string> source_error;

@@ -33,6 +33,12 @@ struct TablePair {
   std::vector<std::string> source_key_types, target_key_types;
   bool target_exists = false;
   std::int64_t rows_estimate = 0;
+  // --filter: the condition (in parentheses) of the source rows that belong
+  // to the destination; empty: all of them.
+  std::string source_filter;
+  // --transform: per entry of columns, the source expression (in
+  // parentheses) the destination column holds; empty: the column itself.
+  std::vector<std::string> source_expressions;
 
   bool keyed() const { return !key.empty(); }
 };

@@ -39,7 +39,21 @@ TableSql::TableSql(const TablePair& table, Side side, Quoting quoting)
 
 std::string TableSql::relation() const {
   const model::TableName& n = side_ == Side::source ? table_.source : table_.target;
-  return "ONLY " + q_.identifier(n.schema) + "." + q_.identifier(n.name);
+  std::string only = "ONLY " + q_.identifier(n.schema) + "." + q_.identifier(n.name);
+  bool transformed = false;
+  for (const auto& e : table_.source_expressions) transformed = transformed || !e.empty();
+  if (side_ == Side::target || (table_.source_filter.empty() && !transformed)) return only;
+  std::string list = "*";
+  if (transformed) {
+    list.clear();
+    for (std::size_t i = 0; i < columns_.size(); ++i) {
+      const std::string& e = i < table_.source_expressions.size() ? table_.source_expressions[i] : "";
+      list += (i ? ", " : "") + (e.empty() ? columns_[i] : e + " AS " + columns_[i]);
+    }
+  }
+  return "(SELECT " + list + " FROM " + only +
+         (table_.source_filter.empty() ? "" : " WHERE " + table_.source_filter) +
+         ") AS pgdts_filtered";
 }
 
 std::string TableSql::row_text() const { return "ROW(" + joined(columns_) + ")::text"; }

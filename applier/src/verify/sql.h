@@ -25,7 +25,9 @@ class TableSql {
  public:
   TableSql(const TablePair& table, Side side, Quoting quoting);
 
-  // ONLY "schema"."table": a leaf or plain table, never its inheritance children.
+  // ONLY "schema"."table": a leaf or plain table, never its inheritance
+  // children; on the source, with a row filter, only the rows it keeps
+  // (a subquery in parentheses).
   std::string relation() const;
   // ROW("a", "b", ...)::text
   std::string row_text() const;

@@ -71,6 +71,14 @@ VerifyResult run_verify(const VerifyInput& in) {
   result.sequences = compare_sequences(source, target, schema, in.names);
 
   std::vector<TablePair> pairs = plan_tables(source, target, schema, in.names);
+  for (auto& p : pairs) {
+    if (const model::RowFilter* f = model::find_filter(in.filters, p.source))
+      p.source_filter = model::where_condition(*f);
+    for (const auto& c : p.columns) {
+      const model::ColumnTransform* x = model::find_transform(in.transforms, p.source, c.source);
+      p.source_expressions.push_back(x ? model::select_expression(*x) : "");
+    }
+  }
   std::vector<Suspects> suspects(pairs.size());
   for (std::size_t i = 0; i < pairs.size(); ++i)
     result.tables.push_back(compare_rows(source, target, pairs[i], in.pass, suspects[i]));

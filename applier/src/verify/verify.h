@@ -13,6 +13,8 @@
 
 #include <string>
 
+#include "model/row_filter.h"
+#include "model/transform.h"
 #include "pg/conninfo.h"
 #include "model/selection.h"
 #include "verify/model.h"
@@ -26,6 +28,8 @@ struct VerifyInput {
   std::string task;
   model::Selection selection;
   model::NameMap names;
+  std::vector<model::RowFilter> filters;  // source rows outside them are not compared
+  std::vector<model::ColumnTransform> transforms;  // compared: the expression's value
   PassOptions pass;
   int rounds = 3;
   double wait_seconds = 60;

@@ -1,0 +1,300 @@
+/*-------------------------------------------------------------------------
+ *
+ * transform.c
+ *		Column expressions of the pgdts output plugin
+ *
+ * An expression travels as the plugin option "transform" with the value
+ * "(expression) AS column FROM schema.table" and is parsed as "SELECT
+ * <value>" by PostgreSQL's grammar when decoding starts.  When a relation's
+ * cache entry is built (pgdts.c), the expressions that name it are analyzed
+ * as a target list entry over that table alone, coerced to the column's
+ * type as an assignment would be, checked with the rules of row filters
+ * (no subquery, no volatile or user-defined function) and prepared for the
+ * executor.  Each row sent is then deformed, every expression evaluated on
+ * the row's source values, and the results put in place of the columns'
+ * values; expressions never see each other's results.
+ *
+ * IDENTIFICATION
+ *		plugin/transform.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/sysattr.h"
+#include "executor/executor.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_coerce.h"
+#include "parser/parse_collate.h"
+#include "parser/parse_expr.h"
+#include "parser/parse_relation.h"
+#include "parser/parser.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/relcache.h"
+#include "utils/rel.h"
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
+#include "row_filter.h"
+#include "transform.h"
+
+static void pgdts_transform_error_context(void *arg);
+static Node *pgdts_transform_analyze(Relation relation,
+									 PgdtsTransformRule *rule,
+									 Form_pg_attribute attr);
+
+/* Parse the value of a "transform" option. */
+PgdtsTransformRule *
+pgdts_transform_parse(const char *value)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	StringInfoData sql;
+	List	   *stmts = NIL;
+	SelectStmt *select = NULL;
+	ResTarget  *target;
+	RangeVar   *rv;
+	PgdtsTransformRule *rule;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT %s", value);
+
+	PG_TRY();
+	{
+#if PG_VERSION_NUM >= 140000
+		stmts = raw_parser(sql.data, RAW_PARSE_DEFAULT);
+#else
+		stmts = raw_parser(sql.data);
+#endif
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("invalid pgdts column expression \"%s\": %s",
+						value, edata->message)));
+	}
+	PG_END_TRY();
+
+	if (list_length(stmts) == 1 &&
+		IsA(linitial_node(RawStmt, stmts)->stmt, SelectStmt))
+		select = (SelectStmt *) linitial_node(RawStmt, stmts)->stmt;
+	if (select == NULL || select->op != SETOP_NONE ||
+		list_length(select->targetList) != 1 || select->intoClause != NULL ||
+		list_length(select->fromClause) != 1 ||
+		!IsA(linitial(select->fromClause), RangeVar) ||
+		select->whereClause != NULL || select->distinctClause != NIL ||
+		select->groupClause != NIL || select->havingClause != NULL ||
+		select->windowClause != NIL || select->valuesLists != NIL ||
+		select->sortClause != NIL || select->limitOffset != NULL ||
+		select->limitCount != NULL || select->lockingClause != NIL ||
+		select->withClause != NULL ||
+		linitial_node(ResTarget, select->targetList)->name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid pgdts column expression \"%s\"", value),
+				 errdetail("A column expression is \"(expression) AS column FROM schema.table\".")));
+
+	target = linitial_node(ResTarget, select->targetList);
+	rv = linitial_node(RangeVar, select->fromClause);
+	if (rv->schemaname == NULL || rv->catalogname != NULL ||
+		rv->alias != NULL || !rv->inh)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid pgdts column expression \"%s\"", value),
+				 errdetail("The table is named as schema.table, without ONLY or an alias.")));
+
+	rule = palloc0(sizeof(PgdtsTransformRule));
+	rule->schemaname = rv->schemaname;
+	rule->relname = rv->relname;
+	rule->colname = target->name;
+	rule->expr = target->val;
+	rule->text = pstrdup(value);
+	return rule;
+}
+
+static void
+pgdts_transform_error_context(void *arg)
+{
+	PgdtsTransformRule *rule = arg;
+
+	errcontext("pgdts column expression \"%s\"", rule->text);
+}
+
+/* Analyze one expression for the column attr of relation. */
+static Node *
+pgdts_transform_analyze(Relation relation, PgdtsTransformRule *rule,
+						Form_pg_attribute attr)
+{
+	ParseState *pstate = make_parsestate(NULL);
+	ParseNamespaceItem *nsitem;
+	Node	   *expr;
+	Node	   *coerced;
+	Oid			type;
+
+	nsitem = addRangeTableEntryForRelation(pstate, relation, AccessShareLock,
+										   NULL, false, false);
+	addNSItemToQuery(pstate, nsitem, false, true, true);
+	expr = transformExpr(pstate, copyObject(rule->expr),
+						 EXPR_KIND_SELECT_TARGET);
+	type = exprType(expr);
+	coerced = coerce_to_target_type(pstate, expr, type, attr->atttypid,
+									attr->atttypmod, COERCION_ASSIGNMENT,
+									COERCE_IMPLICIT_CAST, -1);
+	if (coerced == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" is of type %s but its expression is of type %s",
+						NameStr(attr->attname),
+						format_type_be(attr->atttypid),
+						format_type_be(type)),
+				 errhint("Cast the expression to the column's type.")));
+	assign_expr_collations(pstate, coerced);
+	pgdts_etl_check_expression(coerced, "column expressions");
+	free_parsestate(pstate);
+	return coerced;
+}
+
+/*
+ * The column expressions of the relation among rules, analyzed and ready,
+ * in the current memory context; NULL when none names it.  The columns
+ * of the primary key and the replica identity may not be set: the
+ * destination finds rows by them.
+ */
+PgdtsTransforms *
+pgdts_transforms_build(Relation relation, List *rules)
+{
+	TupleDesc	desc = RelationGetDescr(relation);
+	char	   *schemaname = get_namespace_name(RelationGetNamespace(relation));
+	PgdtsTransforms *t = NULL;
+	Bitmapset  *keys = NULL;
+	ListCell   *lc;
+
+	foreach(lc, rules)
+	{
+		PgdtsTransformRule *rule = lfirst(lc);
+		ErrorContextCallback errcallback;
+		Node	   *expr;
+		int			attoff = -1;
+		int			i;
+
+		if (strcmp(rule->relname, RelationGetRelationName(relation)) != 0 ||
+			schemaname == NULL || strcmp(rule->schemaname, schemaname) != 0)
+			continue;
+		if (keys == NULL)
+			keys = bms_union(RelationGetIndexAttrBitmap(relation,
+														INDEX_ATTR_BITMAP_PRIMARY_KEY),
+							 RelationGetIndexAttrBitmap(relation,
+														INDEX_ATTR_BITMAP_IDENTITY_KEY));
+
+		errcallback.callback = pgdts_transform_error_context;
+		errcallback.arg = rule;
+		errcallback.previous = error_context_stack;
+		error_context_stack = &errcallback;
+
+		for (i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute attr = TupleDescAttr(desc, i);
+
+			if (!attr->attisdropped &&
+				strcmp(NameStr(attr->attname), rule->colname) == 0)
+				attoff = i;
+		}
+		if (attoff < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation \"%s.%s\" does not exist",
+							rule->colname, schemaname,
+							RelationGetRelationName(relation))));
+		if (bms_is_member(attoff + 1 - FirstLowInvalidHeapAttributeNumber, keys))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("column expressions may not set key column \"%s\"",
+							rule->colname),
+					 errdetail("The destination finds rows by the replica identity's key.")));
+
+		expr = pgdts_transform_analyze(relation, rule,
+									   TupleDescAttr(desc, attoff));
+
+		if (t == NULL)
+		{
+			t = palloc0(sizeof(PgdtsTransforms));
+			t->attoffs = palloc(sizeof(int) * desc->natts);
+			t->states = palloc(sizeof(ExprState *) * desc->natts);
+			t->estate = CreateExecutorState();
+			t->slot = MakeSingleTupleTableSlot(CreateTupleDescCopyConstr(desc),
+											   &TTSOpsVirtual);
+		}
+		pull_varattnos(expr, 1, &t->attrs);
+		t->attoffs[t->count] = attoff;
+		t->states[t->count] = ExecPrepareExpr((Expr *) expr, t->estate);
+		t->count++;
+
+		error_context_stack = errcallback.previous;
+	}
+	return t;
+}
+
+/*
+ * Put the expressions' results in place of the columns' values of a row,
+ * computed from the row's source values.  The results are allocated in the
+ * current memory context (the per-change one).  A value the expressions
+ * read that is an unchanged TOASTed value decoding cannot see (no whole old
+ * row to take it from) is an error: the result cannot be computed, and
+ * sending the source value would leak it.
+ */
+void
+pgdts_transforms_apply(PgdtsTransforms *t, TupleDesc desc, Datum *values,
+					   bool *isnull)
+{
+	ExprContext *econtext = GetPerTupleExprContext(t->estate);
+	TupleTableSlot *slot = t->slot;
+	int			natts = slot->tts_tupleDescriptor->natts;
+	Datum	   *results = palloc(sizeof(Datum) * Max(t->count, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(t->count, 1));
+	int			i = -1;
+
+	while ((i = bms_next_member(t->attrs, i)) >= 0)
+	{
+		int			off = i + FirstLowInvalidHeapAttributeNumber - 1;
+
+		if (off < 0 || off >= desc->natts || isnull[off])
+			continue;
+		if (TupleDescAttr(desc, off)->attlen == -1 &&
+			VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(values[off])))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("a pgdts column expression reads column \"%s\", whose unchanged TOASTed value this UPDATE did not log",
+							NameStr(TupleDescAttr(desc, off)->attname)),
+					 errhint("Set REPLICA IDENTITY FULL on the table.")));
+	}
+
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, sizeof(Datum) * natts);
+	memcpy(slot->tts_isnull, isnull, sizeof(bool) * natts);
+	ExecStoreVirtualTuple(slot);
+	econtext->ecxt_scantuple = slot;
+
+	for (i = 0; i < t->count; i++)
+		results[i] = ExecEvalExpr(t->states[i], econtext, &nulls[i]);
+	for (i = 0; i < t->count; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(desc, t->attoffs[i]);
+
+		/* out of the per-tuple memory, which is reset below */
+		values[t->attoffs[i]] = nulls[i] ? (Datum) 0 :
+			datumCopy(results[i], attr->attbyval, attr->attlen);
+		isnull[t->attoffs[i]] = nulls[i];
+	}
+
+	ExecClearTuple(slot);
+	ResetExprContext(econtext);
+}
