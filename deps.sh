@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs every Debian package pgdts needs to build, package (make deb:
 # debhelper, pg_buildext, lintian; promtool from prometheus checks the alert
-# rules), test, demo and bench.
+# rules), test (pg-bsd-indent: the plugin's C in pgindent's format), demo
+# and bench.
 # Run as root on Debian 12; safe to run again.
 set -eu
 PACKAGES="
@@ -17,6 +18,7 @@ PACKAGES="
   procps openssl
   debhelper postgresql-server-dev-all lintian dpkg-dev adduser
   prometheus python3-yaml
+  pg-bsd-indent
 "
 missing=""
 for p in $PACKAGES; do

@@ -141,11 +141,11 @@ pgdts_capture_ddl_start(PG_FUNCTION_ARGS)
 		pgdts_prepare_command(statement, GetCommandTagName(trigdata->tag));
 
 	/*
-	 * CREATE TABLE AS, SELECT INTO and CREATE MATERIALIZED VIEW write the
-	 * new relation's rows, which the stream carries as INSERTs: recorded at
-	 * its end, the command would come after its own rows.  Recorded now, it
-	 * comes before them, and the applier can create the relation empty and
-	 * apply the source's rows.
+	 * CREATE TABLE AS, SELECT INTO and CREATE MATERIALIZED VIEW write the new
+	 * relation's rows, which the stream carries as INSERTs: recorded at its
+	 * end, the command would come after its own rows.  Recorded now, it comes
+	 * before them, and the applier can create the relation empty and apply
+	 * the source's rows.
 	 */
 	if (IsA(trigdata->parsetree, CreateTableAsStmt))
 		pgdts_capture(trigdata, PGDTS_AT_START);

@@ -97,8 +97,8 @@ pgdts_conforming_text(const char *text, Node *parsetree,
 
 	/*
 	 * Read with the setting on: no plain literal with a backslash means the
-	 * text reads the same either way.  A text that does not even scan with
-	 * it on was parsed with it off.
+	 * text reads the same either way.  A text that does not even scan with it
+	 * on was parsed with it off.
 	 */
 	as_written = pgdts_lex_plain_literals(text, true, &conforming_literals,
 										  &backslash) ? pstrdup(text) : NULL;
@@ -213,8 +213,7 @@ pgdts_escape_plain_literals(const char *text, List *literals)
 	foreach(lc, literals)
 	{
 		PgdtsPlainLiteral *literal = lfirst(lc);
-		int			start = literal->nchar ? literal->location - 1 :
-			literal->location;
+		int			start = literal->location - (literal->nchar ? 1 : 0);
 
 		appendBinaryStringInfo(&buf, text + done, start - done);
 		if (start > 0 && pgdts_is_ident_char(text[start - 1]))

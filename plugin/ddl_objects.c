@@ -111,10 +111,10 @@ pgdts_read_objects_guts(void *arg)
 
 	/* created or altered objects; none for a DROP */
 	plan = pgdts_keep_plan(&ddl_commands_plan,
-					  "SELECT command_tag, object_type, schema_name,"
-					  " object_identity, in_extension"
-					  " FROM pg_catalog.pg_event_trigger_ddl_commands()",
-					  0, NULL);
+						   "SELECT command_tag, object_type, schema_name,"
+						   " object_identity, in_extension"
+						   " FROM pg_catalog.pg_event_trigger_ddl_commands()",
+						   0, NULL);
 	rc = SPI_execute_plan(plan, NULL, NULL, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
@@ -140,16 +140,16 @@ pgdts_read_objects_guts(void *arg)
 
 	/*
 	 * Dropped objects: those the command named ("original") and those a
-	 * normal dependency reached (CASCADE); not the parts that go with them
-	 * (a table's indexes, row type, TOAST table).
+	 * normal dependency reached (CASCADE); not the parts that go with them (a
+	 * table's indexes, row type, TOAST table).
 	 */
 	if (event == PGDTS_AT_SQL_DROP)
 	{
 		plan = pgdts_keep_plan(&dropped_objects_plan,
-						  "SELECT object_type, schema_name, object_identity,"
-						  " original, normal, is_temporary"
-						  " FROM pg_catalog.pg_event_trigger_dropped_objects()",
-						  0, NULL);
+							   "SELECT object_type, schema_name, object_identity,"
+							   " original, normal, is_temporary"
+							   " FROM pg_catalog.pg_event_trigger_dropped_objects()",
+							   0, NULL);
 		rc = SPI_execute_plan(plan, NULL, NULL, false, 0);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_plan failed: %s",

@@ -17,8 +17,8 @@
 /* The event a command is recorded at */
 typedef enum PgdtsEvent
 {
-	PGDTS_AT_START,				/* ddl_command_start: commands that write
-								 * rows (CREATE TABLE AS and the like) */
+	PGDTS_AT_START,				/* ddl_command_start: commands that write rows
+								 * (CREATE TABLE AS and the like) */
 	PGDTS_AT_SQL_DROP,			/* sql_drop: commands that dropped objects */
 	PGDTS_AT_END				/* ddl_command_end: all others */
 } PgdtsEvent;

@@ -41,14 +41,13 @@ static const char *const pgdts_parse_setting_names[] = {
 	"backslash_quote",
 
 	/*
-	 * parse_expr.c (transformAExprOp): "expr = NULL" becomes "expr IS
-	 * NULL".
+	 * parse_expr.c (transformAExprOp): "expr = NULL" becomes "expr IS NULL".
 	 */
 	"transform_null_equals",
 
 	/*
-	 * date_in, timestamp_in, timestamptz_in (datetime.c DecodeDateTime):
-	 * the order of day, month and year in '01/02/03'.
+	 * date_in, timestamp_in, timestamptz_in (datetime.c DecodeDateTime): the
+	 * order of day, month and year in '01/02/03'.
 	 */
 	"DateStyle",
 
@@ -59,9 +58,9 @@ static const char *const pgdts_parse_setting_names[] = {
 	"IntervalStyle",
 
 	/*
-	 * timestamptz_in, timetz_in: the zone of a value written without one;
-	 * the special values 'now', 'today', 'tomorrow' of date and timestamp
-	 * types are computed at parse time in it.
+	 * timestamptz_in, timetz_in: the zone of a value written without one; the
+	 * special values 'now', 'today', 'tomorrow' of date and timestamp types
+	 * are computed at parse time in it.
 	 */
 	"TimeZone",
 

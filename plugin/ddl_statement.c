@@ -167,9 +167,9 @@ pgdts_claim_statement(Node *parsetree, Portal portal)
 
 		/*
 		 * The hook was in place when this command began, so the innermost
-		 * statement is the command's own: the hook pushed it, and nothing
-		 * ran in between.  Checked all the same, for extensions that fire
-		 * event triggers themselves; a statement that does not match is not
+		 * statement is the command's own: the hook pushed it, and nothing ran
+		 * in between.  Checked all the same, for extensions that fire event
+		 * triggers themselves; a statement that does not match is not
 		 * claimed, and the command's text stays unknown.
 		 */
 		if (statement->parsetree == NULL &&
@@ -185,11 +185,10 @@ pgdts_claim_statement(Node *parsetree, Portal portal)
 	}
 
 	/*
-	 * The hook missed this command.  The active portal runs the statement
-	 * the client sent (with its position in a multi-statement string); if
-	 * that statement is this command, it is exact.  Otherwise the command
-	 * runs inside a function, procedure or DO block, and its text is
-	 * unknown.
+	 * The hook missed this command.  The active portal runs the statement the
+	 * client sent (with its position in a multi-statement string); if that
+	 * statement is this command, it is exact.  Otherwise the command runs
+	 * inside a function, procedure or DO block, and its text is unknown.
 	 */
 	pgdts_forget_unhooked();
 	unhooked_statement.cxt = AllocSetContextCreate(TopMemoryContext,
@@ -269,8 +268,8 @@ pgdts_text_in(const char *query, PlannedStmt *pstmt)
 	int			len = pstmt->stmt_len;
 
 	/*
-	 * An unknown location could mean the whole string or a part of it;
-	 * rather no text than a wrong one.
+	 * An unknown location could mean the whole string or a part of it; rather
+	 * no text than a wrong one.
 	 */
 	if (location < 0 || location > query_len ||
 		len < 0 || len > query_len - location)

@@ -544,7 +544,7 @@ pgdts_write_relation(StringInfo out, Relation rel, PgdtsRelationInfo *info)
 		columns[i].type_oid = attr->atttypid;
 		columns[i].type_modifier = attr->atttypmod;
 		columns[i].type_name = pgdts_utf8(pgdts_type_name(attr->atttypid,
-															  attr->atttypmod));
+														  attr->atttypmod));
 		columns[i].is_key = col->is_key;
 		pointers[i] = &columns[i];
 	}
@@ -741,7 +741,7 @@ pgdts_write_ddl(StringInfo out, Relation rel, PgdtsRelationInfo *info,
 				HeapTuple newtuple)
 {
 	Pgdts__Record record = PGDTS__RECORD__INIT;
-	Pgdts__Ddl ddl = PGDTS__DDL__INIT;
+	Pgdts__Ddl	ddl = PGDTS__DDL__INIT;
 	TupleDesc	desc = RelationGetDescr(rel);
 	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
 	bool	   *isnull = palloc(sizeof(bool) * desc->natts);

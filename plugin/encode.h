@@ -83,7 +83,7 @@ typedef struct PgdtsDdlColumns
 	int			object_type;
 	int			schema_name;
 	int			object_identities;
-	int			role_superuser;		/* extension version 0.2 on */
+	int			role_superuser; /* extension version 0.2 on */
 	int			settings;
 	int			resolved_relations;
 } PgdtsDdlColumns;

@@ -598,8 +598,8 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 				pgdts_send_relation(ctx, relation, entry);
 				if (entry->transforms != NULL)
 				{
-					HeapTuple	full_old = info->replident == REPLICA_IDENTITY_FULL ?
-						oldtuple : NULL;
+					bool		whole_old = info->replident == REPLICA_IDENTITY_FULL;
+					HeapTuple	full_old = whole_old ? oldtuple : NULL;
 
 					newtuple = pgdts_transformed(entry, RelationGetDescr(relation),
 												 newtuple, full_old);
@@ -660,7 +660,11 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 					OutputPluginWrite(ctx, true);
 					break;
 				case PGDTS_UPDATE_DELETE:
-					/* without an old row (key unchanged) the new one has the key */
+
+					/*
+					 * without an old row (key unchanged) the new one has the
+					 * key
+					 */
 					pgdts_send_begin(ctx, txn);
 					pgdts_send_relation(ctx, relation, entry);
 					if (info->replident == REPLICA_IDENTITY_FULL)
@@ -978,9 +982,9 @@ pgdts_get_relation_entry(PgdtsData *data, Relation relation)
 		return entry;
 
 	/*
-	 * Mark the entry valid before building it: an invalidation arriving
-	 * while the catalogs are read marks it invalid again, and the next
-	 * change rebuilds it.
+	 * Mark the entry valid before building it: an invalidation arriving while
+	 * the catalogs are read marks it invalid again, and the next change
+	 * rebuilds it.
 	 */
 	entry->valid = true;
 	entry->sent = false;
