@@ -351,6 +351,18 @@ pgdts_parse_options(List *options, PgdtsData *data)
 				 errhint("Upgrade pgdts, the applier (package pgdts): the pgdts extension on the source is newer.")));
 }
 
+/* The text of an option that must have one. */
+static const char *
+pgdts_option_value(DefElem *elem)
+{
+	if (elem->arg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pgdts output plugin option \"%s\" requires a value",
+						elem->defname)));
+	return strVal(elem->arg);
+}
+
 /*
  * A "row_filter" option, "schema.table WHERE condition"; repeated, one per
  * table.  Parsed here, so that a bad one fails START_REPLICATION; analyzed
@@ -362,13 +374,7 @@ pgdts_add_row_filter(PgdtsData *data, DefElem *elem)
 	PgdtsRowFilterRule *rule;
 	ListCell   *lc;
 
-	if (elem->arg == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("pgdts output plugin option \"%s\" requires a value",
-						elem->defname)));
-
-	rule = pgdts_row_filter_parse(strVal(elem->arg));
+	rule = pgdts_row_filter_parse(pgdts_option_value(elem));
 	foreach(lc, data->row_filters)
 	{
 		PgdtsRowFilterRule *other = lfirst(lc);
@@ -394,13 +400,7 @@ pgdts_add_transform(PgdtsData *data, DefElem *elem)
 	PgdtsTransformRule *rule;
 	ListCell   *lc;
 
-	if (elem->arg == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("pgdts output plugin option \"%s\" requires a value",
-						elem->defname)));
-
-	rule = pgdts_transform_parse(strVal(elem->arg));
+	rule = pgdts_transform_parse(pgdts_option_value(elem));
 	foreach(lc, data->transforms)
 	{
 		PgdtsTransformRule *other = lfirst(lc);
@@ -419,17 +419,11 @@ pgdts_add_transform(PgdtsData *data, DefElem *elem)
 static int
 pgdts_parse_format_version(DefElem *elem)
 {
-	char	   *str;
+	const char *str;
 	char	   *end;
 	long		version;
 
-	if (elem->arg == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("pgdts output plugin option \"%s\" requires a value",
-						elem->defname)));
-
-	str = strVal(elem->arg);
+	str = pgdts_option_value(elem);
 	errno = 0;
 	version = strtol(str, &end, 10);
 	if (errno != 0 || end == str || *end != '\0' ||

@@ -25,9 +25,7 @@
  */
 #include "postgres.h"
 
-#if PG_VERSION_NUM >= 130000
 #include "access/detoast.h"
-#endif
 #include "access/sysattr.h"
 #include "access/transam.h"
 #include "catalog/pg_proc.h"
@@ -58,30 +56,20 @@ static bool pgdts_row_filter_exec(PgdtsRowFilter *filter,
 								  TupleTableSlot *slot);
 
 /*
- * Parse the value of a "row_filter" option.  Syntax errors are reported
+ * The raw parse tree of a rule's statement (a row filter's "SELECT FROM
+ * ...", a column expression's "SELECT ..."): a syntax error is reported
  * with the option's value, without a cursor position (it would point into
  * a statement the user never wrote).
  */
-PgdtsRowFilterRule *
-pgdts_row_filter_parse(const char *value)
+List *
+pgdts_rule_raw_parse(const char *sql, const char *kind, const char *value)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	StringInfoData sql;
 	List	   *stmts = NIL;
-	SelectStmt *select;
-	RangeVar   *rv;
-	PgdtsRowFilterRule *rule;
-
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT FROM %s", value);
 
 	PG_TRY();
 	{
-#if PG_VERSION_NUM >= 140000
-		stmts = raw_parser(sql.data, RAW_PARSE_DEFAULT);
-#else
-		stmts = raw_parser(sql.data);
-#endif
+		stmts = raw_parser(sql, RAW_PARSE_DEFAULT);
 	}
 	PG_CATCH();
 	{
@@ -92,10 +80,29 @@ pgdts_row_filter_parse(const char *value)
 		FlushErrorState();
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
-				 errmsg("invalid pgdts row filter \"%s\": %s",
-						value, edata->message)));
+				 errmsg("invalid pgdts %s \"%s\": %s", kind, value, edata->message)));
 	}
 	PG_END_TRY();
+	return stmts;
+}
+
+/*
+ * Parse the value of a "row_filter" option.  Syntax errors are reported
+ * with the option's value, without a cursor position (it would point into
+ * a statement the user never wrote).
+ */
+PgdtsRowFilterRule *
+pgdts_row_filter_parse(const char *value)
+{
+	StringInfoData sql;
+	List	   *stmts = NIL;
+	SelectStmt *select;
+	RangeVar   *rv;
+	PgdtsRowFilterRule *rule;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT FROM %s", value);
+	stmts = pgdts_rule_raw_parse(sql.data, "row filter", value);
 
 	select = NULL;
 	if (list_length(stmts) == 1 &&

@@ -24,6 +24,10 @@
 #include "nodes/pg_list.h"
 #include "utils/relcache.h"
 
+/* The raw parse of a rule's statement, shared with column expressions. */
+extern List *pgdts_rule_raw_parse(const char *sql, const char *kind,
+								  const char *value);
+
 /* A row filter as given: the table it names and its parsed condition. */
 typedef struct PgdtsRowFilterRule
 {

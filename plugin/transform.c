@@ -51,7 +51,6 @@ static Node *pgdts_transform_analyze(Relation relation,
 PgdtsTransformRule *
 pgdts_transform_parse(const char *value)
 {
-	MemoryContext cxt = CurrentMemoryContext;
 	StringInfoData sql;
 	List	   *stmts = NIL;
 	SelectStmt *select = NULL;
@@ -61,28 +60,7 @@ pgdts_transform_parse(const char *value)
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "SELECT %s", value);
-
-	PG_TRY();
-	{
-#if PG_VERSION_NUM >= 140000
-		stmts = raw_parser(sql.data, RAW_PARSE_DEFAULT);
-#else
-		stmts = raw_parser(sql.data);
-#endif
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		ereport(ERROR,
-				(errcode(ERRCODE_SYNTAX_ERROR),
-				 errmsg("invalid pgdts column expression \"%s\": %s",
-						value, edata->message)));
-	}
-	PG_END_TRY();
+	stmts = pgdts_rule_raw_parse(sql.data, "column expression", value);
 
 	if (list_length(stmts) == 1 &&
 		IsA(linitial_node(RawStmt, stmts)->stmt, SelectStmt))

@@ -105,6 +105,14 @@ bool sleep_or_stop(std::chrono::seconds duration, const std::atomic<bool>& stop)
   return stop;
 }
 
+// The plugin refused a change by one of the task's ETL rules (a DDL dropped
+// or retyped a column the rule uses; its error context names the rule):
+// every retry would fail alike until the rule is changed.
+bool rule_broken(const std::string& message) {
+  return message.find("pgdts row filter \"") != std::string::npos ||
+         message.find("pgdts column expression \"") != std::string::npos;
+}
+
 std::string describe_failure(const Error& e) {
   if (auto* p = dynamic_cast<const pg::PipelineError*>(&e)) {
     std::string where = p->lsn() ? " at source LSN " + pg::format_lsn(p->lsn()) : "";
@@ -321,6 +329,8 @@ class Runner {
   void summary(const char* event) const;
   bool retryable() const { return stage_ == Stage::copying || stage_ == Stage::streaming; }
   bool healthy_session_ended();
+  // A change refused by a broken ETL rule: not retried (rule_broken).
+  Outcome stopped_by_rule(const std::string& error);
   // After a retryable failure within its window: waits the backoff; the
   // outcome when a stop came meanwhile.
   std::optional<Outcome> retry_after(const std::string& failure, RetryWindow& window,
@@ -451,6 +461,15 @@ Outcome Runner::attempt(LiveSettings& live, task::ForeignKeyValidator& fk_valida
   return {};
 }
 
+Outcome Runner::stopped_by_rule(const std::string& error) {
+  std::string message = error + "; change the rule (--filter, --transform) to match the table, "
+                                "then run pgdts sync again";
+  summary("stopped");
+  monitor_->failure_final("other", message);
+  store_last_error(o_, message);
+  return {1, message};
+}
+
 std::optional<Outcome> Runner::retry_after(const std::string& failure, RetryWindow& window,
                                            const char* kind) {
   monitor_->failure_retried(kind, failure);
@@ -504,6 +523,7 @@ Outcome Runner::run() {
       summary("stopped");
       return slot_lost(o_, *monitor_, e);
     } catch (const pg::ConnectionError& e) {
+      if (rule_broken(e.what())) return stopped_by_rule(e.what());
       if (!retryable()) return {1, e.what()};
       failure = e.what();
       kind = "connection";
@@ -511,6 +531,7 @@ Outcome Runner::run() {
       window_left = connection_window_.failure();
       if (window_left) log_failure(e, kind, std::min(backoff_, connection_window_.remaining()));
     } catch (const Error& e) {
+      if (rule_broken(e.what())) return stopped_by_rule(e.what());
       if (!retryable()) return {1, describe_failure(e)};
       failure = describe_failure(e);
       streaming_since_.reset();
