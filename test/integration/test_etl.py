@@ -16,7 +16,8 @@ import time
 
 import pytest
 
-import harness
+import compare_rows
+import processes
 
 FILTER = "region = 'eu' AND created_at >= '2024-01-01'"
 FILTER_ARG = f"shop.orders: {FILTER}"
@@ -130,11 +131,11 @@ def test_filtered_table_holds_exactly_the_kept_rows_under_crossing_writes(pgdts,
     finally:
         committed = writers.stop()
     assert committed > 50, f"the writers committed only {committed} transactions"
-    harness.wait_caught_up(source, dest, app, timeout=120)
+    processes.wait_caught_up(source, dest, app, timeout=120)
 
     assert_destination_is_the_filtered_source(source, dest)
     assert dest.one("SELECT count(*) FROM shop.orders WHERE NOT (" + FILTER + ")") == 0
-    harness.assert_tables_equal(source, dest, [("shop", "customers")])
+    compare_rows.assert_tables_equal(source, dest, [("shop", "customers")])
     # --replica-identity-full gave the filtered table, which has a key, FULL
     assert source.one("SELECT relreplident FROM pg_class WHERE oid = 'shop.orders'::regclass") == "f"
     app.stop()
@@ -155,7 +156,7 @@ def test_kill9_of_a_filtered_sync_resumes_with_the_kept_rows_only(pgdts, source,
     finally:
         committed = writers.stop()
     assert committed > 20, f"the writers committed only {committed} transactions"
-    harness.wait_caught_up(source, dest, app, timeout=120)
+    processes.wait_caught_up(source, dest, app, timeout=120)
     assert_destination_is_the_filtered_source(source, dest)
     pgdts.assert_verified_equal(source, dest)
     app.stop()
@@ -175,7 +176,7 @@ def test_updates_crossing_the_filter_insert_and_delete_on_the_destination(pgdts,
     # in -> in with a key change; out -> out stays out
     source.sql("UPDATE shop.orders SET id = 900001, qty = 7 WHERE id = %s", [out_row])
     source.sql("UPDATE shop.orders SET qty = -1 WHERE region = 'apac'")
-    harness.wait_caught_up(source, dest, app)
+    processes.wait_caught_up(source, dest, app)
     assert dest.sql("SELECT id, region, qty FROM shop.orders WHERE id IN (%s, %s, 900001) ORDER BY id",
                     [out_row, in_row]) == [(900001, "eu", 7)]
     assert dest.one("SELECT count(*) FROM shop.orders WHERE region = 'apac'") == 0
@@ -185,7 +186,7 @@ def test_updates_crossing_the_filter_insert_and_delete_on_the_destination(pgdts,
     assert r.returncode == 0 and json.loads(r.stdout)["filters"] == [FILTER_ARG], r.stdout + r.stderr
     # TRUNCATE still empties the destination table
     source.sql("TRUNCATE shop.orders")
-    harness.wait_caught_up(source, dest, app)
+    processes.wait_caught_up(source, dest, app)
     assert dest.one("SELECT count(*) FROM shop.orders") == 0
     app.stop()
 
@@ -204,7 +205,7 @@ def test_row_crossing_in_brings_its_unchanged_toasted_value(pgdts, source, dest)
                          "pg_relation_size(reltoastrelid) > 0 FROM shop.orders, pg_class "
                          "WHERE id = 800001 AND pg_class.oid = 'shop.orders'::regclass")
     assert toasted, "the long note is not stored out of line: the test does not test TOAST"
-    harness.wait_caught_up(source, dest, app)
+    processes.wait_caught_up(source, dest, app)
     assert dest.sql("SELECT region, qty, note = %s, length(note) FROM shop.orders WHERE id = 800001",
                     [note]) == [("eu", 2, True, len(note))]
     app.stop()
@@ -216,7 +217,7 @@ def test_verify_compares_only_the_kept_rows_and_finds_a_stray_one(pgdts, source,
     app.wait_phase("incremental", timeout=300)
     source.sql("UPDATE shop.orders SET region = 'eu' WHERE id % 7 = 0")
     source.sql("UPDATE shop.orders SET region = 'us' WHERE id % 11 = 0")
-    harness.wait_caught_up(source, dest, app)
+    processes.wait_caught_up(source, dest, app)
     # no filter on the verify command line: it takes the task's stored one
     doc = pgdts.assert_verified_equal(source, dest)
     kept = len(kept_rows(source))
@@ -322,7 +323,7 @@ def test_column_expression_masks_the_value_in_copy_and_stream(pgdts, source, des
     source.sql("UPDATE crm.customers SET bio = %s WHERE id = 3", [long_note(source, "bio")])
     source.sql("UPDATE crm.customers SET email = 'x3@real.example' WHERE id = 3")
     source.sql("DELETE FROM crm.customers WHERE id % 13 = 0")
-    harness.wait_caught_up(source, dest, app)
+    processes.wait_caught_up(source, dest, app)
     assert masked_mismatches(source, dest) == []
     assert dest.one("SELECT count(*) FROM crm.customers WHERE email LIKE '%@real.example'") == 0
     assert dest.one("SELECT count(*) FROM crm.customers") == source.one("SELECT count(*) FROM crm.customers")
