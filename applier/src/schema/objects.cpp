@@ -169,13 +169,15 @@ const rights::RoleFacts* creator(pg::Connection& dest, const SchemaObject& o, co
   return &it->second;
 }
 
-void create_as(pg::Connection& dest, const SchemaObject& o, const rights::RoleFacts* role) {
+// settings: rights::session_settings(dest), read once (the calls compare
+// with it after each statement).
+void create_as(pg::Connection& dest, const SchemaObject& o, const rights::RoleFacts* role,
+               const std::string& settings) {
   if (!role) {
     dest.exec("SET LOCAL check_function_bodies = off");
     dest.exec(o.create_sql);
     return;
   }
-  std::string settings = rights::session_settings(dest);
   // Bodies are checked when they run, not now: one may call a function
   // created after it.
   std::string check_bodies = "{check_function_bodies,off}";
@@ -213,13 +215,14 @@ void create_schema_objects(pg::Connection& dest, const std::vector<SchemaObject>
     return;
   }
   std::map<std::string, rights::RoleFacts> roles;
+  std::string settings = rights::session_settings(dest);
   std::size_t created = 0;
   for (const SchemaObject& o : objects) {
     try {
       if (exists_on(dest, o)) continue;
       const rights::RoleFacts* role = creator(dest, o, ownership, roles);
       pg::Transaction txn(dest);
-      create_as(dest, o, role);
+      create_as(dest, o, role, settings);
       txn.commit();
       ++created;
     } catch (const pg::ConnectionError&) {

@@ -54,8 +54,9 @@ void set_replica_identity_full(pg::Connection& source, const schema::SourceSchem
 // Tables without a key whose unique index on NOT NULL columns can stand in
 // for one are keyed by it: REPLICA IDENTITY USING INDEX before the
 // snapshot, so that their UPDATEs and DELETEs carry the old key. A table
-// this account does not own stays as it is (precheck said so).
-void use_unique_keys(pg::Connection& source, const schema::SourceSchema& schema) {
+// this account does not own stays as it is (precheck said so). The model
+// follows: a table keyed here has_key, as a fresh read would say.
+void use_unique_keys(pg::Connection& source, schema::SourceSchema& schema) {
   std::vector<std::uint32_t> oids;
   for (const auto& t : schema.tables)
     if (t.relkind == 'r' && !t.has_key && t.replica_identity == 'd') oids.push_back(t.oid);
@@ -71,7 +72,20 @@ void use_unique_keys(pg::Connection& source, const schema::SourceSchema& schema)
                 source.identifier(key.table.name) + " REPLICA IDENTITY USING INDEX " +
                 source.identifier(key.index));
     event.info();
+    for (auto& t : schema.tables)
+      if (t.name == key.table) {
+        t.has_key = true;
+        t.replica_identity = 'i';
+        t.replica_identity_index = key.index;
+      }
   }
+}
+
+// Every key the task's tables need before the snapshot: unique indexes
+// standing in for primary keys, then REPLICA IDENTITY FULL where asked.
+void key_tables(pg::Connection& source, schema::SourceSchema schema, const Options& o) {
+  use_unique_keys(source, schema);
+  if (o.replica_identity_full) set_replica_identity_full(source, schema, o);
 }
 
 schema::SourceSchema read_schema_at(pg::Connection& source, const Options& o,
@@ -282,12 +296,9 @@ bool add_tables(const Options& o, pg::Connection& source, pg::Connection& dest,
     if (row.state != "copied") pending.insert(row.source);
   if (pending.empty()) return true;
   // Keyed before the snapshot, as a first run keys its tables.
-  auto only_pending = [&](schema::SourceSchema schema) {
-    std::erase_if(schema.tables, [&](const schema::Table& t) { return !pending.count(t.name); });
-    return schema;
-  };
-  use_unique_keys(source, only_pending(read_schema_at(source, o, "")));
-  if (o.replica_identity_full) set_replica_identity_full(source, only_pending(read_schema_at(source, o, "")), o);
+  schema::SourceSchema now = read_schema_at(source, o, "");
+  std::erase_if(now.tables, [&](const schema::Table& t) { return !pending.count(t.name); });
+  key_tables(source, std::move(now), o);
   pg::ReplicationStream repl(
       pg::Connection::open(o.source, {"source", true, application_name(o), ""}));
   auto snap = take_snapshot(repl, dest, o);
@@ -351,9 +362,7 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
     return result;
   }
 
-  use_unique_keys(source, read_schema_at(source, o, ""));
-  if (o.replica_identity_full)
-    set_replica_identity_full(source, read_schema_at(source, o, ""), o);
+  key_tables(source, read_schema_at(source, o, ""), o);
 
   pg::ReplicationStream repl(
       pg::Connection::open(o.source, {"source", true, application_name(o), ""}));
