@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "apply/statement_sql.h"
+#include "error.h"
 
 using namespace pgdts::apply;
 
@@ -113,4 +114,42 @@ TEST(InsertSql, SeveralRowsNumberParametersRowByRow) {
             "INSERT INTO \"public\".\"t\" (\"id\", \"n\") OVERRIDING SYSTEM VALUE VALUES ($1, $2), ($3, $4), ($5, $6)");
   EXPECT_EQ(insert_sql(names(), "vvv", 1),
             "INSERT INTO \"public\".\"t\" (\"id\", \"v\", \"n\") OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3)");
+}
+
+TEST(UpdateFromArraysSql, JoinsUnnestedColumnsOnTheKey) {
+  EXPECT_EQ(update_from_arrays_sql(names(), "vvv", {0},
+                                   {"pg_catalog.int4", "pg_catalog.text", "\"my schema\".\"my type\""}),
+            "UPDATE ONLY \"public\".\"t\" AS pgdts_t SET \"id\" = pgdts_v.\"id\", \"v\" = pgdts_v.\"v\", "
+            "\"n\" = pgdts_v.\"n\" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int4[]), "
+            "pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::\"my schema\".\"my type\"[])) AS pgdts_v(\"id\", \"v\", \"n\") "
+            "WHERE pgdts_t.\"id\" = pgdts_v.\"id\"");
+}
+
+TEST(UpdateFromArraysSql, KeyColumnsTravelEvenWhenNotSetAndUseTheIndexOperators) {
+  std::vector<std::string> ops{"", "OPERATOR(\"ext\".=)", ""};
+  TableNames t = table_names("s", "ui", {"a", "b", "payload"}, &ops);
+  EXPECT_EQ(update_from_arrays_sql(t, "-vv", {0, 1}, {"pg_catalog.int8", "\"ext\".\"ci\"", "pg_catalog.text"}),
+            "UPDATE ONLY \"s\".\"ui\" AS pgdts_t SET \"b\" = pgdts_v.\"b\", \"payload\" = pgdts_v.\"payload\" "
+            "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::\"ext\".\"ci\"[]), "
+            "pg_catalog.unnest($3::pg_catalog.text[])) "
+            "AS pgdts_v(\"a\", \"b\", \"payload\") "
+            "WHERE pgdts_t.\"a\" = pgdts_v.\"a\" AND pgdts_t.\"b\" OPERATOR(\"ext\".=) pgdts_v.\"b\"");
+}
+
+TEST(UpdateFromArraysSql, RefusesAColumnWithoutAType) {
+  EXPECT_THROW(update_from_arrays_sql(names(), "vvv", {0}, {"pg_catalog.int4", "", "pg_catalog.int4"}),
+               pgdts::Error);
+}
+
+TEST(InsertFromArraysSql, UnnestsTheSentColumnsAndOverwritesOnTheKey) {
+  std::vector<std::string> types{"pg_catalog.int4", "pg_catalog.text", "pg_catalog.int8"};
+  EXPECT_EQ(insert_from_arrays_sql(names(), "v-v", types),
+            "INSERT INTO \"public\".\"t\" (\"id\", \"n\") OVERRIDING SYSTEM VALUE SELECT * FROM "
+            "ROWS FROM (pg_catalog.unnest($1::pg_catalog.int4[]), pg_catalog.unnest($2::pg_catalog.int8[]))");
+  std::vector<int> keys{0};
+  EXPECT_EQ(insert_from_arrays_sql(names(), "vvv", types, &keys),
+            "INSERT INTO \"public\".\"t\" (\"id\", \"v\", \"n\") OVERRIDING SYSTEM VALUE SELECT * FROM "
+            "ROWS FROM (pg_catalog.unnest($1::pg_catalog.int4[]), pg_catalog.unnest($2::pg_catalog.text[]), "
+            "pg_catalog.unnest($3::pg_catalog.int8[])) ON CONFLICT (\"id\") DO UPDATE SET \"v\" = EXCLUDED.\"v\", "
+            "\"n\" = EXCLUDED.\"n\"");
 }

@@ -35,6 +35,13 @@ struct Emitted {
   pg::Lsn lsn;
 };
 
+UpdateMerger::Emit collect(std::vector<Emitted>& out) {
+  return [&out](const stream::Relation& r, const std::vector<UpdateMerger::Held>& rows) {
+    for (const auto& h : rows)
+      out.push_back({r.oid, h.row.values(0).int_value(), h.row.values(1).text_value(), h.lsn});
+  };
+}
+
 }  // namespace
 
 TEST(UpdateMerger, KeepsTheLastImageOfEachKeyInFirstUpdateOrder) {
@@ -45,9 +52,7 @@ TEST(UpdateMerger, KeepsTheLastImageOfEachKeyInFirstUpdateOrder) {
   EXPECT_TRUE(m.add(t, row(1, "c"), 30));
   EXPECT_TRUE(m.add(t, row(1, "d"), 40));
   std::vector<Emitted> out;
-  m.drain_all([&](const stream::Relation& r, const pgdts::Tuple& tup, pg::Lsn lsn) {
-    out.push_back({r.oid, tup.values(0).int_value(), tup.values(1).text_value(), lsn});
-  });
+  m.drain_all(collect(out));
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0].id, 1);
   EXPECT_EQ(out[0].v, "d");
@@ -64,9 +69,7 @@ TEST(UpdateMerger, DrainsOneTableAndKeepsTheOthers) {
   m.add(b, row(1, "b"), 2);
   EXPECT_TRUE(m.holds(1));
   std::vector<Emitted> out;
-  auto emit = [&](const stream::Relation& r, const pgdts::Tuple& tup, pg::Lsn lsn) {
-    out.push_back({r.oid, tup.values(0).int_value(), tup.values(1).text_value(), lsn});
-  };
+  auto emit = collect(out);
   m.drain(1, emit);
   EXPECT_FALSE(m.holds(1));
   EXPECT_TRUE(m.holds(2));

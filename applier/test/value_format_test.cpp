@@ -139,3 +139,36 @@ TEST(ParamBuffer, GrowsPastItsFirstSizeAndKeepsScratchValues) {
   ASSERT_EQ(p.size(), 100);
   for (int k = 0; k < 100; ++k) EXPECT_EQ(std::string(p.values()[k]), std::to_string(k));
 }
+
+TEST(ColumnArrays, QuotesTextEscapesQuotesAndBackslashesAndKeepsNullsApart) {
+  ColumnArrays a;
+  a.reset(2);
+  pgdts::Value text, quoted, null, word_null, i, f, b, bytes;
+  text.set_text_value("plain");
+  quoted.set_text_value("a \"b\" \\c {d,e}");
+  null.set_is_null(true);
+  word_null.set_text_value("NULL");
+  i.set_int_value(-9223372036854775807LL - 1);
+  f.set_float_value(-0.0);
+  b.set_bool_value(false);
+  bytes.set_binary_value(std::string("\x00\xff\"", 3));
+  for (const auto* v : {&text, &quoted, &null, &word_null}) a.add(0, *v, 25);
+  for (const auto* v : {&i, &f, &b, &bytes}) a.add(1, *v, 0);
+  EXPECT_EQ(a.literal(0), R"({"plain","a \"b\" \\c {d,e}",NULL,"NULL"})");
+  EXPECT_EQ(a.literal(1), R"({-9223372036854775808,-0,f,"\\x00ff22"})");
+}
+
+TEST(ColumnArrays, ResetEmptiesEveryColumnForTheNextSet) {
+  ColumnArrays a;
+  pgdts::Value v;
+  v.set_int_value(7);
+  a.reset(2);
+  a.add(0, v, 23);
+  a.add(1, v, 23);
+  EXPECT_EQ(a.literal(0), "{7}");
+  a.reset(1);
+  a.add(0, v, 23);
+  a.add(0, v, 23);
+  EXPECT_EQ(a.literal(0), "{7,7}");
+  EXPECT_EQ(a.literal(1), "{}");  // reset, nothing added
+}

@@ -229,6 +229,41 @@ def test_several_changes_of_one_row_in_one_transaction_apply_as_their_net_effect
     assert_tables_equal(source, dest, ["ne"])
 
 
+def test_updates_of_many_rows_in_one_transaction_apply_as_one_set_with_exact_values(source, dest, pgdts):
+    """UPDATEs that keep their keys are written as sets of rows (one UPDATE
+    joined to unnested arrays): values with quotes, backslashes, braces,
+    commas, the word NULL, NULLs, bytea, -0, NaN and a composite key reach
+    the destination exactly; a row the destination lacks is reported as
+    row_not_found and the others still apply."""
+    run_on_both(source, dest,
+                "CREATE TABLE sv (a int, b text, v text, bin bytea, f float8, ts timestamptz, n numeric,"
+                " PRIMARY KEY (a, b))")
+    rows = ("INSERT INTO sv SELECT g, 'k' || g, 'orig', '\\x00', 0, '2020-01-01', 1"
+            " FROM generate_series(1, 300) g")
+    run_on_both(source, dest, rows)
+    dest.sql("DELETE FROM sv WHERE a = 150")  # the destination differs on one row
+    app = pgdts.sync(source, dest)
+    with source.connect() as conn, conn.transaction():
+        conn.execute("""UPDATE sv SET
+            v = CASE a % 5 WHEN 0 THEN 'a "quoted", {braced} \\ back\\slash' WHEN 1 THEN NULL
+                           WHEN 2 THEN 'NULL' WHEN 3 THEN '' ELSE 'ça va ' || a END,
+            bin = CASE WHEN a % 2 = 0 THEN decode(md5(a::text), 'hex') ELSE '\\x' END,
+            f = CASE a % 3 WHEN 0 THEN '-0'::float8 WHEN 1 THEN 'NaN' ELSE a / 7.0 END,
+            ts = ts + a * interval '1 minute 1.5 second',
+            n = CASE WHEN a % 4 = 0 THEN NULL ELSE a / 3.0 END""")
+        conn.execute("UPDATE sv SET v = v || ' again' WHERE a <= 100")
+    wait_caught_up(source, dest, app)
+    app.stop()
+    source.sql("DELETE FROM sv WHERE a = 150")
+    assert_tables_equal(source, dest, ["sv"])
+    assert dest.one("SELECT count(*) FROM sv WHERE f::text = '-0'") == 99  # a % 3 = 0, but not 150
+    logs = app.logs()
+    sets = [int(n) for n in re.findall(r"set_updates=(\d+)", logs)]
+    assert sets and sets[-1] >= 299, f"the set UPDATE path was not taken: {sets}"
+    missing = [ln for ln in logs.splitlines() if "event=row_not_found" in ln]
+    assert missing and "count=1" in missing[0], f"the missing row was not reported: {missing}"
+
+
 def test_many_small_transactions_apply_in_commit_order(source, dest, pgdts):
     """Hundreds of one-statement transactions on a few rows and on tables
     linked by a foreign key: any reordering, loss or duplication shows."""

@@ -260,10 +260,13 @@ def test_type_family_values_survive_insert_update_delete(source, dest, pgdts, fa
     n = len(rows)
     with source.connect() as conn:
         # Every row but the last takes the values of its mirror row (so each
-        # edge value also travels through UPDATE), the all-NULL last row takes
-        # row 1's values and row 1 becomes all NULL; then two rows go.
-        for i in range(1, n):
-            _set_row(conn, table, cols, i, rows[n - i - 1])
+        # edge value also travels through UPDATE; in one transaction, so that
+        # they are written as one set of rows), the all-NULL last row takes
+        # row 1's values and row 1 becomes all NULL (one row at a time);
+        # then two rows go.
+        with conn.transaction():
+            for i in range(1, n):
+                _set_row(conn, table, cols, i, rows[n - i - 1])
         with conn.transaction():
             _set_row(conn, table, cols, n, rows[0])
             _set_row(conn, table, cols, 1, ["NULL"] * len(cols))

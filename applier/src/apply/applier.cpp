@@ -46,6 +46,20 @@ constexpr std::size_t kHoldMaxRowBytes = 256 << 10;
 // Rows per multi-row INSERT statement (and parameters per statement stay
 // below PostgreSQL's 65535).
 constexpr int kInsertBatchRows = 64;
+// Merged UPDATEs of one table written as one statement (send_update_set):
+// from this many rows on (fewer go one by one, through the plan of a key
+// lookup), at most this many per statement (so the destination executes
+// one set while the next is being built).
+constexpr std::size_t kSetMinRows = 4;
+constexpr std::size_t kSetMaxRows = 1000;
+
+// The first group of a backlog: small enough to reach the destination
+// while the walsender is still reading the WAL after it.
+constexpr std::size_t kFirstGroupChanges = 512;
+
+std::size_t first_group_limit(const ApplyLimits& limits) {
+  return std::min(kFirstGroupChanges, limits.group_max_changes);
+}
 
 bool is_typed(const pgdts::Value& v) {
   switch (v.kind_case()) {
@@ -98,11 +112,14 @@ Applier::Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limi
       merger_(limits.group_max_changes, kHoldMaxBytes),
       batcher_(limits.group_max_changes, kHoldMaxBytes),
       skip_before_(origin_position),
-      committed_through_(origin_position) {
-  emit_merged_ = [this](const stream::Relation& rel, const pgdts::Tuple& row, pg::Lsn lsn) {
-    send_update(rel, row, nullptr, pgdts::OLD_IMAGE_NONE, lsn);
+      committed_through_(origin_position),
+      group_limit_(first_group_limit(limits)) {
+  emit_merged_ = [this](const stream::Relation& rel, const std::vector<HeldRow>& rows) {
+    write_merged_rows(rel, rows);
   };
-  pipeline_.on_no_row = [this](const pg::CommandTag& tag) { row_not_found(tag); };
+  pipeline_.on_missing_rows = [this](const pg::CommandTag& tag, std::uint64_t missing) {
+    row_not_found(tag, missing);
+  };
   session_role_ = catalog_.session_role();
   session_settings_ = catalog_.session_settings();
   static const std::string origin_sql = kOriginSql;
@@ -200,9 +217,12 @@ void Applier::commit(const pgdts::Commit& c, pg::Lsn lsn) {
     ddl_in_txn_ = false;
     return;
   }
-  if (group_changes_ >= limits_.group_max_changes ||
-      Clock::now() - group_started_ >= limits_.group_max_age)
+  if (group_changes_ >= group_limit_) {
     close_group();
+    group_limit_ = std::min(group_limit_ * 2, limits_.group_max_changes);
+  } else if (Clock::now() - group_started_ >= limits_.group_max_age) {
+    close_group();
+  }
 }
 
 void Applier::open_group() {
@@ -284,6 +304,7 @@ std::int64_t Applier::pending_since() const {
 
 void Applier::idle() {
   close_group();
+  group_limit_ = first_group_limit(limits_);  // the backlog is gone: the next one starts small
   pipeline_.poll();
 }
 
@@ -316,23 +337,23 @@ static std::vector<std::string> column_names(const stream::Relation& rel) {
 }
 
 void Applier::send(const stream::Relation& rel, const Statement& st, pg::Lsn lsn,
-                   bool expect_row) {
+                   std::uint32_t expect_rows) {
   if (params_.size() != st.nparams)
     throw Error("internal error: " + st.what + " has " + std::to_string(st.nparams) +
                 " parameters, got " + std::to_string(params_.size()));
   const TableTraits& t = traits(rel);
   bool as_owner = t.found && !t.owner_superuser;
-  if (as_owner && t.runs_code) return send_as_owner(rel, t, st, lsn, expect_row);
+  if (as_owner && t.runs_code) return send_as_owner(rel, t, st, lsn, expect_rows);
   act_as(as_owner && t.owner != session_role_ ? t.owner : std::string());
   pipeline_.execute(st.name.c_str(), params_.size(), params_.values(), params_.lengths(),
-                    params_.formats(), pg::CommandTag{st.what, st.sql, lsn, expect_row});
+                    params_.formats(), pg::CommandTag{st.what, st.sql, lsn, expect_rows});
 }
 
 // Through the owner's run_as function: the table's code runs with the
 // owner's rights and cannot leave them (run_as.h). The statement reads its
 // parameters from one text[], cast to the destination's column types.
 void Applier::send_as_owner(const stream::Relation& rel, const TableTraits& t,
-                            const Statement& st, pg::Lsn lsn, bool expect_row) {
+                            const Statement& st, pg::Lsn lsn, std::uint32_t expect_rows) {
   act_as("");
   const RoleFacts& owner = role_facts(t.owner, true);
   auto [it, fresh] = array_sql_.try_emplace(&st);
@@ -356,7 +377,7 @@ void Applier::send_as_owner(const stream::Relation& rel, const TableTraits& t,
   const std::string& call = run_as_calls_[owner.name];
   const char* values[5] = {it->second.c_str(), args.c_str(), nullptr, session_settings_.c_str(),
                            owner.name.c_str()};
-  pipeline_.query(call.c_str(), 5, values, pg::CommandTag{st.what, st.sql, lsn, expect_row});
+  pipeline_.query(call.c_str(), 5, values, pg::CommandTag{st.what, st.sql, lsn, expect_rows});
 }
 
 void Applier::act_as(const std::string& role) {
@@ -448,19 +469,27 @@ void Applier::insert(const pgdts::Insert& ins, pg::Lsn lsn) {
   params_.clear();
   for (int i = 0; i < values.size(); ++i)
     if (set_[i] == code::kValue) params_.add(values[i], rel.columns[i].type_oid, i);
-  send(rel, *st, lsn, false);
+  send(rel, *st, lsn, 0);
 }
 
-// Multi-row INSERTs of chunks of 64, 32, ... 1 rows: a few statement
-// shapes per table, prepared once.
+// Sets of rows (one array per column) where the table allows; otherwise,
+// and for the last few rows, multi-row INSERTs of chunks of 64, 32, ... 1
+// rows: a few statement shapes per table, prepared once.
 void Applier::write_inserts(InsertBatcher::Table& table) {
   const stream::Relation& rel = *table.rel;
+  std::size_t done = 0, total = table.rows.size();
+  if (total >= kSetMinRows && may_write_set(rel)) {
+    while (total - done >= kSetMinRows) {
+      std::size_t n = std::min(total - done, kSetMaxRows);
+      send_insert_set(rel, table.rows.data() + done, n);
+      done += n;
+    }
+  }
   set_.assign(rel.columns.size(), code::kValue);
   where_.clear();
   int per_row = static_cast<int>(rel.columns.size());
   int max_chunk = kInsertBatchRows;
   while (max_chunk > 1 && max_chunk * std::max(per_row, 1) > 65535) max_chunk /= 2;
-  std::size_t done = 0, total = table.rows.size();
   while (done < total) {
     int chunk = max_chunk;
     while (static_cast<std::size_t>(chunk) > total - done) chunk /= 2;
@@ -482,7 +511,7 @@ void Applier::write_inserts(InsertBatcher::Table& table) {
       const pgdts::Tuple& row = table.rows[done + r].row;
       for (int i = 0; i < per_row; ++i) params_.add(row.values(i), rel.columns[i].type_oid, i);
     }
-    send(rel, *st, table.rows[done].lsn, false);
+    send(rel, *st, table.rows[done].lsn, 0);
     if (chunk > 1) counters_.batched += chunk;
     done += chunk;
   }
@@ -665,8 +694,96 @@ bool Applier::send_update(const stream::Relation& rel, const pgdts::Tuple& new_r
   for (int i = 0; i < values.size(); ++i)
     if (set_[i] == code::kValue) params_.add(values[i], rel.columns[i].type_oid, i);
   add_where_params(rel);
-  send(rel, *st, lsn, true);
+  send(rel, *st, lsn, 1);
   return true;
+}
+
+void Applier::write_merged_rows(const stream::Relation& rel, const std::vector<HeldRow>& rows) {
+  std::size_t done = 0;
+  if (rows.size() >= kSetMinRows && may_write_set(rel)) {
+    while (rows.size() - done >= kSetMinRows) {
+      std::size_t n = std::min(rows.size() - done, kSetMaxRows);
+      send_update_set(rel, rows.data() + done, n);
+      done += n;
+    }
+  }
+  for (; done < rows.size(); ++done)
+    send_update(rel, rows[done].row, nullptr, pgdts::OLD_IMAGE_NONE, rows[done].lsn);
+}
+
+// A set needs every column's destination type (a column added earlier in
+// this destination transaction has none yet), element types that a
+// one-dimensional array holds, and no run_as (whose parameters are one
+// text[] already).
+bool Applier::may_write_set(const stream::Relation& rel) {
+  if (ddl_in_txn_) return false;  // the catalog connection does not see this transaction's DDL
+  const TableTraits& t = traits(rel);
+  if (!t.plain || (!t.owner_superuser && t.runs_code)) return false;
+  if (t.column_types.size() != rel.columns.size()) return false;
+  for (std::size_t i = 0; i < rel.columns.size(); ++i)
+    if (t.column_types[i].empty() || (i < t.not_in_arrays.size() && t.not_in_arrays[i])) return false;
+  return true;
+}
+
+// Merged UPDATEs of n rows as one statement: one array per column, joined
+// on the key (update_from_arrays_sql). Each key is held once, so each
+// array row updates at most one row; the command must touch n.
+void Applier::send_update_set(const stream::Relation& rel, const HeldRow* rows, std::size_t n) {
+  const TableTraits& t = traits(rel);
+  std::size_t columns = rel.columns.size();
+  set_.clear();
+  for (std::size_t i = 0; i < columns; ++i)
+    set_ += !t.always_identity.empty() && t.always_identity[i] ? code::kSkip : code::kValue;
+  // Key columns left out of SET still travel (prepare counts them here).
+  where_.assign(columns, code::kSkip);
+  for (int k : rel.key_columns)
+    if (set_[static_cast<std::size_t>(k)] == code::kSkip) where_[static_cast<std::size_t>(k)] = code::kEqual;
+  key_.clear();
+  append_version(key_, rel.version, 'S');
+  key_ += set_;
+  pg::Lsn first = add_column_arrays(rel, rows, n);
+  const Statement* st = statements_.find(key_);
+  if (!st)
+    st = &prepare(update_from_arrays_sql(table_names(rel.schema, rel.name, column_names(rel),
+                                                     &t.equal_operators),
+                                         set_, rel.key_columns, t.column_types),
+                  "UPDATE of " + rel.display_name + " (a set of rows)", first);
+  send(rel, *st, first, static_cast<std::uint32_t>(n));
+  counters_.in_sets += n;
+}
+
+// Held INSERTs of n rows as one statement, one array per column.
+void Applier::send_insert_set(const stream::Relation& rel, const HeldRow* rows, std::size_t n) {
+  set_.assign(rel.columns.size(), code::kValue);
+  where_.clear();
+  key_.clear();
+  append_version(key_, rel.version, 'J');
+  pg::Lsn first = add_column_arrays(rel, rows, n);
+  const Statement* st = statements_.find(key_);
+  if (!st)
+    st = &prepare(insert_from_arrays_sql(table_names(rel.schema, rel.name, column_names(rel)), set_,
+                                         traits(rel).column_types, overwrite_keys(rel)),
+                  "INSERT into " + rel.display_name + " (a set of rows)", first);
+  send(rel, *st, first, 0);
+  counters_.batched += n;
+}
+
+pg::Lsn Applier::add_column_arrays(const stream::Relation& rel, const HeldRow* rows, std::size_t n) {
+  std::size_t columns = rel.columns.size();
+  auto sent = [&](std::size_t i) {
+    return set_[i] == code::kValue || (i < where_.size() && where_[i] == code::kEqual);
+  };
+  pg::Lsn first = rows[0].lsn;
+  arrays_.reset(columns);
+  for (std::size_t r = 0; r < n; ++r) {
+    first = std::min(first, rows[r].lsn);
+    for (std::size_t i = 0; i < columns; ++i)
+      if (sent(i)) arrays_.add(i, rows[r].row.values(static_cast<int>(i)), rel.columns[i].type_oid);
+  }
+  params_.clear();
+  for (std::size_t i = 0; i < columns; ++i)
+    if (sent(i)) params_.add_text(arrays_.literal(i));
+  return first;
 }
 
 void Applier::remove(const pgdts::Delete& del, pg::Lsn lsn) {
@@ -699,7 +816,7 @@ void Applier::remove(const pgdts::Delete& del, pg::Lsn lsn) {
 
   params_.clear();
   add_where_params(rel);
-  send(rel, *st, lsn, true);
+  send(rel, *st, lsn, 1);
 }
 
 void Applier::truncate(const pgdts::Truncate& tr, pg::Lsn lsn) {
@@ -896,9 +1013,9 @@ void Applier::report_skips(bool force) {
   }
 }
 
-void Applier::row_not_found(const pg::CommandTag& tag) {
+void Applier::row_not_found(const pg::CommandTag& tag, std::uint64_t missing) {
   auto& m = misses_[std::string(tag.what)];
-  ++m.count;
+  m.count += missing;
   if (m.reported == 0) report_skips(false);
 }
 

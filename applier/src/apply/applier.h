@@ -80,9 +80,14 @@ struct TableTraits {
   bool owner_superuser = false;
   bool runs_code = false;
   std::string code_reason;  // which functions, for the log
-  // By column position (filled when rows go through run_as): the
-  // destination type, qualified, that a text parameter is cast to.
+  // By column position: the destination type, qualified, that a text
+  // parameter is cast to (run_as) or an array of rows is (a set of merged
+  // UPDATEs); empty for a column the catalog connection does not see yet.
   std::vector<std::string> column_types;
+  // By column position: values that cannot be elements of a
+  // one-dimensional array literal: of an array type (or a domain over one),
+  // or of a type whose arrays separate elements by other than ',' (box).
+  std::vector<bool> not_in_arrays;
   // By column position (empty when every key column compares with
   // pg_catalog's =): OPERATOR(schema.=) of the key's index operator class.
   // The apply session's search_path holds pg_catalog alone, so nothing a
@@ -129,6 +134,7 @@ struct ApplyCounters {
   std::uint64_t replayed = 0;      // re-sent source transactions skipped
   std::uint64_t merged = 0;        // UPDATEs folded into a later UPDATE of the same row
   std::uint64_t batched = 0;       // INSERTs written as part of multi-row INSERTs
+  std::uint64_t in_sets = 0;       // merged UPDATEs written as part of set UPDATEs
   std::uint64_t outside_task = 0;  // changes of tables the task does not select
   std::uint64_t in_copy = 0;       // changes full sync had copied already
   pg::Lsn last_end = 0;            // end LSN of the last transaction sent to commit
@@ -144,6 +150,7 @@ struct ApplyCounters {
     replayed += o.replayed;
     merged += o.merged;
     batched += o.batched;
+    in_sets += o.in_sets;
     outside_task += o.outside_task;
     in_copy += o.in_copy;
     return *this;
@@ -196,7 +203,7 @@ class Applier {
   void isolate_from(pg::Lsn lsn) { isolate_from_ = lsn; }
   // A destination transaction is open and may take more source transactions.
   bool group_can_grow() const {
-    return group_open_ && group_changes_ < limits_.group_max_changes &&
+    return group_open_ && group_changes_ < group_limit_ &&
            std::chrono::steady_clock::now() - group_started_ < limits_.group_max_age;
   }
   // Something sent or received is not yet known committed.
@@ -266,9 +273,11 @@ class Applier {
   const Statement& prepare(std::string sql, std::string what, pg::Lsn lsn);
   // Queues st with params_ for a change of rel, with the rights of rel's
   // owner.
-  void send(const stream::Relation& rel, const Statement& st, pg::Lsn lsn, bool expect_row);
+  // expect_rows: the rows it must touch (fewer: row_not_found).
+  void send(const stream::Relation& rel, const Statement& st, pg::Lsn lsn,
+            std::uint32_t expect_rows);
   void send_as_owner(const stream::Relation& rel, const TableTraits& t, const Statement& st,
-                     pg::Lsn lsn, bool expect_row);
+                     pg::Lsn lsn, std::uint32_t expect_rows);
   // SET LOCAL ROLE for the next statements of the destination transaction
   // (empty: the session's own role).
   void act_as(const std::string& role);
@@ -291,13 +300,23 @@ class Applier {
   // Writes out the merged UPDATEs held for one table, or for all.
   void write_merged(std::uint32_t oid);
   void write_all_merged();
+  // One table's merged UPDATEs: in sets of rows where the table allows
+  // (may_write_set), one by one otherwise.
+  void write_merged_rows(const stream::Relation& rel, const std::vector<HeldRow>& rows);
+  // Whether held rows of rel may travel as one array per column (sets).
+  bool may_write_set(const stream::Relation& rel);
+  void send_update_set(const stream::Relation& rel, const HeldRow* rows, std::size_t n);
+  void send_insert_set(const stream::Relation& rel, const HeldRow* rows, std::size_t n);
+  // params_: one array per column set_ sends or where_ compares, of the n
+  // rows; returns the rows' first LSN.
+  pg::Lsn add_column_arrays(const stream::Relation& rel, const HeldRow* rows, std::size_t n);
   // false when the change was skipped (the table has no usable identity)
   bool send_update(const stream::Relation& rel, const pgdts::Tuple& new_row,
                    const pgdts::Tuple* old_key, pgdts::OldImage image, pg::Lsn lsn);
   void skip_change(const stream::Relation& rel, const char* op);
   // The open group's counts for rel's destination table.
   metrics::TableCounts& tally(const stream::Relation& rel);
-  void row_not_found(const pg::CommandTag& tag);
+  void row_not_found(const pg::CommandTag& tag, std::uint64_t missing);
 
   pg::Pipeline pipeline_;
   rights::Ownership rights_;
@@ -340,6 +359,10 @@ class Applier {
 
   bool group_open_ = false;
   std::size_t group_changes_ = 0;
+  // Changes a group may take: starts small when a backlog begins (so the
+  // destination starts working while the stream is still being read) and
+  // doubles with each full group up to limits_.group_max_changes.
+  std::size_t group_limit_;
   std::size_t group_txns_ = 0;
   pg::Lsn group_end_ = 0;
   std::int64_t group_commit_time_ = 0;
@@ -363,6 +386,7 @@ class Applier {
   std::string where_;
   std::vector<const pgdts::Value*> where_values_;
   ParamBuffer params_;
+  ColumnArrays arrays_;
   char origin_lsn_[32] = {};
   char origin_time_[64] = {};
   char origin_prev_[32] = {};

@@ -16,6 +16,7 @@
 #include <memory>
 #include <vector>
 
+#include "apply/held_row.h"
 #include "pg/lsn.h"
 #include "pgdts.pb.h"
 #include "stream/relation_cache.h"
@@ -24,10 +25,7 @@ namespace pgdts::apply {
 
 class InsertBatcher {
  public:
-  struct Held {
-    pgdts::Tuple row;
-    pg::Lsn lsn = 0;
-  };
+  using Held = HeldRow;
   struct Table {
     std::shared_ptr<const stream::Relation> rel;
     std::vector<Held> rows;  // in stream order

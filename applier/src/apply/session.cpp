@@ -382,18 +382,25 @@ void Session::describe_rights(const stream::Relation& rel, TableTraits& t) {
   t.owner_superuser = tr.owner_superuser;
   t.code_reason = tr.code;
   t.runs_code = !t.code_reason.empty();
+  // Types by name without typmod (quote_ident: "bit" is bit of any length,
+  // not bit(1)).
+  pg::Result types = progress_.exec(
+      "SELECT a.attname, pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(ty.typname),"
+      " ty.typcategory = 'A' OR ty.typdelim <> ','"
+      " FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid"
+      " JOIN pg_catalog.pg_namespace tn ON tn.oid = ty.typnamespace"
+      " WHERE a.attrelid = pg_catalog.format('%I.%I', $1::text, $2::text)::pg_catalog.regclass"
+      "   AND a.attnum > 0 AND NOT a.attisdropped",
+      {rel.schema.c_str(), rel.name.c_str()});
+  t.column_types.assign(rel.columns.size(), std::string());
+  t.not_in_arrays.assign(rel.columns.size(), false);
+  for (int i = 0; i < types.rows(); ++i)
+    for (std::size_t c = 0; c < rel.columns.size(); ++c)
+      if (rel.columns[c].name == types.value(i, 0)) {
+        t.column_types[c] = std::string(types.value(i, 1));
+        t.not_in_arrays[c] = types.value(i, 2) == "t";
+      }
   if (!t.owner_superuser && t.runs_code) {
-    pg::Result types = progress_.exec(
-        "SELECT a.attname, pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(ty.typname)"
-        " FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid"
-        " JOIN pg_catalog.pg_namespace tn ON tn.oid = ty.typnamespace"
-        " WHERE a.attrelid = pg_catalog.format('%I.%I', $1::text, $2::text)::pg_catalog.regclass"
-        "   AND a.attnum > 0 AND NOT a.attisdropped",
-        {rel.schema.c_str(), rel.name.c_str()});
-    t.column_types.assign(rel.columns.size(), std::string());
-    for (int i = 0; i < types.rows(); ++i)
-      for (std::size_t c = 0; c < rel.columns.size(); ++c)
-        if (rel.columns[c].name == types.value(i, 0)) t.column_types[c] = std::string(types.value(i, 1));
     log::Event("table_runs_code")
         .field("table", rel.display_name)
         .field("owner", t.owner)

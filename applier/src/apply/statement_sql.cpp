@@ -68,6 +68,24 @@ std::string on_conflict_overwrite(const TableNames& t, std::string_view set_code
   return " ON CONFLICT (" + target + ") DO UPDATE SET " + set;
 }
 
+// ROWS FROM (pg_catalog.unnest($1::type[]), ...) over the sent columns,
+// parameters numbered in column order: rows that travel as one array per
+// column. (unnest(a, b) means this only when spelled unqualified.)
+std::string rows_from_arrays(const TableNames& t, const std::vector<bool>& sent,
+                             const std::vector<std::string>& types) {
+  std::string arrays;
+  int n = 0;
+  for (size_t i = 0; i < sent.size(); ++i) {
+    if (!sent[i]) continue;
+    if (i >= types.size() || types[i].empty())
+      throw Error("internal error: no type for column " + t.columns[i] + " of " + t.qualified);
+    arrays += arrays.empty() ? "pg_catalog.unnest(" : ", pg_catalog.unnest(";
+    append_param(arrays, n);
+    arrays += "::" + types[i] + "[])";
+  }
+  return "ROWS FROM (" + arrays + ")";
+}
+
 }  // namespace
 
 TableNames table_names(std::string_view schema, std::string_view table,
@@ -161,6 +179,50 @@ std::string update_sql(const TableNames& t, std::string_view set_codes,
   }
   if (set.empty()) throw Error("internal error: UPDATE of " + t.qualified + " sets no column");
   return "UPDATE ONLY " + t.qualified + " SET " + set + where_clause(t, where_codes, by_ctid, n);
+}
+
+std::string update_from_arrays_sql(const TableNames& t, std::string_view set_codes,
+                                   const std::vector<int>& key_columns,
+                                   const std::vector<std::string>& types) {
+  // Aliases of no user's choosing: columns are always qualified by them.
+  static const std::string target = "pgdts_t", rows = "pgdts_v";
+  std::vector<bool> sent(set_codes.size(), false);
+  std::string set, names, on;
+  for (size_t i = 0; i < set_codes.size(); ++i) {
+    bool is_key = std::find(key_columns.begin(), key_columns.end(), static_cast<int>(i)) !=
+                  key_columns.end();
+    bool sets = set_codes[i] == code::kValue;
+    if (!sets && !is_key) continue;
+    sent[i] = true;
+    names += (names.empty() ? "" : ", ") + t.columns[i];
+    if (sets) set += (set.empty() ? "" : ", ") + t.columns[i] + " = " + rows + "." + t.columns[i];
+    if (is_key) {
+      bool own = i < t.equal_operators.size() && !t.equal_operators[i].empty();
+      on += (on.empty() ? "" : " AND ") + target + "." + t.columns[i] +
+            (own ? " " + t.equal_operators[i] + " " : " = ") + rows + "." + t.columns[i];
+    }
+  }
+  if (set.empty() || on.empty())
+    throw Error("internal error: UPDATE of " + t.qualified + " from arrays sets no column or has no key");
+  return "UPDATE ONLY " + t.qualified + " AS " + target + " SET " + set + " FROM " +
+         rows_from_arrays(t, sent, types) + " AS " + rows + "(" + names + ") WHERE " + on;
+}
+
+std::string insert_from_arrays_sql(const TableNames& t, std::string_view set_codes,
+                                   const std::vector<std::string>& types,
+                                   const std::vector<int>* overwrite_keys) {
+  std::vector<bool> sent(set_codes.size(), false);
+  std::string cols;
+  for (size_t i = 0; i < set_codes.size(); ++i) {
+    if (set_codes[i] != code::kValue) continue;
+    sent[i] = true;
+    cols += (cols.empty() ? "" : ", ") + t.columns[i];
+  }
+  if (cols.empty()) throw Error("internal error: INSERT from arrays of no column into " + t.qualified);
+  std::string sql = "INSERT INTO " + t.qualified + " (" + cols + ") OVERRIDING SYSTEM VALUE SELECT * FROM " +
+                    rows_from_arrays(t, sent, types);
+  if (overwrite_keys && !overwrite_keys->empty()) sql += on_conflict_overwrite(t, set_codes, *overwrite_keys);
+  return sql;
 }
 
 std::string delete_sql(const TableNames& t, std::string_view where_codes, bool by_ctid) {

@@ -61,6 +61,20 @@ std::string insert_sql(const TableNames& t, std::string_view set_codes, int rows
 // which there may be duplicates: touch exactly one, the first found.
 std::string update_sql(const TableNames& t, std::string_view set_codes,
                        std::string_view where_codes, bool by_ctid);
+// One UPDATE of many rows that kept their key (merged UPDATEs of one
+// table): the new rows travel as one array per column, unnested and joined
+// to the table on the key; each key appears once. set_codes as for
+// update_sql; types[i] is column i's destination type, qualified. The
+// arrays (parameters, in column order) are those of the columns set and
+// of the key columns, unnested side by side.
+std::string update_from_arrays_sql(const TableNames& t, std::string_view set_codes,
+                                   const std::vector<int>& key_columns,
+                                   const std::vector<std::string>& types);
+// One INSERT of many rows, one array per column sent (set_codes and
+// overwrite_keys as for insert_sql, types as above).
+std::string insert_from_arrays_sql(const TableNames& t, std::string_view set_codes,
+                                   const std::vector<std::string>& types,
+                                   const std::vector<int>* overwrite_keys = nullptr);
 std::string delete_sql(const TableNames& t, std::string_view where_codes, bool by_ctid);
 struct TruncateTarget {
   std::string qualified;

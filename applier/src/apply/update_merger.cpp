@@ -75,7 +75,7 @@ void UpdateMerger::drain(std::uint32_t oid, const Emit& emit) {
   tables_.erase(it);
   order_.erase(std::remove(order_.begin(), order_.end(), oid), order_.end());
   rows_ -= t.rows.size();
-  for (const Held& h : t.rows) emit(*t.rel, h.row, h.lsn);
+  emit(*t.rel, t.rows);
   if (tables_.empty()) bytes_ = 0;
 }
 

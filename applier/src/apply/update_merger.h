@@ -16,7 +16,8 @@
 //   - every other change to the table (INSERT, DELETE, a key-changing or
 //     TOAST-keeping UPDATE, TRUNCATE, a new definition) first writes out the
 //     table's merged UPDATEs, so each row's changes stay in order.
-// Merged UPDATEs are written at the latest before the group commits.
+// Merged UPDATEs are written at the latest before the group commits, a
+// table's rows together (the Applier writes them as one set where it can).
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "apply/held_row.h"
 #include "pg/lsn.h"
 #include "pgdts.pb.h"
 #include "stream/relation_cache.h"
@@ -34,7 +36,9 @@ namespace pgdts::apply {
 
 class UpdateMerger {
  public:
-  using Emit = std::function<void(const stream::Relation&, const pgdts::Tuple&, pg::Lsn)>;
+  using Held = HeldRow;
+  // One table's held rows, in first-update order, each key once.
+  using Emit = std::function<void(const stream::Relation&, const std::vector<Held>&)>;
 
   // Holds at most max_rows rows or max_bytes of values before full().
   UpdateMerger(std::size_t max_rows, std::size_t max_bytes)
@@ -48,16 +52,12 @@ class UpdateMerger {
   bool empty() const { return tables_.empty(); }
   bool full() const { return rows_ >= max_rows_ || bytes_ >= max_bytes_; }
 
-  // Hands the table's held rows to emit (in first-update order), forgets them.
+  // Hands the table's held rows to emit, forgets them.
   void drain(std::uint32_t oid, const Emit& emit);
   void drain_all(const Emit& emit);
   void clear();
 
  private:
-  struct Held {
-    pgdts::Tuple row;
-    pg::Lsn lsn = 0;
-  };
   struct Table {
     std::shared_ptr<const stream::Relation> rel;
     std::vector<Held> rows;

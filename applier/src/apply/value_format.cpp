@@ -16,6 +16,26 @@ std::string_view put(const char* text, char* buf, std::size_t size) {
   return {buf, n};
 }
 
+// One element of an array literal: quoted, bytea (binary) as \x hex.
+void append_array_element(std::string& out, const char* v, int length, bool binary) {
+  static const char kHex[] = "0123456789abcdef";
+  out += '"';
+  if (binary) {
+    out += "\\\\x";
+    for (int b = 0; b < length; ++b) {
+      unsigned char u = static_cast<unsigned char>(v[b]);
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  } else {
+    for (const char* p = v; *p; ++p) {
+      if (*p == '"' || *p == '\\') out += '\\';
+      out += *p;
+    }
+  }
+  out += '"';
+}
+
 }  // namespace
 
 std::string_view format_float(double v, bool as_float4, char* buf, std::size_t size) {
@@ -114,32 +134,65 @@ std::string with_array_parameters(std::string_view sql, const std::vector<std::s
 }
 
 std::string parameters_as_text_array(const ParamBuffer& params) {
-  static const char kHex[] = "0123456789abcdef";
   std::string out = "{";
   for (int i = 0; i < params.size(); ++i) {
     if (i) out += ',';
     const char* v = params.values()[i];
-    if (!v) {
+    if (v)
+      append_array_element(out, v, params.lengths()[i], params.formats()[i] == 1);
+    else
       out += "NULL";
-      continue;
-    }
-    out += '"';
-    if (params.formats()[i] == 1) {  // bytea, its raw bytes
-      out += "\\\\x";
-      for (int b = 0; b < params.lengths()[i]; ++b) {
-        unsigned char u = static_cast<unsigned char>(v[b]);
-        out += kHex[u >> 4];
-        out += kHex[u & 15];
-      }
-    } else {
-      for (const char* p = v; *p; ++p) {
-        if (*p == '"' || *p == '\\') out += '\\';
-        out += *p;
-      }
-    }
-    out += '"';
   }
   return out + "}";
+}
+
+void ParamBuffer::add_text(const std::string& text) {
+  std::size_t i = next_slot();
+  values_[i] = text.c_str();
+  lengths_[i] = 0;
+  formats_[i] = 0;
+  columns_[i] = -1;
+}
+
+void ColumnArrays::reset(std::size_t columns) {
+  if (arrays_.size() < columns) arrays_.resize(columns);
+  for (std::string& a : arrays_) a.assign(1, '{');
+}
+
+void ColumnArrays::add(std::size_t column, const pgdts::Value& value, std::uint32_t type_oid) {
+  std::string& out = arrays_[column];
+  if (out.size() > 1) out += ',';
+  constexpr std::size_t size = sizeof scratch_;
+  switch (value.kind_case()) {
+    case pgdts::Value::kIsNull:
+      out += "NULL";
+      break;
+    case pgdts::Value::kIntValue:
+      out += format_int(value.int_value(), scratch_, size);
+      break;
+    case pgdts::Value::kFloatValue:
+      out += format_float(value.float_value(), type_oid == kFloat4Oid, scratch_, size);
+      break;
+    case pgdts::Value::kBoolValue:
+      out += value.bool_value() ? 't' : 'f';
+      break;
+    case pgdts::Value::kBinaryValue:
+      append_array_element(out, value.binary_value().data(),
+                           static_cast<int>(value.binary_value().size()), true);
+      break;
+    case pgdts::Value::kTextValue:
+      append_array_element(out, value.text_value().c_str(), 0, false);
+      break;
+    case pgdts::Value::kUnchangedToast:
+      throw Error("internal error: an unchanged TOAST value cannot be an array element");
+    default:
+      throw Error("change record holds a value of no known kind");
+  }
+}
+
+const std::string& ColumnArrays::literal(std::size_t column) {
+  arrays_[column] += '}';
+  return arrays_[column];
 }
 
 }  // namespace pgdts::apply

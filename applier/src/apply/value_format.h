@@ -34,6 +34,8 @@ class ParamBuffer {
   // column of the relation it is for (-1: compared as text), for casts
   // when the parameters travel as one text[] (run_as.h).
   void add(const pgdts::Value& value, std::uint32_t type_oid, int column = -1);
+  // A text parameter that stays alive until the parameters are sent.
+  void add_text(const std::string& text);
   int column(int i) const { return columns_[static_cast<std::size_t>(i)]; }
 
   int size() const { return static_cast<int>(count_); }
@@ -51,6 +53,23 @@ class ParamBuffer {
   // a deque: growing it keeps earlier buffers (which values_ points into) in place
   std::deque<std::array<char, 48>> scratch_;
   std::size_t count_ = 0;
+};
+
+// One array literal per column, built row by row: what an UPDATE of many
+// rows reads its rows from (update_from_arrays_sql). Elements are the
+// values' text forms, quoted; bytea as \x hex; NULL as NULL. The strings
+// keep their capacity from one set to the next.
+class ColumnArrays {
+ public:
+  // Empties the arrays of columns columns.
+  void reset(std::size_t columns);
+  void add(std::size_t column, const pgdts::Value& value, std::uint32_t type_oid);
+  // The column's literal, closed; add nothing to it afterwards.
+  const std::string& literal(std::size_t column);
+
+ private:
+  std::vector<std::string> arrays_;
+  char scratch_[48];
 };
 
 // sql with each parameter $k written as ($1)[k]::type (types[k-1]), so that

@@ -8,6 +8,7 @@
 #include "pg/pipeline.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <poll.h>
@@ -138,9 +139,10 @@ void Pipeline::take_results() {
         break;
       case PGRES_COMMAND_OK:
       case PGRES_TUPLES_OK:
-        if (front.tag.expect_row && on_no_row) {
-          const char* n = PQcmdTuples(res);
-          if (n[0] == '0' && n[1] == '\0') on_no_row(front.tag);
+        if (front.tag.expect_rows > 0 && on_missing_rows) {
+          std::uint64_t touched = std::strtoull(PQcmdTuples(res), nullptr, 10);
+          if (touched < front.tag.expect_rows)
+            on_missing_rows(front.tag, front.tag.expect_rows - touched);
         }
         break;
       case PGRES_FATAL_ERROR: {

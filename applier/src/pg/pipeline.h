@@ -26,7 +26,8 @@ struct CommandTag {
   std::string_view what;   // e.g. "UPDATE of public.t", "COMMIT"
   std::string_view sql;    // the statement text, for the log
   std::uint64_t lsn = 0;   // source LSN of the change (0: none)
-  bool expect_row = false; // report through on_no_row when it touched no row
+  // Rows the command must touch; fewer are reported through on_missing_rows.
+  std::uint32_t expect_rows = 0;
 };
 
 // A pipelined command the server rejected.
@@ -73,8 +74,9 @@ class Pipeline {
   std::size_t pending_syncs() const { return syncs_; }
   int socket() const { return conn_.socket(); }
 
-  // Called for a command with expect_row that touched no row.
-  std::function<void(const CommandTag&)> on_no_row;
+  // Called for a command that touched fewer than its expect_rows rows, with
+  // how many fewer.
+  std::function<void(const CommandTag&, std::uint64_t missing)> on_missing_rows;
   // Called about once a second while waiting for the server (a long DDL, a
   // row lock some other session holds), and at once when a signal
   // interrupts the wait: the caller keeps its other connections alive
