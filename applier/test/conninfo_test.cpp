@@ -134,3 +134,11 @@ TEST(ConnectionParameters, TheUsersSettingsWin) {
   EXPECT_EQ(p["sslpassword"], "pass");  // reaches libpq, the replication connection too
   EXPECT_EQ(p["replication"], "database");
 }
+
+TEST(ConnectionParameters, JitIsOffAfterTheUsersOwnOptions) {
+  auto plain = effective(pgdts::pg::ConnInfo::parse("host=h dbname=d", "--source"), false);
+  EXPECT_EQ(plain["options"], "-c jit=off");
+  auto theirs = effective(
+      pgdts::pg::ConnInfo::parse("host=h options='-c jit=on -c work_mem=64MB'", "--source"), false);
+  EXPECT_EQ(theirs["options"], "-c jit=on -c work_mem=64MB -c jit=off");
+}

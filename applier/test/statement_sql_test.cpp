@@ -153,3 +153,12 @@ TEST(InsertFromArraysSql, UnnestsTheSentColumnsAndOverwritesOnTheKey) {
             "pg_catalog.unnest($3::pg_catalog.int8[])) ON CONFLICT (\"id\") DO UPDATE SET \"v\" = EXCLUDED.\"v\", "
             "\"n\" = EXCLUDED.\"n\"");
 }
+
+TEST(DeleteFromArraysSql, MatchesEveryKeyColumnWithItsOperator) {
+  std::vector<std::string> ops{"", "OPERATOR(\"ext\".=)", ""};
+  TableNames t = table_names("s", "ui", {"a", "b", "payload"}, &ops);
+  EXPECT_EQ(delete_from_arrays_sql(t, {0, 1}, {"pg_catalog.int8", "\"ext\".\"ci\"", "pg_catalog.text"}),
+            "DELETE FROM ONLY \"s\".\"ui\" AS pgdts_t USING ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), "
+            "pg_catalog.unnest($2::\"ext\".\"ci\"[])) AS pgdts_v(\"a\", \"b\") "
+            "WHERE pgdts_t.\"a\" = pgdts_v.\"a\" AND pgdts_t.\"b\" OPERATOR(\"ext\".=) pgdts_v.\"b\"");
+}

@@ -111,6 +111,7 @@ Applier::Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limi
                ddl::PlannerOptions{rights_.keep_owners}),
       merger_(limits.group_max_changes, kHoldMaxBytes),
       batcher_(limits.group_max_changes, kHoldMaxBytes),
+      deletes_(limits.group_max_changes, kHoldMaxBytes),
       skip_before_(origin_position),
       committed_through_(origin_position),
       group_limit_(first_group_limit(limits)) {
@@ -442,16 +443,15 @@ void Applier::insert(const pgdts::Insert& ins, pg::Lsn lsn) {
     ++t.inserts;
     t.bytes += record_bytes_;
   }
-  if (merger_.holds(rel.oid)) write_merged(rel.oid);  // keep the table's order
+  // keep the table's order
+  write_merged(rel.oid);
+  write_held_deletes(rel.oid);
   if (may_batch(rel, ins.new_tuple())) {
     batcher_.add(relations_.share(rel.oid), ins.new_tuple(), lsn);
     if (batcher_.full()) write_all_held();
     return;
   }
-  if (batcher_.holds(rel.oid)) {
-    InsertBatcher::Table held = batcher_.take(rel.oid);
-    write_inserts(held);
-  }
+  write_held_inserts(rel.oid);
   const auto& values = ins.new_tuple().values();
   set_.clear();
   where_.clear();
@@ -475,7 +475,7 @@ void Applier::insert(const pgdts::Insert& ins, pg::Lsn lsn) {
 // Sets of rows (one array per column) where the table allows; otherwise,
 // and for the last few rows, multi-row INSERTs of chunks of 64, 32, ... 1
 // rows: a few statement shapes per table, prepared once.
-void Applier::write_inserts(InsertBatcher::Table& table) {
+void Applier::write_inserts(RowBatcher::Table& table) {
   const stream::Relation& rel = *table.rel;
   std::size_t done = 0, total = table.rows.size();
   if (total >= kSetMinRows && may_write_set(rel)) {
@@ -580,10 +580,9 @@ void Applier::update(const pgdts::Update& upd, pg::Lsn lsn) {
   if (!applies_to(rel)) return;
   check_arity(rel, upd.new_tuple().values_size(), lsn, "UPDATE");
   ++group_changes_;
-  if (batcher_.holds(rel.oid)) {  // keep the table's order
-    InsertBatcher::Table held = batcher_.take(rel.oid);
-    write_inserts(held);
-  }
+  // keep the table's order
+  write_held_inserts(rel.oid);
+  write_held_deletes(rel.oid);
   if (may_merge(rel, upd)) {
     if (merger_.add(relations_.share(rel.oid), upd.new_tuple(), lsn)) ++counters_.merged;
     if (merger_.full()) write_all_merged();
@@ -640,16 +639,27 @@ const TableTraits& Applier::traits(const stream::Relation& rel) {
 }
 
 void Applier::write_held(std::uint32_t oid) {
-  if (batcher_.holds(oid)) {
-    InsertBatcher::Table held = batcher_.take(oid);
-    write_inserts(held);
-  }
+  write_held_inserts(oid);
   write_merged(oid);
+  write_held_deletes(oid);
 }
 
 void Applier::write_all_held() {
-  for (InsertBatcher::Table& held : batcher_.take_all()) write_inserts(held);
+  for (RowBatcher::Table& held : batcher_.take_all()) write_inserts(held);
   write_all_merged();
+  for (RowBatcher::Table& held : deletes_.take_all()) write_deletes(held);
+}
+
+void Applier::write_held_inserts(std::uint32_t oid) {
+  if (!batcher_.holds(oid)) return;
+  RowBatcher::Table held = batcher_.take(oid);
+  write_inserts(held);
+}
+
+void Applier::write_held_deletes(std::uint32_t oid) {
+  if (!deletes_.holds(oid)) return;
+  RowBatcher::Table held = deletes_.take(oid);
+  write_deletes(held);
 }
 
 void Applier::write_merged(std::uint32_t oid) {
@@ -768,17 +778,25 @@ void Applier::send_insert_set(const stream::Relation& rel, const HeldRow* rows, 
   counters_.batched += n;
 }
 
-pg::Lsn Applier::add_column_arrays(const stream::Relation& rel, const HeldRow* rows, std::size_t n) {
+pg::Lsn Applier::add_column_arrays(const stream::Relation& rel, const HeldRow* rows, std::size_t n,
+                                   bool key_images) {
   std::size_t columns = rel.columns.size();
   auto sent = [&](std::size_t i) {
     return set_[i] == code::kValue || (i < where_.size() && where_[i] == code::kEqual);
   };
+  // Where column i's value is in a row: its position, or in a key image
+  // its place among the key columns.
+  value_index_.resize(columns);
+  for (std::size_t i = 0; i < columns; ++i) value_index_[i] = static_cast<int>(i);
+  if (key_images)
+    for (std::size_t k = 0; k < rel.key_columns.size(); ++k)
+      value_index_[static_cast<std::size_t>(rel.key_columns[k])] = static_cast<int>(k);
   pg::Lsn first = rows[0].lsn;
   arrays_.reset(columns);
   for (std::size_t r = 0; r < n; ++r) {
     first = std::min(first, rows[r].lsn);
     for (std::size_t i = 0; i < columns; ++i)
-      if (sent(i)) arrays_.add(i, rows[r].row.values(static_cast<int>(i)), rel.columns[i].type_oid);
+      if (sent(i)) arrays_.add(i, rows[r].row.values(value_index_[i]), rel.columns[i].type_oid);
   }
   params_.clear();
   for (std::size_t i = 0; i < columns; ++i)
@@ -791,18 +809,82 @@ void Applier::remove(const pgdts::Delete& del, pg::Lsn lsn) {
   if (skip_txn_) return;
   const stream::Relation& rel = relations_.get(del.relation_oid(), lsn);
   if (!applies_to(rel)) return;
-  write_held(rel.oid);
+  // keep the table's order
+  write_held_inserts(rel.oid);
+  write_merged(rel.oid);
   ++group_changes_;
-  bool by_ctid = false;
-  if (!identify_row(rel, del.old_image(), del.has_old_tuple() ? &del.old_tuple() : nullptr,
-                    nullptr, lsn, by_ctid)) {
-    skip_change(rel, "DELETE");
-    return;
-  }
-  {
+  if (may_hold_delete(rel, del)) {
+    deletes_.add(relations_.share(rel.oid), del.old_tuple(), lsn);
     metrics::TableCounts& t = tally(rel);
     ++t.deletes;
     t.bytes += record_bytes_;
+    if (deletes_.full()) write_all_held();
+    return;
+  }
+  write_held_deletes(rel.oid);
+  if (!send_delete(rel, del.old_image(), del.has_old_tuple() ? &del.old_tuple() : nullptr, lsn))
+    return;
+  metrics::TableCounts& t = tally(rel);
+  ++t.deletes;
+  t.bytes += record_bytes_;
+}
+
+// A DELETE held back: found by its key (the old key image), in a table
+// whose deletes may move later in the transaction and travel as a set.
+bool Applier::may_hold_delete(const stream::Relation& rel, const pgdts::Delete& del) {
+  if (!replica_role_ || del.old_image() != pgdts::OLD_IMAGE_KEY || !del.has_old_tuple() ||
+      rel.key_columns.empty() ||
+      static_cast<std::size_t>(del.old_tuple().values_size()) != rel.key_columns.size() ||
+      (rel.identity != pgdts::REPLICA_IDENTITY_DEFAULT &&
+       rel.identity != pgdts::REPLICA_IDENTITY_INDEX))
+    return false;
+  for (const auto& v : del.old_tuple().values())
+    if (v.kind_case() == pgdts::Value::kIsNull || v.kind_case() == pgdts::Value::kUnchangedToast)
+      return false;
+  const TableTraits& t = traits(rel);
+  return t.plain && t.may_defer && may_write_set(rel);
+}
+
+// Held DELETEs in sets of rows; the last few one by one.
+void Applier::write_deletes(RowBatcher::Table& table) {
+  const stream::Relation& rel = *table.rel;
+  std::size_t done = 0, total = table.rows.size();
+  while (total - done >= kSetMinRows) {
+    std::size_t n = std::min(total - done, kSetMaxRows);
+    send_delete_set(rel, table.rows.data() + done, n);
+    done += n;
+  }
+  for (; done < total; ++done)
+    send_delete(rel, pgdts::OLD_IMAGE_KEY, &table.rows[done].row, table.rows[done].lsn);
+}
+
+// DELETEs of n rows by their keys (key images) as one statement.
+void Applier::send_delete_set(const stream::Relation& rel, const HeldRow* rows, std::size_t n) {
+  std::size_t columns = rel.columns.size();
+  set_.assign(columns, code::kSkip);
+  where_.assign(columns, code::kSkip);
+  for (int k : rel.key_columns) where_[static_cast<std::size_t>(k)] = code::kEqual;
+  key_.clear();
+  append_version(key_, rel.version, 'E');
+  pg::Lsn first = add_column_arrays(rel, rows, n, true);
+  const Statement* st = statements_.find(key_);
+  if (!st) {
+    const TableTraits& t = traits(rel);
+    st = &prepare(delete_from_arrays_sql(table_names(rel.schema, rel.name, column_names(rel),
+                                                     &t.equal_operators),
+                                         rel.key_columns, t.column_types),
+                  "DELETE from " + rel.display_name + " (a set of rows)", first);
+  }
+  send(rel, *st, first, static_cast<std::uint32_t>(n));
+  counters_.in_sets += n;
+}
+
+bool Applier::send_delete(const stream::Relation& rel, pgdts::OldImage image,
+                          const pgdts::Tuple* old, pg::Lsn lsn) {
+  bool by_ctid = false;
+  if (!identify_row(rel, image, old, nullptr, lsn, by_ctid)) {
+    skip_change(rel, "DELETE");
+    return false;
   }
   set_.clear();
   key_.clear();
@@ -817,6 +899,7 @@ void Applier::remove(const pgdts::Delete& del, pg::Lsn lsn) {
   params_.clear();
   add_where_params(rel);
   send(rel, *st, lsn, 1);
+  return true;
 }
 
 void Applier::truncate(const pgdts::Truncate& tr, pg::Lsn lsn) {

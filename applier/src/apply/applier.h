@@ -26,7 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "apply/insert_batcher.h"
+#include "apply/row_batcher.h"
 #include "rights/ownership.h"
 #include "rights/run_as.h"
 #include "apply/statement_cache.h"
@@ -57,7 +57,7 @@ struct TableTraits {
   bool plain = false;  // an ordinary table (relkind r)
   // No trigger fires on replayed changes and no rule rewrites them: the
   // table's changes may move later in the destination transaction (past
-  // other tables' changes; see InsertBatcher, UpdateMerger).
+  // other tables' changes; see RowBatcher, UpdateMerger).
   bool may_defer = false;
   // Every unique or exclusion index is on key columns only (no expression,
   // no predicate): rows may also be reordered among themselves.
@@ -134,7 +134,7 @@ struct ApplyCounters {
   std::uint64_t replayed = 0;      // re-sent source transactions skipped
   std::uint64_t merged = 0;        // UPDATEs folded into a later UPDATE of the same row
   std::uint64_t batched = 0;       // INSERTs written as part of multi-row INSERTs
-  std::uint64_t in_sets = 0;       // merged UPDATEs written as part of set UPDATEs
+  std::uint64_t in_sets = 0;       // UPDATEs and DELETEs written as part of sets of rows
   std::uint64_t outside_task = 0;  // changes of tables the task does not select
   std::uint64_t in_copy = 0;       // changes full sync had copied already
   pg::Lsn last_end = 0;            // end LSN of the last transaction sent to commit
@@ -292,11 +292,11 @@ class Applier {
   bool may_batch(const stream::Relation& rel, const pgdts::Tuple& row);
   // The key an INSERT overwrites on (overwrite_existing_rows), or none.
   const std::vector<int>* overwrite_keys(const stream::Relation& rel) const;
-  // Writes out what is held back for one table (INSERTs, merged UPDATEs),
-  // or for every table.
+  // Writes out what is held back for one table (INSERTs, merged UPDATEs,
+  // DELETEs), or for every table.
   void write_held(std::uint32_t oid);
   void write_all_held();
-  void write_inserts(InsertBatcher::Table& table);
+  void write_inserts(RowBatcher::Table& table);
   // Writes out the merged UPDATEs held for one table, or for all.
   void write_merged(std::uint32_t oid);
   void write_all_merged();
@@ -307,9 +307,20 @@ class Applier {
   bool may_write_set(const stream::Relation& rel);
   void send_update_set(const stream::Relation& rel, const HeldRow* rows, std::size_t n);
   void send_insert_set(const stream::Relation& rel, const HeldRow* rows, std::size_t n);
+  void send_delete_set(const stream::Relation& rel, const HeldRow* rows, std::size_t n);
   // params_: one array per column set_ sends or where_ compares, of the n
-  // rows; returns the rows' first LSN.
-  pg::Lsn add_column_arrays(const stream::Relation& rel, const HeldRow* rows, std::size_t n);
+  // rows (key_images: rows holding the key columns only, in key order);
+  // returns the rows' first LSN.
+  pg::Lsn add_column_arrays(const stream::Relation& rel, const HeldRow* rows, std::size_t n,
+                            bool key_images = false);
+  bool may_hold_delete(const stream::Relation& rel, const pgdts::Delete& del);
+  void write_deletes(RowBatcher::Table& table);
+  // false when the change was skipped (the table has no usable identity)
+  bool send_delete(const stream::Relation& rel, pgdts::OldImage image, const pgdts::Tuple* old,
+                   pg::Lsn lsn);
+  // Writes out one table's held INSERTs or DELETEs, if any.
+  void write_held_inserts(std::uint32_t oid);
+  void write_held_deletes(std::uint32_t oid);
   // false when the change was skipped (the table has no usable identity)
   bool send_update(const stream::Relation& rel, const pgdts::Tuple& new_row,
                    const pgdts::Tuple* old_key, pgdts::OldImage image, pg::Lsn lsn);
@@ -347,7 +358,8 @@ class Applier {
   std::string ddl_sql_, ddl_what_, ddl_path_;
   UpdateMerger merger_;
   UpdateMerger::Emit emit_merged_;
-  InsertBatcher batcher_;
+  RowBatcher batcher_;   // INSERTs
+  RowBatcher deletes_;   // DELETEs by key: their old key images
   std::unordered_map<std::uint64_t, TableTraits> traits_;  // by relation version
 
   pg::Lsn skip_before_;  // transactions committed before this were applied
@@ -387,6 +399,7 @@ class Applier {
   std::vector<const pgdts::Value*> where_values_;
   ParamBuffer params_;
   ColumnArrays arrays_;
+  std::vector<int> value_index_;
   char origin_lsn_[32] = {};
   char origin_time_[64] = {};
   char origin_prev_[32] = {};

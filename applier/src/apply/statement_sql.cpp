@@ -68,6 +68,19 @@ std::string on_conflict_overwrite(const TableNames& t, std::string_view set_code
   return " ON CONFLICT (" + target + ") DO UPDATE SET " + set;
 }
 
+// Aliases of a statement over sets of rows (the table, the rows from
+// arrays), of no user's choosing: columns are always qualified by them.
+constexpr const char* kTarget = "pgdts_t";
+constexpr const char* kRows = "pgdts_v";
+
+// Key column i of the table matching the same column of the rows, with the
+// key index's operator.
+std::string key_match(const TableNames& t, size_t i) {
+  bool own = i < t.equal_operators.size() && !t.equal_operators[i].empty();
+  return std::string(kTarget) + "." + t.columns[i] + (own ? " " + t.equal_operators[i] + " " : " = ") +
+         kRows + "." + t.columns[i];
+}
+
 // ROWS FROM (pg_catalog.unnest($1::type[]), ...) over the sent columns,
 // parameters numbered in column order: rows that travel as one array per
 // column. (unnest(a, b) means this only when spelled unqualified.)
@@ -184,8 +197,6 @@ std::string update_sql(const TableNames& t, std::string_view set_codes,
 std::string update_from_arrays_sql(const TableNames& t, std::string_view set_codes,
                                    const std::vector<int>& key_columns,
                                    const std::vector<std::string>& types) {
-  // Aliases of no user's choosing: columns are always qualified by them.
-  static const std::string target = "pgdts_t", rows = "pgdts_v";
   std::vector<bool> sent(set_codes.size(), false);
   std::string set, names, on;
   for (size_t i = 0; i < set_codes.size(); ++i) {
@@ -195,17 +206,13 @@ std::string update_from_arrays_sql(const TableNames& t, std::string_view set_cod
     if (!sets && !is_key) continue;
     sent[i] = true;
     names += (names.empty() ? "" : ", ") + t.columns[i];
-    if (sets) set += (set.empty() ? "" : ", ") + t.columns[i] + " = " + rows + "." + t.columns[i];
-    if (is_key) {
-      bool own = i < t.equal_operators.size() && !t.equal_operators[i].empty();
-      on += (on.empty() ? "" : " AND ") + target + "." + t.columns[i] +
-            (own ? " " + t.equal_operators[i] + " " : " = ") + rows + "." + t.columns[i];
-    }
+    if (sets) set += (set.empty() ? "" : ", ") + t.columns[i] + " = " + kRows + "." + t.columns[i];
+    if (is_key) on += (on.empty() ? "" : " AND ") + key_match(t, i);
   }
   if (set.empty() || on.empty())
     throw Error("internal error: UPDATE of " + t.qualified + " from arrays sets no column or has no key");
-  return "UPDATE ONLY " + t.qualified + " AS " + target + " SET " + set + " FROM " +
-         rows_from_arrays(t, sent, types) + " AS " + rows + "(" + names + ") WHERE " + on;
+  return "UPDATE ONLY " + t.qualified + " AS " + kTarget + " SET " + set + " FROM " +
+         rows_from_arrays(t, sent, types) + " AS " + kRows + "(" + names + ") WHERE " + on;
 }
 
 std::string insert_from_arrays_sql(const TableNames& t, std::string_view set_codes,
@@ -223,6 +230,21 @@ std::string insert_from_arrays_sql(const TableNames& t, std::string_view set_cod
                     rows_from_arrays(t, sent, types);
   if (overwrite_keys && !overwrite_keys->empty()) sql += on_conflict_overwrite(t, set_codes, *overwrite_keys);
   return sql;
+}
+
+std::string delete_from_arrays_sql(const TableNames& t, const std::vector<int>& key_columns,
+                                   const std::vector<std::string>& types) {
+  std::vector<bool> sent(t.columns.size(), false);
+  for (int k : key_columns) sent[static_cast<size_t>(k)] = true;
+  std::string names, on;
+  for (size_t i = 0; i < sent.size(); ++i) {
+    if (!sent[i]) continue;
+    names += (names.empty() ? "" : ", ") + t.columns[i];
+    on += (on.empty() ? "" : " AND ") + key_match(t, i);
+  }
+  if (on.empty()) throw Error("internal error: DELETE from arrays of " + t.qualified + " has no key");
+  return "DELETE FROM ONLY " + t.qualified + " AS " + kTarget + " USING " +
+         rows_from_arrays(t, sent, types) + " AS " + kRows + "(" + names + ") WHERE " + on;
 }
 
 std::string delete_sql(const TableNames& t, std::string_view where_codes, bool by_ctid) {

@@ -75,6 +75,9 @@ std::string update_from_arrays_sql(const TableNames& t, std::string_view set_cod
 std::string insert_from_arrays_sql(const TableNames& t, std::string_view set_codes,
                                    const std::vector<std::string>& types,
                                    const std::vector<int>* overwrite_keys = nullptr);
+// One DELETE of many rows by their keys, one array per key column.
+std::string delete_from_arrays_sql(const TableNames& t, const std::vector<int>& key_columns,
+                                   const std::vector<std::string>& types);
 std::string delete_sql(const TableNames& t, std::string_view where_codes, bool by_ctid);
 struct TruncateTarget {
   std::string qualified;

@@ -420,7 +420,7 @@ void Runner::summary(const char* event) const {
       .field("skipped_changes", totals_.counters.skipped)
       .field("merged_updates", totals_.counters.merged)
       .field("batched_inserts", totals_.counters.batched)
-      .field("set_updates", totals_.counters.in_sets)
+      .field("rows_in_sets", totals_.counters.in_sets)
       .field("resent_transactions_skipped", totals_.counters.replayed)
       .field("outside_task_changes", totals_.counters.outside_task)
       .field("already_copied_changes", totals_.counters.in_copy)

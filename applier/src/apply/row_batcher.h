@@ -1,11 +1,12 @@
-// INSERTs held back within a destination transaction and written as
-// multi-row INSERT statements: one statement per up to 64 rows instead of
-// one per row (pgbench_history's rows, or a bulk load, arrive one record
-// each).
+// Rows of one kind of change held back within a destination transaction,
+// per table, and written together: INSERTs (pgbench_history's rows, or a
+// bulk load, arrive one record each) and DELETEs by key, each as sets of
+// rows instead of one statement per row (Applier::write_inserts,
+// write_deletes).
 //
-// Holding a table's INSERTs back moves them later in the transaction, past
+// Holding a table's changes back moves them later in the transaction, past
 // other tables' changes, never past the same table's: every other change to
-// the table (UPDATE, DELETE, TRUNCATE, a new definition) first writes the
+// the table (another kind, TRUNCATE, a new definition) first writes the
 // held rows out, in their order. That is sound when nothing on the
 // destination can tell the difference, which the Applier checks per table:
 // no trigger fires on replayed changes and no rule rewrites them, and
@@ -23,7 +24,7 @@
 
 namespace pgdts::apply {
 
-class InsertBatcher {
+class RowBatcher {
  public:
   using Held = HeldRow;
   struct Table {
@@ -31,7 +32,7 @@ class InsertBatcher {
     std::vector<Held> rows;  // in stream order
   };
 
-  InsertBatcher(std::size_t max_rows, std::size_t max_bytes)
+  RowBatcher(std::size_t max_rows, std::size_t max_bytes)
       : max_rows_(max_rows), max_bytes_(max_bytes) {}
 
   void add(const std::shared_ptr<const stream::Relation>& rel, const pgdts::Tuple& row,

@@ -2,9 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include "apply/insert_batcher.h"
+#include "apply/row_batcher.h"
 
-using pgdts::apply::InsertBatcher;
+using pgdts::apply::RowBatcher;
 
 namespace {
 
@@ -23,8 +23,8 @@ pgdts::Tuple row(std::int64_t id) {
 
 }  // namespace
 
-TEST(InsertBatcher, KeepsEachTablesRowsInOrderAndTablesInFirstInsertOrder) {
-  InsertBatcher b(100, 1 << 20);
+TEST(RowBatcher, KeepsEachTablesRowsInOrderAndTablesInFirstInsertOrder) {
+  RowBatcher b(100, 1 << 20);
   auto a = relation(1), c = relation(2);
   b.add(a, row(1), 10);
   b.add(c, row(100), 11);
@@ -42,8 +42,8 @@ TEST(InsertBatcher, KeepsEachTablesRowsInOrderAndTablesInFirstInsertOrder) {
   EXPECT_TRUE(b.empty());
 }
 
-TEST(InsertBatcher, TakeOneTable) {
-  InsertBatcher b(100, 1 << 20);
+TEST(RowBatcher, TakeOneTable) {
+  RowBatcher b(100, 1 << 20);
   b.add(relation(1), row(1), 1);
   b.add(relation(2), row(2), 2);
   auto t = b.take(1);
@@ -53,8 +53,8 @@ TEST(InsertBatcher, TakeOneTable) {
   EXPECT_TRUE(b.take(7).rows.empty());
 }
 
-TEST(InsertBatcher, FullByRowsOrBytes) {
-  InsertBatcher by_rows(2, 1 << 20);
+TEST(RowBatcher, FullByRowsOrBytes) {
+  RowBatcher by_rows(2, 1 << 20);
   by_rows.add(relation(1), row(1), 1);
   EXPECT_FALSE(by_rows.full());
   by_rows.add(relation(1), row(2), 2);
@@ -62,7 +62,7 @@ TEST(InsertBatcher, FullByRowsOrBytes) {
   by_rows.take_all();
   EXPECT_FALSE(by_rows.full());
 
-  InsertBatcher by_bytes(100, 8);
+  RowBatcher by_bytes(100, 8);
   pgdts::Tuple big;
   big.add_values()->set_text_value(std::string(64, 'x'));
   by_bytes.add(relation(1), big, 1);

@@ -1,10 +1,10 @@
-#include "apply/insert_batcher.h"
+#include "apply/row_batcher.h"
 
 #include <algorithm>
 
 namespace pgdts::apply {
 
-void InsertBatcher::add(const std::shared_ptr<const stream::Relation>& rel,
+void RowBatcher::add(const std::shared_ptr<const stream::Relation>& rel,
                         const pgdts::Tuple& row, pg::Lsn lsn) {
   auto it = std::find_if(tables_.begin(), tables_.end(),
                          [&](const Table& t) { return t.rel->oid == rel->oid; });
@@ -17,12 +17,12 @@ void InsertBatcher::add(const std::shared_ptr<const stream::Relation>& rel,
   bytes_ += row.ByteSizeLong();
 }
 
-bool InsertBatcher::holds(std::uint32_t oid) const {
+bool RowBatcher::holds(std::uint32_t oid) const {
   return std::any_of(tables_.begin(), tables_.end(),
                      [&](const Table& t) { return t.rel->oid == oid; });
 }
 
-InsertBatcher::Table InsertBatcher::take(std::uint32_t oid) {
+RowBatcher::Table RowBatcher::take(std::uint32_t oid) {
   auto it = std::find_if(tables_.begin(), tables_.end(),
                          [&](const Table& t) { return t.rel->oid == oid; });
   if (it == tables_.end()) return {};
@@ -33,7 +33,7 @@ InsertBatcher::Table InsertBatcher::take(std::uint32_t oid) {
   return t;
 }
 
-std::vector<InsertBatcher::Table> InsertBatcher::take_all() {
+std::vector<RowBatcher::Table> RowBatcher::take_all() {
   std::vector<Table> all;
   all.swap(tables_);
   rows_ = bytes_ = 0;
