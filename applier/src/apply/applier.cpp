@@ -56,6 +56,8 @@ constexpr std::size_t kSetMaxRows = 1000;
 // The first group of a backlog: small enough to reach the destination
 // while the walsender is still reading the WAL after it.
 constexpr std::size_t kFirstGroupChanges = 512;
+// Nothing at hand for this long ends a backlog.
+constexpr auto kBacklogPause = std::chrono::seconds(1);
 
 std::size_t first_group_limit(const ApplyLimits& limits) {
   return std::min(kFirstGroupChanges, limits.group_max_changes);
@@ -112,8 +114,7 @@ Applier::Applier(pg::Connection& dest, pg::Lsn origin_position, ApplyLimits limi
       merger_(limits.group_max_changes, kHoldMaxBytes),
       batcher_(limits.group_max_changes, kHoldMaxBytes),
       deletes_(limits.group_max_changes, kHoldMaxBytes),
-      skip_before_(origin_position),
-      committed_through_(origin_position),
+      ledger_(origin_position),
       group_limit_(first_group_limit(limits)) {
   emit_merged_ = [this](const stream::Relation& rel, const std::vector<HeldRow>& rows) {
     write_merged_rows(rel, rows);
@@ -183,7 +184,7 @@ void Applier::begin(const pgdts::Begin& b, pg::Lsn lsn) {
   // A transaction whose commit record lies before the origin's position
   // ended at or before it: applied already (the slot may re-send it after
   // a source crash moved its confirmed position back).
-  skip_txn_ = b.final_lsn() < skip_before_;
+  skip_txn_ = ledger_.applied_already(b.final_lsn());
   if (skip_txn_) {
     ++counters_.replayed;
     log::Event("transaction_skipped")
@@ -236,6 +237,13 @@ void Applier::open_group() {
   group_changes_ = 0;
   group_txns_ = 0;
   group_started_ = Clock::now();
+  // After a pause the next backlog starts small; a moment with nothing at
+  // hand in the middle of a catch-up (the walsender slower than the
+  // destination) lets groups keep their size, and merge as much.
+  if (idle_since_) {
+    if (group_started_ - *idle_since_ >= kBacklogPause) group_limit_ = first_group_limit(limits_);
+    idle_since_.reset();
+  }
 }
 
 void Applier::close_group() {
@@ -256,28 +264,26 @@ void Applier::end_group() {
   }
   write_all_held();
   act_as("");  // the origin is the session's own business
-  std::string lsn_text = pg::format_lsn(group_end_);
-  std::snprintf(origin_lsn_, sizeof origin_lsn_, "%s", lsn_text.c_str());
-  std::snprintf(origin_time_, sizeof origin_time_, "%s",
-                format_timestamptz(group_commit_time_).c_str());
-  std::snprintf(origin_prev_, sizeof origin_prev_, "%s",
-                pg::format_lsn(committed_through_).c_str());
-  committed_through_ = group_end_;
-  const char* values[3] = {origin_lsn_, origin_time_, origin_prev_};
-  static const pg::CommandTag origin_tag{"advancing the replication origin", kOriginSql, 0, false};
-  pipeline_.execute(kOriginStatement, 3, values, nullptr, nullptr,
-                    pg::CommandTag{origin_tag.what, origin_tag.sql, group_end_, false});
-  pipeline_.query("COMMIT", 0, nullptr, pg::CommandTag{"COMMIT", "COMMIT", group_end_, false});
-  pipeline_.sync();
-  SentGroup sent{group_end_, group_changes_, group_txns_, group_commit_time_, {},
-                 group_first_commit_time_};
+  GroupLedger::Group sent{group_end_, group_changes_, group_txns_, group_commit_time_,
+                          group_first_commit_time_, {}};
   sent.tables.reserve(group_tallies_.size());
   for (std::size_t i : group_tallies_) {
     sent.tables.emplace_back(i, tallies_[i].pending);
     tallies_[i].pending = {};
   }
   group_tallies_.clear();
-  unconfirmed_.push_back(std::move(sent));
+  pg::Lsn previous_end = ledger_.sent(std::move(sent));
+  std::string lsn_text = pg::format_lsn(group_end_);
+  std::snprintf(origin_lsn_, sizeof origin_lsn_, "%s", lsn_text.c_str());
+  std::snprintf(origin_time_, sizeof origin_time_, "%s",
+                format_timestamptz(group_commit_time_).c_str());
+  std::snprintf(origin_prev_, sizeof origin_prev_, "%s", pg::format_lsn(previous_end).c_str());
+  const char* values[3] = {origin_lsn_, origin_time_, origin_prev_};
+  static const pg::CommandTag origin_tag{"advancing the replication origin", kOriginSql, 0, false};
+  pipeline_.execute(kOriginStatement, 3, values, nullptr, nullptr,
+                    pg::CommandTag{origin_tag.what, origin_tag.sql, group_end_, false});
+  pipeline_.query("COMMIT", 0, nullptr, pg::CommandTag{"COMMIT", "COMMIT", group_end_, false});
+  pipeline_.sync();
   counters_.last_end = group_end_;
   log::Event("group_committed")
       .field("transactions", group_txns_)
@@ -287,17 +293,16 @@ void Applier::end_group() {
 }
 
 void Applier::confirm_durable(pg::Lsn durable) {
-  while (!unconfirmed_.empty() && unconfirmed_.front().end <= durable) {
-    counters_.changes += unconfirmed_.front().changes;
-    counters_.transactions += unconfirmed_.front().transactions;
-    counters_.durable_commit_time = unconfirmed_.front().commit_time;
-    for (const auto& [i, counts] : unconfirmed_.front().tables) tallies_[i].durable += counts;
-    unconfirmed_.pop_front();
-  }
+  ledger_.confirm(durable, [this](const GroupLedger::Group& g) {
+    counters_.changes += g.changes;
+    counters_.transactions += g.transactions;
+    counters_.durable_commit_time = g.commit_time;
+    for (const auto& [i, counts] : g.tables) tallies_[i].durable += counts;
+  });
 }
 
 std::int64_t Applier::pending_since() const {
-  if (!unconfirmed_.empty()) return unconfirmed_.front().first_commit_time;
+  if (ledger_.has_unconfirmed()) return ledger_.oldest_pending_commit_time();
   if (group_open_) return group_first_commit_time_;
   if (in_txn_ && !skip_txn_) return txn_commit_time_;
   return 0;
@@ -305,7 +310,7 @@ std::int64_t Applier::pending_since() const {
 
 void Applier::idle() {
   close_group();
-  group_limit_ = first_group_limit(limits_);  // the backlog is gone: the next one starts small
+  if (!idle_since_) idle_since_ = Clock::now();
   pipeline_.poll();
 }
 

@@ -9,8 +9,9 @@
 // destination's origin position is exactly what it has applied.
 // Transactions that end at or before the position the session started from
 // were applied before and are skipped (a re-sent transaction is never
-// applied twice). Within a group, repeated UPDATEs of one row may be merged
-// into one (UpdateMerger, where its rule allows).
+// applied twice). That bookkeeping is GroupLedger's (group_ledger.h).
+// Within a group, repeated UPDATEs of one row may be merged into one
+// (UpdateMerger, where its rule allows), and held rows are written as sets.
 //
 // DDL records are replayed in place (ddl::Planner decides and rewrites; see
 // docs/ddl-replay.md): after everything held back is written, inside the
@@ -20,12 +21,13 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "apply/group_ledger.h"
 #include "apply/row_batcher.h"
 #include "rights/ownership.h"
 #include "rights/run_as.h"
@@ -362,8 +364,7 @@ class Applier {
   RowBatcher deletes_;   // DELETEs by key: their old key images
   std::unordered_map<std::uint64_t, TableTraits> traits_;  // by relation version
 
-  pg::Lsn skip_before_;  // transactions committed before this were applied
-  pg::Lsn committed_through_;  // origin position once every group sent commits
+  GroupLedger ledger_;  // what is applied, sent, durable (exactly once)
   bool in_txn_ = false;
   bool skip_txn_ = false;
   std::uint32_t xid_ = 0;
@@ -371,10 +372,14 @@ class Applier {
 
   bool group_open_ = false;
   std::size_t group_changes_ = 0;
-  // Changes a group may take: starts small when a backlog begins (so the
-  // destination starts working while the stream is still being read) and
-  // doubles with each full group up to limits_.group_max_changes.
+  // Changes a group may take: starts small when a backlog begins (at
+  // start, and after a pause of kBacklogPause; so the destination starts
+  // working while the stream is still being read) and doubles with each
+  // full group up to limits_.group_max_changes.
   std::size_t group_limit_;
+  // Since when the stream has had nothing at hand (idle()), until the next
+  // group opens.
+  std::optional<std::chrono::steady_clock::time_point> idle_since_;
   std::size_t group_txns_ = 0;
   pg::Lsn group_end_ = 0;
   std::int64_t group_commit_time_ = 0;
@@ -383,14 +388,6 @@ class Applier {
   std::chrono::steady_clock::time_point group_started_;
 
   ApplyCounters counters_;
-  struct SentGroup {
-    pg::Lsn end;
-    std::size_t changes, transactions;
-    std::int64_t commit_time;
-    std::vector<std::pair<std::size_t, metrics::TableCounts>> tables;  // by tallies_ index
-    std::int64_t first_commit_time;  // of its first source transaction
-  };
-  std::deque<SentGroup> unconfirmed_;  // sent to commit, not yet known durable
 
   // reused per change: no allocation once grown
   std::string key_;
