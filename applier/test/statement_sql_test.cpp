@@ -9,6 +9,12 @@ namespace {
 
 TableNames names() { return table_names("public", "t", {"id", "v", "n"}); }
 
+// s.ui keyed on (a, b), b compared with an extension's operator.
+TableNames keyed_by_a_and_custom_b() {
+  std::vector<std::string> ops{"", "OPERATOR(\"ext\".=)", ""};
+  return table_names("s", "ui", {"a", "b", "payload"}, &ops);
+}
+
 }  // namespace
 
 TEST(QuoteIdentifier, QuotesAlwaysAndDoublesQuotes) {
@@ -126,8 +132,7 @@ TEST(UpdateFromArraysSql, JoinsUnnestedColumnsOnTheKey) {
 }
 
 TEST(UpdateFromArraysSql, KeyColumnsTravelEvenWhenNotSetAndUseTheIndexOperators) {
-  std::vector<std::string> ops{"", "OPERATOR(\"ext\".=)", ""};
-  TableNames t = table_names("s", "ui", {"a", "b", "payload"}, &ops);
+  TableNames t = keyed_by_a_and_custom_b();
   EXPECT_EQ(update_from_arrays_sql(t, "-vv", {0, 1}, {"pg_catalog.int8", "\"ext\".\"ci\"", "pg_catalog.text"}),
             "UPDATE ONLY \"s\".\"ui\" AS pgdts_t SET \"b\" = pgdts_v.\"b\", \"payload\" = pgdts_v.\"payload\" "
             "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::\"ext\".\"ci\"[]), "
@@ -155,8 +160,7 @@ TEST(InsertFromArraysSql, UnnestsTheSentColumnsAndOverwritesOnTheKey) {
 }
 
 TEST(DeleteFromArraysSql, MatchesEveryKeyColumnWithItsOperator) {
-  std::vector<std::string> ops{"", "OPERATOR(\"ext\".=)", ""};
-  TableNames t = table_names("s", "ui", {"a", "b", "payload"}, &ops);
+  TableNames t = keyed_by_a_and_custom_b();
   EXPECT_EQ(delete_from_arrays_sql(t, {0, 1}, {"pg_catalog.int8", "\"ext\".\"ci\"", "pg_catalog.text"}),
             "DELETE FROM ONLY \"s\".\"ui\" AS pgdts_t USING ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), "
             "pg_catalog.unnest($2::\"ext\".\"ci\"[])) AS pgdts_v(\"a\", \"b\") "

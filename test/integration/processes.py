@@ -24,6 +24,7 @@ import contextlib
 import copy
 import json
 import os
+import re
 import random
 import shutil
 import signal
@@ -401,6 +402,16 @@ class Applier:
 
     def log_tail(self, lines: int = 60) -> str:
         return tail(self.logs(), lines)
+
+    def last_count(self, field: str) -> int | None:
+        """The last value the log gave for `field=N` (the shutdown summary's
+        counts), or None when it never did."""
+        values = re.findall(rf"\b{re.escape(field)}=(\d+)", self.logs())
+        return int(values[-1]) if values else None
+
+    def events(self, name: str) -> list[str]:
+        """The log lines of event `name`."""
+        return [ln for ln in self.logs().splitlines() if f"event={name} " in ln + " "]
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Until the slot exists and has reached its consistent point (only

@@ -482,14 +482,8 @@ void Applier::insert(const pgdts::Insert& ins, pg::Lsn lsn) {
 // rows: a few statement shapes per table, prepared once.
 void Applier::write_inserts(RowBatcher::Table& table) {
   const stream::Relation& rel = *table.rel;
-  std::size_t done = 0, total = table.rows.size();
-  if (total >= kSetMinRows && may_write_set(rel)) {
-    while (total - done >= kSetMinRows) {
-      std::size_t n = std::min(total - done, kSetMaxRows);
-      send_insert_set(rel, table.rows.data() + done, n);
-      done += n;
-    }
-  }
+  std::size_t total = table.rows.size();
+  std::size_t done = may_write_set(rel) ? write_in_sets(rel, table.rows, &Applier::send_insert_set) : 0;
   set_.assign(rel.columns.size(), code::kValue);
   where_.clear();
   int per_row = static_cast<int>(rel.columns.size());
@@ -714,16 +708,24 @@ bool Applier::send_update(const stream::Relation& rel, const pgdts::Tuple& new_r
 }
 
 void Applier::write_merged_rows(const stream::Relation& rel, const std::vector<HeldRow>& rows) {
-  std::size_t done = 0;
-  if (rows.size() >= kSetMinRows && may_write_set(rel)) {
-    while (rows.size() - done >= kSetMinRows) {
-      std::size_t n = std::min(rows.size() - done, kSetMaxRows);
-      send_update_set(rel, rows.data() + done, n);
-      done += n;
-    }
-  }
+  std::size_t done = may_write_set(rel) ? write_in_sets(rel, rows, &Applier::send_update_set) : 0;
   for (; done < rows.size(); ++done)
     send_update(rel, rows[done].row, nullptr, pgdts::OLD_IMAGE_NONE, rows[done].lsn);
+}
+
+// Sends rows in sets of at most kSetMaxRows through send_set while at
+// least kSetMinRows are left; returns how many it sent (the rest go one by
+// one).
+std::size_t Applier::write_in_sets(const stream::Relation& rel, const std::vector<HeldRow>& rows,
+                                   SendSet send_set) {
+  std::size_t done = 0;
+  while (rows.size() - done >= kSetMinRows) {
+    std::size_t n = std::min(rows.size() - done, kSetMaxRows);
+    (this->*send_set)(rel, rows.data() + done, n);
+    counters_.in_sets += n;
+    done += n;
+  }
+  return done;
 }
 
 // A set needs every column's destination type (a column added earlier in
@@ -764,7 +766,6 @@ void Applier::send_update_set(const stream::Relation& rel, const HeldRow* rows, 
                                          set_, rel.key_columns, t.column_types),
                   "UPDATE of " + rel.display_name + " (a set of rows)", first);
   send(rel, *st, first, static_cast<std::uint32_t>(n));
-  counters_.in_sets += n;
 }
 
 // Held INSERTs of n rows as one statement, one array per column.
@@ -853,13 +854,8 @@ bool Applier::may_hold_delete(const stream::Relation& rel, const pgdts::Delete& 
 // Held DELETEs in sets of rows; the last few one by one.
 void Applier::write_deletes(RowBatcher::Table& table) {
   const stream::Relation& rel = *table.rel;
-  std::size_t done = 0, total = table.rows.size();
-  while (total - done >= kSetMinRows) {
-    std::size_t n = std::min(total - done, kSetMaxRows);
-    send_delete_set(rel, table.rows.data() + done, n);
-    done += n;
-  }
-  for (; done < total; ++done)
+  std::size_t done = may_write_set(rel) ? write_in_sets(rel, table.rows, &Applier::send_delete_set) : 0;
+  for (std::size_t total = table.rows.size(); done < total; ++done)
     send_delete(rel, pgdts::OLD_IMAGE_KEY, &table.rows[done].row, table.rows[done].lsn);
 }
 
@@ -881,7 +877,6 @@ void Applier::send_delete_set(const stream::Relation& rel, const HeldRow* rows, 
                   "DELETE from " + rel.display_name + " (a set of rows)", first);
   }
   send(rel, *st, first, static_cast<std::uint32_t>(n));
-  counters_.in_sets += n;
 }
 
 bool Applier::send_delete(const stream::Relation& rel, pgdts::OldImage image,

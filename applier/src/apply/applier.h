@@ -136,7 +136,7 @@ struct ApplyCounters {
   std::uint64_t replayed = 0;      // re-sent source transactions skipped
   std::uint64_t merged = 0;        // UPDATEs folded into a later UPDATE of the same row
   std::uint64_t batched = 0;       // INSERTs written as part of multi-row INSERTs
-  std::uint64_t in_sets = 0;       // UPDATEs and DELETEs written as part of sets of rows
+  std::uint64_t in_sets = 0;       // INSERTs, UPDATEs and DELETEs written as part of sets of rows
   std::uint64_t outside_task = 0;  // changes of tables the task does not select
   std::uint64_t in_copy = 0;       // changes full sync had copied already
   pg::Lsn last_end = 0;            // end LSN of the last transaction sent to commit
@@ -307,6 +307,9 @@ class Applier {
   void write_merged_rows(const stream::Relation& rel, const std::vector<HeldRow>& rows);
   // Whether held rows of rel may travel as one array per column (sets).
   bool may_write_set(const stream::Relation& rel);
+  using SendSet = void (Applier::*)(const stream::Relation&, const HeldRow*, std::size_t);
+  std::size_t write_in_sets(const stream::Relation& rel, const std::vector<HeldRow>& rows,
+                            SendSet send_set);
   void send_update_set(const stream::Relation& rel, const HeldRow* rows, std::size_t n);
   void send_insert_set(const stream::Relation& rel, const HeldRow* rows, std::size_t n);
   void send_delete_set(const stream::Relation& rel, const HeldRow* rows, std::size_t n);

@@ -349,30 +349,43 @@ TableTraits Session::describe(const stream::Relation& rel) {
   t.plain = kind == "r";
   t.may_defer = (t.plain || t.partitioned) && r.value(0, 1) == "t";
   t.unique_only_on_key = r.value(0, 2) == "t";
-  // Columns that need care: GENERATED ALWAYS identity, nondeterministic collation.
+  // Per column: GENERATED ALWAYS identity, nondeterministic collation, and
+  // the type by name without typmod (quote_ident: "bit" is bit of any
+  // length, not bit(1)), whether arrays of it can carry its values.
   pg::Result cols = progress_.exec(
-      "SELECT a.attname, a.attidentity = 'a', coalesce(NOT co.collisdeterministic, false)"
+      "SELECT a.attname, a.attidentity = 'a', coalesce(NOT co.collisdeterministic, false),"
+      " pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(ty.typname),"
+      " ty.typcategory = 'A' OR ty.typdelim <> ','"
       " FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
       " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+      " JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid"
+      " JOIN pg_catalog.pg_namespace tn ON tn.oid = ty.typnamespace"
       " LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation"
-      " WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped"
-      "  AND (a.attidentity = 'a' OR NOT co.collisdeterministic)",
+      " WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped",
       {rel.schema.c_str(), rel.name.c_str()});
-  auto mark = [&](std::vector<bool>& flags, int row) {
-    flags.resize(rel.columns.size(), false);
-    for (std::size_t c = 0; c < rel.columns.size(); ++c)
-      if (rel.columns[c].name == cols.value(row, 0)) flags[c] = true;
-  };
-  for (int i = 0; i < cols.rows(); ++i) {
-    if (cols.value(i, 1) == "t") mark(t.always_identity, i);
-    if (cols.value(i, 2) == "t") mark(t.nondeterministic, i);
-  }
+  t.column_types.assign(rel.columns.size(), std::string());
+  t.not_in_arrays.assign(rel.columns.size(), false);
+  for (int i = 0; i < cols.rows(); ++i)
+    for (std::size_t c = 0; c < rel.columns.size(); ++c) {
+      if (rel.columns[c].name != cols.value(i, 0)) continue;
+      // always_identity and nondeterministic stay empty when no column is so
+      if (cols.value(i, 1) == "t") {
+        t.always_identity.resize(rel.columns.size(), false);
+        t.always_identity[c] = true;
+      }
+      if (cols.value(i, 2) == "t") {
+        t.nondeterministic.resize(rel.columns.size(), false);
+        t.nondeterministic[c] = true;
+      }
+      t.column_types[c] = std::string(cols.value(i, 3));
+      t.not_in_arrays[c] = cols.value(i, 4) == "t";
+    }
   describe_rights(rel, t);
   return t;
 }
 
-// Owner, the code writing a row evaluates (rights::read_table_rights),
-// column types and key operators (TableTraits, docs/security.md).
+// Owner, the code writing a row evaluates (rights::read_table_rights), and
+// key operators (TableTraits, docs/security.md).
 void Session::describe_rights(const stream::Relation& rel, TableTraits& t) {
   std::vector<std::string> columns;
   for (const auto& c : rel.columns) columns.push_back(c.name);
@@ -382,24 +395,6 @@ void Session::describe_rights(const stream::Relation& rel, TableTraits& t) {
   t.owner_superuser = tr.owner_superuser;
   t.code_reason = tr.code;
   t.runs_code = !t.code_reason.empty();
-  // Types by name without typmod (quote_ident: "bit" is bit of any length,
-  // not bit(1)).
-  pg::Result types = progress_.exec(
-      "SELECT a.attname, pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(ty.typname),"
-      " ty.typcategory = 'A' OR ty.typdelim <> ','"
-      " FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid"
-      " JOIN pg_catalog.pg_namespace tn ON tn.oid = ty.typnamespace"
-      " WHERE a.attrelid = pg_catalog.format('%I.%I', $1::text, $2::text)::pg_catalog.regclass"
-      "   AND a.attnum > 0 AND NOT a.attisdropped",
-      {rel.schema.c_str(), rel.name.c_str()});
-  t.column_types.assign(rel.columns.size(), std::string());
-  t.not_in_arrays.assign(rel.columns.size(), false);
-  for (int i = 0; i < types.rows(); ++i)
-    for (std::size_t c = 0; c < rel.columns.size(); ++c)
-      if (rel.columns[c].name == types.value(i, 0)) {
-        t.column_types[c] = std::string(types.value(i, 1));
-        t.not_in_arrays[c] = types.value(i, 2) == "t";
-      }
   if (!t.owner_superuser && t.runs_code) {
     log::Event("table_runs_code")
         .field("table", rel.display_name)
