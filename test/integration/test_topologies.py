@@ -125,12 +125,14 @@ def test_forward_origins_cascades_a_to_b_to_c_and_the_default_leaves_replicated_
     ab = pgdts.sync(a, b, task="a_to_b")
     bc = pgdts.sync(b, c, task="b_to_c", extra_args=["--forward-origins"])
     bd = pgdts.sync(b, d, task="b_to_d")
+    # B's own rows first: written after A's ALTER had reached B they would
+    # carry its column, which B -> D (no --forward-origins) never replays.
+    b.sql("INSERT INTO t SELECT i, 'b', 0 FROM generate_series(1001, 1050) i")
     a.sql("INSERT INTO t SELECT i, 'a', 0 FROM generate_series(1, 200) i")
     a.sql("UPDATE t SET n = n + 1 WHERE id <= 20")
     a.sql("DELETE FROM t WHERE id > 190")
     a.sql("ALTER TABLE t ADD COLUMN note text")
     a.sql("UPDATE t SET note = 'from a' WHERE id <= 5")
-    b.sql("INSERT INTO t SELECT i, 'b', 0 FROM generate_series(1001, 1050) i")
     wait_caught_up(a, b, ab)
     wait_caught_up(b, c, bc)
     wait_caught_up(b, d, bd)
