@@ -181,8 +181,22 @@ pgdts_ddl_column(TupleDesc desc, const char *name, Oid typid)
 }
 
 /*
+ * The descriptor of the rows sent for rel.  The relation's own is read at
+ * each use rather than kept: a relcache rebuild may replace it, and it
+ * carries the values of columns added with a default after a row was
+ * written (atthasmissing), which the old row of an UPDATE may lack.
+ */
+TupleDesc
+pgdts_sent_desc(Relation rel, PgdtsRelationInfo *info)
+{
+	return info->desc != NULL ? info->desc : RelationGetDescr(rel);
+}
+
+/*
  * Compute the per-relation encoding information of rel into info: the
- * columns sent (non-dropped, non-generated, in attnum order), which of them
+ * columns sent (non-dropped, non-generated, in attnum order) of desc, which
+ * is NULL for rel's own descriptor or one with the columns that column
+ * expressions add after rel's (pgdts_transforms_build), which of them
  * form the replica identity key, and how their values are encoded.
  * Everything is allocated in the current memory context, which must live as
  * long as info is used.
@@ -191,15 +205,16 @@ pgdts_ddl_column(TupleDesc desc, const char *name, Oid typid)
  * them itself and refuses values for them.
  */
 void
-pgdts_relation_info_build(Relation rel, bool is_ddl_table,
+pgdts_relation_info_build(Relation rel, TupleDesc desc, bool is_ddl_table,
 						  PgdtsRelationInfo *info)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
 	Bitmapset  *idattrs = NULL;
 	int			i;
 
 	memset(info, 0, sizeof(PgdtsRelationInfo));
 	info->replident = rel->rd_rel->relreplident;
+	info->desc = desc;
+	desc = pgdts_sent_desc(rel, info);
 
 	/*
 	 * With REPLICA IDENTITY FULL the whole old row identifies it and no
@@ -527,7 +542,7 @@ pgdts_write_relation(StringInfo out, Relation rel, PgdtsRelationInfo *info)
 {
 	Pgdts__Record record = PGDTS__RECORD__INIT;
 	Pgdts__Relation relation = PGDTS__RELATION__INIT;
-	TupleDesc	desc = RelationGetDescr(rel);
+	TupleDesc	desc = pgdts_sent_desc(rel, info);
 	Pgdts__Column *columns;
 	Pgdts__Column **pointers;
 	int			i;
@@ -569,7 +584,7 @@ pgdts_write_insert(StringInfo out, Relation rel, PgdtsRelationInfo *info,
 	Pgdts__Insert insert = PGDTS__INSERT__INIT;
 
 	insert.relation_oid = RelationGetRelid(rel);
-	insert.new_tuple = pgdts_encode_tuple(info, RelationGetDescr(rel),
+	insert.new_tuple = pgdts_encode_tuple(info, pgdts_sent_desc(rel, info),
 										  newtuple, false);
 
 	record.kind_case = PGDTS__RECORD__KIND_INSERT;
@@ -604,7 +619,7 @@ pgdts_write_update(StringInfo out, Relation rel, PgdtsRelationInfo *info,
 {
 	Pgdts__Record record = PGDTS__RECORD__INIT;
 	Pgdts__Update update = PGDTS__UPDATE__INIT;
-	TupleDesc	desc = RelationGetDescr(rel);
+	TupleDesc	desc = pgdts_sent_desc(rel, info);
 
 	update.relation_oid = RelationGetRelid(rel);
 	update.old_image = pgdts_encode_old_image(info, desc, oldtuple,
@@ -624,7 +639,8 @@ pgdts_write_delete(StringInfo out, Relation rel, PgdtsRelationInfo *info,
 	Pgdts__Delete delete = PGDTS__DELETE__INIT;
 
 	delete.relation_oid = RelationGetRelid(rel);
-	delete.old_image = pgdts_encode_old_image(info, RelationGetDescr(rel),
+	delete.old_image = pgdts_encode_old_image(info,
+											  pgdts_sent_desc(rel, info),
 											  oldtuple, &delete.old_tuple);
 
 	record.kind_case = PGDTS__RECORD__KIND_DELETE;

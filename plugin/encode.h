@@ -95,14 +95,20 @@ typedef struct PgdtsDdlColumns
 typedef struct PgdtsRelationInfo
 {
 	char		replident;		/* pg_class.relreplident */
+	TupleDesc	desc;			/* of the rows sent when column expressions
+								 * add columns after the relation's own
+								 * (transform.c); NULL: the relation's */
 	int			ncolumns;		/* non-dropped columns, in attnum order */
 	int			nkeys;			/* how many of them are key columns */
 	PgdtsColumn *columns;
 	PgdtsDdlColumns ddl;		/* valid for dts_ddl_command only */
 } PgdtsRelationInfo;
 
-extern void pgdts_relation_info_build(Relation rel, bool is_ddl_table,
+extern void pgdts_relation_info_build(Relation rel, TupleDesc desc,
+									  bool is_ddl_table,
 									  PgdtsRelationInfo *info);
+
+extern TupleDesc pgdts_sent_desc(Relation rel, PgdtsRelationInfo *info);
 
 extern void pgdts_write_begin(StringInfo out, ReorderBufferTXN *txn);
 extern void pgdts_write_commit(StringInfo out, ReorderBufferTXN *txn,

@@ -608,10 +608,11 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 				OutputPluginWrite(ctx, true);
 				break;
 			}
+			/* room for the columns expressions add (PGDTS_UPDATE_INSERT) */
 			new_values = palloc(sizeof(Datum) *
-								Max(RelationGetDescr(relation)->natts, 1));
+								Max(pgdts_sent_desc(relation, info)->natts, 1));
 			new_isnull = palloc(sizeof(bool) *
-								Max(RelationGetDescr(relation)->natts, 1));
+								Max(pgdts_sent_desc(relation, info)->natts, 1));
 			switch (pgdts_filter_update(entry, RelationGetDescr(relation),
 										oldtuple, newtuple,
 										new_values, new_isnull))
@@ -800,19 +801,21 @@ static HeapTuple
 pgdts_transformed(PgdtsRelationEntry *entry, TupleDesc desc, HeapTuple tuple,
 				  HeapTuple full_old)
 {
+	TupleDesc	sent;
 	Datum	   *values;
 	bool	   *isnull;
 
 	if (entry->transforms == NULL || tuple == NULL)
 		return tuple;
 
-	values = palloc(sizeof(Datum) * Max(desc->natts, 1));
-	isnull = palloc(sizeof(bool) * Max(desc->natts, 1));
+	sent = entry->transforms->desc != NULL ? entry->transforms->desc : desc;
+	values = palloc(sizeof(Datum) * Max(sent->natts, 1));
+	isnull = palloc(sizeof(bool) * Max(sent->natts, 1));
 	heap_deform_tuple(tuple, desc, values, isnull);
 	if (full_old != NULL)
 		pgdts_fill_unchanged_toast(desc, values, isnull, full_old);
 	pgdts_transforms_apply(entry->transforms, desc, values, isnull);
-	return heap_form_tuple(desc, values, isnull);
+	return heap_form_tuple(sent, values, isnull);
 }
 
 static void
@@ -992,14 +995,7 @@ pgdts_get_relation_entry(PgdtsData *data, Relation relation)
 	entry->transforms = NULL;
 
 	entry->relclass = pgdts_classify_relation(relation);
-	if (entry->relclass != PGDTS_REL_OWN)
-	{
-		oldcxt = MemoryContextSwitchTo(entry->context);
-		pgdts_relation_info_build(relation,
-								  entry->relclass == PGDTS_REL_DDL,
-								  &entry->info);
-		MemoryContextSwitchTo(oldcxt);
-	}
+	/* first: the columns expressions add are part of the rows sent */
 	if (entry->relclass == PGDTS_REL_USER && data->transforms != NIL)
 	{
 		oldcxt = MemoryContextSwitchTo(entry->context);
@@ -1014,6 +1010,16 @@ pgdts_get_relation_entry(PgdtsData *data, Relation relation)
 			PG_RE_THROW();
 		}
 		PG_END_TRY();
+		MemoryContextSwitchTo(oldcxt);
+	}
+	if (entry->relclass != PGDTS_REL_OWN)
+	{
+		oldcxt = MemoryContextSwitchTo(entry->context);
+		pgdts_relation_info_build(relation,
+								  entry->transforms != NULL ?
+								  entry->transforms->desc : NULL,
+								  entry->relclass == PGDTS_REL_DDL,
+								  &entry->info);
 		MemoryContextSwitchTo(oldcxt);
 	}
 	if (entry->relclass == PGDTS_REL_USER && data->row_filters != NIL)

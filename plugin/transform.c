@@ -22,6 +22,7 @@
 #include "postgres.h"
 
 #include "access/sysattr.h"
+#include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
@@ -46,6 +47,10 @@ static void pgdts_transform_error_context(void *arg);
 static Node *pgdts_transform_analyze(Relation relation,
 									 PgdtsTransformRule *rule,
 									 Form_pg_attribute attr);
+static int	pgdts_column_offset(TupleDesc desc, const char *colname);
+static TupleDesc pgdts_transforms_desc(TupleDesc desc, PgdtsTransforms *t,
+									   Node **exprs,
+									   PgdtsTransformRule **rules);
 
 /* Parse the value of a "transform" option. */
 PgdtsTransformRule *
@@ -107,7 +112,12 @@ pgdts_transform_error_context(void *arg)
 	errcontext("pgdts column expression \"%s\"", rule->text);
 }
 
-/* Analyze one expression for the column attr of relation. */
+/*
+ * Analyze one expression for the column attr of relation, or for a column
+ * it adds when attr is NULL: that column takes the expression's type, a
+ * literal of unknown type becoming text, as a view's column would (the
+ * applier creates the column on the destination from such a view's).
+ */
 static Node *
 pgdts_transform_analyze(Relation relation, PgdtsTransformRule *rule,
 						Form_pg_attribute attr)
@@ -117,6 +127,8 @@ pgdts_transform_analyze(Relation relation, PgdtsTransformRule *rule,
 	Node	   *expr;
 	Node	   *coerced;
 	Oid			type;
+	Oid			target;
+	int32		typmod;
 
 	nsitem = addRangeTableEntryForRelation(pstate, relation, AccessShareLock,
 										   NULL, false, false);
@@ -124,28 +136,83 @@ pgdts_transform_analyze(Relation relation, PgdtsTransformRule *rule,
 	expr = transformExpr(pstate, copyObject(rule->expr),
 						 EXPR_KIND_SELECT_TARGET);
 	type = exprType(expr);
-	coerced = coerce_to_target_type(pstate, expr, type, attr->atttypid,
-									attr->atttypmod, COERCION_ASSIGNMENT,
+	target = attr != NULL ? attr->atttypid : type == UNKNOWNOID ? TEXTOID : type;
+	typmod = attr != NULL ? attr->atttypmod : exprTypmod(expr);
+	coerced = coerce_to_target_type(pstate, expr, type, target, typmod,
+									COERCION_ASSIGNMENT,
 									COERCE_IMPLICIT_CAST, -1);
 	if (coerced == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("column \"%s\" is of type %s but its expression is of type %s",
-						NameStr(attr->attname),
-						format_type_be(attr->atttypid),
+						rule->colname, format_type_be(target),
 						format_type_be(type)),
 				 errhint("Cast the expression to the column's type.")));
+	if (attr == NULL && get_typtype(target) == TYPTYPE_PSEUDO)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("column \"%s\" would have pseudo-type %s",
+						rule->colname, format_type_be(target)),
+				 errhint("Cast the expression to the type the destination column should have.")));
 	assign_expr_collations(pstate, coerced);
 	pgdts_etl_check_expression(coerced, "column expressions");
 	free_parsestate(pstate);
 	return coerced;
 }
 
+/* The offset of the live column named colname in desc, or -1. */
+static int
+pgdts_column_offset(TupleDesc desc, const char *colname)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(desc, i);
+
+		if (!attr->attisdropped && strcmp(NameStr(attr->attname), colname) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * The descriptor of the rows sent: the relation's columns as they are
+ * (TupleDescCopyEntry clears attgenerated, which says a column is not
+ * sent), then one per added column, typed as its expression.
+ */
+static TupleDesc
+pgdts_transforms_desc(TupleDesc desc, PgdtsTransforms *t, Node **exprs,
+					  PgdtsTransformRule **rules)
+{
+	TupleDesc	out = CreateTemplateTupleDesc(desc->natts + t->added);
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		TupleDescCopyEntry(out, i + 1, desc, i + 1);
+		TupleDescAttr(out, i)->attgenerated = TupleDescAttr(desc, i)->attgenerated;
+	}
+	for (i = 0; i < t->count; i++)
+	{
+		AttrNumber	attnum = t->attoffs[i] + 1;
+
+		if (t->attoffs[i] < desc->natts)
+			continue;
+		TupleDescInitEntry(out, attnum, rules[i]->colname,
+						   exprType(exprs[i]), exprTypmod(exprs[i]), 0);
+		TupleDescInitEntryCollation(out, attnum, exprCollation(exprs[i]));
+	}
+	return out;
+}
+
 /*
  * The column expressions of the relation among rules, analyzed and ready,
  * in the current memory context; NULL when none names it.  The columns
  * of the primary key and the replica identity may not be set: the
- * destination finds rows by them.
+ * destination finds rows by them.  An expression for a column the relation
+ * lacks adds that column (its value is the expression's; the applier's
+ * schema sync created it on the destination).
  */
 PgdtsTransforms *
 pgdts_transforms_build(Relation relation, List *rules)
@@ -154,6 +221,9 @@ pgdts_transforms_build(Relation relation, List *rules)
 	char	   *schemaname = get_namespace_name(RelationGetNamespace(relation));
 	PgdtsTransforms *t = NULL;
 	Bitmapset  *keys = NULL;
+	Node	  **exprs = palloc(sizeof(Node *) * Max(list_length(rules), 1));
+	PgdtsTransformRule **used = palloc(sizeof(PgdtsTransformRule *) *
+									   Max(list_length(rules), 1));
 	ListCell   *lc;
 
 	foreach(lc, rules)
@@ -161,8 +231,7 @@ pgdts_transforms_build(Relation relation, List *rules)
 		PgdtsTransformRule *rule = lfirst(lc);
 		ErrorContextCallback errcallback;
 		Node	   *expr;
-		int			attoff = -1;
-		int			i;
+		int			attoff;
 
 		if (strcmp(rule->relname, RelationGetRelationName(relation)) != 0 ||
 			schemaname == NULL || strcmp(rule->schemaname, schemaname) != 0)
@@ -178,21 +247,9 @@ pgdts_transforms_build(Relation relation, List *rules)
 		errcallback.previous = error_context_stack;
 		error_context_stack = &errcallback;
 
-		for (i = 0; i < desc->natts; i++)
-		{
-			Form_pg_attribute attr = TupleDescAttr(desc, i);
-
-			if (!attr->attisdropped &&
-				strcmp(NameStr(attr->attname), rule->colname) == 0)
-				attoff = i;
-		}
-		if (attoff < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("column \"%s\" of relation \"%s.%s\" does not exist",
-							rule->colname, schemaname,
-							RelationGetRelationName(relation))));
-		if (bms_is_member(attoff + 1 - FirstLowInvalidHeapAttributeNumber, keys))
+		attoff = pgdts_column_offset(desc, rule->colname);
+		if (attoff >= 0 &&
+			bms_is_member(attoff + 1 - FirstLowInvalidHeapAttributeNumber, keys))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("column expressions may not set key column \"%s\"",
@@ -200,30 +257,40 @@ pgdts_transforms_build(Relation relation, List *rules)
 					 errdetail("The destination finds rows by the replica identity's key.")));
 
 		expr = pgdts_transform_analyze(relation, rule,
-									   TupleDescAttr(desc, attoff));
+									   attoff >= 0 ? TupleDescAttr(desc, attoff) : NULL);
 
 		if (t == NULL)
 		{
+			int			most = desc->natts + list_length(rules);
+
 			t = palloc0(sizeof(PgdtsTransforms));
-			t->attoffs = palloc(sizeof(int) * desc->natts);
-			t->states = palloc(sizeof(ExprState *) * desc->natts);
+			t->attoffs = palloc(sizeof(int) * most);
+			t->states = palloc(sizeof(ExprState *) * most);
 			t->estate = CreateExecutorState();
 			t->slot = MakeSingleTupleTableSlot(CreateTupleDescCopyConstr(desc),
 											   &TTSOpsVirtual);
 		}
+		if (attoff < 0)
+			attoff = desc->natts + t->added++;
 		pull_varattnos(expr, 1, &t->attrs);
+		exprs[t->count] = expr;
+		used[t->count] = rule;
 		t->attoffs[t->count] = attoff;
 		t->states[t->count] = ExecPrepareExpr((Expr *) expr, t->estate);
 		t->count++;
 
 		error_context_stack = errcallback.previous;
 	}
+	if (t != NULL && t->added > 0)
+		t->desc = pgdts_transforms_desc(desc, t, exprs, used);
 	return t;
 }
 
 /*
  * Put the expressions' results in place of the columns' values of a row,
- * computed from the row's source values.  The results are allocated in the
+ * computed from the row's source values: values and isnull hold desc's
+ * (the relation's) columns, with room after them for the columns added,
+ * which get their values here too.  The results are allocated in the
  * current memory context (the per-change one).  A value the expressions
  * read that is an unchanged TOASTed value decoding cannot see (no whole old
  * row to take it from) is an error: the result cannot be computed, and
@@ -233,6 +300,7 @@ void
 pgdts_transforms_apply(PgdtsTransforms *t, TupleDesc desc, Datum *values,
 					   bool *isnull)
 {
+	TupleDesc	sent = t->desc != NULL ? t->desc : desc;
 	ExprContext *econtext = GetPerTupleExprContext(t->estate);
 	TupleTableSlot *slot = t->slot;
 	int			natts = slot->tts_tupleDescriptor->natts;
@@ -265,7 +333,7 @@ pgdts_transforms_apply(PgdtsTransforms *t, TupleDesc desc, Datum *values,
 		results[i] = ExecEvalExpr(t->states[i], econtext, &nulls[i]);
 	for (i = 0; i < t->count; i++)
 	{
-		Form_pg_attribute attr = TupleDescAttr(desc, t->attoffs[i]);
+		Form_pg_attribute attr = TupleDescAttr(sent, t->attoffs[i]);
 
 		/* out of the per-tuple memory, which is reset below */
 		values[t->attoffs[i]] = nulls[i] ? (Datum) 0 :

@@ -35,11 +35,20 @@ typedef struct PgdtsTransformRule
 	char	   *text;			/* the option's value, for messages */
 } PgdtsTransformRule;
 
-/* The column expressions of one relation definition, ready to run. */
+/*
+ * The column expressions of one relation definition, ready to run.  An
+ * expression for a column the relation lacks adds that column to the rows
+ * sent: desc is the relation's descriptor with the added columns after its
+ * own, typed as their expressions are.
+ */
 typedef struct PgdtsTransforms
 {
 	int			count;
-	int		   *attoffs;		/* column each one sets */
+	int		   *attoffs;		/* column each one sets, in the rows sent */
+	int			added;			/* columns the relation lacks, set last */
+	TupleDesc	desc;			/* of the rows sent when added > 0: the
+								 * relation's columns, then the added ones;
+								 * NULL: the relation's descriptor */
 	ExprState **states;
 	Bitmapset  *attrs;			/* columns they read, attnum -
 								 * FirstLowInvalidHeapAttributeNumber */

@@ -26,8 +26,19 @@ FROM pg_logical_slot_peek_binary_changes('regression_slot', NULL, NULL,
 	'transform', '(md5(email)) AS email FROM public.people')
 WHERE pgdts.record_json(data, true) LIKE '%real.example%';
 
+-- a column the table lacks is added after its own, typed as its
+-- expression (an unknown-type literal as text), in every row sent: the new
+-- row and the whole old row
+SELECT pgdts.record_json(data, true) AS record
+FROM pg_logical_slot_peek_binary_changes('regression_slot', NULL, NULL,
+	'transform', '((visits * 100)::bigint) AS visits_cents FROM public.people',
+	'transform', '(''fixed'') AS label FROM public.people')
+WHERE pgdts.record_json(data, true) NOT LIKE '{"begin"%'
+  AND pgdts.record_json(data, true) NOT LIKE '{"commit"%'
+LIMIT 3;
+
 -- refused: not one expression, a column twice, a key column, a volatile
--- function, a type that does not assign, an unknown column
+-- function, a type that does not assign, an added column of a pseudo-type
 SELECT count(*) FROM pg_logical_slot_peek_binary_changes('regression_slot', NULL, NULL,
 	'transform', 'md5(email) FROM public.people');
 SELECT count(*) FROM pg_logical_slot_peek_binary_changes('regression_slot', NULL, NULL,
@@ -47,7 +58,7 @@ END $$;
 SELECT decoding_error('(id + 1) AS id FROM public.people');
 SELECT decoding_error('(email || random()) AS email FROM public.people');
 SELECT decoding_error('(''x''::text) AS visits FROM public.people');
-SELECT decoding_error('(1) AS nope FROM public.people');
+SELECT decoding_error('(ROW(id, email)) AS nope FROM public.people');
 
 SELECT pg_drop_replication_slot('regression_slot');
 DROP TABLE people;
