@@ -100,27 +100,39 @@ void check_condition(pg::Connection& source, const model::RowFilter& f) {
 
 // The expression's value must be assignable to the column, as the plugin
 // assigns it: an INSERT of the view's value into a copy of the column says.
+// For a column the table lacks, which the expression adds, its value's type
+// must be one a column can have (not record, say): the view says.
 void check_expression(pg::Connection& source, const model::ColumnTransform& t) {
   std::string table = qualified(source, t.table);
   Rule rule{"--transform", "column expressions", t.text};
   std::string column = source.identifier(t.column);
-  pg::Result key = source.exec(
-      "SELECT EXISTS (SELECT FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a "
+  pg::Result found = source.exec(
+      "SELECT EXISTS (SELECT FROM pg_catalog.pg_attribute a "
+      "  WHERE a.attrelid = $1::pg_catalog.regclass AND a.attname = $2 AND a.attnum > 0 "
+      "    AND NOT a.attisdropped), "
+      "EXISTS (SELECT FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a "
       "  ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) "
       "  WHERE i.indrelid = $1::pg_catalog.regclass AND (i.indisprimary OR i.indisreplident) "
       "    AND a.attname = $2)",
       {table.c_str(), t.column.c_str()});
-  if (key.value(0, 0) == "t")
+  if (found.value(0, 1) == "t")
     refuse(rule, "column " + t.column + " is in the primary key or replica identity of " +
                      model::display_name(t.table) +
                      "; column expressions may not change key columns (the destination finds "
                      "rows by them)");
+  // The view's column is named as the target, as PostgreSQL's messages
+  // about it then are ('column "total" has pseudo-type record').
+  std::string view = std::string("CREATE TEMP VIEW ") + kView + " AS SELECT " +
+                     model::select_expression(t) + " AS " + column + " FROM ONLY " + table;
+  if (found.value(0, 0) != "t") {
+    check_sql(source, rule, table, {view});
+    return;
+  }
   check_sql(source, rule, table,
-            {std::string("CREATE TEMP VIEW ") + kView + " AS SELECT " + model::select_expression(t) +
-                 " AS v FROM ONLY " + table,
+            {view,
              "CREATE TEMP TABLE pgdts_etl_target ON COMMIT DROP AS SELECT " + column +
                  " FROM ONLY " + table + " WITH NO DATA",
-             std::string("EXPLAIN INSERT INTO pgdts_etl_target SELECT v FROM ") + kView});
+             "EXPLAIN INSERT INTO pgdts_etl_target SELECT " + column + " FROM " + kView});
 }
 
 }  // namespace

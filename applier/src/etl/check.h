@@ -25,9 +25,11 @@ void check_row_filters(pg::Connection& source, const std::vector<model::RowFilte
                        const std::map<model::TableName, char>& task_tables);
 
 // The same for column expressions: the table is in the task, the column
-// exists and is in neither the primary key nor the replica identity, and
-// the expression analyzes over the table alone, its value assignable to
-// the column, under the same rules. Throws UsageError.
+// is in neither the primary key nor the replica identity, and the
+// expression analyzes over the table alone, its value assignable to the
+// column, under the same rules; for a column the table lacks (which the
+// expression adds on the destination) a value a table column can hold.
+// Throws UsageError.
 void check_transforms(pg::Connection& source, const std::vector<model::ColumnTransform>& transforms,
                       const std::map<model::TableName, char>& task_tables);
 

@@ -27,6 +27,7 @@
 
 #include "rights/ownership.h"
 #include "model/selection.h"
+#include "model/transform.h"
 
 namespace pgdts::pg {
 class Connection;
@@ -72,6 +73,9 @@ struct Column {
   std::optional<model::TableName> default_sequence;  // default is nextval() of this sequence
   char identity = '\0';                        // 'a' ALWAYS, 'd' BY DEFAULT
   std::optional<model::TableName> identity_sequence;
+  // Not on the source: a column expression (--transform) gives the
+  // destination this column (add_expression_columns); attnum is 0.
+  bool expression_only = false;
 };
 
 // PRIMARY KEY, UNIQUE, EXCLUDE, CHECK or FOREIGN KEY.
@@ -196,6 +200,14 @@ std::vector<UniqueKey> find_unique_keys(pg::Connection& source, const std::vecto
 // so that the model holds together while the catalogs change.
 SourceSchema read_schema_in_snapshot(pg::Connection& conn, const model::Selection& selection,
                                      const std::string& snapshot = "");
+
+// A column expression for a column its source table lacks adds that column
+// on the destination (docs/etl.md): appended to the table's columns, typed
+// as the source types the expression (as the output plugin does), so that
+// schema sync creates it, full sync copies the expression into it and
+// verify compares it. Runs in a transaction of its own on source.
+void add_expression_columns(pg::Connection& source, SourceSchema& schema,
+                            const std::vector<model::ColumnTransform>& transforms);
 
 // Selected tables that already exist on the destination (mapped names), for
 // --conflict precheck.

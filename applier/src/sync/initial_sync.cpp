@@ -88,9 +88,12 @@ void key_tables(pg::Connection& source, schema::SourceSchema schema, const Optio
   if (o.replica_identity_full) set_replica_identity_full(source, schema, o);
 }
 
+// With the columns that column expressions add (docs/etl.md).
 schema::SourceSchema read_schema_at(pg::Connection& source, const Options& o,
                                     const std::string& snapshot) {
-  return schema::read_schema_in_snapshot(source, o.selection, snapshot);
+  schema::SourceSchema schema = schema::read_schema_in_snapshot(source, o.selection, snapshot);
+  schema::add_expression_columns(source, schema, o.transforms);
+  return schema;
 }
 
 // Who owns what schema sync creates: the source's owners, or with

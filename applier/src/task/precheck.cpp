@@ -574,7 +574,11 @@ class Prechecks {
       ruled.insert(f.table);
     }
     for (const auto& t : in_.transforms) {
-      names.push_back("expression of " + model::display_name(t.table) + "." + t.column);
+      const auto& columns = tables.at(t.table)->columns;
+      bool added = std::none_of(columns.begin(), columns.end(),
+                                [&](const schema::Column& c) { return c.name == t.column; });
+      names.push_back("expression of " + model::display_name(t.table) + "." + t.column +
+                      (added ? " (a column the source lacks: added on the destination)" : ""));
       ruled.insert(t.table);
     }
     add("etl_rules", Check::pass,

@@ -66,6 +66,7 @@ VerifyResult run_verify(const VerifyInput& in) {
   pg::Connection target = open(in.target, "destination");
 
   schema::SourceSchema schema = read_schema(source, in.selection);
+  schema::add_expression_columns(source, schema, in.transforms);
   schema::SourceSchema dest_schema = read_schema(target, mapped_selection(schema, in.names));
   result.metadata = compare_metadata(schema, dest_schema, in.names);
   result.sequences = compare_sequences(source, target, schema, in.names);
