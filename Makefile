@@ -23,7 +23,8 @@ OBJS = \
 	plugin/ddl_objects.o \
 	plugin/ddl_record.o \
 	plugin/ddl_rewrite.o \
-	plugin/ddl_guard.o
+	plugin/ddl_guard.o \
+	plugin/ddl_identity.o
 # relative to srcdir, which PGXS prefixes (pg_buildext builds in another
 # directory with VPATH=<this tree>)
 DATA = $(patsubst $(srcdir)/%,%,$(wildcard $(srcdir)/sql/pgdts--*.sql))

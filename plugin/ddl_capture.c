@@ -25,6 +25,8 @@
  *	ddl_objects.c		the objects it touched
  *	ddl_record.c		the INSERT of its row
  *	ddl_rewrite.c		the rows an ADD COLUMN with a volatile default wrote
+ *	ddl_identity.c		REPLICA IDENTITY FULL for tables joining a task
+ *						without a key
  *
  * Text, names and the parse tree they are checked against are taken at
  * ddl_command_start, before the command runs (a RENAME has not renamed, a
@@ -70,6 +72,7 @@
 
 #include "ddl_capture.h"
 #include "ddl_guard.h"
+#include "ddl_identity.h"
 #include "ddl_literals.h"
 #include "ddl_names.h"
 #include "ddl_objects.h"
@@ -176,6 +179,8 @@ pgdts_capture_ddl_end(PG_FUNCTION_ARGS)
 
 	trigdata = pgdts_event_trigger_data(fcinfo, "pgdts.capture_ddl_end");
 	pgdts_capture(trigdata, PGDTS_AT_END);
+	if (!capture_in_progress && !creating_extension && pgdts_task_slot_exists())
+		pgdts_keep_replica_identity_full(trigdata);
 	pgdts_statement_ended(trigdata->parsetree);
 	PG_RETURN_VOID();
 }

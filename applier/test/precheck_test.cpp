@@ -97,11 +97,14 @@ TEST(SourceChecks, CurrentExtensionVersionPasses) {
   EXPECT_FALSE(pgdts::task::extension_problem(with_extension(pgdts::task::kExtensionVersion)));
 }
 
-TEST(SourceChecks, ReleasedOlderExtensionIsAWarningToUpdate) {
-  auto p = pgdts::task::extension_problem(with_extension(pgdts::task::kOldestExtensionVersion));
-  ASSERT_TRUE(p);
-  EXPECT_TRUE(p->warning);
-  EXPECT_NE(p->fix.find("ALTER EXTENSION pgdts UPDATE"), std::string::npos) << p->fix;
+TEST(SourceChecks, ReleasedOlderExtensionsAreWarningsToUpdateNamingWhatTheyLack) {
+  for (const auto& older : pgdts::task::kOlderExtensions) {
+    auto p = pgdts::task::extension_problem(with_extension(older.version));
+    ASSERT_TRUE(p) << older.version;
+    EXPECT_TRUE(p->warning);
+    EXPECT_NE(p->fix.find("ALTER EXTENSION pgdts UPDATE"), std::string::npos) << p->fix;
+    EXPECT_NE(p->message.find("REPLICA IDENTITY FULL"), std::string::npos) << p->message;
+  }
 }
 
 TEST(SourceChecks, NewerExtensionFailsNamingPgdts) {

@@ -160,3 +160,53 @@ def test_a_keyless_table_added_with_replica_identity_full_gets_it_before_its_cop
     app.stop()
     compare_rows.assert_tables_equal(source, dest, ["public.a", "public.k"])
     assert dest.one("SELECT count(*) FROM public.k WHERE v = 'updated'") == 10
+
+
+def relreplident(source, table):
+    return source.one("SELECT relreplident FROM pg_class WHERE oid = %s::regclass", [table])
+
+
+def test_a_keyless_table_created_later_gets_replica_identity_full_in_its_own_transaction(
+        pgdts, source, dest):
+    """--replica-identity-full keeps up with tables that join the task later
+    without a key: the source's DDL capture sets FULL at the end of the
+    creating command, so UPDATEs and DELETEs in that very transaction replay.
+    A keyed table, a table outside the task's schemas and a table left
+    keyless by an ALTER are each treated as they should be."""
+    source.sql("ALTER EXTENSION pgdts UPDATE TO '0.3'")
+    source.sql("CREATE SCHEMA other")
+    make_tables(source)
+    source.sql("CREATE TABLE public.keyed_later (id int PRIMARY KEY, v text)")
+    app = pgdts.sync(source, dest, phases=PHASES, wait_ready=False,
+                     extra_args=["--schemas", "public", "--replica-identity-full"])
+    app.wait_phase("incremental", timeout=120)
+    assert source.sql("SELECT task, replica_identity_full, schemas FROM pgdts.dts_task_setting") == \
+        [("it", True, ["public"])]
+    with source.connect() as conn:
+        with conn.transaction():
+            conn.execute("CREATE TABLE public.later (n int, v text)")
+            conn.execute("INSERT INTO public.later SELECT g, 'new' FROM generate_series(1, 50) g")
+            conn.execute("UPDATE public.later SET v = 'same txn' WHERE n <= 5")
+            conn.execute("DELETE FROM public.later WHERE n > 45")
+    source.sql("CREATE TABLE public.copied AS SELECT n, v FROM public.later")
+    source.sql("CREATE TABLE other.outside (n int)")
+    source.sql("CREATE TABLE public.pk_dropped (id int PRIMARY KEY, v text)")
+    source.sql("INSERT INTO public.pk_dropped SELECT g, 'p' FROM generate_series(1, 20) g")
+    source.sql("ALTER TABLE public.pk_dropped DROP CONSTRAINT pk_dropped_pkey")
+    assert [relreplident(source, t) for t in
+            ("public.later", "public.copied", "public.pk_dropped", "public.keyed_later",
+             "other.outside")] == ["f", "f", "f", "d", "d"]
+    source.sql("UPDATE public.later SET v = 'later txn' WHERE n BETWEEN 6 AND 10")
+    source.sql("UPDATE public.copied SET v = 'ctas' WHERE n <= 3")
+    source.sql("DELETE FROM public.pk_dropped WHERE id <= 4")
+    source.sql("UPDATE public.pk_dropped SET v = 'q' WHERE id = 20")
+    processes.wait_caught_up(source, dest, app)
+    assert app.last_count("skipped_changes") in (None, 0), app.log_tail()
+    app.stop()
+    compare_rows.assert_tables_equal(
+        source, dest, ["public.later", "public.copied", "public.pk_dropped"])
+    assert dest.one("SELECT count(*) FROM public.later WHERE v = 'same txn'") == 5
+    released = pgdts.run(["release", "--source", source.conninfo(), "--target", dest.conninfo(),
+                          "--task", "it"])
+    assert released.returncode == 0, released.stderr
+    assert source.sql("SELECT task FROM pgdts.dts_task_setting") == []

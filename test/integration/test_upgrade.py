@@ -51,7 +51,7 @@ def test_alter_extension_update_from_0_1_while_a_task_runs_keeps_rows_and_ddl_fl
     source.sql("UPDATE t SET on_0_1 = id WHERE id <= 50")
     wait_caught_up(source, dest, app)
 
-    source.sql("ALTER EXTENSION pgdts UPDATE")
+    source.sql("ALTER EXTENSION pgdts UPDATE TO '0.2'")
     assert extversion(source) == "0.2"
 
     # on 0.2, the same running task: rows, and DDL with 0.2's fields
@@ -68,6 +68,15 @@ def test_alter_extension_update_from_0_1_while_a_task_runs_keeps_rows_and_ddl_fl
     assert source.one("SELECT settings IS NOT NULL FROM pgdts.dts_ddl_command "
                       "WHERE statement LIKE '%on_0_2%' ORDER BY id DESC LIMIT 1"), \
         "DDL captured after the update lacks 0.2's settings column"
+
+    # on to 0.3, the current version, still the same running task
+    source.sql("ALTER EXTENSION pgdts UPDATE")
+    assert extversion(source) == "0.3"
+    source.sql("INSERT INTO t (id, v) SELECT g, 'on 0.3' FROM generate_series(201, 300) g")
+    source.sql("ALTER TABLE t ADD COLUMN on_0_3 int")
+    wait_caught_up(source, dest, app)
+    assert app.alive(), f"pgdts sync exited during the update; log tail:\n{app.log_tail()}"
+    assert_tables_equal(source, dest, ["t"])
     app.stop()
 
 

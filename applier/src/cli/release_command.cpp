@@ -80,6 +80,8 @@ int run_release(const Options& o) {
     source.exec(
         "DO $$BEGIN IF pg_catalog.to_regclass('pgdts.dts_postgres_heartbeat') IS NOT NULL THEN "
         "DELETE FROM pgdts.dts_postgres_heartbeat WHERE task = " + source.literal(o.task) +
+        "; END IF; IF pg_catalog.to_regclass('pgdts.dts_task_setting') IS NOT NULL THEN "
+        "DELETE FROM pgdts.dts_task_setting WHERE task = " + source.literal(o.task) +
         "; END IF; END$$");
     apply::prune_ddl_commands(source);
     pg::Connection dest = pg::Connection::open(o.target, {"destination", false, app, ""});

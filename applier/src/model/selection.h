@@ -89,6 +89,8 @@ class Selection {
   // No --schemas and no --tables: every user schema.
   bool selects_everything() const { return schemas_.empty() && tables_.empty(); }
   bool picks_tables_only() const { return schemas_.empty() && !tables_.empty(); }
+  // The schemas of --schemas, as given.
+  const std::vector<std::string>& schemas() const { return schemas_; }
   // Whether an --exclude rule names the table or its schema.
   bool excluded(const TableName& table) const;
 

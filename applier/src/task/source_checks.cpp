@@ -78,13 +78,12 @@ std::optional<SourceProblem> extension_problem(const SourceFacts& f) {
   if (version_parts(v) > version_parts(kExtensionVersion))
     return SourceProblem{is + ", newer than this pgdts knows (" + kExtensionVersion + ")",
                          "upgrade pgdts (package pgdts) on this host"};
-  if (v == kOldestExtensionVersion)
-    return SourceProblem{is + ", older than " + kExtensionVersion +
-                             ": DDL is captured without the settings and resolved names " +
-                             kExtensionVersion + " adds",
-                         std::string("run ALTER EXTENSION pgdts UPDATE in it (safe while the "
-                                     "task runs)"),
-                         true};
+  for (const OlderExtension& older : kOlderExtensions)
+    if (v == older.version)
+      return SourceProblem{is + ", older than " + kExtensionVersion + ": " + older.lacks,
+                           std::string("run ALTER EXTENSION pgdts UPDATE in it (safe while the "
+                                       "task runs)"),
+                           true};
   return SourceProblem{is + ", this pgdts needs " + kExtensionVersion,
                        std::string("install the matching extension files (package "
                                    "postgresql-<major>-pgdts) and run ALTER EXTENSION pgdts "
@@ -135,6 +134,45 @@ void capture_replicated_ddl(pg::Connection& source) {
                   pg::one_line(e.what()) + "); as a superuser on the source run: " + all);
     }
     log::Event("ddl_capture_enabled_always").field("statement", sql).info();
+  }
+}
+
+void keep_replica_identity_full(pg::Connection& source, const std::string& task,
+                                const model::Selection& selection, bool wanted) {
+  // A task of --tables only takes no table created later.
+  bool ask = wanted && !selection.picks_tables_only();
+  std::string schemas = selection.selects_everything() ? "" : pg::text_array(selection.schemas());
+  try {
+    pg::Result exists = source.exec("SELECT pg_catalog.to_regclass('pgdts.dts_task_setting') IS NOT NULL");
+    if (exists.value(0, 0) != "t") {
+      if (ask)
+        log::Event("replica_identity_full_not_kept")
+            .field("task", task)
+            .field("reason", "extension pgdts on the source is older than 0.3")
+            .field("fix", "run ALTER EXTENSION pgdts UPDATE on the source; until then give tables "
+                          "created later without a key REPLICA IDENTITY FULL by hand")
+            .warn();
+      return;
+    }
+    if (!ask) {
+      source.exec("DELETE FROM pgdts.dts_task_setting WHERE task = $1", {task.c_str()});
+      return;
+    }
+    source.exec(
+        "INSERT INTO pgdts.dts_task_setting (task, replica_identity_full, schemas) "
+        "VALUES ($1, true, $2::text[]) ON CONFLICT (task) DO UPDATE "
+        "SET replica_identity_full = true, schemas = excluded.schemas",
+        {task.c_str(), schemas.empty() ? nullptr : schemas.c_str()});
+    log::Event("replica_identity_full_kept").field("task", task).debug();
+  } catch (const pg::SqlError& e) {
+    if (!ask) return;
+    log::Event("replica_identity_full_not_kept")
+        .field("task", task)
+        .field("reason", pg::one_line(e.what()))
+        .field("fix", "GRANT INSERT, UPDATE, DELETE ON pgdts.dts_task_setting to this account on "
+                      "the source; until then give tables created later without a key REPLICA "
+                      "IDENTITY FULL by hand")
+        .warn();
   }
 }
 

@@ -8,17 +8,28 @@
 #include <optional>
 #include <string>
 
+#include "model/selection.h"
 #include "pg/connection.h"
 
 namespace pgdts::task {
 
 // The version of extension pgdts this binary speaks with (its stream and
 // capture table): the one place that says it.
-inline constexpr const char* kExtensionVersion = "0.2";
-// The older extension version this binary still streams from, with a
-// warning: the plugin library (one per server) decodes either version's
-// capture table, so a task keeps running across ALTER EXTENSION pgdts UPDATE.
-inline constexpr const char* kOldestExtensionVersion = "0.1";
+inline constexpr const char* kExtensionVersion = "0.3";
+// The older extension versions this binary still streams from, with a
+// warning naming what each lacks: the plugin library (one per server)
+// decodes every version's capture table, so a task keeps running across
+// ALTER EXTENSION pgdts UPDATE.
+struct OlderExtension {
+  const char* version;
+  const char* lacks;
+};
+inline constexpr OlderExtension kOlderExtensions[] = {
+    {"0.1", "DDL is captured without the settings and resolved names 0.2 adds, and tables "
+            "created later without a key do not get REPLICA IDENTITY FULL (0.3)"},
+    {"0.2", "tables created later without a key do not get REPLICA IDENTITY FULL "
+            "(--replica-identity-full) until 0.3"},
+};
 
 struct SourceFacts {
   std::string database;
@@ -59,5 +70,15 @@ SourceFacts check_source(pg::Connection& source);
 // (a change of the source, logged); throws Error naming the statements a
 // superuser must run when this account may not.
 void capture_replicated_ddl(pg::Connection& source);
+
+// With --replica-identity-full, tables that join the task later without a
+// key (created in a selected schema, or left keyless by an ALTER) get
+// REPLICA IDENTITY FULL from the source's DDL capture, in the transaction
+// that makes them so (plugin/ddl_identity.c): this writes or clears the
+// task's row of pgdts.dts_task_setting that asks for it. Logs a warning,
+// never throws over an SqlError: an extension older than 0.3 has no such
+// table, an account may lack the rights; the warning says what to do.
+void keep_replica_identity_full(pg::Connection& source, const std::string& task,
+                                const model::Selection& selection, bool wanted);
 
 }  // namespace pgdts::task

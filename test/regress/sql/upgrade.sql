@@ -8,7 +8,7 @@ CREATE EXTENSION pgdts VERSION '0.1';
 
 SELECT 'init' FROM pg_create_logical_replication_slot('dts_sync_regress', 'pgdts');
 CREATE TABLE up_t (id int);
-ALTER EXTENSION pgdts UPDATE;
+ALTER EXTENSION pgdts UPDATE TO '0.2';
 SELECT extversion FROM pg_extension WHERE extname = 'pgdts';
 ALTER TABLE up_t ADD COLUMN v text;
 
@@ -22,3 +22,9 @@ WHERE j IS NOT NULL;
 
 SELECT pg_drop_replication_slot('dts_sync_regress');
 DROP TABLE up_t;
+
+-- on to 0.3, the current version: the table of what tasks ask of the
+-- capture, empty
+ALTER EXTENSION pgdts UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'pgdts';
+SELECT count(*) FROM pgdts.dts_task_setting;
