@@ -4,8 +4,17 @@
 \echo Use "ALTER EXTENSION pgdts UPDATE TO '0.3'" to load this file. \quit
 
 --
--- A table of what each task asks of the DDL capture (see pgdts--0.3.sql):
--- REPLICA IDENTITY FULL for tables that join a task later without a key.
+-- What a running task asks of the source's DDL capture, one row per task
+-- (written by pgdts sync, deleted by pgdts release):
+-- replica_identity_full: a table created later without a key (CREATE TABLE,
+-- CREATE TABLE AS, SELECT INTO), or left without one by an ALTER TABLE, in
+-- one of schemas (NULL: any schema) gets REPLICA IDENTITY FULL in the
+-- transaction that made it so, before it can have a change to replay.
+-- Honoured only while the task's slot (dts_sync_<task>) exists
+-- (plugin/ddl_identity.c).
+--
+-- There is no pgdts--0.3.sql: CREATE EXTENSION pgdts runs pgdts--0.2.sql,
+-- then this script.
 --
 -- Safe while a task runs: a new table; the library looks for it by name and
 -- does nothing while it is missing or has no row for a task.

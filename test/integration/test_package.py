@@ -56,7 +56,7 @@ def test_each_installed_file_belongs_to_its_package():
     ext = f"/usr/share/postgresql/{PG_MAJOR}/extension"
     for path in (f"/usr/lib/postgresql/{PG_MAJOR}/lib/pgdts.so", f"{ext}/pgdts.control",
                  f"{ext}/pgdts--0.1.sql", f"{ext}/pgdts--0.2.sql", f"{ext}/pgdts--0.1--0.2.sql",
-                 f"{ext}/pgdts--0.3.sql", f"{ext}/pgdts--0.2--0.3.sql"):
+                 f"{ext}/pgdts--0.2--0.3.sql"):
         assert owner_package(path) == f"postgresql-{PG_MAJOR}-pgdts", path
     for path in ("/usr/bin/pgdts", str(unit_file()), "/usr/share/man/man1/pgdts.1.gz",
                  "/usr/share/bash-completion/completions/pgdts",
