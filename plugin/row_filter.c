@@ -28,6 +28,7 @@
 #include "access/detoast.h"
 #include "access/sysattr.h"
 #include "access/transam.h"
+#include "catalog/partition.h"
 #include "catalog/pg_proc.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
@@ -139,25 +140,57 @@ pgdts_row_filter_parse(const char *value)
 	return rule;
 }
 
-/* The rule that names the relation, or NULL. */
+int
+pgdts_rule_distance(const char *schemaname, const char *relname,
+					Relation relation)
+{
+	List	   *ancestors;
+	ListCell   *lc;
+	int			distance = 1;
+
+	if (strcmp(relname, RelationGetRelationName(relation)) == 0 &&
+		strcmp(schemaname,
+			   get_namespace_name(RelationGetNamespace(relation))) == 0)
+		return 0;
+	if (!relation->rd_rel->relispartition)
+		return -1;
+	ancestors = get_partition_ancestors(RelationGetRelid(relation));
+	foreach(lc, ancestors)
+	{
+		Oid			ancestor = lfirst_oid(lc);
+		char	   *name = get_rel_name(ancestor);
+
+		if (name != NULL && strcmp(relname, name) == 0 &&
+			strcmp(schemaname,
+				   get_namespace_name(get_rel_namespace(ancestor))) == 0)
+			return distance;
+		distance++;
+	}
+	return -1;
+}
+
+/* The row filter of relation (the nearest, see pgdts_rule_distance). */
 PgdtsRowFilterRule *
 pgdts_row_filter_find(List *rules, Relation relation)
 {
+	PgdtsRowFilterRule *nearest = NULL;
+	int			nearest_distance = -1;
 	ListCell   *lc;
-	char	   *schemaname = NULL;
 
 	foreach(lc, rules)
 	{
 		PgdtsRowFilterRule *rule = lfirst(lc);
+		int			distance = pgdts_rule_distance(rule->schemaname,
+												   rule->relname, relation);
 
-		if (strcmp(rule->relname, RelationGetRelationName(relation)) != 0)
-			continue;
-		if (schemaname == NULL)
-			schemaname = get_namespace_name(RelationGetNamespace(relation));
-		if (schemaname != NULL && strcmp(rule->schemaname, schemaname) == 0)
-			return rule;
+		if (distance >= 0 &&
+			(nearest == NULL || distance < nearest_distance))
+		{
+			nearest = rule;
+			nearest_distance = distance;
+		}
 	}
-	return NULL;
+	return nearest;
 }
 
 static void

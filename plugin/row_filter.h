@@ -28,6 +28,15 @@
 extern List *pgdts_rule_raw_parse(const char *sql, const char *kind,
 								  const char *value);
 
+/*
+ * How far the table a rule names is from relation: 0 the relation itself,
+ * 1 its partitioned parent, 2 that one's parent...; -1 when the rule names
+ * neither.  A rule on a partitioned table applies to every partition,
+ * those created later too; the nearest rule wins.
+ */
+extern int	pgdts_rule_distance(const char *schemaname, const char *relname,
+								Relation relation);
+
 /* A row filter as given: the table it names and its parsed condition. */
 typedef struct PgdtsRowFilterRule
 {

@@ -48,6 +48,8 @@ static Node *pgdts_transform_analyze(Relation relation,
 									 PgdtsTransformRule *rule,
 									 Form_pg_attribute attr);
 static int	pgdts_column_offset(TupleDesc desc, const char *colname);
+static bool pgdts_transform_applies(List *rules, PgdtsTransformRule *rule,
+									Relation relation);
 static TupleDesc pgdts_transforms_desc(TupleDesc desc, PgdtsTransforms *t,
 									   Node **exprs,
 									   PgdtsTransformRule **rules);
@@ -207,6 +209,35 @@ pgdts_transforms_desc(TupleDesc desc, PgdtsTransforms *t, Node **exprs,
 }
 
 /*
+ * Whether rule sets a column of relation: it names the relation or one of
+ * its partition ancestors, and no nearer rule names the same column.
+ */
+static bool
+pgdts_transform_applies(List *rules, PgdtsTransformRule *rule,
+						Relation relation)
+{
+	int			distance = pgdts_rule_distance(rule->schemaname, rule->relname,
+											   relation);
+	ListCell   *lc;
+
+	if (distance < 0)
+		return false;
+	foreach(lc, rules)
+	{
+		PgdtsTransformRule *other = lfirst(lc);
+		int			other_distance;
+
+		if (other == rule || strcmp(other->colname, rule->colname) != 0)
+			continue;
+		other_distance = pgdts_rule_distance(other->schemaname, other->relname,
+											 relation);
+		if (other_distance >= 0 && other_distance < distance)
+			return false;
+	}
+	return true;
+}
+
+/*
  * The column expressions of the relation among rules, analyzed and ready,
  * in the current memory context; NULL when none names it.  The columns
  * of the primary key and the replica identity may not be set: the
@@ -218,7 +249,6 @@ PgdtsTransforms *
 pgdts_transforms_build(Relation relation, List *rules)
 {
 	TupleDesc	desc = RelationGetDescr(relation);
-	char	   *schemaname = get_namespace_name(RelationGetNamespace(relation));
 	PgdtsTransforms *t = NULL;
 	Bitmapset  *keys = NULL;
 	Node	  **exprs = palloc(sizeof(Node *) * Max(list_length(rules), 1));
@@ -233,8 +263,7 @@ pgdts_transforms_build(Relation relation, List *rules)
 		Node	   *expr;
 		int			attoff;
 
-		if (strcmp(rule->relname, RelationGetRelationName(relation)) != 0 ||
-			schemaname == NULL || strcmp(rule->schemaname, schemaname) != 0)
+		if (!pgdts_transform_applies(rules, rule, relation))
 			continue;
 		if (keys == NULL)
 			keys = bms_union(RelationGetIndexAttrBitmap(relation,

@@ -1,4 +1,5 @@
 #include "model/row_filter.h"
+#include "model/transform.h"
 
 #include <gtest/gtest.h>
 
@@ -40,4 +41,26 @@ TEST(RowFilter, FindsTheFilterOfATable) {
 }
 
 }  // namespace
+
+TEST(RowFilter, TheNearestNameWithAFilterWins) {
+  auto filters = parse_row_filters({"s.parent: x = 1", "s.leaf: y = 2"});
+  std::vector<pgdts::model::TableName> leaf{{"s", "leaf"}, {"s", "parent"}, {"s", "root"}};
+  std::vector<pgdts::model::TableName> other{{"s", "other_leaf"}, {"s", "parent"}};
+  std::vector<pgdts::model::TableName> none{{"s", "x"}, {"s", "root"}};
+  EXPECT_EQ(nearest_filter(filters, leaf)->condition, "y = 2");
+  EXPECT_EQ(nearest_filter(filters, other)->condition, "x = 1");
+  EXPECT_EQ(nearest_filter(filters, none), nullptr);
+}
+
+TEST(ColumnTransform, TheNearestNameWithAnExpressionForTheColumnWins) {
+  auto transforms = pgdts::model::parse_transforms(
+      {"s.parent.email: md5(email)", "s.leaf.email: 'x'", "s.parent.phone: ''"});
+  std::vector<pgdts::model::TableName> leaf{{"s", "leaf"}, {"s", "parent"}};
+  EXPECT_EQ(pgdts::model::nearest_transform(transforms, leaf, "email")->expression, "'x'");
+  EXPECT_EQ(pgdts::model::nearest_transform(transforms, leaf, "phone")->expression, "''");
+  EXPECT_EQ(pgdts::model::nearest_transform(transforms, leaf, "name"), nullptr);
+  EXPECT_TRUE(pgdts::model::any_transform(transforms, leaf));
+  EXPECT_FALSE(pgdts::model::any_transform(transforms, {{"s", "other"}}));
+}
+
 }  // namespace pgdts::model

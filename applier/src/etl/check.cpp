@@ -145,10 +145,6 @@ void check_row_filters(pg::Connection& source, const std::vector<model::RowFilte
     if (t == task_tables.end())
       refuse(rule, "table " + model::display_name(f.table) +
                        " is not in the task; add it with --tables or --schemas, or drop the filter");
-    if (t->second == 'p')
-      refuse(rule, model::display_name(f.table) +
-                       " is partitioned; its rows are in its partitions: give each partition a "
-                       "filter");
     check_condition(source, f);
   }
 }
@@ -161,10 +157,6 @@ void check_transforms(pg::Connection& source, const std::vector<model::ColumnTra
     if (found == task_tables.end())
       refuse(rule, "table " + model::display_name(t.table) +
                        " is not in the task; add it with --tables or --schemas, or drop the "
-                       "expression");
-    if (found->second == 'p')
-      refuse(rule, model::display_name(t.table) +
-                       " is partitioned; its rows are in its partitions: give each partition the "
                        "expression");
     check_expression(source, t);
   }

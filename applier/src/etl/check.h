@@ -14,8 +14,8 @@
 namespace pgdts::etl {
 
 // Every filter's table is one of the task's tables (relkind by source
-// name: 'r' a plain table or leaf partition, 'p' a partitioned table, which
-// takes no filter: its rows are in its partitions), and its condition
+// name: 'r' a plain table or leaf partition, 'p' a partitioned table, whose
+// filter applies to its partitions, those created later too), and its condition
 // analyzes on the source as a WHERE clause over that table alone, without a
 // subquery, another table, a volatile or a user-defined function (the
 // output plugin's own rules, plugin/row_filter.c). Throws UsageError naming

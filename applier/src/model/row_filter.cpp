@@ -29,6 +29,13 @@ const RowFilter* find_filter(const std::vector<RowFilter>& filters, const model:
   return nullptr;
 }
 
+const RowFilter* nearest_filter(const std::vector<RowFilter>& filters,
+                                const std::vector<model::TableName>& names) {
+  for (const auto& name : names)
+    if (const RowFilter* f = find_filter(filters, name)) return f;
+  return nullptr;
+}
+
 std::string where_condition(const RowFilter& filter) { return parenthesized(filter.condition); }
 
 std::string plugin_option(const RowFilter& filter) {

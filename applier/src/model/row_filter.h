@@ -31,6 +31,10 @@ std::vector<RowFilter> parse_row_filters(const std::vector<std::string>& texts);
 
 // The table's filter, or nullptr.
 const RowFilter* find_filter(const std::vector<RowFilter>& filters, const model::TableName& table);
+// The filter of the first of names that has one (a table's own name, then
+// its partition ancestors', nearest first: schema::rule_names), or nullptr.
+const RowFilter* nearest_filter(const std::vector<RowFilter>& filters,
+                                const std::vector<model::TableName>& names);
 
 // The condition ready to stand in a WHERE clause, in parentheses (on lines
 // of their own, so that a trailing -- comment ends before them).

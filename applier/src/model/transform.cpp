@@ -1,5 +1,9 @@
 #include "model/transform.h"
 
+#include <algorithm>
+
+#include <algorithm>
+
 #include "error.h"
 #include "model/rule_text.h"
 #include "pg/literals.h"
@@ -28,6 +32,21 @@ const ColumnTransform* find_transform(const std::vector<ColumnTransform>& transf
   for (const auto& t : transforms)
     if (t.table == table && t.column == column) return &t;
   return nullptr;
+}
+
+const ColumnTransform* nearest_transform(const std::vector<ColumnTransform>& transforms,
+                                         const std::vector<model::TableName>& names,
+                                         const std::string& column) {
+  for (const auto& name : names)
+    if (const ColumnTransform* t = find_transform(transforms, name, column)) return t;
+  return nullptr;
+}
+
+bool any_transform(const std::vector<ColumnTransform>& transforms,
+                   const std::vector<model::TableName>& names) {
+  for (const auto& t : transforms)
+    if (std::find(names.begin(), names.end(), t.table) != names.end()) return true;
+  return false;
 }
 
 std::string select_expression(const ColumnTransform& t) { return parenthesized(t.expression); }

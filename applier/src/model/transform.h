@@ -29,6 +29,15 @@ std::vector<ColumnTransform> parse_transforms(const std::vector<std::string>& te
 // The column's expression, or nullptr.
 const ColumnTransform* find_transform(const std::vector<ColumnTransform>& transforms,
                                       const model::TableName& table, const std::string& column);
+// The column's expression given on the first of names that has one (a
+// table's own name, then its partition ancestors', nearest first), or
+// nullptr.
+const ColumnTransform* nearest_transform(const std::vector<ColumnTransform>& transforms,
+                                         const std::vector<model::TableName>& names,
+                                         const std::string& column);
+// Whether any expression names one of names.
+bool any_transform(const std::vector<ColumnTransform>& transforms,
+                   const std::vector<model::TableName>& names);
 
 // The expression in parentheses, on lines of its own (a trailing -- comment
 // ends before the closing one).

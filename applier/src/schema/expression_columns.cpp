@@ -40,15 +40,34 @@ Column expression_column(pg::Connection& source, const Table& table,
 
 }  // namespace
 
+std::vector<model::TableName> rule_names(const SourceSchema& schema, const Table& table) {
+  std::vector<model::TableName> names{table.name};
+  for (const Table* t = &table; t->partition_parent;) {
+    names.push_back(*t->partition_parent);
+    t = schema.find(*t->partition_parent);
+    if (!t) break;
+  }
+  return names;
+}
+
+// Partitioned parents come before their partitions (SourceSchema::tables),
+// so a parent's added column is typed once and its partitions take it over.
 void add_expression_columns(pg::Connection& source, SourceSchema& schema,
                             const std::vector<model::ColumnTransform>& transforms) {
-  for (const auto& rule : transforms) {
-    auto table = std::find_if(schema.tables.begin(), schema.tables.end(),
-                              [&](const Table& t) { return t.name == rule.table; });
-    if (table == schema.tables.end()) continue;
-    bool exists = std::any_of(table->columns.begin(), table->columns.end(),
-                              [&](const Column& c) { return c.name == rule.column; });
-    if (!exists) table->columns.push_back(expression_column(source, *table, rule));
+  for (auto& table : schema.tables) {
+    std::vector<model::TableName> names = rule_names(schema, table);
+    for (const auto& rule : transforms) {
+      if (model::nearest_transform(transforms, names, rule.column) != &rule) continue;
+      bool exists = std::any_of(table.columns.begin(), table.columns.end(),
+                                [&](const Column& c) { return c.name == rule.column; });
+      if (exists) continue;
+      const Table* parent = table.partition_parent ? schema.find(*table.partition_parent) : nullptr;
+      const Column* inherited = nullptr;
+      if (parent)
+        for (const auto& c : parent->columns)
+          if (c.name == rule.column) inherited = &c;
+      table.columns.push_back(inherited ? *inherited : expression_column(source, table, rule));
+    }
   }
 }
 

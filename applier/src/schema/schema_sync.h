@@ -201,6 +201,12 @@ std::vector<UniqueKey> find_unique_keys(pg::Connection& source, const std::vecto
 SourceSchema read_schema_in_snapshot(pg::Connection& conn, const model::Selection& selection,
                                      const std::string& snapshot = "");
 
+// The names an ETL rule may give the table by (docs/etl.md): its own, then
+// its partition ancestors in the task, nearest first. A rule on a
+// partitioned table applies to its partitions (those created later too, in
+// the output plugin), and the nearest rule wins.
+std::vector<model::TableName> rule_names(const SourceSchema& schema, const Table& table);
+
 // A column expression for a column its source table lacks adds that column
 // on the destination (docs/etl.md): appended to the table's columns, typed
 // as the source types the expression (as the output plugin does), so that

@@ -41,9 +41,8 @@ void set_replica_identity_full(pg::Connection& source, const schema::SourceSchem
                                const Options& o) {
   for (const auto& t : schema.tables) {
     if (t.relkind != 'r' || t.replica_identity == 'f') continue;
-    bool ruled = model::find_filter(o.filters, t.name) ||
-                 std::any_of(o.transforms.begin(), o.transforms.end(),
-                             [&](const model::ColumnTransform& x) { return x.table == t.name; });
+    std::vector<model::TableName> names = schema::rule_names(schema, t);
+    bool ruled = model::nearest_filter(o.filters, names) || model::any_transform(o.transforms, names);
     if (t.has_key && !ruled) continue;
     source.exec("ALTER TABLE " + source.identifier(t.name.schema) + "." +
                 source.identifier(t.name.name) + " REPLICA IDENTITY FULL");
@@ -146,10 +145,11 @@ std::vector<fullsync::CopyJob> copy_jobs(const schema::SourceSchema& schema, con
     fullsync::CopyJob job;
     job.source = t.name;
     job.dest = o.names.table(t.name);
+    std::vector<model::TableName> rule_names = schema::rule_names(schema, t);
     for (const auto& c : t.columns) {
       if (c.generated) continue;  // computed again on the destination
       job.source_columns.push_back(c.name);
-      const model::ColumnTransform* x = model::find_transform(o.transforms, t.name, c.name);
+      const model::ColumnTransform* x = model::nearest_transform(o.transforms, rule_names, c.name);
       job.source_expressions.push_back(x ? model::select_expression(*x) : "");
       // Schema sync creates columns under their source names and renames
       // them after the copy (see schema_sync.h).
@@ -158,7 +158,7 @@ std::vector<fullsync::CopyJob> copy_jobs(const schema::SourceSchema& schema, con
     job.pages = t.bytes / 8192;  // pg_relation_size in blocks: relpages may be stale
     job.rows_estimate = t.rows_estimate;
     job.bytes_estimate = t.bytes;
-    if (const model::RowFilter* f = model::find_filter(o.filters, t.name))
+    if (const model::RowFilter* f = model::nearest_filter(o.filters, rule_names))
       job.row_filter = model::where_condition(*f);
     jobs.push_back(std::move(job));
   }

@@ -568,10 +568,15 @@ class Prechecks {
     etl::check_row_filters(*source_, in_.filters, relkinds);
     etl::check_transforms(*source_, in_.transforms, relkinds);
     std::vector<std::string> names;
-    std::set<model::TableName> ruled;  // tables with a filter or an expression
-    for (const auto& f : in_.filters) {
-      names.push_back("filter of " + model::display_name(f.table));
-      ruled.insert(f.table);
+    for (const auto& f : in_.filters) names.push_back("filter of " + model::display_name(f.table));
+    // The tables whose rows a rule shapes: a rule on a partitioned table
+    // shapes its partitions' (schema::rule_names), which need the identity.
+    std::set<model::TableName> ruled;
+    for (const auto& t : schema_->tables) {
+      std::vector<model::TableName> rule_names = schema::rule_names(*schema_, t);
+      if (t.relkind == 'r' && (model::nearest_filter(in_.filters, rule_names) ||
+                               model::any_transform(in_.transforms, rule_names)))
+        ruled.insert(t.name);
     }
     for (const auto& t : in_.transforms) {
       const auto& columns = tables.at(t.table)->columns;
@@ -579,7 +584,6 @@ class Prechecks {
                                 [&](const schema::Column& c) { return c.name == t.column; });
       names.push_back("expression of " + model::display_name(t.table) + "." + t.column +
                       (added ? " (a column the source lacks: added on the destination)" : ""));
-      ruled.insert(t.table);
     }
     add("etl_rules", Check::pass,
         plural(names.size(), "ETL rule", "ETL rules") + " analyzed on the source: " +

@@ -73,10 +73,13 @@ VerifyResult run_verify(const VerifyInput& in) {
 
   std::vector<TablePair> pairs = plan_tables(source, target, schema, in.names);
   for (auto& p : pairs) {
-    if (const model::RowFilter* f = model::find_filter(in.filters, p.source))
+    const schema::Table* table = schema.find(p.source);
+    std::vector<model::TableName> names =
+        table ? schema::rule_names(schema, *table) : std::vector<model::TableName>{p.source};
+    if (const model::RowFilter* f = model::nearest_filter(in.filters, names))
       p.source_filter = model::where_condition(*f);
     for (const auto& c : p.columns) {
-      const model::ColumnTransform* x = model::find_transform(in.transforms, p.source, c.source);
+      const model::ColumnTransform* x = model::nearest_transform(in.transforms, names, c.source);
       p.source_expressions.push_back(x ? model::select_expression(*x) : "");
     }
   }
