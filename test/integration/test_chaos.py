@@ -105,7 +105,9 @@ class Chaos:
     def finish(self):
         """pgbench stopped, pgdts caught up and stopped: every row once."""
         if self.bench.poll() is None:
-            self.bench.send_signal(signal.SIGINT)
+            # SIGTERM: pgbench's SIGINT only cancels a running query, and a
+            # rate-limited client is mostly between queries
+            self.bench.terminate()
             self.bench.wait(30)
         self.assert_pgdts_alive("the end")
         self.app.wait_phase("incremental", timeout=600)
