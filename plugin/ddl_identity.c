@@ -3,14 +3,16 @@
  * ddl_identity.c
  *		REPLICA IDENTITY FULL for tables that join a task without a key
  *
- * A task started with --replica-identity-full gives its keyless tables
- * REPLICA IDENTITY FULL before its snapshot, so that their UPDATEs and
- * DELETEs carry the old row the destination finds them by.  A table created
+ * A task started with --replica-identity-full gives its keyless tables, and
+ * the tables its ETL rules shape, REPLICA IDENTITY FULL before its
+ * snapshot, so that their UPDATEs and DELETEs carry the old row the
+ * destination finds them by (and a row filter judges).  A table created
  * later in one of the task's schemas (CREATE TABLE, CREATE TABLE AS, SELECT
  * INTO, a table rebuilt under a new name), or left without a key by an
- * ALTER TABLE, joins the task too, and its first UPDATE may come in the
- * very transaction that created it: no later step of the applier could set
- * the identity in time.  So the DDL capture does it, at the command's end,
+ * ALTER TABLE, joins the task too, as does a new partition of a table with
+ * a rule, and its first UPDATE may come in the very transaction that
+ * created it: no later step of the applier could set the identity in
+ * time.  So the DDL capture does it, at the command's end,
  * in the command's own transaction, for every task whose row in
  * pgdts.dts_task_setting asks for it (pgdts sync writes the row) and whose
  * slot exists.
@@ -46,25 +48,30 @@
 #include "ddl_spi.h"
 
 /*
- * The plain, permanent, keyless tables with the default identity that the
- * command created or altered, in a schema a live task asks FULL for.
+ * The plain, permanent tables with the default identity that the command
+ * created or altered and that a live task asks FULL for: keyless ones in
+ * its schemas, and partitions of a table its ETL rules name (to_regclass
+ * reads the qualified names sync wrote).
  */
 #define PGDTS_KEYLESS_TABLES_QUERY \
-	"SELECT DISTINCT c.oid, s.task" \
+	"SELECT DISTINCT ON (c.oid) c.oid, s.task" \
 	" FROM pg_catalog.pg_event_trigger_ddl_commands() d" \
 	" JOIN pg_catalog.pg_class c ON c.oid = d.objid" \
 	" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace" \
-	" JOIN LATERAL (SELECT s.task FROM pgdts.dts_task_setting s" \
-	"   WHERE s.replica_identity_full" \
-	"     AND (s.schemas IS NULL OR n.nspname = ANY (s.schemas))" \
-	"     AND EXISTS (SELECT FROM pg_catalog.pg_replication_slots r" \
-	"                 WHERE r.slot_name = '" PGDTS_SLOT_PREFIX "' || s.task" \
-	"                   AND r.database = pg_catalog.current_database())" \
-	"   ORDER BY s.task LIMIT 1) s ON true" \
+	" JOIN pgdts.dts_task_setting s ON s.replica_identity_full" \
+	"  AND EXISTS (SELECT FROM pg_catalog.pg_replication_slots r" \
+	"              WHERE r.slot_name = '" PGDTS_SLOT_PREFIX "' || s.task" \
+	"                AND r.database = pg_catalog.current_database())" \
 	" WHERE d.object_type = 'table' AND NOT d.in_extension" \
 	"   AND c.relkind = 'r' AND c.relpersistence = 'p' AND c.relreplident = 'd'" \
-	"   AND NOT EXISTS (SELECT FROM pg_catalog.pg_index i" \
-	"                   WHERE i.indrelid = c.oid AND i.indisprimary)"
+	"   AND ((NOT EXISTS (SELECT FROM pg_catalog.pg_index i" \
+	"                     WHERE i.indrelid = c.oid AND i.indisprimary)" \
+	"         AND (s.schemas IS NULL OR n.nspname = ANY (s.schemas)))" \
+	"        OR (c.relispartition AND EXISTS (" \
+	"          SELECT FROM pg_catalog.pg_partition_ancestors(c.oid) a" \
+	"          JOIN pg_catalog.unnest(s.ruled_tables) rt(name)" \
+	"            ON pg_catalog.to_regclass(rt.name) = a.relid)))" \
+	" ORDER BY c.oid, s.task"
 
 typedef struct PgdtsKeylessTables
 {
@@ -79,7 +86,7 @@ static bool pgdts_may_leave_a_table_keyless(Node *parsetree);
 static void pgdts_read_keyless_tables(void *arg);
 static void pgdts_set_replica_identity_full(Oid relid, const char *task);
 
-/* Commands after which a table of a task may have no key. */
+/* Commands after which a table may need REPLICA IDENTITY FULL for a task. */
 static bool
 pgdts_may_leave_a_table_keyless(Node *parsetree)
 {
@@ -140,15 +147,15 @@ pgdts_set_replica_identity_full(Oid relid, const char *task)
 	CommandCounterIncrement();
 
 	ereport(LOG,
-			(errmsg("pgdts set REPLICA IDENTITY FULL on table \"%s.%s\", which has no key, for task \"%s\"",
+			(errmsg("pgdts set REPLICA IDENTITY FULL on table \"%s.%s\" for task \"%s\"",
 					get_namespace_name(get_rel_namespace(relid)),
 					get_rel_name(relid), task)));
 }
 
 /*
- * At the end of a command that may have made a keyless table: give each such
- * table in a schema of a task that asks for it REPLICA IDENTITY FULL.  Does
- * nothing with an extension older than 0.3 (no dts_task_setting).
+ * At the end of a command that may have made a table a task needs FULL
+ * for (see PGDTS_KEYLESS_TABLES_QUERY): give it REPLICA IDENTITY FULL.
+ * Does nothing with an extension older than 0.3 (no dts_task_setting).
  */
 void
 pgdts_keep_replica_identity_full(EventTriggerData *trigdata)

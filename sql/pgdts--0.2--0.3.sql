@@ -10,6 +10,9 @@
 -- CREATE TABLE AS, SELECT INTO), or left without one by an ALTER TABLE, in
 -- one of schemas (NULL: any schema) gets REPLICA IDENTITY FULL in the
 -- transaction that made it so, before it can have a change to replay.
+-- ruled_tables: the tables with an ETL rule (qualified names); a partition
+-- created later under one of them gets REPLICA IDENTITY FULL too, key or
+-- not, so that its UPDATEs are judged on the old row.
 -- Honoured only while the task's slot (dts_sync_<task>) exists
 -- (plugin/ddl_identity.c).
 --
@@ -22,7 +25,8 @@
 CREATE TABLE dts_task_setting (
     task text PRIMARY KEY,
     replica_identity_full boolean NOT NULL DEFAULT false,
-    schemas text[]
+    schemas text[],
+    ruled_tables text[]
 );
 
 COMMENT ON TABLE dts_task_setting IS

@@ -16,4 +16,8 @@ namespace pgdts::model {
 std::vector<std::pair<std::string, std::string>> plugin_options(
     const std::vector<RowFilter>& filters, const std::vector<ColumnTransform>& transforms);
 
+// The tables the rules name, each once, in the order given.
+std::vector<TableName> ruled_tables(const std::vector<RowFilter>& filters,
+                                    const std::vector<ColumnTransform>& transforms);
+
 }  // namespace pgdts::model

@@ -213,7 +213,7 @@ apply::SessionConfig start_task(const Options& o, apply::OpenConnections& open,
   pg::Connection source = pg::Connection::open(o.source, {"source", false, cfg.application_name, ""});
   task::SourceFacts facts = task::check_source(source);
   if (o.forward_origins) task::capture_replicated_ddl(source);
-  task::keep_replica_identity_full(source, o.task, o.selection,
+  task::keep_replica_identity_full(source, o.task, o.selection, model::ruled_tables(o.filters, o.transforms),
                                    o.replica_identity_full && o.has_phase("incremental"));
   source.close();
   log::Event("source_checked").field("database", facts.database).debug();

@@ -138,10 +138,16 @@ void capture_replicated_ddl(pg::Connection& source) {
 }
 
 void keep_replica_identity_full(pg::Connection& source, const std::string& task,
-                                const model::Selection& selection, bool wanted) {
-  // A task of --tables only takes no table created later.
-  bool ask = wanted && !selection.picks_tables_only();
+                                const model::Selection& selection,
+                                const std::vector<model::TableName>& ruled, bool wanted) {
+  // A task of --tables only takes no table created later in a schema ('{}'
+  // names none), but does take new partitions of its tables.
+  bool ask = wanted && (!selection.picks_tables_only() || !ruled.empty());
   std::string schemas = selection.selects_everything() ? "" : pg::text_array(selection.schemas());
+  std::vector<std::string> qualified;
+  for (const auto& t : ruled)
+    qualified.push_back(pg::quote_identifier(t.schema) + "." + pg::quote_identifier(t.name));
+  std::string ruled_tables = pg::text_array(qualified);
   try {
     pg::Result exists = source.exec("SELECT pg_catalog.to_regclass('pgdts.dts_task_setting') IS NOT NULL");
     if (exists.value(0, 0) != "t") {
@@ -159,10 +165,11 @@ void keep_replica_identity_full(pg::Connection& source, const std::string& task,
       return;
     }
     source.exec(
-        "INSERT INTO pgdts.dts_task_setting (task, replica_identity_full, schemas) "
-        "VALUES ($1, true, $2::text[]) ON CONFLICT (task) DO UPDATE "
-        "SET replica_identity_full = true, schemas = excluded.schemas",
-        {task.c_str(), schemas.empty() ? nullptr : schemas.c_str()});
+        "INSERT INTO pgdts.dts_task_setting (task, replica_identity_full, schemas, ruled_tables) "
+        "VALUES ($1, true, $2::text[], $3::text[]) ON CONFLICT (task) DO UPDATE "
+        "SET replica_identity_full = true, schemas = excluded.schemas, "
+        "ruled_tables = excluded.ruled_tables",
+        {task.c_str(), schemas.empty() ? nullptr : schemas.c_str(), ruled_tables.c_str()});
     log::Event("replica_identity_full_kept").field("task", task).debug();
   } catch (const pg::SqlError& e) {
     if (!ask) return;

@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "model/selection.h"
 #include "pg/connection.h"
@@ -72,13 +73,15 @@ SourceFacts check_source(pg::Connection& source);
 void capture_replicated_ddl(pg::Connection& source);
 
 // With --replica-identity-full, tables that join the task later without a
-// key (created in a selected schema, or left keyless by an ALTER) get
-// REPLICA IDENTITY FULL from the source's DDL capture, in the transaction
-// that makes them so (plugin/ddl_identity.c): this writes or clears the
-// task's row of pgdts.dts_task_setting that asks for it. Logs a warning,
-// never throws over an SqlError: an extension older than 0.3 has no such
-// table, an account may lack the rights; the warning says what to do.
+// key (created in a selected schema, or left keyless by an ALTER), and new
+// partitions of the tables in ruled (those with an ETL rule), get REPLICA
+// IDENTITY FULL from the source's DDL capture, in the transaction that
+// makes them so (plugin/ddl_identity.c): this writes or clears the task's
+// row of pgdts.dts_task_setting that asks for it. Logs a warning, never
+// throws over an SqlError: an extension older than 0.3 has no such table,
+// an account may lack the rights; the warning says what to do.
 void keep_replica_identity_full(pg::Connection& source, const std::string& task,
-                                const model::Selection& selection, bool wanted);
+                                const model::Selection& selection,
+                                const std::vector<model::TableName>& ruled, bool wanted);
 
 }  // namespace pgdts::task
