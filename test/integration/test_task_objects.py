@@ -78,6 +78,39 @@ def test_a_wider_selection_adds_a_table_under_writes(pgdts, source, dest):
     assert "event=table_added" in app.logs() and "table=public.b" in app.logs()
 
 
+def test_the_stream_applies_the_other_tables_while_an_added_table_is_copied(pgdts, source, dest):
+    """The added table's copy runs beside the stream: a row written to
+    another table arrives while the copy is still going; a change of the
+    added table made during its copy waits for it (the session stops there
+    and resumes from the origin once the copy is done), and at the end
+    every row is there once."""
+    make_tables(source, rows_b=60000)
+    first = pgdts.sync(source, dest, phases=PHASES, wait_ready=False, extra_args=["--tables", "public.a"])
+    first.wait_phase("incremental", timeout=120)
+    first.stop()
+    app = pgdts.sync(source, dest, phases=PHASES, wait_ready=False,
+                     extra_args=["--tables", "public.a,public.b", "--jobs", "1", "--full-rps", "8000"])
+    deadline = time.monotonic() + 60
+    while source.one("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%public%b%'") == 0:
+        assert time.monotonic() < deadline, app.log_tail()
+        time.sleep(0.05)
+    source.sql("INSERT INTO public.a VALUES (7001, 'during the copy')")
+    deadline = time.monotonic() + 30
+    while dest.one("SELECT count(*) FROM public.a WHERE id = 7001") == 0:
+        assert time.monotonic() < deadline, app.log_tail()
+        time.sleep(0.05)
+    assert "event=tables_added_copied" not in app.logs(), "the copy was over before the row arrived"
+    source.sql("UPDATE public.b SET v = 'during the copy' WHERE id <= 20")
+    source.sql("INSERT INTO public.a VALUES (7002, 'after the b update')")
+    wait_added(app)
+    processes.wait_caught_up(source, dest, app, timeout=120)
+    pgdts.assert_verified_equal(source, dest, "it")
+    app.stop()
+    compare_rows.assert_tables_equal(source, dest, ["public.a", "public.b"])
+    assert dest.one("SELECT count(*) FROM public.b WHERE v = 'during the copy'") == 20
+    assert app.events("stream_waits_for_added_tables"), app.log_tail()
+
+
 def test_a_narrower_selection_stops_applying_and_keeps_the_table(pgdts, source, dest):
     make_tables(source)
     app = pgdts.sync(source, dest, phases=PHASES, wait_ready=False,

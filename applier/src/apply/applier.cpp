@@ -938,11 +938,19 @@ bool Applier::applies_to(const stream::Relation& rel) {
     ++counters_.in_copy;
     return false;
   }
+  if (rel.copying && scope_.copy_pending())
+    throw TableCopyingError("a change of " + rel.display_name + " at source LSN " +
+                            pg::format_lsn(final_lsn_) + " waits for its copy");
   return true;
 }
 
 void Applier::ddl(const pgdts::Ddl& ddl, pg::Lsn lsn) {
   require_transaction("DDL", lsn);
+  // It may touch a table being copied beside the stream, whose copy then
+  // holds the catalog as of its snapshot: replayed after the copy.
+  if (scope_.copy_pending() && final_lsn_ >= scope_.copying_from)
+    throw TableCopyingError("a DDL at source LSN " + pg::format_lsn(lsn) +
+                            " waits for the copy of the tables added to the task");
   if (skip_txn_) return;
   write_all_held();  // a DDL replayed here must see every earlier change
   ddl::Plan plan = planner_.plan(ddl, lsn);

@@ -6,6 +6,7 @@ void TaskScope::adjust(stream::Relation& rel) const {
   model::TableName source{rel.source_schema, rel.source_name};
   rel.in_task = tables.count(source) > 0 || selection.includes(source);
   if (auto it = copied_at.find(source); it != copied_at.end()) rel.copied_at = it->second;
+  rel.copying = copying.count(source) > 0;
   if (names.is_identity()) return;
   model::TableName dest = names.table(source);
   rel.schema = dest.schema;

@@ -34,6 +34,9 @@ struct Relation {
   // Changes of transactions whose commit record lies before this position
   // are in the table's full-sync copy already.
   std::uint64_t copied_at = 0;
+  // A table a wider selection added, whose copy runs beside the stream
+  // (apply/task_scope.h): its changes from copied_at on must wait for it.
+  bool copying = false;
   pgdts::ReplicaIdentity identity = pgdts::REPLICA_IDENTITY_DEFAULT;
   std::vector<Column> columns;
   std::vector<int> key_columns;  // indexes into columns, in column order

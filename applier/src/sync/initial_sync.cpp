@@ -1,6 +1,9 @@
 #include "sync/initial_sync.h"
 
 #include <algorithm>
+#include <memory>
+#include <optional>
+#include <tuple>
 
 #include "apply/origin.h"
 #include "error.h"
@@ -287,43 +290,57 @@ void mark_added_tables(pg::Connection& dest, const schema::SourceSchema& schema,
   txn.commit();
 }
 
-// The tables whose copy is pending while the task streams: created, copied
-// from a snapshot of their own (a temporary slot's; its position becomes
-// their sync_lsn, so the stream applies their changes from there on), then
-// their keys, indexes, foreign keys and sequences. False on a stop request.
-bool add_tables(const Options& o, pg::Connection& source, pg::Connection& dest,
-                const std::atomic<bool>& stop, const std::function<void()>& prepared,
-                fullsync::Throttle& throttle, fullsync::ProgressObserver* observer) {
+// The tables whose copy is pending while the task streams, ready to be
+// copied: keyed like a first run's, created on the destination, and the
+// snapshot they are copied under (a temporary slot's, kept by repl until
+// the copy has imported it; its position becomes their sync_lsn, so the
+// stream applies their changes from there on).
+struct AddedTables {
+  std::unique_ptr<pg::ReplicationStream> repl;
+  pg::ReplicationStream::ExportedSnapshot snap;
+  schema::SourceSchema schema;
+};
+
+std::optional<AddedTables> prepare_added_tables(const Options& o, pg::Connection& source,
+                                                pg::Connection& dest) {
   std::set<model::TableName> pending;
   for (const store::TableSyncRow& row : store::load_table_sync(dest, o.task))
     if (row.state != "copied") pending.insert(row.source);
-  if (pending.empty()) return true;
-  // Keyed before the snapshot, as a first run keys its tables.
+  if (pending.empty()) return std::nullopt;
   schema::SourceSchema now = read_schema_at(source, o, "");
   std::erase_if(now.tables, [&](const schema::Table& t) { return !pending.count(t.name); });
   key_tables(source, std::move(now), o);
-  pg::ReplicationStream repl(
+  AddedTables added;
+  added.repl = std::make_unique<pg::ReplicationStream>(
       pg::Connection::open(o.source, {"source", true, application_name(o), ""}));
-  auto snap = take_snapshot(repl, dest, o);
-  schema::SourceSchema added = read_schema_at(source, o, snap.snapshot);
-  std::erase_if(added.tables, [&](const schema::Table& t) {
+  added.snap = take_snapshot(*added.repl, dest, o);
+  added.schema = read_schema_at(source, o, added.snap.snapshot);
+  std::erase_if(added.schema.tables, [&](const schema::Table& t) {
     return !pending.count(t.name) && !(t.partition_parent && pending.count(*t.partition_parent));
   });
-  log::Event("tables_adding").field("task", o.task).field("tables", added.tables.size()).info();
-  prepared();
-  {
-    pg::Transaction txn(dest);
-    schema::create_pre_data(dest, added, o.names, ownership(o));
-    txn.commit();
-  }
-  fullsync::FullSyncConfig copy = full_sync_config(o, snap, throttle, false);
+  log::Event("tables_adding").field("task", o.task).field("tables", added.schema.tables.size()).info();
+  pg::Transaction txn(dest);
+  schema::create_pre_data(dest, added.schema, o.names, ownership(o));
+  txn.commit();
+  return added;
+}
+
+// Their rows, then their keys, indexes, foreign keys and sequences. False
+// on a stop request.
+bool copy_added_tables(const Options& o, pg::Connection& source, pg::Connection& dest,
+                       AddedTables& added, const std::atomic<bool>& stop,
+                       fullsync::Throttle& throttle, fullsync::ProgressObserver* observer) {
+  fullsync::FullSyncConfig copy = full_sync_config(o, added.snap, throttle, false);
   copy.observer = observer;
-  if (!fullsync::run_full_sync(copy, copy_jobs(added, o, false), stop)) return false;
-  repl.connection().close();
-  create_post_data(dest, added, o);
-  create_schema_objects(source, dest, added, o);
-  schema::sync_sequences(source, dest, added, o.names);
-  log::Event("tables_added_copied").field("task", o.task).field("tables", added.tables.size()).info();
+  if (!fullsync::run_full_sync(copy, copy_jobs(added.schema, o, false), stop)) return false;
+  added.repl->connection().close();
+  create_post_data(dest, added.schema, o);
+  create_schema_objects(source, dest, added.schema, o);
+  schema::sync_sequences(source, dest, added.schema, o.names);
+  log::Event("tables_added_copied")
+      .field("task", o.task)
+      .field("tables", added.schema.tables.size())
+      .info();
   return true;
 }
 
@@ -356,8 +373,21 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
       store.set_phase(o.task, o.has_phase("incremental") ? "incremental" : "copied");
     } else if (phase == "incremental") {
       mark_added_tables(dest, schema, o, selected_before);
-      if (!add_tables(o, source, dest, stop, prepared, throttle, observer)) {
-        result.stopped = true;
+      if (std::optional<AddedTables> added = prepare_added_tables(o, source, dest)) {
+        result.copied_at = store::copied_positions(dest, o.task);
+        result.copying_from = added->snap.consistent_point;
+        for (const auto& t : added->schema.tables) {
+          result.copying.insert(t.name);
+          result.copied_at[t.name] = result.copying_from;
+        }
+        // The copy owns these connections from here on, in its own thread.
+        auto work = std::make_shared<std::tuple<Options, pg::Connection, pg::Connection, AddedTables>>(
+            o, std::move(source), std::move(dest), std::move(*added));
+        result.adding = std::make_shared<AddedTablesCopy>(
+            [work, &throttle, observer](const std::atomic<bool>& stop_copy) {
+              auto& [opts, src, dst, tables] = *work;
+              return copy_added_tables(opts, src, dst, tables, stop_copy, throttle, observer);
+            });
         return result;
       }
     }
@@ -407,6 +437,35 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
   log::Event("initial_sync_done").field("tables", schema.tables.size()).info();
   result.copied_at = store::copied_positions(dest, o.task);
   return result;
+}
+
+AddedTablesCopy::AddedTablesCopy(std::function<bool(const std::atomic<bool>&)> copy)
+    : done_(std::make_shared<std::atomic<bool>>(false)),
+      thread_([this, copy = std::move(copy)] { run(copy); }) {}
+
+AddedTablesCopy::~AddedTablesCopy() {
+  request_stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void AddedTablesCopy::run(const std::function<bool(const std::atomic<bool>&)>& copy) {
+  try {
+    copied_ = copy(stop_);
+  } catch (...) {
+    error_ = std::current_exception();
+  }
+  if (copied_) done_->store(true);
+  finished_.store(true);
+}
+
+bool AddedTablesCopy::wait() {
+  if (thread_.joinable()) thread_.join();
+  if (error_) std::rethrow_exception(error_);
+  return copied_;
+}
+
+void AddedTablesCopy::rethrow_if_failed() {
+  if (finished_.load() && error_) wait();
 }
 
 }  // namespace pgdts::sync

@@ -337,6 +337,13 @@ class Runner {
   // outcome when a stop came meanwhile.
   std::optional<Outcome> retry_after(const std::string& failure, RetryWindow& window,
                                      const char* kind);
+  // The session met a change that must wait for the added tables' copy
+  // (apply::TableCopyingError): waits for it. False when a stop ended it.
+  bool wait_for_added_tables(const std::string& why);
+  // The added tables' copy failed: forgotten here, and the next attempt
+  // prepares it again (it resumes from pgdts.table_sync).
+  [[noreturn]] void added_tables_failed();
+  void check_added_tables();
 
   const Options& o_;
   Signals signals_;
@@ -355,6 +362,10 @@ class Runner {
   apply::SessionHooks hooks_;
   std::optional<Clock::time_point> streaming_since_;  // of the current session
   std::optional<model::Selection> selected_before_;  // as of the task's last start
+  // The copy of tables a wider selection added, beside the stream; while it
+  // runs, and after it failed (copy_again_), attempts start with it.
+  std::shared_ptr<AddedTablesCopy> adding_;
+  bool copy_again_ = false;
 };
 
 std::optional<Outcome> Runner::start() {
@@ -398,6 +409,7 @@ void Runner::install_hooks() {
     streaming_since_ = Clock::now();
   };
   hooks_.progressed = [this] {
+    check_added_tables();  // a copy beside the stream that failed is retried
     // The destination's origin moved: whatever failed before is over.
     connection_window_.success();
     other_window_.success();
@@ -430,8 +442,43 @@ void Runner::summary(const char* event) const {
       .info();
 }
 
+bool Runner::wait_for_added_tables(const std::string& why) {
+  log::Event("stream_waits_for_added_tables").field("task", o_.task).field("reason", why).info();
+  bool copied = false;
+  try {
+    copied = adding_->wait();
+  } catch (...) {
+    added_tables_failed();
+  }
+  adding_.reset();
+  cfg_.scope.copying.clear();
+  cfg_.scope.copy_done.reset();
+  if (copied) log::Event("stream_resumes").field("task", o_.task).info();
+  return copied;
+}
+
+void Runner::added_tables_failed() {
+  std::exception_ptr failure = std::current_exception();
+  adding_.reset();
+  cfg_.scope.copying.clear();
+  cfg_.scope.copy_done.reset();
+  copy_again_ = true;
+  if (failure) std::rethrow_exception(failure);
+  throw Error("the copy of the added tables failed");
+}
+
+void Runner::check_added_tables() {
+  if (!adding_) return;
+  try {
+    adding_->rethrow_if_failed();
+  } catch (...) {
+    added_tables_failed();
+  }
+}
+
 Outcome Runner::attempt(LiveSettings& live, task::ForeignKeyValidator& fk_validator) {
-  if (stage_ == Stage::starting || stage_ == Stage::copying) {
+  if (stage_ == Stage::starting || stage_ == Stage::copying || copy_again_) {
+    copy_again_ = false;
     InitialSyncResult initial = run_initial_sync(
         o_, signals_.stop,
         [this] {
@@ -450,6 +497,10 @@ Outcome Runner::attempt(LiveSettings& live, task::ForeignKeyValidator& fk_valida
     monitor_->progressed();  // recovered, if the copy had failed before
     cfg_.scope.tables = std::move(initial.tables);
     cfg_.scope.copied_at = std::move(initial.copied_at);
+    cfg_.scope.copying = std::move(initial.copying);
+    cfg_.scope.copying_from = initial.copying_from;
+    adding_ = std::move(initial.adding);
+    cfg_.scope.copy_done = adding_ ? adding_->done() : nullptr;
     monitor_->set_phase(o_.has_phase("incremental") ? "incremental" : "copied");
     if (!o_.has_phase("incremental")) {
       log::Event("sync_done").field("task", o_.task).info();
@@ -459,7 +510,26 @@ Outcome Runner::attempt(LiveSettings& live, task::ForeignKeyValidator& fk_valida
   }
   apply::OpenConnections reuse = std::move(open_);
   open_ = {};  // later sessions connect afresh
-  apply::run_session(cfg_, signals_.stop, hooks_, totals_, std::move(reuse));
+  while (true) {
+    try {
+      apply::run_session(cfg_, signals_.stop, hooks_, totals_, std::move(reuse));
+      break;
+    } catch (const apply::TableCopyingError& e) {
+      // The session's open group rolled back; the next resumes from the
+      // destination's origin.
+      reuse = {};
+      if (!wait_for_added_tables(e.what())) break;
+    }
+  }
+  if (adding_) {  // a stop request ended the session: the copy stops too
+    adding_->request_stop();
+    try {
+      adding_->wait();
+    } catch (...) {
+      added_tables_failed();
+    }
+    adding_.reset();
+  }
   summary("shutdown");
   return {};
 }
@@ -495,6 +565,11 @@ Outcome Runner::run() {
   task::ForeignKeyValidator fk_validator(o_.target, o_.task);
   cfg_.throttle = &live.incremental();
   install_hooks();
+  // The added tables' copy uses live's throttle: it ends before live does.
+  struct StopAdding {
+    std::shared_ptr<AddedTablesCopy>& adding;
+    ~StopAdding() { adding.reset(); }
+  } stop_adding{adding_};
 
   bool retrying = false;
   while (true) {
