@@ -69,9 +69,10 @@ def _pick_slot() -> int:
         for _ in range(_SLOTS):
             slot = (os.getpid() * 16 + _made) % _SLOTS
             _made += 1
-            first = str(_BASE + slot * 8)
+            first = _BASE + slot * 8
             taken = {f"pgdtsf{slot}", f"pf{slot}s", f"pf{slot}d"} & names
-            if not taken and f" {first[:-1]}" not in addrs:
+            hosts = (f"inet {first + 1}/", f"inet {first + 5}/")   # Link.host_addr of each
+            if not taken and not any(h in addrs for h in hosts):
                 return slot
     raise RuntimeError("no free network slot for a fault namespace")
 
