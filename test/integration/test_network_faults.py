@@ -23,9 +23,9 @@ from outages import (DDL, RowWriter, assert_resumes_from, assert_status_shows, e
                      origin_lsn, verify_equal, write_rows)
 from processes import AS_ROOT, current_wal_lsn, run_on_both, wait_caught_up
 
-# libpq's defaults for pgdts' connections are about a minute to notice a
-# dead peer (keepalives, tcp_user_timeout); the test that waits out a retry
-# window takes seconds instead (values of the connection string win).
+# pgdts' defaults take about a minute to notice a dead peer (keepalives,
+# tcp_user_timeout); the test that waits out a retry window takes seconds
+# instead (the connection string's values win over pgdts' defaults).
 QUICK_TO_NOTICE = "connect_timeout=2 keepalives_idle=1 keepalives_interval=1 " \
                   "keepalives_count=2 tcp_user_timeout=3000"
 
@@ -55,7 +55,8 @@ def linked(net, make_cluster):
         src = pool.submit(make_cluster, "src", "app", logical=True, extension=True,
                           **on_link(net.source))
         dst = pool.submit(make_cluster, "dst", "app_copy", **on_link(net.dest))
-        yield src.result(), dst.result()
+        started = src.result(), dst.result()
+    yield started
     # A test that failed during a cut: the servers stop without waiting
     # for their dead peers' timeouts.
     net.heal()
