@@ -16,6 +16,7 @@ PACKAGES="
   python3 python3-pytest python3-psycopg
   postgresql-15-wal2json pgcopydb
   procps openssl
+  iproute2 nftables e2fsprogs
   debhelper postgresql-server-dev-all lintian dpkg-dev adduser
   prometheus python3-yaml
   pg-bsd-indent

@@ -135,10 +135,22 @@ TEST(ConnectionParameters, TheUsersSettingsWin) {
   EXPECT_EQ(p["replication"], "database");
 }
 
+constexpr const char* kServerKeepalives =
+    "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3 "
+    "-c tcp_user_timeout=60000";
+
 TEST(ConnectionParameters, JitIsOffAfterTheUsersOwnOptions) {
   auto plain = effective(pgdts::pg::ConnInfo::parse("host=h dbname=d", "--source"), false);
-  EXPECT_EQ(plain["options"], "-c jit=off");
+  EXPECT_EQ(plain["options"], std::string(kServerKeepalives) + " -c jit=off");
   auto theirs = effective(
       pgdts::pg::ConnInfo::parse("host=h options='-c jit=on -c work_mem=64MB'", "--source"), false);
-  EXPECT_EQ(theirs["options"], "-c jit=on -c work_mem=64MB -c jit=off");
+  EXPECT_EQ(theirs["options"],
+            std::string(kServerKeepalives) + " -c jit=on -c work_mem=64MB -c jit=off");
+}
+
+TEST(ConnectionParameters, TheServerEndsTheSessionsOfALostConnectionTooAndTheUserMayTuneIt) {
+  auto theirs = effective(
+      pgdts::pg::ConnInfo::parse("host=h options='-c tcp_keepalives_idle=5'", "--source"), true);
+  EXPECT_EQ(theirs["options"],
+            std::string(kServerKeepalives) + " -c tcp_keepalives_idle=5 -c jit=off");
 }

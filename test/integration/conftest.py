@@ -76,15 +76,16 @@ def test_dir(workdir, request):
 
 @pytest.fixture
 def make_cluster(template, workdir, request):
-    """Factory: make_cluster(role, dbname, conf=..., logical=..., extension=...)
-    starts a cluster and creates its database (and the extension when asked)."""
+    """Factory: make_cluster(role, dbname, conf=..., logical=..., extension=...,
+    hba=...) starts a cluster and creates its database (and the extension
+    when asked)."""
     made: list[Cluster] = []
     # Created here, not lazily: clusters may be made from two threads.
     _artifacts(request)
     request.node.stash.setdefault(PREREQ, [])
 
     def make(role: str, dbname: str, conf: dict | None = None, logical: bool = False,
-             extension: bool = False, start: bool = True) -> Cluster:
+             extension: bool = False, start: bool = True, hba: tuple = ()) -> Cluster:
         settings = dict(processes.LOGICAL_CONF) if logical else {}
         if extension:
             missing = [str(f) for f in processes.extension_files() if not f.exists()]
@@ -98,7 +99,7 @@ def make_cluster(template, workdir, request):
             else:
                 settings.update(processes.EXTENSION_CONF)
         settings.update(conf or {})
-        c = Cluster(template, workdir, role, dbname, settings)
+        c = Cluster(template, workdir, role, dbname, settings, hba)
         made.append(c)
         _artifacts(request)["clusters"].append(c)
         if not start:

@@ -211,7 +211,10 @@ class Cluster:
     user."""
 
     def __init__(self, template: Template, workdir: WorkDir, role: str,
-                 dbname: str, conf: dict[str, str] | None = None) -> None:
+                 dbname: str, conf: dict[str, str] | None = None,
+                 hba: Sequence[str] = ()) -> None:
+        """hba: lines added to pg_hba.conf (the template trusts 127.0.0.1
+        only)."""
         self.role = role
         self.dir = workdir.subdir(role)
         self.data = self.dir / "data"
@@ -231,6 +234,9 @@ class Cluster:
             f.write("\n# pgdts integration test settings\n")
             for k, v in settings.items():
                 f.write(f"{k} = {v}\n")
+        if hba:
+            with open(self.data / "pg_hba.conf", "a") as f:
+                f.write("\n# pgdts integration test access\n" + "\n".join(hba) + "\n")
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -374,12 +380,15 @@ class Applier:
     def __init__(self, binary: str, source: Cluster, dest: Cluster, task: str,
                  logfile: Path, extra_args: Sequence[str] = (),
                  phases: str = "incremental", source_conninfo: str | None = None,
-                 target_conninfo: str | None = None, env: dict | None = None) -> None:
+                 target_conninfo: str | None = None, env: dict | None = None,
+                 command_prefix: Sequence[str] = ()) -> None:
         """source_conninfo / target_conninfo replace the clusters' own (e.g. to
-        connect as another role with a password); env adds variables."""
+        connect as another role with a password); env adds variables;
+        command_prefix runs the binary through another command (`ip netns
+        exec NS`, which execs it: the process's pid stays pgdts' own)."""
         self.source, self.dest, self.task = source, dest, task
         self.logfile = logfile
-        self.args = [binary, "sync", "--source", source_conninfo or source.conninfo(),
+        self.args = [*command_prefix, binary, "sync", "--source", source_conninfo or source.conninfo(),
                      "--target", target_conninfo or dest.conninfo(), "--task", task,
                      "--phases", phases, "--log-level", LOG_LEVEL, *extra_args]
         with open(logfile, "ab") as log:   # the child keeps its own descriptor
@@ -513,7 +522,8 @@ class Pgdts:
     def sync(self, source: Cluster, dest: Cluster, task: str = "it",
              extra_args: Sequence[str] = (), wait_ready: bool = True,
              phases: str = "incremental", **conninfo_env) -> Applier:
-        """conninfo_env: Applier's source_conninfo, target_conninfo, env."""
+        """conninfo_env: Applier's source_conninfo, target_conninfo, env,
+        command_prefix."""
         self._n += 1
         app = Applier(self.binary, source, dest, task,
                       self.workdir / f"pgdts-sync-{task}-{self._n}.log", extra_args, phases,

@@ -8,108 +8,14 @@ destination lock rolls the open transaction back and exits 0.
 The retry windows are minutes long; PGDTS_TEST_RETRY_MINUTE_SECONDS=1 (read
 by pgdts itself, test-only) makes each of their minutes one second."""
 
-import json
-import threading
 import time
 
 import pytest
 
-from compare_rows import assert_tables_equal
+from outages import (DDL, RowWriter, assert_origin_before, assert_resumes_from,
+                     assert_status_shows, error_line, origin_lsn, status_text, verify_equal,
+                     write_rows)
 from processes import current_wal_lsn, run_on_both, wait_caught_up
-
-TABLES = ["t", "h"]
-# t has a key; h has none, so a row applied twice shows as an extra row.
-DDL = "CREATE TABLE t (id int PRIMARY KEY, v text); CREATE TABLE h (id int, v text)"
-
-
-def verify_equal(pgdts, source, dest, tables=TABLES):
-    """The destination equals the source: pgdts verify says so (rows and
-    metadata), and so does the harness' own row comparison."""
-    pgdts.assert_verified_equal(source, dest, "it")
-    assert_tables_equal(source, dest, tables)
-
-
-def _write(source, first, last):
-    source.sql("INSERT INTO t SELECT i, 'v' || i FROM generate_series(%s::int, %s::int) i", [first, last])
-    source.sql("INSERT INTO h SELECT i, 'h' || i FROM generate_series(%s::int, %s::int) i", [first, last])
-
-
-class _Writer:
-    """Writes one row to each table every 50 ms on the source, in its own
-    transactions, until stopped: changes committed while a side is away."""
-
-    def __init__(self, source, first):
-        self.source, self.next = source, first
-        self.error = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        try:
-            with self.source.connect() as conn:
-                while not self._stop.is_set():
-                    conn.execute("INSERT INTO t VALUES (%s, 'w')", [self.next])
-                    conn.execute("INSERT INTO h VALUES (%s, 'w')", [self.next])
-                    self.next += 1
-                    time.sleep(0.05)
-        except Exception as e:  # reported by stop()
-            self.error = e
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(30)
-        assert self.error is None, f"the writer failed: {self.error}"
-        return self.next
-
-
-def _origin_lsn(dest, task="it"):
-    """The origin's position; 0/0 while nothing was ever committed (the
-    failing rows may come before the first heartbeat is applied)."""
-    return dest.one("SELECT coalesce(pg_replication_origin_progress(%s, false), '0/0')::text",
-                    [f"pgdts_{task}"])
-
-
-def _assert_origin_before(dest, lsn):
-    """The task's position (the destination's origin) has not passed `lsn`,
-    the source's WAL position just after the changes that could not be
-    applied: the failure moved nothing. Returns the origin."""
-    origin = _origin_lsn(dest)
-    assert dest.one("SELECT %s::pg_lsn < %s::pg_lsn", [origin, lsn]), (origin, lsn)
-    return origin
-
-
-def _assert_resumes_from(app, origin, timeout=60):
-    """A new sync streams from the origin the failed run left."""
-    deadline = time.monotonic() + timeout
-    while "event=apply_started" not in app.logs():
-        assert app.alive() and time.monotonic() < deadline, app.log_tail()
-        time.sleep(0.1)
-    assert f"event=apply_started task=it slot=dts_sync_it origin=pgdts_it start_lsn={origin}" \
-        in app.logs(), app.log_tail()
-
-
-def _error_line(app):
-    lines = [l for l in app.logs().splitlines() if l.startswith("pgdts: error:")]
-    assert len(lines) == 1, f"expected one error line; log tail:\n{app.log_tail()}"
-    return lines[0]
-
-
-def _status(pgdts, dest, fmt=None):
-    args = ["status", "--target", dest.conninfo(), "--task", "it"]
-    if fmt:
-        args += ["--format", fmt]
-    r = pgdts.run(args)
-    assert r.returncode == 0, r.stderr
-    return r.stdout
-
-
-def _assert_status_shows(pgdts, dest, reason):
-    text = _status(pgdts, dest)
-    assert "last error:    " in text and reason in text, text
-    doc = json.loads(_status(pgdts, dest, "json"))
-    assert reason in (doc["last_error"] or ""), doc
-
 
 @pytest.fixture
 def minute_is_a_second(monkeypatch):
@@ -123,15 +29,15 @@ def minute_is_a_second(monkeypatch):
 def test_destination_stopped_20s_sync_resumes_by_itself(source, dest, pgdts):
     run_on_both(source, dest, DDL)
     app = pgdts.sync(source, dest)
-    _write(source, 1, 100)                        # before
+    write_rows(source, 1, 100)                   # before
     wait_caught_up(source, dest, app)
     dest.stop()
-    writer = _Writer(source, 1000)                # during
-    _write(source, 101, 200)
+    writer = RowWriter(source, 1000)              # during
+    write_rows(source, 101, 200)
     time.sleep(20)
     assert app.alive(), f"pgdts sync gave up during a 20 s outage; log tail:\n{app.log_tail()}"
     dest.start()
-    _write(source, 201, 300)                      # after
+    write_rows(source, 201, 300)                 # after
     last = writer.stop()
     assert last > 1000, "the writer wrote nothing during the outage"
     wait_caught_up(source, dest, app, timeout=120)
@@ -149,12 +55,12 @@ def test_destination_stopped_20s_sync_resumes_by_itself(source, dest, pgdts):
 def test_source_stopped_briefly_sync_resumes_by_itself(source, dest, pgdts):
     run_on_both(source, dest, DDL)
     app = pgdts.sync(source, dest)
-    _write(source, 1, 100)
+    write_rows(source, 1, 100)
     wait_caught_up(source, dest, app)
     source.stop()
     time.sleep(5)
     source.start()
-    _write(source, 101, 200)
+    write_rows(source, 101, 200)
     wait_caught_up(source, dest, app, timeout=120)
     app.stop()
     verify_equal(pgdts, source, dest)
@@ -169,20 +75,20 @@ def test_destination_that_stays_away_ends_the_run_after_the_connection_window(
         source, dest, pgdts, minute_is_a_second):
     run_on_both(source, dest, DDL)
     app = pgdts.sync(source, dest, extra_args=["--retry-connection", "10", "--retry-other", "1"])
-    _write(source, 1, 100)
+    write_rows(source, 1, 100)
     wait_caught_up(source, dest, app)
     dest.stop()
-    _write(source, 101, 200)                      # kept by the slot
+    write_rows(source, 101, 200)                 # kept by the slot
     written = current_wal_lsn(source)
     assert app.wait_exit(120) == 1, app.log_tail()
-    line = _error_line(app)
+    line = error_line(app)
     assert "destination" in line, line
     assert "retried for 10 minutes (--retry-connection), giving up" in line, line
     dest.start()
-    origin = _assert_origin_before(dest, written)
+    origin = assert_origin_before(dest, written)
     assert dest.one("SELECT count(*) FROM h") == 100
     app = pgdts.sync(source, dest)
-    _assert_resumes_from(app, origin)
+    assert_resumes_from(app, origin)
     wait_caught_up(source, dest, app)
     app.stop()
     verify_equal(pgdts, source, dest)
@@ -193,26 +99,26 @@ def test_source_that_stays_away_ends_the_run_and_status_says_why(
         source, dest, pgdts, minute_is_a_second):
     run_on_both(source, dest, DDL)
     app = pgdts.sync(source, dest, extra_args=["--retry-connection", "10", "--retry-other", "1"])
-    _write(source, 1, 100)
+    write_rows(source, 1, 100)
     wait_caught_up(source, dest, app)
     source.stop()
     assert app.wait_exit(120) == 1, app.log_tail()
-    line = _error_line(app)
+    line = error_line(app)
     assert "source" in line, line
     giving_up = "retried for 10 minutes (--retry-connection), giving up"
     assert giving_up in line, line
     reason = line.removeprefix("pgdts: error: ")
-    _assert_status_shows(pgdts, dest, reason)
-    origin = _origin_lsn(dest)
+    assert_status_shows(pgdts, dest, reason)
+    origin = origin_lsn(dest)
     source.start()
-    _write(source, 101, 200)
+    write_rows(source, 101, 200)
     app = pgdts.sync(source, dest)
-    _assert_resumes_from(app, origin)
+    assert_resumes_from(app, origin)
     wait_caught_up(source, dest, app)
     app.stop()
     verify_equal(pgdts, source, dest)
     assert dest.one("SELECT count(*) FROM h") == 200
-    assert "last error:" not in _status(pgdts, dest)   # a new run starts with a clean slate
+    assert "last error:" not in status_text(pgdts, dest)   # a new run starts with a clean slate
 
 
 def test_connections_that_are_made_then_lost_still_use_up_the_window(
@@ -226,19 +132,19 @@ def test_connections_that_are_made_then_lost_still_use_up_the_window(
              "CREATE TRIGGER t_die BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION die();"
              "ALTER TABLE t ENABLE ALWAYS TRIGGER t_die")   # fires under replica role too
     app = pgdts.sync(source, dest, extra_args=["--retry-connection", "10", "--retry-other", "1"])
-    _write(source, 1, 100)
+    write_rows(source, 1, 100)
     written = current_wal_lsn(source)
     assert app.wait_exit(120) == 1, app.log_tail()
-    line = _error_line(app)
+    line = error_line(app)
     # the FATAL, or the lost connection behind it when libpq saw that first
     assert line.startswith("pgdts: error: destination: "), line
     assert "retried for 10 minutes (--retry-connection), giving up" in line, line
     assert app.logs().count("event=apply_started") >= 3, app.log_tail()
-    _assert_status_shows(pgdts, dest, line.removeprefix("pgdts: error: "))
-    origin = _assert_origin_before(dest, written)
+    assert_status_shows(pgdts, dest, line.removeprefix("pgdts: error: "))
+    origin = assert_origin_before(dest, written)
     dest.sql("DROP TRIGGER t_die ON t")
     app = pgdts.sync(source, dest)
-    _assert_resumes_from(app, origin)
+    assert_resumes_from(app, origin)
     wait_caught_up(source, dest, app)
     app.stop()
     verify_equal(pgdts, source, dest)
@@ -248,22 +154,22 @@ def test_connections_that_are_made_then_lost_still_use_up_the_window(
 def test_other_error_ends_the_run_after_the_other_window(source, dest, pgdts, minute_is_a_second):
     run_on_both(source, dest, DDL)
     app = pgdts.sync(source, dest, extra_args=["--retry-connection", "10", "--retry-other", "1"])
-    _write(source, 1, 100)
+    write_rows(source, 1, 100)
     wait_caught_up(source, dest, app)
     dest.sql("ALTER TABLE t ALTER COLUMN v TYPE int USING 0")   # incompatible: 'v101' is no int
-    _write(source, 101, 200)
+    write_rows(source, 101, 200)
     written = current_wal_lsn(source)
     assert app.wait_exit(120) == 1, app.log_tail()
-    line = _error_line(app)
+    line = error_line(app)
     assert "invalid input syntax for type integer" in line, line
     assert "retried for 1 minute (--retry-other), giving up" in line, line
-    _assert_status_shows(pgdts, dest, line.removeprefix("pgdts: error: "))
-    origin = _assert_origin_before(dest, written)
+    assert_status_shows(pgdts, dest, line.removeprefix("pgdts: error: "))
+    origin = assert_origin_before(dest, written)
     assert dest.one("SELECT count(*) FROM h") == 100
     dest.sql("ALTER TABLE t ALTER COLUMN v TYPE text")
     dest.sql("UPDATE t SET v = 'v' || id")
     app = pgdts.sync(source, dest)
-    _assert_resumes_from(app, origin)
+    assert_resumes_from(app, origin)
     wait_caught_up(source, dest, app)
     app.stop()
     verify_equal(pgdts, source, dest)
@@ -289,22 +195,22 @@ def _wait_for_lock_wait(dest, app, timeout=60):
 def test_sigterm_while_waiting_on_a_destination_lock_rolls_back_and_exits_0(source, dest, pgdts):
     run_on_both(source, dest, DDL)
     app = pgdts.sync(source, dest)
-    _write(source, 1, 100)
+    write_rows(source, 1, 100)
     wait_caught_up(source, dest, app)
     with dest.connect(autocommit=False, comparable=False) as locker:
         locker.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
-        _write(source, 101, 200)                  # the insert into t waits for the lock
+        write_rows(source, 101, 200)             # the insert into t waits for the lock
         written = current_wal_lsn(source)
         _wait_for_lock_wait(dest, app)
         app.stop(timeout=60)                      # exit 0, the lock still held
         assert locker.execute("SELECT 1").fetchone() == (1,)
         assert "transaction_rolled_back" in app.logs()
-        origin = _assert_origin_before(dest, written)
+        origin = assert_origin_before(dest, written)
         locker.rollback()
     assert dest.one("SELECT count(*) FROM t") == 100   # rolled back, not committed once unlocked
-    assert _origin_lsn(dest) == origin
+    assert origin_lsn(dest) == origin
     app = pgdts.sync(source, dest)
-    _assert_resumes_from(app, origin)
+    assert_resumes_from(app, origin)
     wait_caught_up(source, dest, app)
     app.stop()
     verify_equal(pgdts, source, dest)
@@ -317,7 +223,7 @@ def test_sigterm_while_a_replayed_create_index_concurrently_waits_exits_0(source
     next start builds the index (an invalid leftover is dropped first)."""
     run_on_both(source, dest, DDL)
     app = pgdts.sync(source, dest)
-    _write(source, 1, 50)
+    write_rows(source, 1, 50)
     wait_caught_up(source, dest, app)
     with dest.connect(autocommit=False, comparable=False) as locker:
         locker.execute("LOCK TABLE t IN SHARE UPDATE EXCLUSIVE MODE")
@@ -327,7 +233,7 @@ def test_sigterm_while_a_replayed_create_index_concurrently_waits_exits_0(source
         assert locker.execute("SELECT 1").fetchone() == (1,)
         locker.rollback()
     app = pgdts.sync(source, dest)
-    _write(source, 51, 60)
+    write_rows(source, 51, 60)
     wait_caught_up(source, dest, app)
     app.stop()
     assert dest.one("SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = 'public.t_v'::regclass")

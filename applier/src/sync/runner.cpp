@@ -165,28 +165,73 @@ class TaskTakenError : public Error {
 };
 
 // One pgdts process per task: a session-level advisory lock on the
-// destination, held while the returned connection lives.
-pg::Connection lock_task(const Options& o) {
-  pg::Connection lock = pg::Connection::open(o.target, {"destination", false, store::application_name(o.task), ""});
+// destination, held while `connection` lives by the destination session
+// that `pid` and `backend_start` name (a pid alone may be reused).
+struct TaskLock {
+  pg::Connection connection;
+  std::string pid;
+  std::string backend_start;
+};
+
+TaskLock lock_task(const Options& o) {
+  TaskLock lock{pg::Connection::open(o.target, {"destination", false, store::application_name(o.task), ""}),
+                "", ""};
   std::string key = "pgdts task " + o.task;
-  pg::Result r = lock.exec("SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtextextended($1, 0))",
-                           {key.c_str()});
+  pg::Result r = lock.connection.exec(
+      "SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtextextended($1, 0)), a.pid, "
+      "a.backend_start FROM pg_catalog.pg_stat_activity a WHERE a.pid = pg_catalog.pg_backend_pid()",
+      {key.c_str()});
   if (r.value(0, 0) != "t")
     throw TaskTakenError("task \"" + o.task + "\" is being run by another pgdts process; stop it first");
+  lock.pid = r.value(0, 1);
+  lock.backend_start = r.value(0, 2);
   return lock;
+}
+
+// A network cut leaves the destination session of a lost lock connection
+// alive (it never hears that its client went away), holding the task's
+// lock until the server's keepalives end it. That session is this
+// process's own: ends it, so that the lock can be taken again at once.
+// False when it is still there (not ours to end: the role may not signal
+// it), and then the server's keepalives end it within a minute.
+bool end_lost_session(const Options& o, const TaskLock& lost) {
+  pg::Connection dest =
+      pg::Connection::open(o.target, {"destination", false, store::application_name(o.task), ""});
+  const std::string where =
+      " FROM pg_catalog.pg_stat_activity WHERE pid = $1::int AND backend_start = $2::timestamptz";
+  try {
+    if (dest.exec("SELECT pg_catalog.pg_terminate_backend(pid)" + where,
+                  {lost.pid.c_str(), lost.backend_start.c_str()})
+            .rows() == 0)
+      return true;  // gone already
+  } catch (const pg::SqlError& e) {
+    log::Event("lost_session_not_ended").field("pid", lost.pid).field("error", e.what()).warn();
+    return false;
+  }
+  log::Event("lost_session_ended").field("task", o.task).field("pid", lost.pid).info();
+  for (int i = 0; i < 50; ++i) {  // it ends at its next interrupt check: at once when idle
+    if (dest.exec("SELECT 1" + where, {lost.pid.c_str(), lost.backend_start.c_str()}).rows() == 0)
+      return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
 }
 
 // Before a retry: a destination that restarted or dropped the connection
 // released the task's lock with it, and another process may have started
 // the task meanwhile. Takes the lock again (a ConnectionError while the
 // destination is still away is retried like any other).
-void keep_task_lock(const Options& o, pg::Connection& lock) {
+void keep_task_lock(const Options& o, TaskLock& lock) {
   try {
-    lock.exec("SELECT 1");
+    lock.connection.exec("SELECT 1");
     return;
   } catch (const pg::ConnectionError&) {
   }
-  lock.close();
+  lock.connection.close();
+  if (!end_lost_session(o, lock))
+    throw pg::ConnectionError("destination: the task's lock is still held by session " + lock.pid +
+                              ", this process's own before its connection was lost; waiting "
+                              "for the server to end it");
   lock = lock_task(o);
   log::Event("task_lock_taken_again").field("task", o.task).info();
 }
@@ -354,7 +399,7 @@ class Runner {
   std::optional<metrics::TaskMonitor> monitor_;
   apply::SessionConfig cfg_;
   apply::OpenConnections open_;
-  pg::Connection task_lock_;
+  TaskLock task_lock_;
   Stage stage_ = Stage::starting;
   RetryWindow connection_window_, other_window_;
   std::chrono::seconds backoff_ = kBackoffFirst;
