@@ -239,6 +239,7 @@ def test_a_keyless_table_created_later_gets_replica_identity_full_in_its_own_tra
     compare_rows.assert_tables_equal(
         source, dest, ["public.later", "public.copied", "public.pk_dropped"])
     assert dest.one("SELECT count(*) FROM public.later WHERE v = 'same txn'") == 5
+    pgdts.assert_verified_equal(source, dest)
     released = pgdts.run(["release", "--source", source.conninfo(), "--target", dest.conninfo(),
                           "--task", "it"])
     assert released.returncode == 0, released.stderr
