@@ -12,6 +12,7 @@ itself keeps running (a full pg_wal is a PANIC, which is another test's
 business: test_retry's stopped destination)."""
 
 import contextlib
+import json
 import errno
 import shutil
 import subprocess
@@ -108,12 +109,18 @@ def test_destination_disk_full_stops_applying_says_why_and_resumes_once_space_is
     assert "No space left on device" in failed[-1], failed[-1]
     time.sleep(5)                                  # a few retries, all refused
     assert app.alive(), app.log_tail()
+    status = pgdts.run(["status", "--target", dest.conninfo(), "--task", "it", "--format", "json"])
+    shown = json.loads(status.stdout)["last_error"] or ""
+    assert shown.startswith("retrying (--retry-other") and "No space left on device" in shown, \
+        status.stdout
     assert dest.one("SELECT %s::pg_lsn < %s::pg_lsn", [origin_lsn(dest), written]), \
         f"the origin moved past rows the destination could not write (was {before})"
     assert dest.one("SELECT count(*) FROM h WHERE id BETWEEN 101 AND 20000") == 0
     ballast.unlink()
     last = writer.stop()
     wait_caught_up(source, dest, app, timeout=120)
+    status = pgdts.run(["status", "--target", dest.conninfo(), "--task", "it", "--format", "json"])
+    assert json.loads(status.stdout)["last_error"] is None, status.stdout  # over: cleared
     app.stop()
     verify_equal(pgdts, source, dest)
     assert dest.one("SELECT count(*) FROM h") == 20_000 + (last - 100_000)

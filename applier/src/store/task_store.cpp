@@ -186,6 +186,12 @@ void TaskStore::set_last_error(const std::string& task, const std::string& raw) 
       {task.c_str(), error.c_str()});
 }
 
+void TaskStore::clear_last_error(const std::string& task) {
+  dest_.exec("UPDATE pgdts.task SET last_error = NULL, updated_at = now() WHERE task = $1 "
+             "AND pg_catalog.to_regclass('pgdts.task') IS NOT NULL",
+             {task.c_str()});
+}
+
 bool TaskStore::remove_task(const std::string& task) {
   if (!has_table("pgdts.task")) return false;
   pg::Result r = dest_.exec("DELETE FROM pgdts.task WHERE task = $1 RETURNING 1", {task.c_str()});

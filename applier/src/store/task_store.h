@@ -118,6 +118,7 @@ class TaskStore {
   // Empty when the task or its stored options are missing.
   std::vector<std::string> stored_task_options(const std::string& task);
   void set_last_error(const std::string& task, const std::string& error);
+  void clear_last_error(const std::string& task);
   // Removes the task's row; drops the table and the schema when they hold
   // nothing else. False when there was no row.
   bool remove_task(const std::string& task);

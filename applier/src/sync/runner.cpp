@@ -86,6 +86,8 @@ class RetryWindow {
     return "retried for " + std::to_string(minutes_) +
            (minutes_ == 1 ? " minute (" : " minutes (") + option_ + ")";
   }
+  // "--retry-other, 10 min": the window a failure is being retried in.
+  std::string limit() const { return std::string(option_) + ", " + std::to_string(minutes_) + " min"; }
 
  private:
   const char* option_;
@@ -133,12 +135,16 @@ void log_failure(const Error& e, const char* kind, std::chrono::seconds retry_in
   event.field("retry_in", std::to_string(retry_in.count()) + "s").warn();
 }
 
-// Best effort: the reason the task stopped, for pgdts status and the DBA.
-void store_last_error(const Options& o, const std::string& message) {
+// Best effort: the reason the task stopped, or is being retried, for pgdts
+// status and the DBA; nullopt clears it.
+void store_last_error(const Options& o, const std::optional<std::string>& message) {
   try {
     pg::Connection dest = pg::Connection::open(
         o.target, {"destination", false, store::application_name(o.task), ""});
-    store::TaskStore(dest).set_last_error(o.task, message);
+    if (message)
+      store::TaskStore(dest).set_last_error(o.task, *message);
+    else
+      store::TaskStore(dest).clear_last_error(o.task);
   } catch (const std::exception&) {
     // unreachable destination: the error line says it all
   }
@@ -411,6 +417,7 @@ class Runner {
   // runs, and after it failed (copy_again_), attempts start with it.
   std::shared_ptr<AddedTablesCopy> adding_;
   bool copy_again_ = false;
+  bool retry_error_stored_ = false;  // pgdts.task.last_error holds a retried failure
 };
 
 std::optional<Outcome> Runner::start() {
@@ -455,6 +462,10 @@ void Runner::install_hooks() {
   };
   hooks_.progressed = [this] {
     check_added_tables();  // a copy beside the stream that failed is retried
+    if (retry_error_stored_) {  // over: status no longer shows it
+      store_last_error(o_, std::nullopt);
+      retry_error_stored_ = false;
+    }
     // The destination's origin moved: whatever failed before is over.
     connection_window_.success();
     other_window_.success();
@@ -591,6 +602,13 @@ Outcome Runner::stopped_by_rule(const std::string& error) {
 std::optional<Outcome> Runner::retry_after(const std::string& failure, RetryWindow& window,
                                            const char* kind) {
   monitor_->failure_retried(kind, failure);
+  // pgdts status says why a task makes no progress (a full disk, a
+  // constraint) while it retries; a lost connection says it in the log
+  // only, since the destination may be the one that is unreachable.
+  if (std::string(kind) != "connection") {
+    store_last_error(o_, "retrying (" + window.limit() + "): " + failure);
+    retry_error_stored_ = true;
+  }
   if (sleep_or_stop(std::min(backoff_, window.remaining()), signals_.stop)) {
     summary("shutdown");
     return Outcome{};
