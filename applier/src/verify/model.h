@@ -16,6 +16,7 @@ namespace pgdts::verify {
 struct ColumnPair {
   std::string source;
   std::string target;
+  bool generated = false;  // GENERATED ... STORED on the source: compared, never written (--repair)
 };
 
 // A table whose rows are compared: a plain table or a leaf partition.

@@ -2,6 +2,7 @@
 // compared again once the sync applied them (see repair.h).
 #include "verify/repair.h"
 
+#include <algorithm>
 #include <map>
 
 #include "logging/log.h"
@@ -27,17 +28,32 @@ constexpr const char* kLockTimeout = "2s";
 constexpr int kLockAttempts = 5;
 constexpr const char* kLockNotAvailable = "55P03";
 
+// The columns a repair writes: every compared one but generated columns
+// (the destination computes them; an INSERT naming one fails), unless the
+// key holds one (the repair of that table then fails on the destination).
+std::vector<std::size_t> written_columns(const TablePair& pair) {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < pair.columns.size(); ++i)
+    if (!pair.columns[i].generated || std::find(pair.key.begin(), pair.key.end(), i) != pair.key.end())
+      out.push_back(i);
+  return out;
+}
+
 model::RepairMessage message_for(const TablePair& pair) {
   model::RepairMessage m;
   m.table = pair.source;
-  for (const auto& c : pair.columns) m.columns.push_back(c.source);
-  m.key = pair.key;
+  std::vector<std::size_t> written = written_columns(pair);
+  for (std::size_t i : written) m.columns.push_back(pair.columns[i].source);
+  for (std::size_t k : pair.key)
+    if (auto at = std::find(written.begin(), written.end(), k); at != written.end())
+      m.key.push_back(static_cast<std::size_t>(at - written.begin()));
   return m;
 }
 
-std::vector<model::RepairValue> values_at(const pg::Result& r, int row, int first, std::size_t n) {
+// The written columns' values of a result row whose columns start at first.
+std::vector<model::RepairValue> values_at(const pg::Result& r, int row, int first, const TablePair& pair) {
   std::vector<model::RepairValue> out;
-  for (std::size_t i = 0; i < n; ++i) out.push_back(r.optional(row, first + static_cast<int>(i)));
+  for (std::size_t i : written_columns(pair)) out.push_back(r.optional(row, first + static_cast<int>(i)));
   return out;
 }
 
@@ -51,7 +67,7 @@ model::RepairMessage keyed_message(pg::Connection& source, const TableSql& sql, 
   for (int row = 0; row < r.rows(); ++row) {
     Key k;
     for (std::size_t i = 0; i < nk; ++i) k.emplace_back(r.value(row, static_cast<int>(i)));
-    found.emplace(std::move(k), values_at(r, row, static_cast<int>(nk), pair.columns.size()));
+    found.emplace(std::move(k), values_at(r, row, static_cast<int>(nk), pair));
   }
   for (const Key& k : keys) {
     model::RepairRow row;
@@ -70,12 +86,12 @@ struct Copies {
 };
 
 // Per row text: how many times the side holds it, and one copy's values.
-std::map<std::string, Copies> copies_of(pg::Connection& conn, const TableSql& sql, std::size_t columns,
+std::map<std::string, Copies> copies_of(pg::Connection& conn, const TableSql& sql, const TablePair& pair,
                                         const std::vector<std::string>& texts) {
   std::map<std::string, Copies> out;
   auto r = conn.exec(sql.values_of_rows(texts));
   for (int row = 0; row < r.rows(); ++row)
-    out.emplace(std::string(r.value(row, 0)), Copies{pg::to_int64(r.value(row, 1)), values_at(r, row, 2, columns)});
+    out.emplace(std::string(r.value(row, 0)), Copies{pg::to_int64(r.value(row, 1)), values_at(r, row, 2, pair)});
   return out;
 }
 
@@ -85,7 +101,7 @@ model::RepairMessage keyless_message(pg::Connection& source, const TableSql& sql
                                      const std::map<std::string, Copies>& on_target, const TablePair& pair,
                                      const std::vector<std::string>& texts) {
   model::RepairMessage m = message_for(pair);
-  std::map<std::string, Copies> on_source = copies_of(source, sql, pair.columns.size(), texts);
+  std::map<std::string, Copies> on_source = copies_of(source, sql, pair, texts);
   for (const std::string& text : texts) {
     model::RepairRow row;
     if (auto s = on_source.find(text); s != on_source.end()) {
@@ -143,7 +159,7 @@ void emit_table(pg::Connection& source, pg::Connection& target, const Suspects& 
     std::vector<std::string> texts;
     for (std::size_t i = at; i < std::min(s.rows.size(), at + kBatch); ++i) texts.push_back(s.rows[i].row);
     // Read before the lock: only what the source lacks is taken from here.
-    std::map<std::string, Copies> on_target = copies_of(target, dst, pair.columns.size(), texts);
+    std::map<std::string, Copies> on_target = copies_of(target, dst, pair, texts);
     lsn = emit_locked(source, src, pair, [&] { return keyless_message(source, src, on_target, pair, texts); });
   }
 }
