@@ -233,3 +233,46 @@ def test_without_a_running_sync_the_repair_waits_in_the_stream_and_applies_when_
     assert dest.one("SELECT v FROM public.kv WHERE id = 3") == "value 3"
     assert app.events("repair_applied"), app.log_tail()
     app.stop()
+
+
+def _wait_for_log(app, needle: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while needle not in app.logs():
+        assert app.alive(), f"pgdts exited:\n{app.log_tail()}"
+        assert time.monotonic() < deadline, f"no {needle!r} in the log:\n{app.log_tail()}"
+        time.sleep(0.2)
+
+
+def test_a_forged_repair_message_for_a_table_outside_the_task_is_skipped(pgdts, source, dest):
+    source.sql(SETUP)
+    processes.run_on_both(source, dest, "CREATE TABLE public.other (id int PRIMARY KEY, v text)")
+    app = start_sync(pgdts, source, dest, "--tables", "public.kv")
+    forged = json.dumps({"format": 1, "table": {"schema": "public", "name": "other"}, "columns": ["id", "v"],
+                         "key": [0], "rows": [{"values": ["1", "forged"]}]})
+    with source.connect(autocommit=False) as conn:
+        conn.execute("INSERT INTO public.kv (id, v) VALUES (2001, 'beside the forged message')")
+        conn.execute("SELECT pg_logical_emit_message(true, 'pgdts_repair', %s)", [forged])
+        conn.commit()
+    processes.wait_caught_up(source, dest, app)
+    assert dest.one("SELECT v FROM public.kv WHERE id = 2001") == "beside the forged message"
+    assert dest.one("SELECT count(*) FROM public.other") == 0
+    skipped = app.events("repair_skipped")
+    assert len(skipped) == 1 and "not in this task" in skipped[0], app.log_tail()
+    app.stop()
+
+
+def test_a_malformed_repair_message_stops_the_apply_naming_its_lsn_and_commits_nothing_of_its_transaction(
+        pgdts, source, dest):
+    source.sql(SETUP)
+    app = start_sync(pgdts, source, dest, "--tables", "public.kv")
+    with source.connect(autocommit=False) as conn:
+        conn.execute("INSERT INTO public.kv (id, v) VALUES (2002, 'beside the malformed message')")
+        lsn = conn.execute("SELECT pg_logical_emit_message(true, 'pgdts_repair', "
+                           "'{\"format\": 1, \"table\": {\"schema\": [[[[[[[[[[]]]]]]]]]]}}')::text").fetchone()[0]
+        conn.commit()
+    _wait_for_log(app, "repair message: nested too deep")
+    failed = [ln for ln in app.events("apply_failed") if "repair message" in ln]
+    assert failed and f"source LSN {lsn}" in failed[0], (lsn, app.log_tail())
+    assert app.alive(), app.log_tail()
+    assert dest.one("SELECT count(*) FROM public.kv WHERE id = 2002") == 0
+    app.stop()
