@@ -16,6 +16,7 @@ import psycopg
 
 import compare_rows
 import processes
+from test_apply_errors import _wait_for_log
 from test_verify import TASK, start_sync, table_entry, verify
 
 TABLES = "public.kv,public.log"
@@ -233,14 +234,6 @@ def test_without_a_running_sync_the_repair_waits_in_the_stream_and_applies_when_
     assert dest.one("SELECT v FROM public.kv WHERE id = 3") == "value 3"
     assert app.events("repair_applied"), app.log_tail()
     app.stop()
-
-
-def _wait_for_log(app, needle: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while needle not in app.logs():
-        assert app.alive(), f"pgdts exited:\n{app.log_tail()}"
-        assert time.monotonic() < deadline, f"no {needle!r} in the log:\n{app.log_tail()}"
-        time.sleep(0.2)
 
 
 def test_a_forged_repair_message_for_a_table_outside_the_task_is_skipped(pgdts, source, dest):
