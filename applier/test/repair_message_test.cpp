@@ -113,5 +113,17 @@ TEST(RepairMessage, RefusesRowsThatDoNotFitTheColumns) {
   expect_refused(std::string(keyless) + R"("rows":[{"values":["x"]}]})", "\"values\" and \"copies\"");
 }
 
+TEST(RepairMessage, TheSignatureIsSplitOffOnlyWhenItIsSixtyFourHexDigitsAndANewline) {
+  std::string sig(64, 'a');
+  SignedRepair s = split_signature(signed_repair(sig, "{\"x\":1}"));
+  EXPECT_EQ(s.signature, sig);
+  EXPECT_EQ(s.payload, "{\"x\":1}");
+  EXPECT_EQ(split_signature("{\"x\":1}").signature, "");
+  EXPECT_EQ(split_signature(std::string(63, 'a') + "\n{}").signature, "");
+  EXPECT_EQ(split_signature(std::string(64, 'A') + "\n{}").signature, "");  // lower-case only
+  EXPECT_EQ(split_signature(sig + "\n").signature, sig);
+  EXPECT_EQ(split_signature(sig).signature, "");
+}
+
 }  // namespace
 }  // namespace pgdts::model

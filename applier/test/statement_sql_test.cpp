@@ -177,3 +177,8 @@ TEST(StatementSql, RepairOfAKeylessTableComparesRowTextsUnderTheDestinationTypes
             "$1::pg_catalog.timestamptz, $2::pg_catalog.jsonb FROM pg_catalog.generate_series(1, "
             "$3::pg_catalog.int8)");
 }
+
+TEST(ByteaHex, EveryByteAsTwoLowerCaseHexDigits) {
+  EXPECT_EQ(pgdts::pg::bytea_hex(std::string("\x00\x0a\xff{", 4)), "\\x000aff7b");
+  EXPECT_EQ(pgdts::pg::bytea_hex(""), "\\x");
+}

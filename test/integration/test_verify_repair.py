@@ -8,6 +8,7 @@ waits in the stream and applies when sync runs."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -236,33 +237,69 @@ def test_without_a_running_sync_the_repair_waits_in_the_stream_and_applies_when_
     app.stop()
 
 
-def test_a_forged_repair_message_for_a_table_outside_the_task_is_skipped(pgdts, source, dest):
+def _signed(payload: str, key: str) -> str:
+    """The message bytes as verify writes them: the signature with a key, a
+    newline, the payload."""
+    k = key.encode()
+    return hashlib.sha256(k + hashlib.sha256(k + payload.encode()).digest()).hexdigest() + "\n" + payload
+
+
+def _sign(dest, payload: str, key: str = "test key") -> str:
+    """Signed with the task's key, set here on the destination."""
+    dest.sql("UPDATE pgdts.task SET repair_key = %s WHERE task = %s", [key, TASK])
+    return _signed(payload, key)
+
+
+def _emit_beside_an_insert(source, message: str, row_id: int) -> str:
+    """One source transaction: an INSERT into public.kv and the message;
+    returns the message's LSN."""
+    with source.connect(autocommit=False) as conn:
+        conn.execute("INSERT INTO public.kv (id, v) VALUES (%s, 'beside the message')", [row_id])
+        lsn = conn.execute("SELECT pg_logical_emit_message(true, 'pgdts_repair', %s)::text", [message]).fetchone()[0]
+        conn.commit()
+    return lsn
+
+
+def _repair_payload(schema: str, name: str, row: list) -> str:
+    return json.dumps({"format": 1, "table": {"schema": schema, "name": name}, "columns": ["id", "v"],
+                       "key": [0], "rows": [{"values": row}]})
+
+
+def test_a_repair_message_without_the_tasks_signature_is_skipped_and_its_transaction_applies(
+        pgdts, source, dest):
+    source.sql(SETUP)
+    app = start_sync(pgdts, source, dest, "--tables", "public.kv")
+    dest.sql("UPDATE pgdts.task SET repair_key = 'the real key' WHERE task = %s", [TASK])
+    forged = _repair_payload("public", "kv", ["1", "forged"])
+    _emit_beside_an_insert(source, forged, 2001)                                # no signature at all
+    _emit_beside_an_insert(source, _signed(forged, "another key"), 2002)       # another key's
+    processes.wait_caught_up(source, dest, app)
+    assert dest.one("SELECT v FROM public.kv WHERE id = 1") == "value 1"
+    assert dest.one("SELECT count(*) FROM public.kv WHERE id IN (2001, 2002)") == 2
+    skipped = app.events("repair_skipped")
+    assert len(skipped) == 2 and all("not signed with the task's key" in ln for ln in skipped), app.log_tail()
+    app.stop()
+
+
+def test_a_signed_repair_message_for_a_table_outside_the_task_is_skipped(pgdts, source, dest):
     source.sql(SETUP)
     processes.run_on_both(source, dest, "CREATE TABLE public.other (id int PRIMARY KEY, v text)")
     app = start_sync(pgdts, source, dest, "--tables", "public.kv")
-    forged = json.dumps({"format": 1, "table": {"schema": "public", "name": "other"}, "columns": ["id", "v"],
-                         "key": [0], "rows": [{"values": ["1", "forged"]}]})
-    with source.connect(autocommit=False) as conn:
-        conn.execute("INSERT INTO public.kv (id, v) VALUES (2001, 'beside the forged message')")
-        conn.execute("SELECT pg_logical_emit_message(true, 'pgdts_repair', %s)", [forged])
-        conn.commit()
+    _emit_beside_an_insert(source, _sign(dest, _repair_payload("public", "other", ["1", "forged"])), 2001)
     processes.wait_caught_up(source, dest, app)
-    assert dest.one("SELECT v FROM public.kv WHERE id = 2001") == "beside the forged message"
+    assert dest.one("SELECT v FROM public.kv WHERE id = 2001") == "beside the message"
     assert dest.one("SELECT count(*) FROM public.other") == 0
     skipped = app.events("repair_skipped")
     assert len(skipped) == 1 and "not in this task" in skipped[0], app.log_tail()
     app.stop()
 
 
-def test_a_malformed_repair_message_stops_the_apply_naming_its_lsn_and_commits_nothing_of_its_transaction(
+def test_a_malformed_signed_repair_message_stops_the_apply_naming_its_lsn_and_commits_nothing_of_it(
         pgdts, source, dest):
     source.sql(SETUP)
     app = start_sync(pgdts, source, dest, "--tables", "public.kv")
-    with source.connect(autocommit=False) as conn:
-        conn.execute("INSERT INTO public.kv (id, v) VALUES (2002, 'beside the malformed message')")
-        lsn = conn.execute("SELECT pg_logical_emit_message(true, 'pgdts_repair', "
-                           "'{\"format\": 1, \"table\": {\"schema\": [[[[[[[[[[]]]]]]]]]]}}')::text").fetchone()[0]
-        conn.commit()
+    malformed = '{"format": 1, "table": {"schema": [[[[[[[[[[]]]]]]]]]]}}'
+    lsn = _emit_beside_an_insert(source, _sign(dest, malformed), 2002)
     _wait_for_log(app, "repair message: nested too deep")
     failed = [ln for ln in app.events("apply_failed") if "repair message" in ln]
     assert failed and f"source LSN {lsn}" in failed[0], (lsn, app.log_tail())

@@ -128,6 +128,10 @@ class DestinationCatalog {
   // session's own role.
   virtual std::string session_settings() = 0;
   virtual std::string session_role() = 0;
+  // Whether a repair message's payload bears the task's signature
+  // (store::TaskStore::repair_signature): only pgdts verify --repair, which
+  // reaches the destination, can have made it.
+  virtual bool repair_signed(std::string_view payload, const std::string& signature) = 0;
 };
 
 struct ApplyCounters {

@@ -54,13 +54,24 @@ std::vector<std::size_t> all_columns(std::size_t n) {
 void Applier::repair(const pgdts::Message& msg, pg::Lsn lsn) {
   require_transaction("repair message", lsn);
   if (skip_txn_) return;
+  model::SignedRepair signed_message = model::split_signature(msg.content());
+  if (!catalog_.repair_signed(signed_message.payload, signed_message.signature)) {
+    // Any source role may emit a message with this prefix; one without the
+    // task's signature did not come from verify --repair. Skipped, not
+    // stopped on: a source role must not be able to stop the task either.
+    log::Event("repair_skipped")
+        .field("lsn", pg::format_lsn(lsn))
+        .field("reason", "not signed with the task's key (not written by pgdts verify --repair of this task)")
+        .warn();
+    return;
+  }
   model::RepairMessage m;
   try {
-    m = model::parse_repair_message(msg.content());
+    m = model::parse_repair_message(signed_message.payload);
   } catch (const Error& e) {
     throw Error(std::string(e.what()) + ", in the message at source LSN " + pg::format_lsn(lsn) +
-                " (prefix " + model::kRepairPrefix + "); only pgdts verify --repair of this version writes " +
-                "them: find who emitted it on the source");
+                " (prefix " + model::kRepairPrefix + ", signed with the task's key: written by a pgdts verify " +
+                "--repair of another version?)");
   }
   std::optional<stream::Relation> rel = repair_relation(m, lsn);
   if (!rel) return;

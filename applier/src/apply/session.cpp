@@ -126,6 +126,7 @@ class Session : public DestinationCatalog {
                     const std::string& relkinds) override;
   void run_alone(const ddl::Plan& plan) override;
   std::string in_session_encoding(const std::string& utf8_sql) override;
+  bool repair_signed(std::string_view payload, const std::string& signature) override;
   RoleFacts role(const std::string& name) override;
   void provide_run_as(const RoleFacts& role) override;
   std::string session_settings() override { return session_settings_; }
@@ -496,6 +497,10 @@ void Session::run_alone(const ddl::Plan& plan) {
                            "; statement: " + plan.sql,
                        e.sqlstate());
   }
+}
+
+bool Session::repair_signed(std::string_view payload, const std::string& signature) {
+  return store::TaskStore(progress_).repair_signature_matches(cfg_.task, pg::bytea_hex(payload), signature);
 }
 
 std::string Session::in_session_encoding(const std::string& utf8_sql) {

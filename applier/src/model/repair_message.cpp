@@ -337,6 +337,17 @@ std::string encode_repair_message(const RepairMessage& m) {
   return out;
 }
 
+SignedRepair split_signature(std::string_view bytes) {
+  constexpr std::size_t n = 64;
+  if (bytes.size() <= n || bytes[n] != '\n' || bytes.substr(0, n).find_first_not_of("0123456789abcdef") != std::string_view::npos)
+    return {"", bytes};
+  return {std::string(bytes.substr(0, n)), bytes.substr(n + 1)};
+}
+
+std::string signed_repair(const std::string& signature, const std::string& payload) {
+  return signature + "\n" + payload;
+}
+
 RepairMessage parse_repair_message(std::string_view text) {
   Json doc = Reader(text).document();
   expect(doc, Json::Kind::object, "the document");

@@ -57,6 +57,15 @@ struct RepairMessage {
 
 std::string encode_repair_message(const RepairMessage& message);
 
+// The message's bytes: the signature (64 hex digits, made on the
+// destination: store::TaskStore::repair_signature), a newline, the payload.
+struct SignedRepair {
+  std::string signature;     // empty when the bytes do not start with one
+  std::string_view payload;  // into the bytes given
+};
+SignedRepair split_signature(std::string_view bytes);
+std::string signed_repair(const std::string& signature, const std::string& payload);
+
 // Throws Error ("repair message: <what is wrong>") on anything malformed.
 RepairMessage parse_repair_message(std::string_view text);
 

@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <map>
 
+#include "error.h"
 #include "logging/log.h"
 #include "model/repair_message.h"
 #include "pg/connection.h"
 #include "pg/errors.h"
 #include "pg/literals.h"
 #include "pg/transaction.h"
+#include "store/task_store.h"
 #include "verify/sql.h"
 
 namespace pgdts::verify {
@@ -117,18 +119,30 @@ model::RepairMessage keyless_message(pg::Connection& source, const TableSql& sql
   return m;
 }
 
+// The message's bytes, signed with the task's key on the destination. The
+// signature covers the payload as the source will store it: in the
+// source's encoding (the server converts the text verify sends).
+std::string signed_message(pg::Connection& source, pg::Connection& target, const std::string& task,
+                           const std::string& payload) {
+  std::string stored = std::string(
+      source.exec("SELECT pg_catalog.convert_to($1, pg_catalog.current_setting('server_encoding'))::text",
+                  {payload.c_str()})
+          .value(0, 0));
+  return model::signed_repair(store::TaskStore(target).repair_signature(task, stored), payload);
+}
+
 // One batch: lock, read, emit, commit. Returns the source's WAL insert
 // position after the commit (at or past the commit record's end).
 template <typename Read>
-std::string emit_locked(pg::Connection& source, const TableSql& sql, const TablePair& pair, Read read) {
+std::string emit_locked(pg::Connection& source, pg::Connection& target, const std::string& task, const TableSql& sql,
+                        const TablePair& pair, Read read) {
   for (int attempt = 1;; ++attempt) {
     try {
       pg::Transaction tx(source);
       source.exec(std::string("SET LOCAL lock_timeout = '") + kLockTimeout + "'");
       source.exec(sql.lock());
-      model::RepairMessage m = read();
-      std::string payload = model::encode_repair_message(m);
-      source.exec("SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)", {model::kRepairPrefix, payload.c_str()});
+      std::string message = signed_message(source, target, task, model::encode_repair_message(read()));
+      source.exec("SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)", {model::kRepairPrefix, message.c_str()});
       tx.commit();
       return std::string(source.exec("SELECT pg_catalog.pg_current_wal_insert_lsn()::text").value(0, 0));
     } catch (const pg::SqlError& e) {
@@ -143,14 +157,15 @@ std::string emit_locked(pg::Connection& source, const TableSql& sql, const Table
 
 // Writes one table's repair messages; lsn: the position after the last one
 // written (also when a later batch fails).
-void emit_table(pg::Connection& source, pg::Connection& target, const Suspects& s, std::string& lsn) {
+void emit_table(pg::Connection& source, pg::Connection& target, const std::string& task, const Suspects& s,
+                std::string& lsn) {
   const TablePair& pair = *s.table;
   TableSql src(pair, Side::source, quoting_of(source));
   if (pair.keyed()) {
     for (std::size_t at = 0; at < s.keys.size(); at += kBatch) {
       std::vector<Key> batch(s.keys.begin() + static_cast<std::ptrdiff_t>(at),
                              s.keys.begin() + static_cast<std::ptrdiff_t>(std::min(s.keys.size(), at + kBatch)));
-      lsn = emit_locked(source, src, pair, [&] { return keyed_message(source, src, pair, batch); });
+      lsn = emit_locked(source, target, task, src, pair, [&] { return keyed_message(source, src, pair, batch); });
     }
     return;
   }
@@ -160,7 +175,8 @@ void emit_table(pg::Connection& source, pg::Connection& target, const Suspects& 
     for (std::size_t i = at; i < std::min(s.rows.size(), at + kBatch); ++i) texts.push_back(s.rows[i].row);
     // Read before the lock: only what the source lacks is taken from here.
     std::map<std::string, Copies> on_target = copies_of(target, dst, pair, texts);
-    lsn = emit_locked(source, src, pair, [&] { return keyless_message(source, src, on_target, pair, texts); });
+    lsn = emit_locked(source, target, task, src, pair,
+                      [&] { return keyless_message(source, src, on_target, pair, texts); });
   }
 }
 
@@ -181,7 +197,7 @@ RepairOutcome repair_differences(pg::Connection& source, pg::Connection& target,
   for (std::size_t i = 0; i < suspects.size(); ++i) {
     if (size_of(suspects[i]) == 0) continue;
     try {
-      emit_table(source, target, suspects[i], last_lsn);
+      emit_table(source, target, options.task, suspects[i], last_lsn);
       written[i] = suspects[i];
       results[i].repaired = 0;
       log::Event("repair_written")
@@ -189,8 +205,12 @@ RepairOutcome repair_differences(pg::Connection& source, pg::Connection& target,
           .field("keys_or_rows", size_of(suspects[i]))
           .field("lsn", last_lsn)
           .info();
+    } catch (const pg::ConnectionError&) {
+      throw;
     } catch (const pg::SqlError& e) {
       results[i].repair_error = pg::one_line(e.what());
+    } catch (const Error& e) {  // e.g. no task row to sign with
+      results[i].repair_error = e.what();
     }
   }
   if (last_lsn.empty()) return out;

@@ -8,14 +8,16 @@
 //   LOCK TABLE ONLY t IN SHARE MODE     -- no writer commits on t until ours
 //   read the rows of those keys          -- through verify's relation: filters
 //                                          and column expressions apply
-//   pg_logical_emit_message(true, 'pgdts_repair', <the rows, or "absent">)
+//   pg_logical_emit_message(true, 'pgdts_repair', <signature> \n <the rows, or "absent">)
 //   COMMIT
 //
 // The message is transactional and the table was locked from the read to
 // the commit, so it holds exactly the source's state at its place in the
 // stream; the sync applies it there, in a destination transaction like any
 // other (apply/repair.cpp): an older change cannot overwrite it, and it
-// cannot overwrite a newer one. Then verify waits for the destination's
+// cannot overwrite a newer one. The signature is made on the destination with
+// the task's key, which the source never sees: the sync applies only
+// messages signed with it (any source role may emit a logical message). Then verify waits for the destination's
 // origin to pass the last message and compares those keys again (recheck).
 #pragma once
 
@@ -32,6 +34,7 @@ class Connection;
 namespace pgdts::verify {
 
 struct RepairOptions {
+  std::string task;  // whose key signs the messages (store::TaskStore::repair_signature)
   bool dry_run = false;
   RecheckOptions recheck;  // origin, rounds and waits, as verify's recheck
 };

@@ -110,7 +110,7 @@ VerifyResult run_verify(const VerifyInput& in) {
     result.notes.push_back("not repaired: " + unavailable);
   } else if (in.repair != RepairMode::none) {
     RepairOutcome ro = repair_differences(source, target, suspects, result.tables,
-                                          RepairOptions{in.repair == RepairMode::dry_run, options});
+                                          RepairOptions{in.task, in.repair == RepairMode::dry_run, options});
     result.repair_pending = ro.pending;
     result.rechecked += ro.rechecked;
     result.recheck_rounds += ro.rounds;
