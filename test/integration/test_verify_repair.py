@@ -144,6 +144,21 @@ def test_repair_with_a_row_filter_deletes_a_stray_row_and_inserts_a_missing_kept
     app.stop()
 
 
+def test_repair_writes_a_column_expressions_value_not_the_source_column(pgdts, source, dest):
+    source.sql(SETUP)
+    rule = ["--transform", "public.kv.v: upper(v)"]
+    app = start_sync(pgdts, source, dest, "--tables", "public.kv", *rule)
+    processes.wait_caught_up(source, dest, app)
+    assert dest.one("SELECT v FROM public.kv WHERE id = 5") == "VALUE 5"
+    dest.sql("UPDATE public.kv SET v = 'value 5' WHERE id = 5")   # the source's own text: differs
+    dest.sql("DELETE FROM public.kv WHERE id = 6")
+    status, doc, err = verify(pgdts, source, dest, "--tables", "public.kv", *rule, "--repair")
+    assert status == 0, json.dumps(doc, indent=1) + err
+    assert table_entry(doc, "public.kv")["repaired"] == 2
+    assert dest.sql("SELECT id, v FROM public.kv WHERE id IN (5, 6) ORDER BY id") == [(5, "VALUE 5"), (6, "VALUE 6")]
+    app.stop()
+
+
 def test_repair_with_mapped_names(pgdts, source, dest):
     source.sql("CREATE SCHEMA shop; "
                "CREATE TABLE shop.orders (id int PRIMARY KEY, email text NOT NULL, total numeric);"
