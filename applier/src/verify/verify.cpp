@@ -116,13 +116,19 @@ VerifyResult run_verify(const VerifyInput& in) {
     result.recheck_rounds += ro.rounds;
     for (auto& n : ro.notes) result.notes.push_back(std::move(n));
   }
+  std::int64_t unrepaired = 0;  // differences past the suspect limit: not read again, not repaired
   for (std::size_t i = 0; i < pairs.size(); ++i) {
     TableResult& r = result.tables[i];
+    if (r.repaired) unrepaired += r.differing;
     r.differing += static_cast<std::int64_t>(suspects[i].keys.size() + suspects[i].rows.size());
     r.keys = std::move(suspects[i].keys);
     r.rows = std::move(suspects[i].rows);
     if (r.status == TableStatus::equal && r.differing > 0) r.status = TableStatus::different;
   }
+  if (unrepaired > 0)
+    result.notes.push_back(std::to_string(unrepaired) + " differences past the " +
+                           std::to_string(in.pass.suspect_limit) +
+                           " per table that verify keeps were not repaired: run pgdts verify --repair again");
   return result;
 }
 
