@@ -18,6 +18,7 @@ import psycopg
 import compare_rows
 import processes
 from test_apply_errors import _wait_for_log
+from test_security import PROBE, _as_alice, _assert_never_superuser, _roles
 from test_verify import TASK, start_sync, table_entry, verify
 
 TABLES = "public.kv,public.log"
@@ -183,6 +184,38 @@ def test_repair_with_mapped_names(pgdts, source, dest):
     status, text, _ = verify(pgdts, source, dest, *maps, "--repair", json_format=False)
     assert status == 0, text
     assert "shop.orders -> store.purchases: equal (200 rows)" in text, text
+    app.stop()
+
+
+def test_repaired_rows_are_written_with_the_table_owners_rights(pgdts, source, dest, test_dir):
+    """alice's tables call her function from a CHECK: the sync writes their
+    rows through her run_as function, and so it writes their repairs."""
+    marker = str(test_dir / "pwned")
+    _roles(source, dest)
+    for c in (source, dest):
+        with _as_alice(c) as a:
+            a.execute(PROBE.format(marker=marker))
+            a.execute("CREATE TABLE app.t (id int PRIMARY KEY, v int CHECK (app.probe(v)))")
+            a.execute("CREATE TABLE app.k (v int CHECK (app.probe(v)), w text)")
+    with _as_alice(source) as a:
+        a.execute("INSERT INTO app.t SELECT g, g FROM generate_series(1, 50) g")
+        a.execute("INSERT INTO app.k SELECT g % 5, 'w' FROM generate_series(1, 20) g")
+    tables = ["--tables", "app.t,app.k"]
+    app = pgdts.sync(source, dest, task=TASK, phases="full,incremental", wait_ready=False, extra_args=tables)
+    app.wait_phase("incremental", timeout=120)
+    processes.wait_caught_up(source, dest, app)
+    with _as_alice(dest) as a:     # behind pgdts' back, as alice
+        a.execute("UPDATE app.t SET v = 99 WHERE id = 5")
+        a.execute("DELETE FROM app.t WHERE id = 6")
+        a.execute("DELETE FROM app.k WHERE v = 3")
+    status, doc, err = verify(pgdts, source, dest, *tables, "--repair")
+    assert status == 0, json.dumps(doc, indent=1) + err
+    assert table_entry(doc, "app.t")["repaired"] == 2
+    assert table_entry(doc, "app.k")["repaired"] == 1
+    assert dest.one("SELECT count(*) FROM app.k WHERE v = 3") == 4
+    compare_rows.assert_tables_equal(source, dest, ["app.t", "app.k"])
+    assert "table_runs_code" in app.logs()
+    _assert_never_superuser(dest, marker, app)
     app.stop()
 
 
