@@ -404,3 +404,14 @@ TEST(Options, StoredTaskObjectsAreUsedOnlyWhenNoneAreGiven) {
   use_stored_task_objects(explicit_, given.object_args);
   EXPECT_EQ(explicit_.object_args, std::vector<std::string>{"--tables=x.y"});
 }
+
+TEST(Options, VerifyRepairAndItsDryRun) {
+  Options plain = parse({"verify", "--source", kSrc, "--target", kDst});
+  EXPECT_FALSE(plain.repair);
+  EXPECT_FALSE(plain.dry_run);
+  Options dry = parse({"verify", "--source", kSrc, "--target", kDst, "--repair", "--dry-run"});
+  EXPECT_TRUE(dry.repair);
+  EXPECT_TRUE(dry.dry_run);
+  EXPECT_THROW(parse({"verify", "--source", kSrc, "--target", kDst, "--dry-run"}), UsageError);
+  EXPECT_THROW(parse(sync_args({"--repair"})), UsageError);  // verify's alone
+}

@@ -166,3 +166,19 @@ TEST(DeleteFromArraysSql, MatchesEveryKeyColumnWithItsOperator) {
             "pg_catalog.unnest($2::\"ext\".\"ci\"[])) AS pgdts_v(\"a\", \"b\") "
             "WHERE pgdts_t.\"a\" = pgdts_v.\"a\" AND pgdts_t.\"b\" OPERATOR(\"ext\".=) pgdts_v.\"b\"");
 }
+
+TEST(StatementSql, RepairOfAKeylessTableComparesRowTextsUnderTheDestinationTypes) {
+  TableNames t = table_names("s", "log", {"at", "doc"});
+  EXPECT_EQ(delete_equal_rows_sql(t, {"pg_catalog.timestamptz", "pg_catalog.jsonb"}),
+            "DELETE FROM ONLY \"s\".\"log\" WHERE ROW(\"at\", \"doc\")::pg_catalog.text = "
+            "ROW($1::pg_catalog.timestamptz, $2::pg_catalog.jsonb)::pg_catalog.text");
+  EXPECT_EQ(insert_copies_sql(t, {"pg_catalog.timestamptz", "pg_catalog.jsonb"}),
+            "INSERT INTO \"s\".\"log\" (\"at\", \"doc\") OVERRIDING SYSTEM VALUE SELECT "
+            "$1::pg_catalog.timestamptz, $2::pg_catalog.jsonb FROM pg_catalog.generate_series(1, "
+            "$3::pg_catalog.int8)");
+}
+
+TEST(ByteaHex, EveryByteAsTwoLowerCaseHexDigits) {
+  EXPECT_EQ(pgdts::pg::bytea_hex(std::string("\x00\x0a\xff{", 4)), "\\x000aff7b");
+  EXPECT_EQ(pgdts::pg::bytea_hex(""), "\\x");
+}

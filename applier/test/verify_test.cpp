@@ -194,8 +194,59 @@ TEST(VerifyReport, JsonIsOneDocument) {
   EXPECT_EQ(json,
             "{\"task\":\"it\",\"equal\":false,\"tables\":[{\"source\":\"public.kv\",\"target\":\"public.kv\","
             "\"rows\":{\"source\":10,\"target\":9},\"status\":\"different\",\"differing_keys\":[\"(id)=(7)\"],"
-            "\"differing_rows\":[],\"differing_count\":1,\"error\":null}],\"metadata\":[],\"sequences\":[],"
-            "\"rechecked\":4,\"recheck_rounds\":0,\"notes\":[]}\n");
+            "\"differing_rows\":[],\"differing_count\":1,\"repaired\":null,\"would_repair\":null,"
+            "\"repair_error\":null,\"error\":null}],\"metadata\":[],\"sequences\":[],"
+            "\"rechecked\":4,\"recheck_rounds\":0,\"repair\":\"none\",\"repair_pending\":false,\"notes\":[]}\n");
+}
+
+TEST(VerifyReport, RepairedAndWouldRepairCountsPerTable) {
+  VerifyResult r;
+  r.task = "it";
+  r.repair = RepairMode::repair;
+  TableResult fixed;
+  fixed.source = fixed.target = {"public", "kv"};
+  fixed.key_columns = {"id"};
+  fixed.source_rows = 10;
+  fixed.repaired = 3;
+  r.tables = {fixed};
+  std::string text = text_report(r);
+  EXPECT_NE(text.find("public.kv: equal (10 rows), repaired 3 keys\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("; repaired 3 keys or rows\n"), std::string::npos) << text;
+  EXPECT_NE(json_report(r).find("\"repaired\":3,"), std::string::npos);
+  EXPECT_TRUE(r.equal());
+  r.repair_pending = true;
+  EXPECT_FALSE(r.equal());
+
+  VerifyResult dry;
+  dry.repair = RepairMode::dry_run;
+  TableResult log;
+  log.source = log.target = {"public", "log"};
+  log.status = TableStatus::different;
+  log.rows = {{"(a)", 2, 1}};
+  log.differing = 1;
+  log.would_repair = 1;
+  dry.tables = {log};
+  text = text_report(dry);
+  EXPECT_NE(text.find("public.log: 1 differing row: (a) (source 2, destination 1), would repair 1 row (dry run)\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("; dry run: would repair 1 key or row, nothing changed\n"), std::string::npos) << text;
+}
+
+TEST(VerifySql, RepairReadsTheSourceRowsOfKeysAndOfRowTextsWithTheirCounts) {
+  TablePair t = orders();
+  TableSql src(t, Side::source, fake_quoting());
+  EXPECT_EQ(src.lock(), "LOCK TABLE ONLY \"shop\".\"orders\" IN SHARE MODE");
+  EXPECT_EQ(src.values_of_keys({{"1", "2"}}),
+            "SELECT \"id\"::text, \"line\"::text, \"id\"::text, \"line\"::text, \"email\"::text FROM ONLY "
+            "\"shop\".\"orders\" WHERE (\"id\", \"line\") IN (SELECT u.c0::integer, u.c1::smallint FROM "
+            "unnest('{\"1\"}'::text[], '{\"2\"}'::text[]) AS u(c0, c1))");
+  t.key.clear();
+  TableSql keyless(t, Side::source, fake_quoting());
+  EXPECT_EQ(keyless.values_of_rows({"(1,2,x)"}),
+            "SELECT DISTINCT ON (r.t) r.t, count(*) OVER (PARTITION BY r.t), r.c0, r.c1, r.c2 FROM (SELECT "
+            "ROW(\"id\", \"line\", \"email\")::text AS t, \"id\"::text AS c0, \"line\"::text AS c1, "
+            "\"email\"::text AS c2 FROM ONLY \"shop\".\"orders\") r WHERE r.t = ANY ('{\"(1,2,x)\"}'::text[]) "
+            "ORDER BY r.t");
 }
 
 namespace {

@@ -75,13 +75,6 @@ bool is_typed(const pgdts::Value& v) {
   }
 }
 
-void append_version(std::string& key, std::uint64_t version, char op) {
-  char buf[sizeof version];
-  std::memcpy(buf, &version, sizeof version);
-  key.append(buf, sizeof buf);
-  key += op;
-}
-
 std::string truncated(std::string_view s, std::size_t n) {
   if (s.size() <= n) return std::string(s);
   return std::string(s.substr(0, n)) + "...";
@@ -156,10 +149,7 @@ void Applier::handle(const pgdts::Record& record, pg::Lsn lsn, std::size_t wire_
     case pgdts::Record::kUpdate: update(record.update(), lsn); break;
     case pgdts::Record::kDelete: remove(record.delete_(), lsn); break;
     case pgdts::Record::kTruncate: truncate(record.truncate(), lsn); break;
-    case pgdts::Record::kMessage:
-      // Heartbeats and other pgdts messages change no data; a transactional
-      // one still belongs to its transaction, which advances the origin.
-      break;
+    case pgdts::Record::kMessage: message(record.message(), lsn); break;
     case pgdts::Record::kDdl: ddl(record.ddl(), lsn); break;
     default:
       throw Error("change record at source LSN " + pg::format_lsn(lsn) + " is of no known kind");
@@ -236,6 +226,7 @@ void Applier::open_group() {
   ++group_serial_;
   group_changes_ = 0;
   group_txns_ = 0;
+  group_repaired_ = 0;
   group_started_ = Clock::now();
   // After a pause the next backlog starts small; a moment with nothing at
   // hand in the middle of a catch-up (the walsender slower than the
@@ -265,7 +256,7 @@ void Applier::end_group() {
   write_all_held();
   act_as("");  // the origin is the session's own business
   GroupLedger::Group sent{group_end_, group_changes_, group_txns_, group_commit_time_,
-                          group_first_commit_time_, {}};
+                          group_first_commit_time_, {}, group_repaired_};
   sent.tables.reserve(group_tallies_.size());
   for (std::size_t i : group_tallies_) {
     sent.tables.emplace_back(i, tallies_[i].pending);
@@ -296,6 +287,7 @@ void Applier::confirm_durable(pg::Lsn durable) {
   ledger_.confirm(durable, [this](const GroupLedger::Group& g) {
     counters_.changes += g.changes;
     counters_.transactions += g.transactions;
+    counters_.repaired += g.repaired;
     counters_.durable_commit_time = g.commit_time;
     for (const auto& [i, counts] : g.tables) tallies_[i].durable += counts;
   });
@@ -335,7 +327,7 @@ const Statement& Applier::prepare(std::string sql, std::string what, pg::Lsn lsn
   return st;
 }
 
-static std::vector<std::string> column_names(const stream::Relation& rel) {
+std::vector<std::string> column_names(const stream::Relation& rel) {
   std::vector<std::string> names;
   names.reserve(rel.columns.size());
   for (const auto& c : rel.columns) names.push_back(c.name);
@@ -942,6 +934,23 @@ bool Applier::applies_to(const stream::Relation& rel) {
     throw TableCopyingError("a change of " + rel.display_name + " at source LSN " +
                             pg::format_lsn(final_lsn_) + " waits for its copy");
   return true;
+}
+
+// Heartbeats and other pgdts messages change no data; a transactional one
+// still belongs to its transaction, which advances the origin. A repair
+// message (verify --repair) writes rows, in its transaction.
+void Applier::message(const pgdts::Message& msg, pg::Lsn lsn) {
+  if (msg.prefix() != model::kRepairPrefix) return;
+  if (!msg.transactional()) {
+    // verify emits them inside the transaction that read the rows; outside
+    // one, nothing orders it with the table's changes.
+    log::Event("repair_skipped")
+        .field("lsn", pg::format_lsn(lsn))
+        .field("reason", "not transactional: its place among the table's changes is unknown")
+        .warn();
+    return;
+  }
+  repair(msg, lsn);
 }
 
 void Applier::ddl(const pgdts::Ddl& ddl, pg::Lsn lsn) {

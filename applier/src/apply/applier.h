@@ -37,6 +37,7 @@
 #include "apply/value_format.h"
 #include "ddl/planner.h"
 #include "metrics/task_metrics.h"
+#include "model/repair_message.h"
 #include "pg/connection.h"
 #include "pg/lsn.h"
 #include "pg/pipeline.h"
@@ -127,6 +128,10 @@ class DestinationCatalog {
   // session's own role.
   virtual std::string session_settings() = 0;
   virtual std::string session_role() = 0;
+  // Whether a repair message's payload bears the task's signature
+  // (store::TaskStore::repair_signature): only pgdts verify --repair, which
+  // reaches the destination, can have made it.
+  virtual bool repair_signed(std::string_view payload, const std::string& signature) = 0;
 };
 
 struct ApplyCounters {
@@ -139,6 +144,7 @@ struct ApplyCounters {
   std::uint64_t in_sets = 0;       // INSERTs, UPDATEs and DELETEs written as part of sets of rows
   std::uint64_t outside_task = 0;  // changes of tables the task does not select
   std::uint64_t in_copy = 0;       // changes full sync had copied already
+  std::uint64_t repaired = 0;      // rows written by verify --repair messages (durable)
   pg::Lsn last_end = 0;            // end LSN of the last transaction sent to commit
   // Source commit time (microseconds since the Unix epoch) of the last
   // transaction known durable on the destination; 0 before the first.
@@ -155,6 +161,7 @@ struct ApplyCounters {
     in_sets += o.in_sets;
     outside_task += o.outside_task;
     in_copy += o.in_copy;
+    repaired += o.repaired;
     return *this;
   }
 };
@@ -252,6 +259,24 @@ class Applier {
   void remove(const pgdts::Delete& del, pg::Lsn lsn);
   void truncate(const pgdts::Truncate& tr, pg::Lsn lsn);
   void ddl(const pgdts::Ddl& ddl, pg::Lsn lsn);
+  void message(const pgdts::Message& msg, pg::Lsn lsn);
+
+  // verify --repair (apply/repair.cpp): a pgdts_repair message replayed in
+  // its group's transaction, at its place in the stream.
+  void repair(const pgdts::Message& msg, pg::Lsn lsn);
+  // The table a repair message names, as the task maps it; nullopt (and
+  // logged) when it is outside the task or not on the destination as such.
+  std::optional<stream::Relation> repair_relation(const model::RepairMessage& m, pg::Lsn lsn);
+  // Rows written: keyed upserts and deletes; keyless copies and deletes.
+  struct RepairCounts {
+    std::uint64_t upserted = 0, deleted = 0;
+  };
+  RepairCounts repair_keyed(const stream::Relation& rel, const model::RepairMessage& m, pg::Lsn lsn);
+  RepairCounts repair_keyless(const stream::Relation& rel, const model::RepairMessage& m, pg::Lsn lsn);
+  // Queues st for the repair's rel with one row's values as parameters
+  // (columns: which of them, in order; extra: a last text parameter).
+  void send_repair_row(const stream::Relation& rel, const Statement& st, const pgdts::Tuple& row,
+                       const std::vector<std::size_t>& columns, const std::string* extra, pg::Lsn lsn);
 
   void require_transaction(std::string_view what, pg::Lsn lsn) const;
   // Whether a change of rel in the current transaction is applied: the
@@ -384,6 +409,11 @@ class Applier {
   // group opens.
   std::optional<std::chrono::steady_clock::time_point> idle_since_;
   std::size_t group_txns_ = 0;
+  std::size_t group_repaired_ = 0;  // rows the open group's repair messages write
+  // Relation versions of repair messages: one per message, apart from the
+  // stream's (which count up from 1), so statements prepared for one
+  // message's columns are never used for another's.
+  std::uint64_t next_repair_version_ = std::uint64_t{1} << 62;
   pg::Lsn group_end_ = 0;
   std::int64_t group_commit_time_ = 0;
   std::int64_t group_first_commit_time_ = 0;  // of the group's first source transaction
@@ -423,6 +453,9 @@ class Applier {
   std::unordered_map<std::uint32_t, SkipCounter> skips_;
   std::unordered_map<std::string, MissCounter> misses_;
 };
+
+// The destination names of the relation's columns, in stream order.
+std::vector<std::string> column_names(const stream::Relation& rel);
 
 // "2026-11-25 21:40:01.123456+00" for microseconds since the Unix epoch.
 std::string format_timestamptz(std::int64_t unix_micros);

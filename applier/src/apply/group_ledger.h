@@ -37,6 +37,7 @@ class GroupLedger {
     std::int64_t first_commit_time = 0;  // of its first
     // per-table counts, by the applier's tally index
     std::vector<std::pair<std::size_t, metrics::TableCounts>> tables;
+    std::size_t repaired = 0;  // rows written by repair messages (verify --repair)
   };
 
   // origin_position: the destination origin's progress when the session

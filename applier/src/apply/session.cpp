@@ -126,6 +126,7 @@ class Session : public DestinationCatalog {
                     const std::string& relkinds) override;
   void run_alone(const ddl::Plan& plan) override;
   std::string in_session_encoding(const std::string& utf8_sql) override;
+  bool repair_signed(std::string_view payload, const std::string& signature) override;
   RoleFacts role(const std::string& name) override;
   void provide_run_as(const RoleFacts& role) override;
   std::string session_settings() override { return session_settings_; }
@@ -495,6 +496,19 @@ void Session::run_alone(const ddl::Plan& plan) {
     throw pg::SqlError("DDL " + plan.what + " failed on the destination: " + e.what() +
                            "; statement: " + plan.sql,
                        e.sqlstate());
+  }
+}
+
+bool Session::repair_signed(std::string_view payload, const std::string& signature) {
+  try {
+    return store::TaskStore(progress_).repair_signature_matches(cfg_.task, pg::bytea_hex(payload), signature);
+  } catch (const pg::ConnectionError&) {
+    throw;
+  } catch (const pg::SqlError& e) {
+    // Whatever fails here (pgdts.task changed by hand): not signed, so
+    // skipped; a message a source role emits must never stop the task.
+    log::Event("repair_signature_unchecked").field("error", pg::one_line(e.what())).warn();
+    return false;
   }
 }
 

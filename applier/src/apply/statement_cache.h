@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -19,6 +20,15 @@ struct Statement {
   std::string what;  // "UPDATE of public.t", for messages
   int nparams = 0;
 };
+
+// A statement's key starts with its relation's version and a letter for the
+// operation; the columns' codes follow.
+inline void append_version(std::string& key, std::uint64_t version, char op) {
+  char buf[sizeof version];
+  std::memcpy(buf, &version, sizeof version);
+  key.append(buf, sizeof buf);
+  key += op;
+}
 
 class StatementCache {
  public:

@@ -252,6 +252,43 @@ std::string delete_sql(const TableNames& t, std::string_view where_codes, bool b
   return "DELETE FROM ONLY " + t.qualified + where_clause(t, where_codes, by_ctid, n);
 }
 
+namespace {
+
+// ROW($1::t1, ..., $n::tn) with the parameters cast to the destination types.
+std::string typed_params(const std::vector<std::string>& types, int& n) {
+  std::string out;
+  for (const auto& type : types) {
+    if (!out.empty()) out += ", ";
+    append_param(out, n);
+    out += "::" + type;
+  }
+  return out;
+}
+
+std::string joined_columns(const TableNames& t) {
+  std::string out;
+  for (const auto& c : t.columns) out += (out.empty() ? "" : ", ") + c;
+  return out;
+}
+
+}  // namespace
+
+std::string delete_equal_rows_sql(const TableNames& t, const std::vector<std::string>& types) {
+  int n = 0;
+  // ROW(x) of one column is a one-field record too: its text is "(v)" on both sides.
+  return "DELETE FROM ONLY " + t.qualified + " WHERE ROW(" + joined_columns(t) + ")::pg_catalog.text = ROW(" +
+         typed_params(types, n) + ")::pg_catalog.text";
+}
+
+std::string insert_copies_sql(const TableNames& t, const std::vector<std::string>& types) {
+  int n = 0;
+  std::string values = typed_params(types, n);
+  std::string count;
+  append_param(count, n);
+  return "INSERT INTO " + t.qualified + " (" + joined_columns(t) + ") OVERRIDING SYSTEM VALUE SELECT " + values +
+         " FROM pg_catalog.generate_series(1, " + count + "::pg_catalog.int8)";
+}
+
 std::string truncate_sql(const std::vector<TruncateTarget>& tables, bool restart_identity) {
   std::string sql = "TRUNCATE ";
   for (size_t i = 0; i < tables.size(); ++i) {

@@ -79,6 +79,14 @@ std::string insert_from_arrays_sql(const TableNames& t, std::string_view set_cod
 std::string delete_from_arrays_sql(const TableNames& t, const std::vector<int>& key_columns,
                                    const std::vector<std::string>& types);
 std::string delete_sql(const TableNames& t, std::string_view where_codes, bool by_ctid);
+// Repair of a table without a key (verify --repair): every row whose
+// values, cast to the destination's column types (types[i], qualified),
+// print the same as the parameters $1..$n; compared as row texts in one
+// session, so equal values match whatever the settings, and types without
+// an = (json, point) too.
+std::string delete_equal_rows_sql(const TableNames& t, const std::vector<std::string>& types);
+// $n+1 copies of the row $1..$n (cast to types) in one statement.
+std::string insert_copies_sql(const TableNames& t, const std::vector<std::string>& types);
 struct TruncateTarget {
   std::string qualified;
   bool partitioned = false;  // on the destination

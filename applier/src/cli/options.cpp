@@ -161,6 +161,18 @@ po::options_description cutover_options() {
   return d;
 }
 
+// Repair is on the command line only: a config file shared with sync must
+// not make every verify change the destination.
+po::options_description verify_options() {
+  po::options_description d("verify options (command line only)");
+  d.add_options()
+      ("repair", po::bool_switch(),
+       "write the rows that differ from the source, through the running sync's stream, then "
+       "compare them again (docs/verify.md, Repair); metadata differences are only reported")
+      ("dry-run", po::bool_switch(), "with --repair: list what would be repaired, change nothing");
+  return d;
+}
+
 po::options_description stream_options() {
   po::options_description d("stream options");
   d.add_options()
@@ -200,6 +212,7 @@ po::options_description command_options(Command c) {
   if (c == Command::sync) d.add(sync_options()).add(recovery_options());
   if (c == Command::stream) d.add(stream_options()).add(etl_options());
   if (c == Command::cutover) d.add(cutover_options());
+  if (c == Command::verify) d.add(verify_options());
   if (takes_format(c)) d.add(format_options());
   return d;
 }
@@ -220,7 +233,7 @@ std::string usage_line(Command c) {
       return "pgdts release --source CONNINFO --target CONNINFO [--task NAME]";
     case Command::verify:
       return "pgdts verify --source CONNINFO --target CONNINFO [--task NAME] [task options] "
-             "[--format json]";
+             "[--repair [--dry-run]] [--format json]";
     case Command::cutover:
       return "pgdts cutover --source CONNINFO --target CONNINFO [--task NAME] [task options] "
              "[--sequence-margin N] [--timeout SECONDS]";
@@ -259,6 +272,7 @@ std::string command_help(Command c) {
   if (c == Command::sync) out << "\n" << sync_options() << "\n" << recovery_options();
   if (c == Command::stream) out << "\n" << stream_options() << "\n" << etl_options();
   if (c == Command::cutover) out << "\n" << cutover_options();
+  if (c == Command::verify) out << "\n" << verify_options();
   if (takes_format(c)) out << "\n" << format_options();
   return out.str();
 }
@@ -529,6 +543,11 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
   if (o.command == Command::precheck || o.command == Command::verify) {
     validate_task(vm, o);
     validate_format(vm, o);
+  }
+  if (o.command == Command::verify) {
+    o.repair = vm.count("repair") && vm["repair"].as<bool>();
+    o.dry_run = vm.count("dry-run") && vm["dry-run"].as<bool>();
+    if (o.dry_run && !o.repair) throw UsageError("--dry-run goes with --repair: pgdts verify --repair --dry-run");
   }
   if (o.command == Command::cutover) {
     validate_task(vm, o);

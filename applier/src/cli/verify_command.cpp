@@ -1,7 +1,9 @@
 // pgdts verify: compares the task's tables (rows and catalogs) between the
 // source and the destination while changes keep flowing (src/verify/,
 // docs/verify.md). Exit 0 when they are equal, 1 when not or when the
-// comparison could not be made.
+// comparison could not be made. --repair writes the differing rows from
+// the source through the running sync's stream (exit 0 when everything is
+// equal afterwards); --repair --dry-run only lists them.
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -19,6 +21,9 @@ int run_verify(const Options& o) {
   in.names = o.names;
   in.filters = o.filters;
   in.transforms = o.transforms;
+  in.repair = !o.repair ? verify::RepairMode::none
+              : o.dry_run ? verify::RepairMode::dry_run
+                          : verify::RepairMode::repair;
   verify::VerifyResult result;
   try {
     result = verify::run_verify(in);

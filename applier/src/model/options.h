@@ -68,6 +68,10 @@ struct Options {
   int timeout_seconds = 300;         // how long cutover waits for latency zero
   // status, precheck, verify
   bool json = false;  // --format json
+  // verify: --repair writes the differing rows from the source (through the
+  // stream); --dry-run with it only lists them.
+  bool repair = false;
+  bool dry_run = false;
   // stream
   bool consume = false;
   bool create_slot = false;

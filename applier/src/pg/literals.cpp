@@ -55,4 +55,16 @@ std::int64_t to_int64(std::string_view text) {
   return v;
 }
 
+std::string bytea_hex(std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out = "\\x";
+  out.reserve(2 + bytes.size() * 2);
+  for (char c : bytes) {
+    auto u = static_cast<unsigned char>(c);
+    out += digits[u >> 4];
+    out += digits[u & 15];
+  }
+  return out;
+}
+
 }  // namespace pgdts::pg

@@ -23,6 +23,8 @@ std::string quote_identifier_if_needed(std::string_view name);
 std::string text_array(const std::vector<std::string>& items);
 // {16384,16390}
 std::string oid_array(const std::vector<std::uint32_t>& oids);
+// \x0a1b...: bytea's hex input form of these bytes.
+std::string bytea_hex(std::string_view bytes);
 // An integer column's text (0 when empty or not a number).
 std::int64_t to_int64(std::string_view text);
 

@@ -31,7 +31,8 @@ constexpr const char* kCreate =
     "  ADD COLUMN IF NOT EXISTS deferred_fk_names text[],"
     "  ADD COLUMN IF NOT EXISTS deferred_fk_creates text[],"
     "  ADD COLUMN IF NOT EXISTS fks_valid_after pg_lsn,"
-    "  ADD COLUMN IF NOT EXISTS recopy boolean NOT NULL DEFAULT false;"
+    "  ADD COLUMN IF NOT EXISTS recopy boolean NOT NULL DEFAULT false,"
+    "  ADD COLUMN IF NOT EXISTS repair_key text;"
     // The destination tables each task feeds: precheck refuses a second
     // task that would feed one of them (its origin would interleave).
     "CREATE TABLE IF NOT EXISTS pgdts.task_table ("
@@ -51,6 +52,33 @@ std::pair<std::string, std::string> name_arrays(const std::vector<model::TableNa
 }
 
 }  // namespace
+
+// The nested hash keeps a signature from being extended to a longer message
+// (sha256 alone over key || message could be); in SQL, so the key is never
+// read out of the destination.
+constexpr const char* kRepairSignature =
+    "pg_catalog.sha256(k.key || pg_catalog.sha256(k.key || $2::bytea))";
+constexpr const char* kRepairKey =
+    "(SELECT pg_catalog.convert_to(repair_key, 'UTF8') AS key FROM pgdts.task WHERE task = $1 "
+    "AND repair_key IS NOT NULL) k";
+
+std::string TaskStore::repair_signature(const std::string& task, const std::string& payload) {
+  dest_.exec("UPDATE pgdts.task SET repair_key = pg_catalog.gen_random_uuid()::text WHERE task = $1 "
+             "AND repair_key IS NULL",
+             {task.c_str()});
+  pg::Result r = dest_.exec(std::string("SELECT pg_catalog.encode(") + kRepairSignature + ", 'hex') FROM " + kRepairKey,
+                            {task.c_str(), payload.c_str()});
+  if (r.rows() != 1) throw Error("task \"" + task + "\" has no row in pgdts.task on the destination: no sync ran for it");
+  return std::string(r.value(0, 0));
+}
+
+bool TaskStore::repair_signature_matches(const std::string& task, const std::string& payload,
+                                         const std::string& signature) {
+  if (signature.size() != 64 || signature.find_first_not_of("0123456789abcdef") != std::string::npos) return false;
+  pg::Result r = dest_.exec(std::string("SELECT ") + kRepairSignature + " = pg_catalog.decode($3, 'hex') FROM " + kRepairKey,
+                            {task.c_str(), payload.c_str(), signature.c_str()});
+  return r.rows() == 1 && r.value(0, 0) == "t";
+}
 
 bool TaskStore::has_table(const char* qualified) {
   return dest_.exec("SELECT pg_catalog.to_regclass($1) IS NOT NULL", {qualified}).value(0, 0) == "t";

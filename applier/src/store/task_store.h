@@ -119,6 +119,15 @@ class TaskStore {
   std::vector<std::string> stored_task_options(const std::string& task);
   void set_last_error(const std::string& task, const std::string& error);
   void clear_last_error(const std::string& task);
+  // verify --repair's messages travel through the source, where any role
+  // may emit a logical message: each is signed with a key of the task that
+  // never leaves the destination (pgdts.task.repair_key, made on first
+  // use), and the sync applies only messages whose signature matches.
+  // payload: the message's bytes as bytea text (pg::bytea_hex); the
+  // signature is hex, sha256(key || sha256(key || payload)).
+  std::string repair_signature(const std::string& task, const std::string& payload);
+  // False also when the task has no key (no repair was ever signed).
+  bool repair_signature_matches(const std::string& task, const std::string& payload, const std::string& signature);
   // Removes the task's row; drops the table and the schema when they hold
   // nothing else. False when there was no row.
   bool remove_task(const std::string& task);

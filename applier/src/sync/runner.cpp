@@ -494,6 +494,7 @@ void Runner::summary(const char* event) const {
       .field("resent_transactions_skipped", totals_.counters.replayed)
       .field("outside_task_changes", totals_.counters.outside_task)
       .field("already_copied_changes", totals_.counters.in_copy)
+      .field("repaired_rows", totals_.counters.repaired)
       .field("confirmed_lsn", pg::format_lsn(totals_.confirmed))
       .info();
 }

@@ -16,6 +16,7 @@ namespace pgdts::verify {
 struct ColumnPair {
   std::string source;
   std::string target;
+  bool generated = false;  // GENERATED ... STORED on the source: compared, never written (--repair)
 };
 
 // A table whose rows are compared: a plain table or a leaf partition.
@@ -64,7 +65,15 @@ struct TableResult {
   std::vector<RowCount> rows;            // keyless tables: reported rows (capped)
   std::int64_t differing = 0;            // keys (or distinct rows) that differ, all of them
   std::string error;                     // the table could not be compared (reported, fails)
+  // --repair: keys (or distinct rows) written from the source and found
+  // equal afterwards; --repair --dry-run: what would be written (the
+  // differing keys and rows, listed above). nullopt without --repair.
+  std::optional<std::int64_t> repaired;
+  std::optional<std::int64_t> would_repair;
+  std::string repair_error;  // --repair could not write this table's repair (fails verify)
 };
+
+enum class RepairMode { none, dry_run, repair };
 
 // One difference of the catalogs, e.g. object "table shop.products",
 // message "index products_active_name (btree (name) WHERE active) missing on
@@ -90,6 +99,10 @@ struct VerifyResult {
   std::int64_t rechecked = 0;  // keys and rows compared again while changes flowed
   int recheck_rounds = 0;
   std::vector<std::string> notes;  // e.g. the sync is not running
+  RepairMode repair = RepairMode::none;
+  // --repair wrote repair messages that the sync has not been seen to apply
+  // (it is not running): they apply when it runs.
+  bool repair_pending = false;
 
   bool equal() const;
 };

@@ -2,6 +2,8 @@
 #include "pg/transaction.h"
 #include "verify/ranges.h"
 
+#include "verify/recheck.h"
+
 #include <optional>
 
 #include "pg/connection.h"
@@ -12,11 +14,6 @@
 
 namespace pgdts::verify {
 namespace {
-
-Quoting quoting_of(pg::Connection& conn) {
-  return {[&conn](std::string_view s) { return conn.identifier(s); },
-          [&conn](std::string_view s) { return conn.literal(s); }};
-}
 
 struct Hash {
   std::int64_t rows = 0;

@@ -18,11 +18,6 @@ using Clock = std::chrono::steady_clock;
 // Keys per statement: bounds the statement text.
 constexpr std::size_t kBatch = 1000;
 
-Quoting quoting_of(pg::Connection& conn) {
-  return {[&conn](std::string_view s) { return conn.identifier(s); },
-          [&conn](std::string_view s) { return conn.literal(s); }};
-}
-
 // What one side holds of each suspect table: by key the row text, or for a
 // keyless table by row text its count (as text; absent: 0).
 using Reading = std::vector<KeyedRows>;
@@ -72,32 +67,6 @@ std::optional<std::string> found(const KeyedRows& rows, const Key& key) {
 std::optional<std::string> count_of(const KeyedRows& rows, const std::string& text) {
   auto it = rows.find(Key{text});
   return it == rows.end() ? std::optional<std::string>("0") : it->second;
-}
-
-enum class Wait { reached, deadline, stalled };
-
-// Polls the origin until it reaches lsn, the deadline passes, or it has not
-// moved at all for stall_seconds (a running sync moves it at least with
-// every heartbeat, every 5 s, however far behind it is).
-Wait wait_for_origin(pg::Connection& target, const std::string& origin, const std::string& lsn,
-                     Clock::time_point deadline, double stall_seconds) {
-  std::optional<std::string> last;
-  auto moved_at = Clock::now();
-  while (true) {
-    auto r = target.exec("SELECT COALESCE(pg_catalog.pg_replication_origin_progress($1, true) >= $2::pg_lsn, false), "
-                         "pg_catalog.pg_replication_origin_progress($1, false)::text",
-                         {origin.c_str(), lsn.c_str()});
-    if (r.value(0, 0) == "t") return Wait::reached;
-    auto now = Clock::now();
-    if (r.optional(0, 1) != last) {
-      last = r.optional(0, 1);
-      moved_at = now;
-    }
-    if (now >= deadline) return Wait::deadline;
-    if (now - moved_at >= std::chrono::milliseconds(static_cast<std::int64_t>(stall_seconds * 1000)))
-      return Wait::stalled;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
 }
 
 bool empty(const std::vector<Suspects>& suspects) {
@@ -161,6 +130,38 @@ std::int64_t still_changing(const Tally& tally, int rounds) {
 
 }  // namespace
 
+Quoting quoting_of(pg::Connection& conn) {
+  return {[&conn](std::string_view s) { return conn.identifier(s); },
+          [&conn](std::string_view s) { return conn.literal(s); }};
+}
+
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f s", s);
+  return std::string(buf);
+}
+
+OriginWait wait_for_origin(pg::Connection& target, const std::string& origin, const std::string& lsn,
+                           Clock::time_point deadline, double stall_seconds) {
+  std::optional<std::string> last;
+  auto moved_at = Clock::now();
+  while (true) {
+    auto r = target.exec("SELECT COALESCE(pg_catalog.pg_replication_origin_progress($1, true) >= $2::pg_lsn, false), "
+                         "pg_catalog.pg_replication_origin_progress($1, false)::text",
+                         {origin.c_str(), lsn.c_str()});
+    if (r.value(0, 0) == "t") return OriginWait::reached;
+    auto now = Clock::now();
+    if (r.optional(0, 1) != last) {
+      last = r.optional(0, 1);
+      moved_at = now;
+    }
+    if (now >= deadline) return OriginWait::deadline;
+    if (now - moved_at >= std::chrono::milliseconds(static_cast<std::int64_t>(stall_seconds * 1000)))
+      return OriginWait::stalled;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 std::string origin_unavailable(pg::Connection& target, const std::string& origin) {
   try {
     auto r = target.exec("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_origin WHERE roname = $1)",
@@ -192,19 +193,14 @@ RecheckOutcome recheck(pg::Connection& source, pg::Connection& target, std::vect
   // proves nothing either way, so up to max_rounds are run for `rounds`
   // conclusive ones, within the wait limit.
   while (undecided && out.rounds < options.max_rounds) {
-    Wait waited = wait_for_origin(target, options.origin, lsn, deadline, options.stall_seconds);
-    if (waited != Wait::reached) {
-      auto seconds = [](double s) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.0f s", s);
-        return std::string(buf);
-      };
-      if (waited == Wait::stalled)
+    OriginWait waited = wait_for_origin(target, options.origin, lsn, deadline, options.stall_seconds);
+    if (waited != OriginWait::reached) {
+      if (waited == OriginWait::stalled)
         out.notes.push_back("replication origin " + options.origin + " did not move for " +
-                            seconds(options.stall_seconds) + " (is pgdts sync running?): the differences of the " +
+                            seconds_text(options.stall_seconds) + " (is pgdts sync running?): the differences of the " +
                             (out.rounds == 0 ? "first comparison" : "last round") + " stand");
       else
-        out.notes.push_back("rechecking used up its " + seconds(options.wait_seconds) + " of waiting for the " +
+        out.notes.push_back("rechecking used up its " + seconds_text(options.wait_seconds) + " of waiting for the " +
                             "replication origin after " + std::to_string(out.rounds) +
                             " rounds: what has not settled is reported");
       timed_out = true;

@@ -24,10 +24,12 @@
 // wait_seconds, what was found last stands and a note says why.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
 #include "verify/model.h"
+#include "verify/sql.h"
 
 namespace pgdts::pg {
 class Connection;
@@ -58,6 +60,20 @@ struct RecheckOutcome {
 // Narrows suspects down to what differs in every round (in place).
 RecheckOutcome recheck(pg::Connection& source, pg::Connection& target, std::vector<Suspects>& suspects,
                        const RecheckOptions& options);
+
+// The connection's own quoting, for TableSql.
+Quoting quoting_of(pg::Connection& conn);
+
+enum class OriginWait { reached, deadline, stalled };
+
+// Polls the origin (every 20 ms) until it reaches lsn, the deadline passes,
+// or it has not moved at all for stall_seconds (a running sync moves it at
+// least with every heartbeat, every 5 s, however far behind it is).
+OriginWait wait_for_origin(pg::Connection& target, const std::string& origin, const std::string& lsn,
+                           std::chrono::steady_clock::time_point deadline, double stall_seconds);
+
+// "60 s", for notes.
+std::string seconds_text(double seconds);
 
 // Whether the replication origin exists on the destination (and can be read).
 // Empty when it can; else why not, for a note.

@@ -47,12 +47,22 @@ std::string plural(std::int64_t n, const char* one, const char* many) {
 
 std::string value(const std::optional<std::int64_t>& v) { return v ? std::to_string(*v) : "not called"; }
 
+// ", repaired 3 keys" / ", would repair 3 rows (dry run)"; empty without --repair.
+std::string repair_note(const TableResult& t) {
+  const char* one = t.key_columns.empty() ? "row" : "key";
+  const char* many = t.key_columns.empty() ? "rows" : "keys";
+  if (!t.repair_error.empty()) return ", not repaired: " + t.repair_error;
+  if (t.repaired && *t.repaired > 0) return ", repaired " + plural(*t.repaired, one, many);
+  if (t.would_repair) return ", would repair " + plural(*t.would_repair, one, many) + " (dry run)";
+  return "";
+}
+
 std::string table_line(const TableResult& t) {
   std::string line = names(t.source, t.target) + ": ";
   if (!t.error.empty()) return line + "not compared: " + t.error;
   if (t.status == TableStatus::missing) return line + "missing on destination";
   if (t.status == TableStatus::equal)
-    return line + "equal (" + plural(t.source_rows.value_or(0), "row", "rows") + ")";
+    return line + "equal (" + plural(t.source_rows.value_or(0), "row", "rows") + ")" + repair_note(t);
   std::vector<std::string> shown;
   if (!t.key_columns.empty()) {
     line += plural(t.differing, "differing key", "differing keys") + ": ";
@@ -66,14 +76,26 @@ std::string table_line(const TableResult& t) {
   line += joined(shown);
   if (t.differing > static_cast<std::int64_t>(shown.size()))
     line += " ... and " + std::to_string(t.differing - static_cast<std::int64_t>(shown.size())) + " more";
-  return line;
+  return line + repair_note(t);
 }
+
+std::string repair_name(RepairMode m) {
+  switch (m) {
+    case RepairMode::none: return "none";
+    case RepairMode::dry_run: return "dry_run";
+    case RepairMode::repair: return "repair";
+  }
+  return "?";
+}
+
+std::string optional_number(const std::optional<std::int64_t>& n) { return n ? std::to_string(*n) : "null"; }
 
 }  // namespace
 
 bool VerifyResult::equal() const {
+  if (repair_pending) return false;
   for (const auto& t : tables)
-    if (t.status != TableStatus::equal || !t.error.empty()) return false;
+    if (t.status != TableStatus::equal || !t.error.empty() || !t.repair_error.empty()) return false;
   for (const auto& s : sequences)
     if (s.status == SequenceStatus::missing) return false;
   return metadata.empty();
@@ -86,11 +108,13 @@ std::string format_key(const std::vector<std::string>& columns, const Key& key) 
 std::string text_report(const VerifyResult& r) {
   std::string out;
   int equal_tables = 0;
-  std::int64_t differing = 0;
+  std::int64_t differing = 0, repaired = 0, would_repair = 0;
   for (const auto& t : r.tables) {
     out += table_line(t) + "\n";
     if (t.status == TableStatus::equal && t.error.empty()) ++equal_tables;
     differing += t.differing;
+    repaired += t.repaired.value_or(0);
+    would_repair += t.would_repair.value_or(0);
   }
   for (const auto& m : r.metadata) out += "metadata: " + m.object + ": " + m.message + "\n";
   int missing_sequences = 0;
@@ -109,8 +133,12 @@ std::string text_report(const VerifyResult& r) {
          plural(differing, "differing key or row", "differing keys or rows") + ", " +
          plural(static_cast<std::int64_t>(r.metadata.size()), "metadata difference", "metadata differences") +
          ", " + plural(missing_sequences, "missing sequence", "missing sequences") + "; rechecked " +
-         plural(r.rechecked, "key", "keys") + " in " + plural(r.recheck_rounds, "round", "rounds") + "\n";
-  return out;
+         plural(r.rechecked, "key", "keys") + " in " + plural(r.recheck_rounds, "round", "rounds");
+  if (r.repair == RepairMode::repair)
+    out += "; repaired " + plural(repaired, "key or row", "keys or rows") + (r.repair_pending ? " (pending)" : "");
+  if (r.repair == RepairMode::dry_run)
+    out += "; dry run: would repair " + plural(would_repair, "key or row", "keys or rows") + ", nothing changed";
+  return out + "\n";
 }
 
 std::string json_report(const VerifyResult& r) {
@@ -144,6 +172,9 @@ std::string json_report(const VerifyResult& r) {
                   .raw("differing_keys", keys)
                   .raw("differing_rows", diff_rows)
                   .number("differing_count", static_cast<double>(t.differing))
+                  .raw("repaired", optional_number(t.repaired))
+                  .raw("would_repair", optional_number(t.would_repair))
+                  .field("repair_error", t.repair_error.empty() ? std::nullopt : std::optional<std::string>(t.repair_error))
                   .field("error", t.error.empty() ? std::nullopt : std::optional<std::string>(t.error))
                   .str();
   }
@@ -180,6 +211,8 @@ std::string json_report(const VerifyResult& r) {
              .raw("sequences", sequences)
              .number("rechecked", static_cast<double>(r.rechecked))
              .number("recheck_rounds", r.recheck_rounds)
+             .field("repair", repair_name(r.repair))
+             .raw("repair_pending", r.repair_pending ? "true" : "false")
              .raw("notes", notes)
              .str() +
          "\n";

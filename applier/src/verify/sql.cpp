@@ -99,7 +99,7 @@ std::string TableSql::range_rows(const std::string& condition) const {
   return "SELECT " + joined(texts) + ", " + row_text() + " FROM " + relation() + " WHERE " + condition;
 }
 
-std::string TableSql::rows_of_keys(const std::vector<Key>& keys) const {
+std::string TableSql::keys_condition(const std::vector<Key>& keys) const {
   std::vector<std::string> arrays, casts, names;
   for (std::size_t i = 0; i < keys_.size(); ++i) {
     std::vector<std::string> column;
@@ -109,8 +109,43 @@ std::string TableSql::rows_of_keys(const std::vector<Key>& keys) const {
     names.push_back("c" + std::to_string(i));
     casts.push_back("u.c" + std::to_string(i) + "::" + key_types_[i]);
   }
-  return range_rows(key_tuple() + " IN (SELECT " + joined(casts) + " FROM unnest(" + joined(arrays) +
-                    ") AS u(" + joined(names) + "))");
+  return key_tuple() + " IN (SELECT " + joined(casts) + " FROM unnest(" + joined(arrays) + ") AS u(" +
+         joined(names) + "))";
+}
+
+std::string TableSql::rows_of_keys(const std::vector<Key>& keys) const {
+  return range_rows(keys_condition(keys));
+}
+
+std::string TableSql::lock() const {
+  const model::TableName& n = side_ == Side::source ? table_.source : table_.target;
+  return "LOCK TABLE ONLY " + q_.identifier(n.schema) + "." + q_.identifier(n.name) + " IN SHARE MODE";
+}
+
+std::string TableSql::value_texts(const std::string& prefix) const {
+  std::vector<std::string> texts;
+  for (const auto& c : columns_) texts.push_back(prefix + c + "::text");
+  return joined(texts);
+}
+
+std::string TableSql::values_of_keys(const std::vector<Key>& keys) const {
+  std::vector<std::string> texts;
+  for (const auto& k : keys_) texts.push_back(k + "::text");
+  return "SELECT " + joined(texts) + ", " + value_texts("") + " FROM " + relation() + " WHERE " +
+         keys_condition(keys);
+}
+
+std::string TableSql::values_of_rows(const std::vector<std::string>& rows) const {
+  // The count is a window over the row's copies, so one pass gives both it
+  // and one copy's values (DISTINCT ON needs no = on the columns: json has none).
+  std::vector<std::string> inner, outer;
+  for (std::size_t i = 0; i < columns_.size(); ++i) {
+    inner.push_back(columns_[i] + "::text AS c" + std::to_string(i));
+    outer.push_back("r.c" + std::to_string(i));
+  }
+  return "SELECT DISTINCT ON (r.t) r.t, count(*) OVER (PARTITION BY r.t), " + joined(outer) + " FROM (SELECT " +
+         row_text() + " AS t, " + joined(inner) + " FROM " + relation() + ") r WHERE r.t = ANY (" +
+         q_.literal(pg::text_array(rows)) + "::text[]) ORDER BY r.t";
 }
 
 std::string TableSql::count() const { return "SELECT count(*) FROM " + relation(); }

@@ -45,6 +45,16 @@ class TableSql {
   // The rows of exactly these keys (key values as text, then row text).
   std::string rows_of_keys(const std::vector<Key>& keys) const;
 
+  // --repair: the table itself locked against writers until the end of the
+  // transaction (SHARE: readers go on).
+  std::string lock() const;
+  // --repair, keyed: key values as text, then every column's value as text,
+  // of exactly these keys.
+  std::string values_of_keys(const std::vector<Key>& keys) const;
+  // --repair, keyless: per row text among these, how many times the table
+  // holds it and the values (as text) of one such row.
+  std::string values_of_rows(const std::vector<std::string>& rows) const;
+
   // Tables without a key: the rows hashed into buckets by their text.
   std::string count() const;
   // bucket, count, md5 over the md5 of each row text in text order.
@@ -57,6 +67,10 @@ class TableSql {
  private:
   std::string key_tuple() const;
   std::string key_values(const Key& key) const;
+  // key IN (the keys, cast from text arrays)
+  std::string keys_condition(const std::vector<Key>& keys) const;
+  // "a"::text, "b"::text, ...
+  std::string value_texts(const std::string& prefix) const;
   std::string bucket_of(std::int64_t buckets) const;
 
   const TablePair& table_;

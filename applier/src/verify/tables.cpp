@@ -107,7 +107,7 @@ std::vector<TablePair> plan_tables(pg::Connection& source, pg::Connection& targe
       // the metadata comparison.
       if (p.target_exists && !dest_columns.count(mapped)) continue;
       position[c.name] = p.columns.size();
-      p.columns.push_back({c.name, mapped});
+      p.columns.push_back({c.name, mapped, c.generated});
     }
     if (auto k = keys.find(t.oid); k != keys.end() && p.target_exists) {
       bool complete = true;

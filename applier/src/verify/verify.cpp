@@ -6,6 +6,7 @@
 #include "schema/schema_sync.h"
 #include "store/task_store.h"
 #include "verify/metadata.h"
+#include "verify/repair.h"
 #include "verify/sql.h"
 #include "verify/tables.h"
 
@@ -90,27 +91,47 @@ VerifyResult run_verify(const VerifyInput& in) {
   std::string origin = store::origin_name(in.task);
   bool any = false;
   for (const auto& s : suspects) any = any || !s.keys.empty() || !s.rows.empty();
+  RecheckOptions options;
+  options.origin = origin;
+  options.rounds = in.rounds;
+  options.wait_seconds = in.wait_seconds;
+  std::string unavailable = any ? origin_unavailable(target, origin) : "";
   if (any) {
-    if (std::string why = origin_unavailable(target, origin); !why.empty()) {
-      result.notes.push_back(why + ": compared once, differences not rechecked");
+    if (!unavailable.empty()) {
+      result.notes.push_back(unavailable + ": compared once, differences not rechecked");
     } else {
-      RecheckOptions options;
-      options.origin = origin;
-      options.rounds = in.rounds;
-      options.wait_seconds = in.wait_seconds;
       RecheckOutcome rc = recheck(source, target, suspects, options);
       result.rechecked = rc.rechecked;
       result.recheck_rounds = rc.rounds;
       for (auto& n : rc.notes) result.notes.push_back(std::move(n));
     }
   }
+  result.repair = in.repair;
+  if (in.repair == RepairMode::repair && any && !unavailable.empty()) {
+    // Without the task's origin no sync has run (or it cannot be read):
+    // nothing would apply the repair, or verify could not tell that it did.
+    result.notes.push_back("not repaired: " + unavailable);
+  } else if (in.repair != RepairMode::none) {
+    RepairOutcome ro = repair_differences(source, target, suspects, result.tables,
+                                          RepairOptions{in.task, in.repair == RepairMode::dry_run, options});
+    result.repair_pending = ro.pending;
+    result.rechecked += ro.rechecked;
+    result.recheck_rounds += ro.rounds;
+    for (auto& n : ro.notes) result.notes.push_back(std::move(n));
+  }
+  std::int64_t unrepaired = 0;  // differences past the suspect limit: not read again, not repaired
   for (std::size_t i = 0; i < pairs.size(); ++i) {
     TableResult& r = result.tables[i];
+    if (r.repaired) unrepaired += r.differing;
     r.differing += static_cast<std::int64_t>(suspects[i].keys.size() + suspects[i].rows.size());
     r.keys = std::move(suspects[i].keys);
     r.rows = std::move(suspects[i].rows);
     if (r.status == TableStatus::equal && r.differing > 0) r.status = TableStatus::different;
   }
+  if (unrepaired > 0)
+    result.notes.push_back(std::to_string(unrepaired) + " differences past the " +
+                           std::to_string(in.pass.suspect_limit) +
+                           " per table that verify keeps were not repaired: run pgdts verify --repair again");
   return result;
 }
 

@@ -7,6 +7,7 @@
 //   ranges.h    first pass: hashes of key ranges, rows of differing ranges
 //   row_diff.h  comparing rows by key / as a multiset (pure)
 //   recheck.h   telling rows in flight from rows that differ
+//   repair.h    --repair: the differences written from the source, in the stream
 //   metadata.h  catalogs and sequences
 //   report.h    text and JSON (pure)
 #pragma once
@@ -33,6 +34,9 @@ struct VerifyInput {
   PassOptions pass;
   int rounds = 3;
   double wait_seconds = 60;
+  // --repair (--dry-run): what differs after the recheck is written from
+  // the source through the sync's stream (verify/repair.h), or listed.
+  RepairMode repair = RepairMode::none;
 };
 
 // Throws pg::ConnectionError, pg::SqlError, Error: a failure to compare at
