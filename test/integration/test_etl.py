@@ -403,7 +403,6 @@ def test_rules_on_a_partitioned_table_shape_every_partition_even_later_ones(pgdt
     partition created while the task runs (which gets REPLICA IDENTITY FULL
     as it is created): no unmasked value reaches the destination through
     it."""
-    source.sql("ALTER EXTENSION pgdts UPDATE TO '0.3'")
     source.sql(PARTS)
     app = pgdts.sync(source, dest, phases="schema,full,incremental", wait_ready=False,
                      extra_args=["--schemas", "sales", "--replica-identity-full",

@@ -206,7 +206,6 @@ def test_a_keyless_table_created_later_gets_replica_identity_full_in_its_own_tra
     creating command, so UPDATEs and DELETEs in that very transaction replay.
     A keyed table, a table outside the task's schemas and a table left
     keyless by an ALTER are each treated as they should be."""
-    source.sql("ALTER EXTENSION pgdts UPDATE TO '0.3'")
     source.sql("CREATE SCHEMA other")
     make_tables(source)
     source.sql("CREATE TABLE public.keyed_later (id int PRIMARY KEY, v text)")
