@@ -36,6 +36,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "commands/event_trigger.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "storage/lmgr.h"
 #include "utils/lsyscache.h"
@@ -75,6 +76,7 @@
 
 typedef struct PgdtsKeylessTables
 {
+	Oid			setting_owner;	/* of dts_task_setting: read as that role */
 	MemoryContext cxt;
 	List	   *relids;
 	List	   *tasks;			/* the task asking, per relid */
@@ -101,7 +103,19 @@ pgdts_read_keyless_tables(void *arg)
 	SPIPlanPtr	plan;
 	uint64		i;
 	int			rc;
+	Oid			save_userid;
+	int			save_sec_context;
 
+	/*
+	 * The command's role may not read the extension's table (nobody but its
+	 * owner may): read as the owner, in a restricted operation, as the
+	 * capture writes dts_ddl_command (ddl_record.c).  An error leaves the
+	 * subtransaction, whose abort restores the role.
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(found->setting_owner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 	plan = pgdts_keep_plan(&keyless_tables_plan, PGDTS_KEYLESS_TABLES_QUERY,
@@ -123,6 +137,7 @@ pgdts_read_keyless_tables(void *arg)
 		MemoryContextSwitchTo(oldcxt);
 	}
 	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
 
 /*
@@ -162,15 +177,23 @@ pgdts_keep_replica_identity_full(EventTriggerData *trigdata)
 {
 	PgdtsKeylessTables found;
 	Oid			extension_schema;
+	Oid			setting_table;
+	HeapTuple	tuple;
 	ListCell   *relid;
 	ListCell   *task;
 
 	if (!pgdts_may_leave_a_table_keyless(trigdata->parsetree))
 		return;
 	extension_schema = get_namespace_oid("pgdts", true);
-	if (!OidIsValid(extension_schema) ||
-		!OidIsValid(get_relname_relid("dts_task_setting", extension_schema)))
+	setting_table = OidIsValid(extension_schema) ?
+		get_relname_relid("dts_task_setting", extension_schema) : InvalidOid;
+	if (!OidIsValid(setting_table))
 		return;
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(setting_table));
+	if (!HeapTupleIsValid(tuple))
+		return;
+	found.setting_owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
 
 	found.cxt = CurrentMemoryContext;
 	found.relids = NIL;
