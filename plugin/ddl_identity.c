@@ -39,6 +39,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "storage/lmgr.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -105,6 +106,7 @@ pgdts_read_keyless_tables(void *arg)
 	int			rc;
 	Oid			save_userid;
 	int			save_sec_context;
+	int			save_nestlevel;
 
 	/*
 	 * The command's role may not read the extension's table (nobody but its
@@ -116,6 +118,15 @@ pgdts_read_keyless_tables(void *arg)
 	SetUserIdAndSecContext(found->setting_owner,
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+
+	/*
+	 * The command's search_path could put a schema of its role before
+	 * pg_catalog, with an "=" of its own that the owner would then run: the
+	 * query resolves its operators in pg_catalog alone.
+	 */
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 	plan = pgdts_keep_plan(&keyless_tables_plan, PGDTS_KEYLESS_TABLES_QUERY,
@@ -137,6 +148,7 @@ pgdts_read_keyless_tables(void *arg)
 		MemoryContextSwitchTo(oldcxt);
 	}
 	SPI_finish();
+	AtEOXact_GUC(true, save_nestlevel);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
 
