@@ -111,8 +111,10 @@ def test_destination_disk_full_stops_applying_says_why_and_resumes_once_space_is
     assert app.alive(), app.log_tail()
     status = pgdts.run(["status", "--target", dest.conninfo(), "--task", "it", "--format", "json"])
     shown = json.loads(status.stdout)["last_error"] or ""
-    assert shown.startswith("retrying (--retry-other") and "No space left on device" in shown, \
+    # an outage like a lost connection: retried as long as one
+    assert shown.startswith("retrying (--retry-connection") and "No space left on device" in shown, \
         status.stdout
+    assert "kind=resource" in failed[-1], failed[-1]
     assert dest.one("SELECT %s::pg_lsn < %s::pg_lsn", [origin_lsn(dest), written]), \
         f"the origin moved past rows the destination could not write (was {before})"
     assert dest.one("SELECT count(*) FROM h WHERE id BETWEEN 101 AND 20000") == 0

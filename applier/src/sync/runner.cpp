@@ -135,6 +135,13 @@ void log_failure(const Error& e, const char* kind, std::chrono::seconds retry_in
   event.field("retry_in", std::to_string(retry_in.count()) + "s").warn();
 }
 
+// SQLSTATE class 53, insufficient resources: disk full (53100), out of
+// memory (53200), too many connections (53300).
+bool short_of_resources(const Error& e) {
+  auto* sql = dynamic_cast<const pg::SqlError*>(&e);
+  return sql && sql->sqlstate().rfind("53", 0) == 0;
+}
+
 // Best effort: the reason the task stopped, or is being retried, for pgdts
 // status and the DBA; nullopt clears it.
 void store_last_error(const Options& o, const std::optional<std::string>& message) {
@@ -677,14 +684,20 @@ Outcome Runner::run() {
       if (!retryable()) return {1, describe_failure(e)};
       failure = describe_failure(e);
       streaming_since_.reset();
-      window_left = other_window_.failure();
-      if (window_left) log_failure(e, kind, std::min(backoff_, other_window_.remaining()));
+      // A full disk or exhausted memory on a server is an outage like a
+      // lost connection, which the DBA fixes in their own time: retried as
+      // long as one.
+      bool resource = short_of_resources(e);
+      if (resource) kind = "resource";
+      RetryWindow& window = resource ? connection_window_ : other_window_;
+      window_left = window.failure();
+      if (window_left) log_failure(e, kind, std::min(backoff_, window.remaining()));
     } catch (const std::exception& e) {
       summary("stopped");
       monitor_->failure_final("other", e.what());
       return {1, e.what()};
     }
-    RetryWindow& window = kind == std::string("connection") ? connection_window_ : other_window_;
+    RetryWindow& window = kind == std::string("other") ? other_window_ : connection_window_;
     if (!window_left) {
       std::string message = failure + "; " + window.describe() + ", giving up";
       monitor_->failure_final(kind, message);
