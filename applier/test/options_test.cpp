@@ -404,3 +404,12 @@ TEST(Options, StoredTaskObjectsAreUsedOnlyWhenNoneAreGiven) {
   use_stored_task_objects(explicit_, given.object_args);
   EXPECT_EQ(explicit_.object_args, std::vector<std::string>{"--tables=x.y"});
 }
+
+// boost's what() looped forever on a token holding its own placeholder
+// (found by fuzz/options_fuzzer.cpp): each must end as a UsageError.
+TEST(Options, PlaceholdersInTokensEndAsUsageErrors) {
+  EXPECT_NE(usage_error(sync_args({"--jobs", "%value%"})).find("--jobs"), std::string::npos);
+  EXPECT_NE(usage_error(sync_args({"-%-h:///e%original_token%"})), "(no error)");
+  EXPECT_NE(usage_error(sync_args({"--%canonical_option%"})), "(no error)");
+  EXPECT_NE(usage_error(sync_args({"--full-rps=%value%%value%"})), "(no error)");
+}
