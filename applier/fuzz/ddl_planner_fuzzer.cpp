@@ -30,6 +30,7 @@
 // destination runs it.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <set>
 #include <string>
 #include <string_view>
@@ -127,9 +128,14 @@ void check_replayable(const ddl::Plan& plan) {
   try {
     tree = ddl::parse(plan.sql);
   } catch (const Error& e) {
-    __builtin_trap();  // the planner wrote SQL that does not parse
+    std::fprintf(stderr, "planned SQL does not parse (%s): %s\n", e.what(), plan.sql.c_str());
+    __builtin_trap();
   }
-  if (tree.stmts_size() != 1) __builtin_trap();  // one record, one statement
+  if (tree.stmts_size() != 1) {
+    std::fprintf(stderr, "planned SQL holds %d statements: %s\n", tree.stmts_size(),
+                 plan.sql.c_str());
+    __builtin_trap();  // one record, one statement
+  }
 }
 
 }  // namespace
