@@ -15,7 +15,9 @@ Each input runs as its own statement on one session; afterwards the server
 must not have restarted (`pg_postmaster_start_time()` unchanged, no
 "terminated by signal" in its log). The inputs come from a seeded random
 generator: a failure names the seed, and PGDTS_FUZZ_SEED=<seed> replays it;
-PGDTS_FUZZ_ROUNDS scales the number of inputs (default 400 per test)."""
+PGDTS_FUZZ_ROUNDS scales the number of inputs (default 400 per test);
+PGDTS_FUZZ_LIBRARY=/path/to/pgdts.so fuzzes the record_json of a library
+just built (`make`) instead of the installed one."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ import psycopg
 import pytest
 
 ROUNDS = int(os.environ.get("PGDTS_FUZZ_ROUNDS", "400"))
+LIBRARY = os.environ.get("PGDTS_FUZZ_LIBRARY")
 SLOT = "dts_sync_fuzz"
 # An internal error is an elog() the input reached: a missing check.
 INTERNAL = {"XX000", "XX001", "XX002"}
@@ -42,6 +45,10 @@ def slot_source(make_cluster):
     logical message wait in a pgdts slot."""
     src = make_cluster("src", "app", logical=True, extension=True)
     src.sql(f"SELECT pg_create_logical_replication_slot('{SLOT}', 'pgdts')")
+    if LIBRARY:
+        src.sql(f"CREATE FUNCTION pgdts_fuzz_record_json(bytea, boolean DEFAULT false) "
+                f"RETURNS text LANGUAGE c STRICT AS '{os.path.abspath(LIBRARY)}', "
+                "'pgdts_record_json'")
     for statement in [
         "CREATE TABLE t (id int PRIMARY KEY, v text, n numeric, b bytea, f float8)",
         "INSERT INTO t SELECT g, 'v' || g, g / 3.0, '\\x00ff', g * 0.5 FROM generate_series(1, 5) g",
@@ -89,6 +96,9 @@ class Session:
         assert now == self.started, f"the server restarted (seed {self.seed})"
         assert "terminated by signal" not in self.cluster.log(), \
             f"a backend died (seed {self.seed}):\n{self.cluster.log()[-3000:]}"
+
+
+RECORD_JSON = "pgdts_fuzz_record_json" if LIBRARY else "pgdts.record_json"
 
 
 # -- records -----------------------------------------------------------------
@@ -184,7 +194,7 @@ def test_record_json_gives_an_error_or_json_for_any_bytes(slot_source, seed):
             data = random_message(rnd)
         what = f"record_json('\\x{data.hex()[:400]}')"
         # its text as sent (textsend): the driver would choke on bad bytes
-        rows = s.run("SELECT textsend(pgdts.record_json(%s, %s))", (data, rnd.random() < 0.5),
+        rows = s.run(f"SELECT textsend({RECORD_JSON}(%s, %s))", (data, rnd.random() < 0.5),
                      what)
         if rows is not None:
             answered += 1
@@ -200,10 +210,10 @@ def test_record_json_refuses_a_setting_name_that_is_not_utf8(slot_source):
     setting = field(1, b"Date\xc6Style") + field(2, b"ISO")
     record = field(9, field(13, setting) + varint(9 << 3) + varint(1))  # Record.ddl
     with pytest.raises(psycopg.errors.CharacterNotInRepertoire):
-        slot_source.sql("SELECT textsend(pgdts.record_json(%s))", (record,))
+        slot_source.sql(f"SELECT textsend({RECORD_JSON}(%s))", (record,))
     good = field(9, field(13, field(1, b"DateStyle") + field(2, b"ISO")) + varint(9 << 3) + varint(1))
     assert '"settings": {"DateStyle": "ISO"}' in slot_source.one(
-        "SELECT pgdts.record_json(%s)", (good,))
+        f"SELECT {RECORD_JSON}(%s)", (good,))
 
 
 # -- options -------------------------------------------------------------------
