@@ -4,9 +4,8 @@
 // one protobuf Record each), separated by kNext: several, so that a RELATION
 // record can describe the table a later change refers to. Each payload goes
 // the way `pgdts sync` and `pgdts stream` take it: RecordDecoder::decode
-// (the one decoding entry point), the relation cache, the BEGIN format
-// check, the JSON line of `pgdts stream`, and the applier's parameter and
-// array forms of every value of a change whose relation is known.
+// (the one decoding entry point), the relation cache, the relation a change
+// refers to, the BEGIN format check and the JSON line of `pgdts stream`.
 //
 // Bad input must end in pgdts::Error (the documented "not a pgdts record",
 // "undescribed relation", "format mismatch" errors); anything else escaping
