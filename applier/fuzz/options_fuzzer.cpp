@@ -42,11 +42,8 @@ constexpr std::string_view kConfigLine = "#config\n";
 constexpr std::size_t kMaxArgs = 64;
 
 const std::string& config_path() {
-  static const std::string path = [] {
-    std::string p = "/tmp/pgdts-fuzz-options-" + std::to_string(::getpid()) + ".ini";
-    std::atexit([] { std::remove(config_path().c_str()); });
-    return p;
-  }();
+  static const std::string path =
+      "/tmp/pgdts-fuzz-options-" + std::to_string(::getpid()) + ".ini";
   return path;
 }
 
@@ -96,11 +93,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   try {
     cli::ParseResult r = cli::parse_command_line(args);
-    if (!r.options) return 0;  // help or version
-    check_stored_objects_parse(*r.options);
-    (void)cli::reread_throttles(*r.options);
+    if (r.options) {  // else help or version
+      check_stored_objects_parse(*r.options);
+      (void)cli::reread_throttles(*r.options);
+    }
   } catch (const UsageError&) {
     // a clean error: one line, exit status 2
   }
+  // per input: libFuzzer ends with _Exit, which runs no atexit handler
+  std::remove(config_path().c_str());
   return 0;
 }
