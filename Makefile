@@ -61,7 +61,7 @@ APPLIER_BUILD ?= build/applier
 CMAKE_BUILD_TYPE ?= RelWithDebInfo
 PREFIX ?= /usr/local
 
-.PHONY: applier install-applier unittest test demo deb indent indent-check
+.PHONY: applier install-applier unittest test fuzz demo deb indent indent-check
 
 # SKIP_APPLIER=1 builds and installs the extension alone.
 ifneq ($(SKIP_APPLIER),1)
@@ -82,6 +82,13 @@ unittest: applier
 # The whole suite; test/run-all handles running servers as a non-root user.
 test:
 	test/run-all
+
+# libFuzzer targets of the applier (applier/fuzz/README.md): built with
+# clang, ASan and UBSan in build/fuzz, each run FUZZ_SECONDS in turn.
+FUZZ_SECONDS ?= 300
+
+fuzz:
+	applier/fuzz/run $(FUZZ_SECONDS)
 
 demo:
 	./demo.sh

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Installs every Debian package pgdts needs to build, package (make deb:
 # debhelper, pg_buildext, lintian; promtool from prometheus checks the alert
-# rules), test (pg-bsd-indent: the plugin's C in pgindent's format), demo
-# and bench.
+# rules), test (pg-bsd-indent: the plugin's C in pgindent's format; clang
+# and its libFuzzer/sanitizer runtimes: applier/fuzz), demo and bench.
 # Run as root on Debian 12; safe to run again.
 set -eu
 PACKAGES="
@@ -13,6 +13,7 @@ PACKAGES="
   libboost-program-options-dev libpg-query-dev libspdlog-dev libfmt-dev
   libcivetweb-dev
   libgtest-dev
+  clang libclang-rt-14-dev
   python3 python3-pytest python3-psycopg
   postgresql-15-wal2json pgcopydb
   procps openssl

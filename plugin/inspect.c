@@ -55,6 +55,7 @@ static ProtobufCAllocator pgdts_allocator = {
 static void json_key(StringInfo buf, const char *key, bool first);
 static void json_string(StringInfo buf, const char *str);
 static void json_utf8(StringInfo buf, const char *str);
+static void json_utf8_key(StringInfo buf, const char *key, bool first);
 static void json_hex(StringInfo buf, const ProtobufCBinaryData *bin);
 static bool is_valid_text(const ProtobufCBinaryData *bin);
 static void json_text_or_bytes(StringInfo buf, const ProtobufCBinaryData *bin);
@@ -97,13 +98,29 @@ json_string(StringInfo buf, const char *str)
 	escape_json(buf, str ? str : "");
 }
 
-/* A protobuf string field (UTF-8) as a JSON string. */
+/*
+ * A protobuf string field (UTF-8) as a JSON string.  protobuf-c does not
+ * check UTF-8: the conversion does, and refuses bytes that are not.
+ */
 static void
 json_utf8(StringInfo buf, const char *str)
 {
 	if (str == NULL)
 		str = "";
 	json_string(buf, pg_any_to_server(str, strlen(str), PG_UTF8));
+}
+
+/*
+ * A protobuf string field as a JSON key, checked like json_utf8: taken as
+ * is, a key that is not UTF-8 put bytes into the text result that are not
+ * of the database encoding (found by test/integration/test_fuzz_plugin.py).
+ */
+static void
+json_utf8_key(StringInfo buf, const char *key, bool first)
+{
+	if (key == NULL)
+		key = "";
+	json_key(buf, pg_any_to_server(key, strlen(key), PG_UTF8), first);
 }
 
 /* Bytes as a JSON string in bytea's hex format: "\\x00ff". */
@@ -502,7 +519,7 @@ json_record(StringInfo buf, const Pgdts__Record *record, bool stable)
 				appendStringInfoChar(buf, '{');
 				for (i = 0; i < m->n_settings; i++)
 				{
-					json_key(buf, m->settings[i]->name, i == 0);
+					json_utf8_key(buf, m->settings[i]->name, i == 0);
 					json_utf8(buf, m->settings[i]->value);
 				}
 				appendStringInfoChar(buf, '}');

@@ -287,6 +287,20 @@ TEST(DdlPlanner, CasePolicyAppliesToUnquotedAndQuotedNames) {
   EXPECT_EQ(p.sql, "ALTER TABLE app.users ADD COLUMN nick text");
 }
 
+// Found by fuzz/ddl_planner_fuzzer.cpp: the deparser wrote an expression
+// type modifier as "key()". A rewritten statement that does not read back is
+// skipped with a warning, never sent to stop the destination.
+TEST(DdlPlanner, SkipsARewriteThatDoesNotReadBack) {
+  Fixture f({"public"}, {});
+  Plan p = f.plan(record("CREATE TABLE t (g geometry(o # search_path))", "public"));
+  EXPECT_EQ(p.action, Action::skip);
+  EXPECT_TRUE(p.warn);
+  EXPECT_NE(p.reason.find("cannot be written out"), std::string::npos) << p.reason;
+  Plan ok = f.plan(record("CREATE TABLE t (g geometry(Point, 4326))", "public"));
+  EXPECT_EQ(ok.action, Action::replay);
+  EXPECT_EQ(ok.sql, "CREATE TABLE public.t (g geometry(point, 4326))");
+}
+
 TEST(DdlPlanner, StopsAtARecordWithoutItsText) {
   Fixture f({"public"}, {});
   pgdts::Ddl d = record("");

@@ -277,6 +277,27 @@ std::string command_help(Command c) {
   return out.str();
 }
 
+// boost's error messages are templates whose %placeholders% what() replaces
+// until none is left: an option or value that holds its own placeholder
+// ("--jobs %value%", found by fuzzing) made what() loop forever. Such an
+// error is named here without the template. (A member pointer formed in a
+// derived class is the one way to read boost's protected substitutions.)
+class ErrorSubstitutions : public po::error_with_option_name {
+ public:
+  static bool hold_placeholder(const po::error_with_option_name& e) {
+    for (const auto& substitution : e.*(&ErrorSubstitutions::m_substitutions))
+      if (substitution.second.find('%') != std::string::npos) return true;
+    return false;
+  }
+};
+
+std::string error_text(const po::error& e) {
+  auto* named = dynamic_cast<const po::error_with_option_name*>(&e);
+  if (named && ErrorSubstitutions::hold_placeholder(*named))
+    return "option '" + named->get_option_name() + "' is unknown, or its value is invalid";
+  return e.what();
+}
+
 std::string get(const po::variables_map& vm, const char* name, std::string fallback = {}) {
   return vm.count(name) ? vm[name].as<std::string>() : fallback;
 }
@@ -516,12 +537,12 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
         po::store(po::parse_config_file(file, config_file_options(), false), vm);
         check_read(file, path);
       } catch (const po::error& e) {
-        throw UsageError("config file \"" + path + "\": " + secrets::redact(e.what()));
+        throw UsageError("config file \"" + path + "\": " + secrets::redact(error_text(e)));
       }
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    throw UsageError(secrets::redact(e.what()));
+    throw UsageError(secrets::redact(error_text(e)));
   }
 
   Options o;
@@ -575,7 +596,7 @@ void use_stored_task_objects(Options& o, const std::vector<std::string>& stored)
     po::store(po::command_line_parser(stored).options(task_options()).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    throw UsageError("the task's stored options do not parse (" + std::string(e.what()) +
+    throw UsageError("the task's stored options do not parse (" + error_text(e) +
                      "); give the task options on the command line");
   }
   bool conflict_ignore = o.conflict_ignore, identity_full = o.replica_identity_full;
@@ -594,7 +615,7 @@ Options reread_throttles(const Options& o) {
     check_read(file, o.config_path);
     po::notify(vm);
   } catch (const po::error& e) {
-    throw UsageError("config file \"" + o.config_path + "\": " + secrets::redact(e.what()));
+    throw UsageError("config file \"" + o.config_path + "\": " + secrets::redact(error_text(e)));
   }
   validate_throttles(vm, fresh);
   auto keep = [&](const char* name, std::optional<double>& field, const std::optional<double>& old) {

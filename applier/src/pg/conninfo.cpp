@@ -107,7 +107,9 @@ void check_values(const ConnInfo::Params& params, std::string_view option) {
       if (v.starts_with('-') || v.starts_with('+')) v.remove_prefix(1);
       if (!all_digits(v) || v.size() > 9) bad(key, value, "is not an integer");
     }
-    auto one_of = [&](std::initializer_list<std::string_view> allowed) {
+    // (the pair named explicitly: clang 14, of the fuzz build, cannot
+    // capture structured bindings)
+    auto one_of = [&, &key = key, &value = value](std::initializer_list<std::string_view> allowed) {
       for (std::string_view a : allowed)
         if (value == a) return;
       std::string list;
