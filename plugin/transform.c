@@ -48,8 +48,8 @@ static Node *pgdts_transform_analyze(Relation relation,
 									 PgdtsTransformRule *rule,
 									 Form_pg_attribute attr);
 static int	pgdts_column_offset(TupleDesc desc, const char *colname);
-static bool pgdts_transform_applies(List *rules, PgdtsTransformRule *rule,
-									Relation relation);
+static int *pgdts_transform_distances(List *rules, Relation relation);
+static bool pgdts_transform_applies(List *rules, const int *distances, int i);
 static TupleDesc pgdts_transforms_desc(TupleDesc desc, PgdtsTransforms *t,
 									   Node **exprs,
 									   PgdtsTransformRule **rules);
@@ -209,29 +209,46 @@ pgdts_transforms_desc(TupleDesc desc, PgdtsTransforms *t, Node **exprs,
 }
 
 /*
- * Whether rule sets a column of relation: it names the relation or one of
- * its partition ancestors, and no nearer rule names the same column.
+ * How far each rule's table is from relation (pgdts_rule_distance), in the
+ * order of rules: computed once per relation, since each reads the
+ * relation's partition ancestors.
  */
-static bool
-pgdts_transform_applies(List *rules, PgdtsTransformRule *rule,
-						Relation relation)
+static int *
+pgdts_transform_distances(List *rules, Relation relation)
 {
-	int			distance = pgdts_rule_distance(rule->schemaname, rule->relname,
-											   relation);
+	int		   *distances = palloc(sizeof(int) * Max(list_length(rules), 1));
 	ListCell   *lc;
 
-	if (distance < 0)
+	foreach(lc, rules)
+	{
+		PgdtsTransformRule *rule = lfirst(lc);
+
+		distances[foreach_current_index(lc)] =
+			pgdts_rule_distance(rule->schemaname, rule->relname, relation);
+	}
+	return distances;
+}
+
+/*
+ * Whether the rule at index i sets a column of the relation: it names the
+ * relation or one of its partition ancestors, and no nearer rule names the
+ * same column.
+ */
+static bool
+pgdts_transform_applies(List *rules, const int *distances, int i)
+{
+	PgdtsTransformRule *rule = list_nth(rules, i);
+	ListCell   *lc;
+
+	if (distances[i] < 0)
 		return false;
 	foreach(lc, rules)
 	{
 		PgdtsTransformRule *other = lfirst(lc);
-		int			other_distance;
+		int			j = foreach_current_index(lc);
 
-		if (other == rule || strcmp(other->colname, rule->colname) != 0)
-			continue;
-		other_distance = pgdts_rule_distance(other->schemaname, other->relname,
-											 relation);
-		if (other_distance >= 0 && other_distance < distance)
+		if (j != i && strcmp(other->colname, rule->colname) == 0 &&
+			distances[j] >= 0 && distances[j] < distances[i])
 			return false;
 	}
 	return true;
@@ -254,6 +271,7 @@ pgdts_transforms_build(Relation relation, List *rules)
 	Node	  **exprs = palloc(sizeof(Node *) * Max(list_length(rules), 1));
 	PgdtsTransformRule **used = palloc(sizeof(PgdtsTransformRule *) *
 									   Max(list_length(rules), 1));
+	int		   *distances = pgdts_transform_distances(rules, relation);
 	ListCell   *lc;
 
 	foreach(lc, rules)
@@ -263,7 +281,7 @@ pgdts_transforms_build(Relation relation, List *rules)
 		Node	   *expr;
 		int			attoff;
 
-		if (!pgdts_transform_applies(rules, rule, relation))
+		if (!pgdts_transform_applies(rules, distances, foreach_current_index(lc)))
 			continue;
 		if (keys == NULL)
 			keys = bms_union(RelationGetIndexAttrBitmap(relation,

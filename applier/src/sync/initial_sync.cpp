@@ -90,10 +90,17 @@ void key_tables(pg::Connection& source, schema::SourceSchema schema, const Optio
   if (o.replica_identity_full) set_replica_identity_full(source, schema, o);
 }
 
-// With the columns that column expressions add (docs/etl.md).
 schema::SourceSchema read_schema_at(pg::Connection& source, const Options& o,
                                     const std::string& snapshot) {
-  schema::SourceSchema schema = schema::read_schema_in_snapshot(source, o.selection, snapshot);
+  return schema::read_schema_in_snapshot(source, o.selection, snapshot);
+}
+
+// The tables as schema sync creates them and full sync copies them: with
+// the columns that column expressions add (docs/etl.md), whose types cost
+// a round trip each, so only here.
+schema::SourceSchema copied_schema_at(pg::Connection& source, const Options& o,
+                                      const std::string& snapshot) {
+  schema::SourceSchema schema = read_schema_at(source, o, snapshot);
   schema::add_expression_columns(source, schema, o.transforms);
   return schema;
 }
@@ -314,7 +321,7 @@ std::optional<AddedTables> prepare_added_tables(const Options& o, pg::Connection
   added.repl = std::make_unique<pg::ReplicationStream>(
       pg::Connection::open(o.source, {"source", true, application_name(o), ""}));
   added.snap = take_snapshot(*added.repl, dest, o);
-  added.schema = read_schema_at(source, o, added.snap.snapshot);
+  added.schema = copied_schema_at(source, o, added.snap.snapshot);
   std::erase_if(added.schema.tables, [&](const schema::Table& t) {
     return !pending.count(t.name) && !(t.partition_parent && pending.count(*t.partition_parent));
   });
@@ -400,7 +407,7 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
   pg::ReplicationStream repl(
       pg::Connection::open(o.source, {"source", true, application_name(o), ""}));
   auto snap = take_snapshot(repl, dest, o);
-  schema::SourceSchema schema = read_schema_at(source, o, snap.snapshot);
+  schema::SourceSchema schema = copied_schema_at(source, o, snap.snapshot);
   result.tables = table_names(schema);
   log::Event("tables_selected").field("tables", schema.tables.size()).info();
 
