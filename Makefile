@@ -12,6 +12,7 @@ OBJS = \
 	plugin/gen/pgdts.pb-c.o \
 	plugin/pgdts.o \
 	plugin/encode.o \
+	plugin/record_batch.o \
 	plugin/row_filter.o \
 	plugin/transform.o \
 	plugin/inspect.o \

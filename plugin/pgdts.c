@@ -58,6 +58,7 @@
 
 #include "ddl_capture.h"
 #include "encode.h"
+#include "record_batch.h"
 #include "row_filter.h"
 #include "transform.h"
 
@@ -79,6 +80,8 @@ typedef struct PgdtsData
 	List	   *row_filters;	/* PgdtsRowFilterRule, at most one per table */
 	List	   *transforms;		/* PgdtsTransformRule, one per column at most */
 	int			changes_since_progress;
+	bool		batch;			/* records travel in batches (record_batch.h) */
+	PgdtsBatch	records;		/* the batch being filled, when batch */
 } PgdtsData;
 
 /* State of one transaction being sent. */
@@ -175,6 +178,10 @@ static void pgdts_fix_output_settings(void);
 static int	pgdts_parse_format_version(DefElem *elem);
 static void pgdts_update_progress(LogicalDecodingContext *ctx,
 								  PgdtsData *data);
+static StringInfo pgdts_out_begin(LogicalDecodingContext *ctx,
+								  bool last_write);
+static void pgdts_out_end(LogicalDecodingContext *ctx, bool last_write,
+						  bool end_of_batch);
 static void pgdts_send_begin(LogicalDecodingContext *ctx,
 							 ReorderBufferTXN *txn);
 static void pgdts_send_relation(LogicalDecodingContext *ctx,
@@ -251,6 +258,8 @@ pgdts_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 	oldcxt = MemoryContextSwitchTo(ctx->context);
 	pgdts_parse_options(ctx->output_plugin_options, data);
 	MemoryContextSwitchTo(oldcxt);
+	if (data->batch)
+		pgdts_batch_init(&data->records, ctx->context);
 
 	if (am_walsender)
 		pgdts_fix_output_settings();
@@ -292,6 +301,7 @@ pgdts_parse_options(List *options, PgdtsData *data)
 {
 	bool		format_version_given = false;
 	bool		include_origin_given = false;
+	bool		batch_given = false;
 	ListCell   *lc;
 
 	foreach(lc, options)
@@ -322,6 +332,17 @@ pgdts_parse_options(List *options, PgdtsData *data)
 			include_origin_given = true;
 			data->include_origin = defGetBoolean(elem);
 		}
+		else if (strcmp(elem->defname, "batch") == 0)
+		{
+			if (batch_given)
+				ereport(ERROR,
+						(errcode(ERRCODE_SYNTAX_ERROR),
+						 errmsg("conflicting or redundant options"),
+						 errdetail("Option \"%s\" is given more than once.",
+								   elem->defname)));
+			batch_given = true;
+			data->batch = defGetBoolean(elem);
+		}
 		else if (strcmp(elem->defname, "row_filter") == 0)
 			pgdts_add_row_filter(data, elem);
 		else if (strcmp(elem->defname, "transform") == 0)
@@ -331,7 +352,7 @@ pgdts_parse_options(List *options, PgdtsData *data)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unrecognized pgdts output plugin option \"%s\"",
 							elem->defname),
-					 errhint("The options are \"format_version\", \"include_origin\", \"row_filter\" and \"transform\".")));
+					 errhint("The options are \"format_version\", \"include_origin\", \"batch\", \"row_filter\" and \"transform\".")));
 	}
 
 	/*
@@ -451,6 +472,41 @@ pgdts_update_progress(LogicalDecodingContext *ctx, PgdtsData *data)
 }
 
 /*
+ * Where the next record is written: a message of its own, or the open
+ * batch's next frame.
+ */
+static StringInfo
+pgdts_out_begin(LogicalDecodingContext *ctx, bool last_write)
+{
+	PgdtsData  *data = ctx->output_plugin_private;
+
+	if (data->batch)
+		return pgdts_batch_open_record(&data->records, ctx->write_location);
+	OutputPluginPrepareWrite(ctx, last_write);
+	return ctx->out;
+}
+
+/*
+ * The record is written: its message goes, or the batch goes once it ends
+ * a transaction (or stands alone, as a non-transactional message) or is
+ * full.
+ */
+static void
+pgdts_out_end(LogicalDecodingContext *ctx, bool last_write, bool end_of_batch)
+{
+	PgdtsData  *data = ctx->output_plugin_private;
+
+	if (!data->batch)
+	{
+		OutputPluginWrite(ctx, last_write);
+		return;
+	}
+	pgdts_batch_close_record(&data->records);
+	if (end_of_batch || pgdts_batch_full(&data->records))
+		pgdts_batch_send(ctx, &data->records, last_write);
+}
+
+/*
  * BEGIN is not sent here but before the transaction's first record (see
  * pgdts_send_begin), so that transactions with nothing to send send
  * nothing.
@@ -472,9 +528,8 @@ pgdts_send_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 	if (txndata->sent_begin)
 		return;
 
-	OutputPluginPrepareWrite(ctx, false);
-	pgdts_write_begin(ctx->out, txn);
-	OutputPluginWrite(ctx, false);
+	pgdts_write_begin(pgdts_out_begin(ctx, false), txn);
+	pgdts_out_end(ctx, false, false);
 	txndata->sent_begin = true;
 }
 
@@ -498,9 +553,8 @@ pgdts_commit_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	if (sent_begin)
 	{
-		OutputPluginPrepareWrite(ctx, true);
-		pgdts_write_commit(ctx->out, txn, commit_lsn);
-		OutputPluginWrite(ctx, true);
+		pgdts_write_commit(pgdts_out_begin(ctx, true), txn, commit_lsn);
+		pgdts_out_end(ctx, true, true);
 	}
 
 	/* between transactions no entry is in use: drop the invalidated ones */
@@ -519,9 +573,8 @@ pgdts_send_relation(LogicalDecodingContext *ctx, Relation relation,
 	if (entry->sent)
 		return;
 
-	OutputPluginPrepareWrite(ctx, false);
-	pgdts_write_relation(ctx->out, relation, &entry->info);
-	OutputPluginWrite(ctx, false);
+	pgdts_write_relation(pgdts_out_begin(ctx, false), relation, &entry->info);
+	pgdts_out_end(ctx, false, false);
 	entry->sent = true;
 }
 
@@ -567,17 +620,15 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			pgdts_send_begin(ctx, txn);
 			if (entry->relclass == PGDTS_REL_DDL)
 			{
-				OutputPluginPrepareWrite(ctx, true);
-				pgdts_write_ddl(ctx->out, relation, info, newtuple);
-				OutputPluginWrite(ctx, true);
+				pgdts_write_ddl(pgdts_out_begin(ctx, true), relation, info, newtuple);
+				pgdts_out_end(ctx, true, false);
 				break;
 			}
 			pgdts_send_relation(ctx, relation, entry);
 			newtuple = pgdts_transformed(entry, RelationGetDescr(relation),
 										 newtuple, NULL);
-			OutputPluginPrepareWrite(ctx, true);
-			pgdts_write_insert(ctx->out, relation, info, newtuple);
-			OutputPluginWrite(ctx, true);
+			pgdts_write_insert(pgdts_out_begin(ctx, true), relation, info, newtuple);
+			pgdts_out_end(ctx, true, false);
 			break;
 
 		case REORDER_BUFFER_CHANGE_UPDATE:
@@ -602,10 +653,9 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 													 RelationGetDescr(relation),
 													 oldtuple, NULL);
 				}
-				OutputPluginPrepareWrite(ctx, true);
-				pgdts_write_update(ctx->out, relation, info, oldtuple,
+				pgdts_write_update(pgdts_out_begin(ctx, true), relation, info, oldtuple,
 								   newtuple);
-				OutputPluginWrite(ctx, true);
+				pgdts_out_end(ctx, true, false);
 				break;
 			}
 			/* room for the columns expressions add (PGDTS_UPDATE_INSERT) */
@@ -637,10 +687,9 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 						newtuple = pgdts_transformed(entry,
 													 RelationGetDescr(relation),
 													 newtuple, NULL);
-					OutputPluginPrepareWrite(ctx, true);
-					pgdts_write_update(ctx->out, relation, info, oldtuple,
+					pgdts_write_update(pgdts_out_begin(ctx, true), relation, info, oldtuple,
 									   newtuple);
-					OutputPluginWrite(ctx, true);
+					pgdts_out_end(ctx, true, false);
 					break;
 				case PGDTS_UPDATE_INSERT:
 					pgdts_send_begin(ctx, txn);
@@ -649,10 +698,9 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 						pgdts_transforms_apply(entry->transforms,
 											   RelationGetDescr(relation),
 											   new_values, new_isnull);
-					OutputPluginPrepareWrite(ctx, true);
-					pgdts_write_insert_values(ctx->out, relation, info,
+					pgdts_write_insert_values(pgdts_out_begin(ctx, true), relation, info,
 											  new_values, new_isnull);
-					OutputPluginWrite(ctx, true);
+					pgdts_out_end(ctx, true, false);
 					break;
 				case PGDTS_UPDATE_DELETE:
 
@@ -666,10 +714,9 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 						oldtuple = pgdts_transformed(entry,
 													 RelationGetDescr(relation),
 													 oldtuple, NULL);
-					OutputPluginPrepareWrite(ctx, true);
-					pgdts_write_delete(ctx->out, relation, info,
+					pgdts_write_delete(pgdts_out_begin(ctx, true), relation, info,
 									   oldtuple != NULL ? oldtuple : newtuple);
-					OutputPluginWrite(ctx, true);
+					pgdts_out_end(ctx, true, false);
 					break;
 			}
 			break;
@@ -692,9 +739,8 @@ pgdts_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			if (info->replident == REPLICA_IDENTITY_FULL)
 				oldtuple = pgdts_transformed(entry, RelationGetDescr(relation),
 											 oldtuple, NULL);
-			OutputPluginPrepareWrite(ctx, true);
-			pgdts_write_delete(ctx->out, relation, info, oldtuple);
-			OutputPluginWrite(ctx, true);
+			pgdts_write_delete(pgdts_out_begin(ctx, true), relation, info, oldtuple);
+			pgdts_out_end(ctx, true, false);
 			break;
 
 		default:
@@ -849,11 +895,10 @@ pgdts_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	if (nrelids > 0)
 	{
-		OutputPluginPrepareWrite(ctx, true);
-		pgdts_write_truncate(ctx->out, nrelids, relids,
+		pgdts_write_truncate(pgdts_out_begin(ctx, true), nrelids, relids,
 							 change->data.truncate.restart_seqs,
 							 change->data.truncate.cascade);
-		OutputPluginWrite(ctx, true);
+		pgdts_out_end(ctx, true, false);
 	}
 
 	MemoryContextSwitchTo(oldcxt);
@@ -883,10 +928,9 @@ pgdts_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		pgdts_update_progress(ctx, data);
 		pgdts_send_begin(ctx, txn);
 	}
-	OutputPluginPrepareWrite(ctx, true);
-	pgdts_write_message(ctx->out, message_lsn, transactional, prefix,
+	pgdts_write_message(pgdts_out_begin(ctx, true), message_lsn, transactional, prefix,
 						message_size, message);
-	OutputPluginWrite(ctx, true);
+	pgdts_out_end(ctx, true, !transactional);
 
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(data->context);

@@ -7,6 +7,9 @@
 // (the one decoding entry point), the relation cache, the relation a change
 // refers to, the BEGIN format check and the JSON line of `pgdts stream`.
 //
+// The whole input is also read as one batched message (stream/record_batch.h),
+// each frame taken like a payload.
+//
 // Bad input must end in pgdts::Error (the documented "not a pgdts record",
 // "undescribed relation", "format mismatch" errors); anything else escaping
 // is a finding, and so is every sanitizer report.
@@ -18,6 +21,7 @@
 #include "error.h"
 #include "stream/format_version.h"
 #include "stream/json_printer.h"
+#include "stream/record_batch.h"
 #include "stream/record_decoder.h"
 #include "stream/relation_cache.h"
 
@@ -47,10 +51,30 @@ void take_payload(std::string_view payload, pg::Lsn lsn, stream::RecordDecoder& 
   find_relation(record, relations, lsn);
 }
 
+void take_batch(std::string_view message) {
+  stream::RecordDecoder decoder;
+  stream::RelationCache relations;
+  std::string out;
+  stream::BatchFrames frames(message, 0x16B3748);
+  std::string_view payload;
+  pg::Lsn lsn = 0;
+  try {
+    while (frames.next(payload, lsn)) {
+      try {
+        take_payload(payload, lsn, decoder, relations, out);
+      } catch (const pgdts::Error&) {
+      }
+    }
+  } catch (const pgdts::Error&) {
+    // a malformed batch: the stream stops here
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
+  take_batch(input);
   stream::RecordDecoder decoder;
   stream::RelationCache relations;
   std::string out;

@@ -61,3 +61,19 @@ TEST(FormatVersion, BeginOfAnotherFormatThrowsWithTheLsn) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(FormatVersion, PluginWithoutBatchesNamesTheSourceExtension) {
+  auto line = pgdts::stream::refused_format(
+      "22023", "ERROR:  unrecognized pgdts output plugin option \"batch\"\nHINT:  The options are "
+               "\"format_version\", \"include_origin\", \"row_filter\" and \"transform\".");
+  ASSERT_TRUE(line.has_value());
+  EXPECT_NE(line->find("cannot send record batches"), std::string::npos) << *line;
+  EXPECT_NE(line->find("upgrade the pgdts extension on the source"), std::string::npos) << *line;
+  EXPECT_FALSE(pgdts::stream::refused_format(
+                   "22023", "ERROR:  unrecognized pgdts output plugin option \"row_fitler\"")
+                   .has_value());
+}
+
+}  // namespace

@@ -22,6 +22,7 @@
 #include "rights/run_as.h"
 #include "rights/table_rights.h"
 #include "stream/format_version.h"
+#include "stream/record_batch.h"
 #include "stream/record_decoder.h"
 #include "stream/timestamp.h"
 #include "task/task_slot.h"
@@ -281,7 +282,7 @@ void Session::check_slot() {
 
 std::vector<std::pair<std::string, std::string>> Session::start_options() const {
   std::vector<std::pair<std::string, std::string>> options{
-      {"format_version", std::to_string(stream::format_version())}};
+      {"format_version", std::to_string(stream::format_version())}, {stream::kBatchOption, "true"}};
   // Changes replayed into the source by another replication carry its
   // origin; the plugin leaves them out unless asked (docs/protocol.md).
   if (cfg_.forward_origins) options.emplace_back("include_origin", "true");
@@ -563,12 +564,17 @@ void Session::loop() {
     if (m.kind == Kind::data) {
       ++messages_since_periodic_;
       last_received_ = std::max(last_received_, m.wal_end);
-      const pgdts::Record& record = decoder_.decode(m.payload, m.data_start);
-      applier_->handle(record, m.data_start, m.payload.size());
-      if (cfg_.throttle && cfg_.throttle->limited()) throttle(record, m.payload.size());
-      if (++since_periodic >= 64 || record.kind_case() == pgdts::Record::kCommit) {
-        since_periodic = 0;
-        periodic(Clock::now());
+      stream::BatchFrames frames(m.payload, m.data_start);
+      std::string_view payload;
+      pg::Lsn lsn = 0;
+      while (frames.next(payload, lsn)) {
+        const pgdts::Record& record = decoder_.decode(payload, lsn);
+        applier_->handle(record, lsn, payload.size());
+        if (cfg_.throttle && cfg_.throttle->limited()) throttle(record, payload.size());
+        if (++since_periodic >= 64 || record.kind_case() == pgdts::Record::kCommit) {
+          since_periodic = 0;
+          periodic(Clock::now());
+        }
       }
       continue;
     }

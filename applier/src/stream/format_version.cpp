@@ -30,6 +30,13 @@ std::string which_side_to_upgrade(std::uint32_t written, std::uint32_t read) {
 }
 
 std::optional<std::string> refused_format(const std::string& sqlstate, const std::string& message) {
+  // 22023 from a plugin of 0.3 or older, which writes this format but
+  // knows no record batches (stream/record_batch.h).
+  if (sqlstate == "22023" &&
+      message.find("unrecognized pgdts output plugin option \"batch\"") != std::string::npos)
+    return "the source's pgdts output plugin is older than this pgdts and cannot send record "
+           "batches: upgrade the pgdts extension on the source (its postgresql-<major>-pgdts "
+           "package), then restart the task";
   // 0A000 feature_not_supported, from the plugin's startup callback. Its
   // detail names the one version it writes: "supports format version N
   // only" (0.1 and 0.2.0 before this) or "writes record format version N only".
