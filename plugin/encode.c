@@ -39,6 +39,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/uuid.h"
 #if PG_VERSION_NUM >= 160000
 #include "varatt.h"
 #endif
@@ -54,7 +55,9 @@ struct PgdtsWireValue
 {
 	uint8		key;			/* key of the oneof member it is sent as */
 	uint64		scalar;			/* a varint member's value, a double's bits */
-	const char *data;			/* a length-delimited member's bytes */
+	const char *data;			/* a length-delimited member's bytes, or with
+								 * uuid the 16 bytes of a uuid */
+	bool		uuid;			/* data is written as uuid_out's text */
 	size_t		len;			/* and their length */
 	size_t		size;			/* of the Value message */
 };
@@ -121,6 +124,8 @@ pgdts_value_kind(Oid typid)
 		case VARCHAROID:
 		case BPCHAROID:
 			return PGDTS_VALUE_TEXTLIKE;
+		case UUIDOID:
+			return PGDTS_VALUE_UUID;
 		default:
 			return PGDTS_VALUE_OUTPUT;
 	}
@@ -479,6 +484,29 @@ pgdts_zigzag(int64 v)
 	return ((uint64) v << 1) ^ (uint64) (v >> 63);
 }
 
+/* Length of a uuid's text: 32 hexadecimal digits and 4 hyphens. */
+#define PGDTS_UUID_TEXT_LEN	36
+
+/*
+ * Write the text of a uuid as uuid_out does (lower-case digits, grouped
+ * 8-4-4-4-12), without its palloc and function call per value.
+ */
+static char *
+pgdts_put_uuid(char *p, const uint8 *uuid)
+{
+	static const char hex[] = "0123456789abcdef";
+	int			i;
+
+	for (i = 0; i < UUID_LEN; i++)
+	{
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*p++ = '-';
+		*p++ = hex[uuid[i] >> 4];
+		*p++ = hex[uuid[i] & 0x0F];
+	}
+	return p;
+}
+
 /*
  * Reserve room at the end of out for a Record whose oneof member kind (one
  * of PGDTS__RECORD__KIND_*) is a message of body bytes, write the Record's
@@ -512,6 +540,7 @@ pgdts_wire_value(PgdtsWireValue *wv, PgdtsColumn *col, Datum datum,
 				 bool isnull)
 {
 	wv->data = NULL;
+	wv->uuid = false;
 	wv->scalar = 1;
 
 	if (isnull)
@@ -576,6 +605,13 @@ pgdts_wire_value(PgdtsWireValue *wv, PgdtsColumn *col, Datum datum,
 				wv->len = VARSIZE_ANY_EXHDR(v);
 				wv->size = pgdts_len_field_size(wv->len);
 			}
+			return;
+		case PGDTS_VALUE_UUID:
+			wv->key = PGDTS_KEY(PGDTS__VALUE__KIND_TEXT_VALUE, PGDTS_WIRE_LEN);
+			wv->data = (const char *) DatumGetUUIDP(datum)->data;
+			wv->uuid = true;
+			wv->len = PGDTS_UUID_TEXT_LEN;
+			wv->size = pgdts_len_field_size(wv->len);
 			return;
 		case PGDTS_VALUE_OUTPUT:
 			wv->key = PGDTS_KEY(PGDTS__VALUE__KIND_TEXT_VALUE, PGDTS_WIRE_LEN);
@@ -692,8 +728,13 @@ pgdts_put_tuple(char *p, int field, const PgdtsWireTuple *wt)
 				break;
 			default:
 				p = pgdts_put_varint(p, wv->len);
-				memcpy(p, wv->data, wv->len);
-				p += wv->len;
+				if (wv->uuid)
+					p = pgdts_put_uuid(p, (const uint8 *) wv->data);
+				else
+				{
+					memcpy(p, wv->data, wv->len);
+					p += wv->len;
+				}
 				break;
 		}
 	}

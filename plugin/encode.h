@@ -53,6 +53,7 @@ typedef enum PgdtsValueKind
 	PGDTS_VALUE_BYTEA,			/* binary_value, raw bytes */
 	PGDTS_VALUE_TEXTLIKE,		/* text_value: the varlena's bytes, which is
 								 * exactly what textout/bpcharout would say */
+	PGDTS_VALUE_UUID,			/* text_value, written as uuid_out writes it */
 	PGDTS_VALUE_OUTPUT			/* text_value from the type output function */
 } PgdtsValueKind;
 
