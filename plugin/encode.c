@@ -428,6 +428,124 @@ pgdts_pack_record(StringInfo out, const Pgdts__Record *record, Relation rel)
 #define PGDTS_UPDATE_NEW_TUPLE		4
 
 
+/*
+ * Each field the change records are written with, as encode.c knows it,
+ * checked against the descriptors protobuf-c generated from the .proto
+ * this library was built from (pgdts_check_wire_fields): a field renumbered
+ * or retyped there, or one added to a message written here, would
+ * otherwise be written wrongly or never.
+ */
+typedef struct PgdtsWireField
+{
+	const ProtobufCMessageDescriptor *message;
+	const char *name;
+	int			number;
+	ProtobufCType type;
+} PgdtsWireField;
+
+static const PgdtsWireField pgdts_wire_fields[] = {
+	{&pgdts__record__descriptor, "begin", PGDTS__RECORD__KIND_BEGIN,
+	PROTOBUF_C_TYPE_MESSAGE},
+	{&pgdts__record__descriptor, "commit", PGDTS__RECORD__KIND_COMMIT,
+	PROTOBUF_C_TYPE_MESSAGE},
+	{&pgdts__record__descriptor, "insert", PGDTS__RECORD__KIND_INSERT,
+	PROTOBUF_C_TYPE_MESSAGE},
+	{&pgdts__record__descriptor, "update", PGDTS__RECORD__KIND_UPDATE,
+	PROTOBUF_C_TYPE_MESSAGE},
+	{&pgdts__record__descriptor, "delete", PGDTS__RECORD__KIND_DELETE,
+	PROTOBUF_C_TYPE_MESSAGE},
+	{&pgdts__begin__descriptor, "format_version", PGDTS_BEGIN_FORMAT_VERSION,
+	PROTOBUF_C_TYPE_UINT32},
+	{&pgdts__begin__descriptor, "xid", PGDTS_BEGIN_XID, PROTOBUF_C_TYPE_UINT32},
+	{&pgdts__begin__descriptor, "final_lsn", PGDTS_BEGIN_FINAL_LSN,
+	PROTOBUF_C_TYPE_UINT64},
+	{&pgdts__begin__descriptor, "commit_time", PGDTS_BEGIN_COMMIT_TIME,
+	PROTOBUF_C_TYPE_INT64},
+	{&pgdts__begin__descriptor, "origin_id", PGDTS_BEGIN_ORIGIN_ID,
+	PROTOBUF_C_TYPE_UINT32},
+	{&pgdts__commit__descriptor, "xid", PGDTS_COMMIT_XID, PROTOBUF_C_TYPE_UINT32},
+	{&pgdts__commit__descriptor, "commit_lsn", PGDTS_COMMIT_COMMIT_LSN,
+	PROTOBUF_C_TYPE_UINT64},
+	{&pgdts__commit__descriptor, "end_lsn", PGDTS_COMMIT_END_LSN,
+	PROTOBUF_C_TYPE_UINT64},
+	{&pgdts__commit__descriptor, "commit_time", PGDTS_COMMIT_COMMIT_TIME,
+	PROTOBUF_C_TYPE_INT64},
+	{&pgdts__tuple__descriptor, "values", PGDTS_TUPLE_VALUES,
+	PROTOBUF_C_TYPE_MESSAGE},
+	{&pgdts__value__descriptor, "is_null", PGDTS__VALUE__KIND_IS_NULL,
+	PROTOBUF_C_TYPE_BOOL},
+	{&pgdts__value__descriptor, "unchanged_toast",
+	PGDTS__VALUE__KIND_UNCHANGED_TOAST, PROTOBUF_C_TYPE_BOOL},
+	{&pgdts__value__descriptor, "int_value", PGDTS__VALUE__KIND_INT_VALUE,
+	PROTOBUF_C_TYPE_SINT64},
+	{&pgdts__value__descriptor, "float_value", PGDTS__VALUE__KIND_FLOAT_VALUE,
+	PROTOBUF_C_TYPE_DOUBLE},
+	{&pgdts__value__descriptor, "bool_value", PGDTS__VALUE__KIND_BOOL_VALUE,
+	PROTOBUF_C_TYPE_BOOL},
+	{&pgdts__value__descriptor, "binary_value", PGDTS__VALUE__KIND_BINARY_VALUE,
+	PROTOBUF_C_TYPE_BYTES},
+	{&pgdts__value__descriptor, "text_value", PGDTS__VALUE__KIND_TEXT_VALUE,
+	PROTOBUF_C_TYPE_BYTES},
+	{&pgdts__insert__descriptor, "relation_oid", PGDTS_CHANGE_RELATION_OID,
+	PROTOBUF_C_TYPE_UINT32},
+	{&pgdts__insert__descriptor, "new_tuple", PGDTS_INSERT_NEW_TUPLE,
+	PROTOBUF_C_TYPE_MESSAGE},
+	{&pgdts__update__descriptor, "relation_oid", PGDTS_CHANGE_RELATION_OID,
+	PROTOBUF_C_TYPE_UINT32},
+	{&pgdts__update__descriptor, "old_image", PGDTS_CHANGE_OLD_IMAGE,
+	PROTOBUF_C_TYPE_ENUM},
+	{&pgdts__update__descriptor, "old_tuple", PGDTS_CHANGE_OLD_TUPLE,
+	PROTOBUF_C_TYPE_MESSAGE},
+	{&pgdts__update__descriptor, "new_tuple", PGDTS_UPDATE_NEW_TUPLE,
+	PROTOBUF_C_TYPE_MESSAGE},
+	{&pgdts__delete__descriptor, "relation_oid", PGDTS_CHANGE_RELATION_OID,
+	PROTOBUF_C_TYPE_UINT32},
+	{&pgdts__delete__descriptor, "old_image", PGDTS_CHANGE_OLD_IMAGE,
+	PROTOBUF_C_TYPE_ENUM},
+	{&pgdts__delete__descriptor, "old_tuple", PGDTS_CHANGE_OLD_TUPLE,
+	PROTOBUF_C_TYPE_MESSAGE},
+};
+
+/*
+ * Check pgdts_wire_fields against the generated descriptors, once per
+ * process: every field as listed, and no field more in the messages written
+ * here whole (all but Record, whose other kinds protobuf-c packs).  A
+ * mismatch is a build made from an edited .proto without editing this
+ * file.
+ */
+void
+pgdts_check_wire_fields(void)
+{
+	static bool checked = false;
+	int			i;
+
+	if (checked)
+		return;
+	for (i = 0; i < lengthof(pgdts_wire_fields); i++)
+	{
+		const PgdtsWireField *wf = &pgdts_wire_fields[i];
+		const ProtobufCFieldDescriptor *field;
+		int			nlisted = 0;
+		int			j;
+
+		field = protobuf_c_message_descriptor_get_field_by_name(wf->message,
+																wf->name);
+		if (field == NULL || (int) field->id != wf->number ||
+			field->type != wf->type)
+			elog(ERROR, "field %s.%s of proto/pgdts.proto is not the one plugin/encode.c writes",
+				 wf->message->name, wf->name);
+		if (wf->message == &pgdts__record__descriptor)
+			continue;
+		for (j = 0; j < lengthof(pgdts_wire_fields); j++)
+			if (pgdts_wire_fields[j].message == wf->message)
+				nlisted++;
+		if ((int) wf->message->n_fields != nlisted)
+			elog(ERROR, "message %s of proto/pgdts.proto has fields plugin/encode.c does not write",
+				 wf->message->name);
+	}
+	checked = true;
+}
+
 /* Bytes of the varint of v. */
 static inline size_t
 pgdts_varint_size(uint64 v)

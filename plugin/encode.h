@@ -120,6 +120,7 @@ extern void pgdts_relation_info_build(Relation rel, TupleDesc desc,
 									  PgdtsRelationInfo *info);
 
 extern TupleDesc pgdts_sent_desc(Relation rel, PgdtsRelationInfo *info);
+extern void pgdts_check_wire_fields(void);
 
 extern void pgdts_write_begin(StringInfo out, ReorderBufferTXN *txn);
 extern void pgdts_write_commit(StringInfo out, ReorderBufferTXN *txn,
