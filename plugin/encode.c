@@ -5,15 +5,19 @@
  *
  * This file decides how a change travels: which Value kind each column
  * uses, how tuples, relations and transactions become Record messages of
- * proto/pgdts.proto, and how a record is packed into the output buffer.  The
- * callbacks in pgdts.c decide what is sent.
+ * proto/pgdts.proto, and how a record is written into the output buffer.
+ * The callbacks in pgdts.c decide what is sent.
  *
- * Messages are built on the stack or in the caller's current memory
- * context (the per-change context, reset after each change); they point
- * into the decoded tuples wherever they can instead of copying values.  The
- * per-column decisions that need catalog lookups (value kind, output
- * function) are taken once per relation definition by
- * pgdts_relation_info_build, so that encoding a change does none.
+ * The records of every change (BEGIN, COMMIT, INSERT, UPDATE, DELETE) are
+ * written in protobuf's wire format directly, from the decoded tuples'
+ * values, with nothing allocated per value (see "The wire format of the
+ * change records" below); the rare ones are built as protobuf-c messages
+ * on the stack or in the caller's current memory context (the per-change
+ * context, reset after each change) and packed.  Either way values are
+ * read in place wherever they can be instead of copied.  The per-column
+ * decisions that need catalog lookups (value kind, output function) are
+ * taken once per relation definition by pgdts_relation_info_build, so that
+ * encoding a change does none.
  *
  * IDENTIFICATION
  *		plugin/encode.c
@@ -35,6 +39,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/uuid.h"
 #if PG_VERSION_NUM >= 160000
 #include "varatt.h"
 #endif
@@ -45,29 +50,39 @@
 #define PGDTS_UNIX_EPOCH_OFFSET \
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
 
+/* One column value of a row, ready to be written as a Value message. */
+struct PgdtsWireValue
+{
+	uint8		key;			/* key of the oneof member it is sent as */
+	uint64		scalar;			/* a varint member's value, a double's bits */
+	const char *data;			/* a length-delimited member's bytes, or with
+								 * uuid the 16 bytes of a uuid */
+	bool		uuid;			/* data is written as uuid_out's text */
+	size_t		len;			/* and their length */
+	size_t		size;			/* of the Value message */
+};
+
+/* The values of a row, ready to be written as a Tuple message. */
+typedef struct PgdtsWireTuple
+{
+	PgdtsWireValue *values;
+	int			nvalues;
+	size_t		size;			/* of the Tuple message */
+} PgdtsWireTuple;
+
 static char *pgdts_utf8(const char *str);
 static PgdtsValueKind pgdts_value_kind(Oid typid);
 static char *pgdts_type_name(Oid typid, int32 typmod);
 static Pgdts__ReplicaIdentity pgdts_replica_identity(char replident);
 static int	pgdts_ddl_column(TupleDesc desc, const char *name, Oid typid);
 static struct varlena *pgdts_varlena(Datum datum);
-static void pgdts_encode_value(Pgdts__Value *value, PgdtsColumn *col,
-							   Datum datum, bool isnull);
-static Pgdts__Tuple *pgdts_encode_values(PgdtsRelationInfo *info,
-										 Datum *datums, bool *isnull,
-										 bool keys_only);
-static Pgdts__Tuple *pgdts_encode_tuple(PgdtsRelationInfo *info,
-										TupleDesc desc, HeapTuple tuple,
-										bool keys_only);
-static Pgdts__OldImage pgdts_encode_old_image(PgdtsRelationInfo *info,
-											  TupleDesc desc,
-											  HeapTuple oldtuple,
-											  Pgdts__Tuple **old);
 static char *pgdts_ddl_text(Datum *values, bool *isnull, int off);
 static char *pgdts_ddl_name(Datum *values, bool *isnull, int off);
 static bool pgdts_ddl_bool(Datum *values, bool *isnull, int off);
 static int	pgdts_ddl_pairs(Datum *values, bool *isnull, int off,
 							char ***firsts, char ***seconds);
+static void pgdts_check_record_size(StringInfo out, size_t size,
+									Relation rel);
 static void pgdts_pack_record(StringInfo out, const Pgdts__Record *record,
 							  Relation rel);
 
@@ -109,6 +124,8 @@ pgdts_value_kind(Oid typid)
 		case VARCHAROID:
 		case BPCHAROID:
 			return PGDTS_VALUE_TEXTLIKE;
+		case UUIDOID:
+			return PGDTS_VALUE_UUID;
 		default:
 			return PGDTS_VALUE_OUTPUT;
 	}
@@ -255,6 +272,11 @@ pgdts_relation_info_build(Relation rel, TupleDesc desc, bool is_ddl_table,
 	}
 	bms_free(idattrs);
 
+	info->maxatts = Max(desc->natts, 1);
+	info->datums = palloc(sizeof(Datum) * info->maxatts);
+	info->isnull = palloc(sizeof(bool) * info->maxatts);
+	info->wire = palloc(sizeof(PgdtsWireValue) * 2 * Max(info->ncolumns, 1));
+
 	if (is_ddl_table)
 	{
 		info->ddl.id = pgdts_ddl_column(desc, "id", INT8OID);
@@ -311,20 +333,312 @@ pgdts_varlena(Datum datum)
 }
 
 /*
- * Encode one column value.  Variable-length values whose bytes are what is
- * sent (bytea, text-like types) are used in place where they can be, see
- * pgdts_varlena.
+ * Raise an error unless a record of size bytes fits in out after what it
+ * holds: one message of the replication protocol.  rel, when given, is
+ * named in the error.
  */
 static void
-pgdts_encode_value(Pgdts__Value *value, PgdtsColumn *col, Datum datum,
-				   bool isnull)
+pgdts_check_record_size(StringInfo out, size_t size, Relation rel)
 {
-	pgdts__value__init(value);
+	if (size < (size_t) (MaxAllocSize - out->len))
+		return;
+	if (rel != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("change of relation \"%s.%s\" is too large to send",
+						get_namespace_name(RelationGetNamespace(rel)),
+						RelationGetRelationName(rel)),
+				 errdetail("The encoded change takes %zu bytes; one message holds at most %zu bytes.",
+						   size, (size_t) (MaxAllocSize - out->len - 1))));
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("pgdts record is too large to send"),
+			 errdetail("The encoded record takes %zu bytes; one message holds at most %zu bytes.",
+					   size, (size_t) (MaxAllocSize - out->len - 1))));
+}
+
+/*
+ * Pack a record built as a protobuf-c message at the end of out.  The
+ * record is sized first so that it is packed in place, without an
+ * intermediate buffer.  rel, when given, is named in the error raised for
+ * a record too large for one message.
+ */
+static void
+pgdts_pack_record(StringInfo out, const Pgdts__Record *record, Relation rel)
+{
+	size_t		size = pgdts__record__get_packed_size(record);
+	size_t		packed;
+
+	pgdts_check_record_size(out, size, rel);
+	enlargeStringInfo(out, (int) size);
+	packed = pgdts__record__pack(record, (uint8_t *) out->data + out->len);
+	Assert(packed == size);
+	out->len += (int) packed;
+	out->data[out->len] = '\0';
+}
+
+/*
+ * The wire format of the change records
+ *
+ * The records of every change (BEGIN, COMMIT, INSERT, UPDATE, DELETE) are
+ * written here straight into the output buffer in protobuf's wire format,
+ * not built as protobuf-c messages and packed: that would cost a
+ * Pgdts__Value and a pointer per column, and two generic walks of the
+ * message descriptors (sizing, then packing) per change.  The bytes are the
+ * ones protobuf-c writes for the same message, so the format is unchanged:
+ * fields in field number order, minimal varints, proto3 scalar fields left
+ * out when zero, a oneof's member written whatever its value, a present
+ * sub-message written even when empty.  The rare records (RELATION,
+ * TRUNCATE, MESSAGE, DDL) go through protobuf-c (pgdts_pack_record).
+ *
+ * A length-delimited field's length comes before its bytes, so a row is
+ * written in two passes over its columns: pgdts_wire_values finds each
+ * value's bytes (detoasted, or from the output function) and its size, which
+ * makes the Tuple's, the change's and the Record's sizes known; the record
+ * is then written at once into space reserved with one enlargeStringInfo.
+ * The per-column state lives in scratch arrays of the relation's
+ * PgdtsRelationInfo, allocated when it is built.
+ */
+
+/* Wire types (the low three bits of a field's key) */
+#define PGDTS_WIRE_VARINT	0
+#define PGDTS_WIRE_FIXED64	1
+#define PGDTS_WIRE_LEN		2
+
+#define PGDTS_KEY(field, wiretype)	((uint8) (((field) << 3) | (wiretype)))
+
+/*
+ * Field numbers of proto/pgdts.proto.  Those of the oneofs Record.kind and
+ * Value.kind are protobuf-c's PGDTS__RECORD__KIND_* and PGDTS__VALUE__KIND_*.
+ */
+#define PGDTS_BEGIN_FORMAT_VERSION	1
+#define PGDTS_BEGIN_XID				2
+#define PGDTS_BEGIN_FINAL_LSN		3
+#define PGDTS_BEGIN_COMMIT_TIME		4
+#define PGDTS_BEGIN_ORIGIN_ID		5
+#define PGDTS_COMMIT_XID			1
+#define PGDTS_COMMIT_COMMIT_LSN		2
+#define PGDTS_COMMIT_END_LSN		3
+#define PGDTS_COMMIT_COMMIT_TIME	4
+#define PGDTS_TUPLE_VALUES			1
+#define PGDTS_CHANGE_RELATION_OID	1	/* of Insert, Update and Delete */
+#define PGDTS_INSERT_NEW_TUPLE		2
+#define PGDTS_CHANGE_OLD_IMAGE		2	/* of Update and Delete */
+#define PGDTS_CHANGE_OLD_TUPLE		3
+#define PGDTS_UPDATE_NEW_TUPLE		4
+
+
+/*
+ * Each field the change records are written with, as encode.c knows it,
+ * checked against the descriptors protobuf-c generated from the .proto
+ * this library was built from (pgdts_check_wire_fields): a field renumbered
+ * or retyped there, or one added to a message written here, would
+ * otherwise be written wrongly or never.
+ */
+typedef struct PgdtsWireField
+{
+	const ProtobufCMessageDescriptor *message;
+	const char *name;
+	int			number;
+	ProtobufCType type;
+} PgdtsWireField;
+
+#define PGDTS_WIRE_FIELD(message, field, number, type) \
+	{&pgdts__##message##__descriptor, #field, number, PROTOBUF_C_TYPE_##type}
+
+static const PgdtsWireField pgdts_wire_fields[] = {
+	PGDTS_WIRE_FIELD(record, begin, PGDTS__RECORD__KIND_BEGIN, MESSAGE),
+	PGDTS_WIRE_FIELD(record, commit, PGDTS__RECORD__KIND_COMMIT, MESSAGE),
+	PGDTS_WIRE_FIELD(record, insert, PGDTS__RECORD__KIND_INSERT, MESSAGE),
+	PGDTS_WIRE_FIELD(record, update, PGDTS__RECORD__KIND_UPDATE, MESSAGE),
+	PGDTS_WIRE_FIELD(record, delete, PGDTS__RECORD__KIND_DELETE, MESSAGE),
+	PGDTS_WIRE_FIELD(begin, format_version, PGDTS_BEGIN_FORMAT_VERSION, UINT32),
+	PGDTS_WIRE_FIELD(begin, xid, PGDTS_BEGIN_XID, UINT32),
+	PGDTS_WIRE_FIELD(begin, final_lsn, PGDTS_BEGIN_FINAL_LSN, UINT64),
+	PGDTS_WIRE_FIELD(begin, commit_time, PGDTS_BEGIN_COMMIT_TIME, INT64),
+	PGDTS_WIRE_FIELD(begin, origin_id, PGDTS_BEGIN_ORIGIN_ID, UINT32),
+	PGDTS_WIRE_FIELD(commit, xid, PGDTS_COMMIT_XID, UINT32),
+	PGDTS_WIRE_FIELD(commit, commit_lsn, PGDTS_COMMIT_COMMIT_LSN, UINT64),
+	PGDTS_WIRE_FIELD(commit, end_lsn, PGDTS_COMMIT_END_LSN, UINT64),
+	PGDTS_WIRE_FIELD(commit, commit_time, PGDTS_COMMIT_COMMIT_TIME, INT64),
+	PGDTS_WIRE_FIELD(tuple, values, PGDTS_TUPLE_VALUES, MESSAGE),
+	PGDTS_WIRE_FIELD(value, is_null, PGDTS__VALUE__KIND_IS_NULL, BOOL),
+	PGDTS_WIRE_FIELD(value, unchanged_toast, PGDTS__VALUE__KIND_UNCHANGED_TOAST, BOOL),
+	PGDTS_WIRE_FIELD(value, int_value, PGDTS__VALUE__KIND_INT_VALUE, SINT64),
+	PGDTS_WIRE_FIELD(value, float_value, PGDTS__VALUE__KIND_FLOAT_VALUE, DOUBLE),
+	PGDTS_WIRE_FIELD(value, bool_value, PGDTS__VALUE__KIND_BOOL_VALUE, BOOL),
+	PGDTS_WIRE_FIELD(value, binary_value, PGDTS__VALUE__KIND_BINARY_VALUE, BYTES),
+	PGDTS_WIRE_FIELD(value, text_value, PGDTS__VALUE__KIND_TEXT_VALUE, BYTES),
+	PGDTS_WIRE_FIELD(insert, relation_oid, PGDTS_CHANGE_RELATION_OID, UINT32),
+	PGDTS_WIRE_FIELD(insert, new_tuple, PGDTS_INSERT_NEW_TUPLE, MESSAGE),
+	PGDTS_WIRE_FIELD(update, relation_oid, PGDTS_CHANGE_RELATION_OID, UINT32),
+	PGDTS_WIRE_FIELD(update, old_image, PGDTS_CHANGE_OLD_IMAGE, ENUM),
+	PGDTS_WIRE_FIELD(update, old_tuple, PGDTS_CHANGE_OLD_TUPLE, MESSAGE),
+	PGDTS_WIRE_FIELD(update, new_tuple, PGDTS_UPDATE_NEW_TUPLE, MESSAGE),
+	PGDTS_WIRE_FIELD(delete, relation_oid, PGDTS_CHANGE_RELATION_OID, UINT32),
+	PGDTS_WIRE_FIELD(delete, old_image, PGDTS_CHANGE_OLD_IMAGE, ENUM),
+	PGDTS_WIRE_FIELD(delete, old_tuple, PGDTS_CHANGE_OLD_TUPLE, MESSAGE),
+};
+
+/*
+ * Check pgdts_wire_fields against the generated descriptors, once per
+ * process: every field as listed, and no field more in the messages written
+ * here whole (all but Record, whose other kinds protobuf-c packs).  A
+ * mismatch is a build made from an edited .proto without editing this
+ * file.
+ */
+void
+pgdts_check_wire_fields(void)
+{
+	static bool checked = false;
+	int			i;
+
+	if (checked)
+		return;
+	for (i = 0; i < lengthof(pgdts_wire_fields); i++)
+	{
+		const PgdtsWireField *wf = &pgdts_wire_fields[i];
+		const ProtobufCFieldDescriptor *field;
+		int			nlisted = 0;
+		int			j;
+
+		field = protobuf_c_message_descriptor_get_field_by_name(wf->message,
+																wf->name);
+		if (field == NULL || (int) field->id != wf->number ||
+			field->type != wf->type)
+			elog(ERROR, "field %s.%s of proto/pgdts.proto is not the one plugin/encode.c writes",
+				 wf->message->name, wf->name);
+		if (wf->message == &pgdts__record__descriptor)
+			continue;
+		for (j = 0; j < lengthof(pgdts_wire_fields); j++)
+			if (pgdts_wire_fields[j].message == wf->message)
+				nlisted++;
+		if ((int) wf->message->n_fields != nlisted)
+			elog(ERROR, "message %s of proto/pgdts.proto has fields plugin/encode.c does not write",
+				 wf->message->name);
+	}
+	checked = true;
+}
+
+/* Bytes of the varint of v. */
+static inline size_t
+pgdts_varint_size(uint64 v)
+{
+	size_t		n = 1;
+
+	while (v >= 0x80)
+	{
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static inline char *
+pgdts_put_varint(char *p, uint64 v)
+{
+	while (v >= 0x80)
+	{
+		*p++ = (char) (v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (char) v;
+	return p;
+}
+
+/* Bytes of a varint field holding v; 0 when v is 0 (proto3 leaves it out). */
+static inline size_t
+pgdts_scalar_field_size(uint64 v)
+{
+	return v == 0 ? 0 : 1 + pgdts_varint_size(v);
+}
+
+static inline char *
+pgdts_put_scalar_field(char *p, int field, uint64 v)
+{
+	if (v == 0)
+		return p;
+	*p++ = (char) PGDTS_KEY(field, PGDTS_WIRE_VARINT);
+	return pgdts_put_varint(p, v);
+}
+
+/* Bytes of a length-delimited field of size bytes. */
+static inline size_t
+pgdts_len_field_size(size_t size)
+{
+	return 1 + pgdts_varint_size(size) + size;
+}
+
+/* A sint64's varint (zigzag: small magnitudes take few bytes). */
+static inline uint64
+pgdts_zigzag(int64 v)
+{
+	return ((uint64) v << 1) ^ (uint64) (v >> 63);
+}
+
+/* Length of a uuid's text: 32 hexadecimal digits and 4 hyphens. */
+#define PGDTS_UUID_TEXT_LEN	36
+
+/*
+ * Write the text of a uuid as uuid_out does (lower-case digits, grouped
+ * 8-4-4-4-12), without its palloc and function call per value.
+ */
+static char *
+pgdts_put_uuid(char *p, const uint8 *uuid)
+{
+	static const char hex[] = "0123456789abcdef";
+	int			i;
+
+	for (i = 0; i < UUID_LEN; i++)
+	{
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*p++ = '-';
+		*p++ = hex[uuid[i] >> 4];
+		*p++ = hex[uuid[i] & 0x0F];
+	}
+	return p;
+}
+
+/*
+ * Reserve room at the end of out for a Record whose oneof member kind (one
+ * of PGDTS__RECORD__KIND_*) is a message of body bytes, write the Record's
+ * own header, and return where the body goes; out->len already counts the
+ * whole record.  rel, when given, is named in the error raised for a
+ * record too large for one message.
+ */
+static char *
+pgdts_reserve_record(StringInfo out, int kind, size_t body, Relation rel)
+{
+	size_t		size = pgdts_len_field_size(body);
+	char	   *p;
+
+	pgdts_check_record_size(out, size, rel);
+	enlargeStringInfo(out, (int) size);
+	p = out->data + out->len;
+	out->len += (int) size;
+	out->data[out->len] = '\0';
+
+	*p++ = (char) PGDTS_KEY(kind, PGDTS_WIRE_LEN);
+	return pgdts_put_varint(p, body);
+}
+
+/*
+ * Find how one column value travels and its size as a Value message.
+ * Variable-length values whose bytes are what is sent (bytea, text-like
+ * types) are used in place where they can be, see pgdts_varlena.
+ */
+static void
+pgdts_wire_value(PgdtsWireValue *wv, PgdtsColumn *col, Datum datum,
+				 bool isnull)
+{
+	wv->data = NULL;
+	wv->uuid = false;
+	wv->scalar = 1;
 
 	if (isnull)
 	{
-		value->kind_case = PGDTS__VALUE__KIND_IS_NULL;
-		value->is_null = true;
+		wv->key = PGDTS_KEY(PGDTS__VALUE__KIND_IS_NULL, PGDTS_WIRE_VARINT);
+		wv->size = 2;
 		return;
 	}
 
@@ -334,207 +648,327 @@ pgdts_encode_value(Pgdts__Value *value, PgdtsColumn *col, Datum datum,
 	 */
 	if (col->is_varlena && VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(datum)))
 	{
-		value->kind_case = PGDTS__VALUE__KIND_UNCHANGED_TOAST;
-		value->unchanged_toast = true;
+		wv->key = PGDTS_KEY(PGDTS__VALUE__KIND_UNCHANGED_TOAST,
+							PGDTS_WIRE_VARINT);
+		wv->size = 2;
 		return;
 	}
 
 	switch (col->kind)
 	{
 		case PGDTS_VALUE_INT2:
-			value->kind_case = PGDTS__VALUE__KIND_INT_VALUE;
-			value->int_value = DatumGetInt16(datum);
+			wv->scalar = pgdts_zigzag(DatumGetInt16(datum));
 			break;
 		case PGDTS_VALUE_INT4:
-			value->kind_case = PGDTS__VALUE__KIND_INT_VALUE;
-			value->int_value = DatumGetInt32(datum);
+			wv->scalar = pgdts_zigzag(DatumGetInt32(datum));
 			break;
 		case PGDTS_VALUE_INT8:
-			value->kind_case = PGDTS__VALUE__KIND_INT_VALUE;
-			value->int_value = DatumGetInt64(datum);
+			wv->scalar = pgdts_zigzag(DatumGetInt64(datum));
 			break;
 		case PGDTS_VALUE_FLOAT4:
-			/* every float4, NaN and infinities included, widens exactly */
-			value->kind_case = PGDTS__VALUE__KIND_FLOAT_VALUE;
-			value->float_value = (double) DatumGetFloat4(datum);
-			break;
 		case PGDTS_VALUE_FLOAT8:
-			value->kind_case = PGDTS__VALUE__KIND_FLOAT_VALUE;
-			value->float_value = DatumGetFloat8(datum);
-			break;
+			{
+				/* float4, infinities included, widens exactly */
+				double		d = col->kind == PGDTS_VALUE_FLOAT4 ?
+				(double) DatumGetFloat4(datum) : DatumGetFloat8(datum);
+
+				memcpy(&wv->scalar, &d, sizeof(d));
+				wv->key = PGDTS_KEY(PGDTS__VALUE__KIND_FLOAT_VALUE,
+									PGDTS_WIRE_FIXED64);
+				wv->size = 9;
+			}
+			return;
 		case PGDTS_VALUE_BOOL:
-			value->kind_case = PGDTS__VALUE__KIND_BOOL_VALUE;
-			value->bool_value = DatumGetBool(datum);
-			break;
+			wv->key = PGDTS_KEY(PGDTS__VALUE__KIND_BOOL_VALUE,
+								PGDTS_WIRE_VARINT);
+			wv->scalar = DatumGetBool(datum) ? 1 : 0;
+			wv->size = 2;
+			return;
 		case PGDTS_VALUE_BYTEA:
 		case PGDTS_VALUE_TEXTLIKE:
 			{
-				struct varlena *v;
-				ProtobufCBinaryData *bin;
+				struct varlena *v = pgdts_varlena(datum);
 
-				v = pgdts_varlena(datum);
-				if (col->kind == PGDTS_VALUE_BYTEA)
-				{
-					value->kind_case = PGDTS__VALUE__KIND_BINARY_VALUE;
-					bin = &value->binary_value;
-				}
-				else
-				{
-					value->kind_case = PGDTS__VALUE__KIND_TEXT_VALUE;
-					bin = &value->text_value;
-				}
-				bin->data = (uint8_t *) VARDATA_ANY(v);
-				bin->len = VARSIZE_ANY_EXHDR(v);
+				wv->key = PGDTS_KEY(col->kind == PGDTS_VALUE_BYTEA ?
+									PGDTS__VALUE__KIND_BINARY_VALUE :
+									PGDTS__VALUE__KIND_TEXT_VALUE,
+									PGDTS_WIRE_LEN);
+				wv->data = VARDATA_ANY(v);
+				wv->len = VARSIZE_ANY_EXHDR(v);
+				wv->size = pgdts_len_field_size(wv->len);
 			}
-			break;
+			return;
+		case PGDTS_VALUE_UUID:
+			wv->key = PGDTS_KEY(PGDTS__VALUE__KIND_TEXT_VALUE, PGDTS_WIRE_LEN);
+			wv->data = (const char *) DatumGetUUIDP(datum)->data;
+			wv->uuid = true;
+			wv->len = PGDTS_UUID_TEXT_LEN;
+			wv->size = pgdts_len_field_size(wv->len);
+			return;
 		case PGDTS_VALUE_OUTPUT:
-			{
-				char	   *str = OutputFunctionCall(&col->output, datum);
-
-				value->kind_case = PGDTS__VALUE__KIND_TEXT_VALUE;
-				value->text_value.data = (uint8_t *) str;
-				value->text_value.len = strlen(str);
-			}
-			break;
+			wv->key = PGDTS_KEY(PGDTS__VALUE__KIND_TEXT_VALUE, PGDTS_WIRE_LEN);
+			wv->data = OutputFunctionCall(&col->output, datum);
+			wv->len = strlen(wv->data);
+			wv->size = pgdts_len_field_size(wv->len);
+			return;
 	}
+
+	/* the integers */
+	wv->key = PGDTS_KEY(PGDTS__VALUE__KIND_INT_VALUE, PGDTS_WIRE_VARINT);
+	wv->size = 1 + pgdts_varint_size(wv->scalar);
 }
 
 /*
- * Encode the deformed values of a row of a relation: every column sent, or
- * with keys_only just the replica identity key columns, in column order.
+ * Prepare the deformed values of a row of a relation: every column sent,
+ * or with keys_only just the replica identity key columns, in column order,
+ * into wt, whose values array has room for every column.
  */
-static Pgdts__Tuple *
-pgdts_encode_values(PgdtsRelationInfo *info, Datum *datums, bool *isnull,
-					bool keys_only)
+static void
+pgdts_wire_values(PgdtsRelationInfo *info, Datum *datums, bool *isnull,
+				  bool keys_only, PgdtsWireTuple *wt)
 {
-	Pgdts__Tuple *result = palloc(sizeof(Pgdts__Tuple));
-	int			nvalues = keys_only ? info->nkeys : info->ncolumns;
-	Pgdts__Value *values = palloc(sizeof(Pgdts__Value) * Max(nvalues, 1));
-	Pgdts__Value **pointers = palloc(sizeof(Pgdts__Value *) * Max(nvalues, 1));
-	int			n = 0;
 	int			i;
 
+	wt->nvalues = 0;
+	wt->size = 0;
 	for (i = 0; i < info->ncolumns; i++)
 	{
 		PgdtsColumn *col = &info->columns[i];
+		PgdtsWireValue *wv = &wt->values[wt->nvalues];
 
 		if (keys_only && !col->is_key)
 			continue;
-		Assert(n < nvalues);
-		pgdts_encode_value(&values[n], col, datums[col->attoff],
-						   isnull[col->attoff]);
-		pointers[n] = &values[n];
-		n++;
+		pgdts_wire_value(wv, col, datums[col->attoff], isnull[col->attoff]);
+		wt->size += pgdts_len_field_size(wv->size);
+		wt->nvalues++;
 	}
-
-	pgdts__tuple__init(result);
-	result->n_values = n;
-	result->values = pointers;
-	return result;
-}
-
-/* Encode a tuple of a relation, see pgdts_encode_values. */
-static Pgdts__Tuple *
-pgdts_encode_tuple(PgdtsRelationInfo *info, TupleDesc desc, HeapTuple tuple,
-				   bool keys_only)
-{
-	Datum	   *datums = palloc(sizeof(Datum) * Max(desc->natts, 1));
-	bool	   *isnull = palloc(sizeof(bool) * Max(desc->natts, 1));
-
-	heap_deform_tuple(tuple, desc, datums, isnull);
-	return pgdts_encode_values(info, datums, isnull, keys_only);
 }
 
 /*
- * The old image of an UPDATE or DELETE: the whole old row under REPLICA
- * IDENTITY FULL, its key columns otherwise, nothing when PostgreSQL logged
- * no old row (the key did not change, or the table has no identity).
+ * Prepare a tuple of a relation, see pgdts_wire_values.  The tuple is
+ * deformed into the relation's scratch arrays when they are large enough
+ * (the descriptor is read at each change and could have grown).
+ */
+static void
+pgdts_wire_tuple(PgdtsRelationInfo *info, TupleDesc desc, HeapTuple tuple,
+				 bool keys_only, PgdtsWireTuple *wt)
+{
+	Datum	   *datums = info->datums;
+	bool	   *isnull = info->isnull;
+
+	if (desc->natts > info->maxatts)
+	{
+		datums = palloc(sizeof(Datum) * desc->natts);
+		isnull = palloc(sizeof(bool) * desc->natts);
+	}
+	heap_deform_tuple(tuple, desc, datums, isnull);
+	pgdts_wire_values(info, datums, isnull, keys_only, wt);
+}
+
+/*
+ * Prepare the old image of an UPDATE or DELETE: the whole old row under
+ * REPLICA IDENTITY FULL, its key columns otherwise, nothing when
+ * PostgreSQL logged no old row (the key did not change, or the table has
+ * no identity).
  */
 static Pgdts__OldImage
-pgdts_encode_old_image(PgdtsRelationInfo *info, TupleDesc desc,
-					   HeapTuple oldtuple, Pgdts__Tuple **old)
+pgdts_wire_old_image(PgdtsRelationInfo *info, TupleDesc desc,
+					 HeapTuple oldtuple, PgdtsWireTuple *wt)
 {
+	wt->values = info->wire;
+	wt->nvalues = 0;
+	wt->size = 0;
 	if (oldtuple == NULL)
-	{
-		*old = NULL;
 		return PGDTS__OLD_IMAGE__OLD_IMAGE_NONE;
-	}
 	if (info->replident == REPLICA_IDENTITY_FULL)
 	{
-		*old = pgdts_encode_tuple(info, desc, oldtuple, false);
+		pgdts_wire_tuple(info, desc, oldtuple, false, wt);
 		return PGDTS__OLD_IMAGE__OLD_IMAGE_FULL;
 	}
-	*old = pgdts_encode_tuple(info, desc, oldtuple, true);
+	pgdts_wire_tuple(info, desc, oldtuple, true, wt);
 	return PGDTS__OLD_IMAGE__OLD_IMAGE_KEY;
 }
 
-/*
- * Pack a record at the end of out.  The record is sized first so that it
- * is packed in place, without an intermediate buffer.  rel, when given, is
- * named in the error raised for a record too large for one message.
- */
-static void
-pgdts_pack_record(StringInfo out, const Pgdts__Record *record, Relation rel)
+/* Write a prepared row as the Tuple message in field "field". */
+static char *
+pgdts_put_tuple(char *p, int field, const PgdtsWireTuple *wt)
 {
-	size_t		size = pgdts__record__get_packed_size(record);
-	size_t		packed;
+	int			i;
 
-	if (size >= (size_t) (MaxAllocSize - out->len))
+	*p++ = (char) PGDTS_KEY(field, PGDTS_WIRE_LEN);
+	p = pgdts_put_varint(p, wt->size);
+	for (i = 0; i < wt->nvalues; i++)
 	{
-		if (rel != NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("change of relation \"%s.%s\" is too large to send",
-							get_namespace_name(RelationGetNamespace(rel)),
-							RelationGetRelationName(rel)),
-					 errdetail("The encoded change takes %zu bytes; one message holds at most %zu bytes.",
-							   size, (size_t) (MaxAllocSize - out->len - 1))));
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("pgdts record is too large to send"),
-				 errdetail("The encoded record takes %zu bytes; one message holds at most %zu bytes.",
-						   size, (size_t) (MaxAllocSize - out->len - 1))));
-	}
+		const PgdtsWireValue *wv = &wt->values[i];
 
-	enlargeStringInfo(out, (int) size);
-	packed = pgdts__record__pack(record, (uint8_t *) out->data + out->len);
-	Assert(packed == size);
-	out->len += (int) packed;
-	out->data[out->len] = '\0';
+		*p++ = (char) PGDTS_KEY(PGDTS_TUPLE_VALUES, PGDTS_WIRE_LEN);
+		p = pgdts_put_varint(p, wv->size);
+		*p++ = (char) wv->key;
+		switch (wv->key & 7)
+		{
+			case PGDTS_WIRE_VARINT:
+				p = pgdts_put_varint(p, wv->scalar);
+				break;
+			case PGDTS_WIRE_FIXED64:
+				{
+					int			b;
+
+					/* little-endian, as protobuf's fixed64 */
+					for (b = 0; b < 8; b++)
+						*p++ = (char) (wv->scalar >> (8 * b));
+				}
+				break;
+			default:
+				p = pgdts_put_varint(p, wv->len);
+				if (wv->uuid)
+					p = pgdts_put_uuid(p, (const uint8 *) wv->data);
+				else
+				{
+					memcpy(p, wv->data, wv->len);
+					p += wv->len;
+				}
+				break;
+		}
+	}
+	return p;
 }
 
 void
 pgdts_write_begin(StringInfo out, ReorderBufferTXN *txn)
 {
-	Pgdts__Record record = PGDTS__RECORD__INIT;
-	Pgdts__Begin begin = PGDTS__BEGIN__INIT;
+	uint64		commit_time = (uint64) (txn->xact_time.commit_time +
+										PGDTS_UNIX_EPOCH_OFFSET);
+	size_t		body;
+	char	   *p;
 
-	begin.format_version = PGDTS_FORMAT_VERSION;
-	begin.xid = txn->xid;
-	begin.final_lsn = txn->final_lsn;
-	begin.commit_time = txn->xact_time.commit_time + PGDTS_UNIX_EPOCH_OFFSET;
-	begin.origin_id = txn->origin_id;
-
-	record.kind_case = PGDTS__RECORD__KIND_BEGIN;
-	record.begin = &begin;
-	pgdts_pack_record(out, &record, NULL);
+	body = pgdts_scalar_field_size(PGDTS_FORMAT_VERSION) +
+		pgdts_scalar_field_size(txn->xid) +
+		pgdts_scalar_field_size(txn->final_lsn) +
+		pgdts_scalar_field_size(commit_time) +
+		pgdts_scalar_field_size(txn->origin_id);
+	p = pgdts_reserve_record(out, PGDTS__RECORD__KIND_BEGIN, body, NULL);
+	p = pgdts_put_scalar_field(p, PGDTS_BEGIN_FORMAT_VERSION,
+							   PGDTS_FORMAT_VERSION);
+	p = pgdts_put_scalar_field(p, PGDTS_BEGIN_XID, txn->xid);
+	p = pgdts_put_scalar_field(p, PGDTS_BEGIN_FINAL_LSN, txn->final_lsn);
+	p = pgdts_put_scalar_field(p, PGDTS_BEGIN_COMMIT_TIME, commit_time);
+	p = pgdts_put_scalar_field(p, PGDTS_BEGIN_ORIGIN_ID, txn->origin_id);
+	Assert(p == out->data + out->len);
 }
 
 void
 pgdts_write_commit(StringInfo out, ReorderBufferTXN *txn,
 				   XLogRecPtr commit_lsn)
 {
-	Pgdts__Record record = PGDTS__RECORD__INIT;
-	Pgdts__Commit commit = PGDTS__COMMIT__INIT;
+	uint64		commit_time = (uint64) (txn->xact_time.commit_time +
+										PGDTS_UNIX_EPOCH_OFFSET);
+	size_t		body;
+	char	   *p;
 
-	commit.xid = txn->xid;
-	commit.commit_lsn = commit_lsn;
-	commit.end_lsn = txn->end_lsn;
-	commit.commit_time = txn->xact_time.commit_time + PGDTS_UNIX_EPOCH_OFFSET;
+	body = pgdts_scalar_field_size(txn->xid) +
+		pgdts_scalar_field_size(commit_lsn) +
+		pgdts_scalar_field_size(txn->end_lsn) +
+		pgdts_scalar_field_size(commit_time);
+	p = pgdts_reserve_record(out, PGDTS__RECORD__KIND_COMMIT, body, NULL);
+	p = pgdts_put_scalar_field(p, PGDTS_COMMIT_XID, txn->xid);
+	p = pgdts_put_scalar_field(p, PGDTS_COMMIT_COMMIT_LSN, commit_lsn);
+	p = pgdts_put_scalar_field(p, PGDTS_COMMIT_END_LSN, txn->end_lsn);
+	p = pgdts_put_scalar_field(p, PGDTS_COMMIT_COMMIT_TIME, commit_time);
+	Assert(p == out->data + out->len);
+}
 
-	record.kind_case = PGDTS__RECORD__KIND_COMMIT;
-	record.commit = &commit;
-	pgdts_pack_record(out, &record, NULL);
+/* Write an INSERT of a prepared row. */
+static void
+pgdts_put_insert(StringInfo out, Relation rel, const PgdtsWireTuple *new)
+{
+	Oid			relid = RelationGetRelid(rel);
+	char	   *p;
+
+	p = pgdts_reserve_record(out, PGDTS__RECORD__KIND_INSERT,
+							 pgdts_scalar_field_size(relid) +
+							 pgdts_len_field_size(new->size),
+							 rel);
+	p = pgdts_put_scalar_field(p, PGDTS_CHANGE_RELATION_OID, relid);
+	p = pgdts_put_tuple(p, PGDTS_INSERT_NEW_TUPLE, new);
+	Assert(p == out->data + out->len);
+}
+
+void
+pgdts_write_insert(StringInfo out, Relation rel, PgdtsRelationInfo *info,
+				   HeapTuple newtuple)
+{
+	PgdtsWireTuple new = {.values = info->wire + info->ncolumns};
+
+	pgdts_wire_tuple(info, pgdts_sent_desc(rel, info), newtuple, false, &new);
+	pgdts_put_insert(out, rel, &new);
+}
+
+/*
+ * An INSERT of a row given as deformed values (a row filter's UPDATE that
+ * brings a row into the filter, with unchanged TOASTed values taken from the
+ * old row).
+ */
+void
+pgdts_write_insert_values(StringInfo out, Relation rel,
+						  PgdtsRelationInfo *info, Datum *values,
+						  bool *isnull)
+{
+	PgdtsWireTuple new = {.values = info->wire + info->ncolumns};
+
+	pgdts_wire_values(info, values, isnull, false, &new);
+	pgdts_put_insert(out, rel, &new);
+}
+
+void
+pgdts_write_update(StringInfo out, Relation rel, PgdtsRelationInfo *info,
+				   HeapTuple oldtuple, HeapTuple newtuple)
+{
+	TupleDesc	desc = pgdts_sent_desc(rel, info);
+	Oid			relid = RelationGetRelid(rel);
+	PgdtsWireTuple old;
+	PgdtsWireTuple new = {.values = info->wire + info->ncolumns};
+	Pgdts__OldImage image;
+	size_t		body;
+	char	   *p;
+
+	image = pgdts_wire_old_image(info, desc, oldtuple, &old);
+	pgdts_wire_tuple(info, desc, newtuple, false, &new);
+
+	body = pgdts_scalar_field_size(relid) +
+		pgdts_scalar_field_size(image) +
+		(oldtuple != NULL ? pgdts_len_field_size(old.size) : 0) +
+		pgdts_len_field_size(new.size);
+	p = pgdts_reserve_record(out, PGDTS__RECORD__KIND_UPDATE, body, rel);
+	p = pgdts_put_scalar_field(p, PGDTS_CHANGE_RELATION_OID, relid);
+	p = pgdts_put_scalar_field(p, PGDTS_CHANGE_OLD_IMAGE, image);
+	if (oldtuple != NULL)
+		p = pgdts_put_tuple(p, PGDTS_CHANGE_OLD_TUPLE, &old);
+	p = pgdts_put_tuple(p, PGDTS_UPDATE_NEW_TUPLE, &new);
+	Assert(p == out->data + out->len);
+}
+
+void
+pgdts_write_delete(StringInfo out, Relation rel, PgdtsRelationInfo *info,
+				   HeapTuple oldtuple)
+{
+	Oid			relid = RelationGetRelid(rel);
+	PgdtsWireTuple old;
+	Pgdts__OldImage image;
+	size_t		body;
+	char	   *p;
+
+	image = pgdts_wire_old_image(info, pgdts_sent_desc(rel, info), oldtuple,
+								 &old);
+
+	body = pgdts_scalar_field_size(relid) +
+		pgdts_scalar_field_size(image) +
+		(oldtuple != NULL ? pgdts_len_field_size(old.size) : 0);
+	p = pgdts_reserve_record(out, PGDTS__RECORD__KIND_DELETE, body, rel);
+	p = pgdts_put_scalar_field(p, PGDTS_CHANGE_RELATION_OID, relid);
+	p = pgdts_put_scalar_field(p, PGDTS_CHANGE_OLD_IMAGE, image);
+	if (oldtuple != NULL)
+		p = pgdts_put_tuple(p, PGDTS_CHANGE_OLD_TUPLE, &old);
+	Assert(p == out->data + out->len);
 }
 
 void
@@ -573,78 +1007,6 @@ pgdts_write_relation(StringInfo out, Relation rel, PgdtsRelationInfo *info)
 
 	record.kind_case = PGDTS__RECORD__KIND_RELATION;
 	record.relation = &relation;
-	pgdts_pack_record(out, &record, rel);
-}
-
-void
-pgdts_write_insert(StringInfo out, Relation rel, PgdtsRelationInfo *info,
-				   HeapTuple newtuple)
-{
-	Pgdts__Record record = PGDTS__RECORD__INIT;
-	Pgdts__Insert insert = PGDTS__INSERT__INIT;
-
-	insert.relation_oid = RelationGetRelid(rel);
-	insert.new_tuple = pgdts_encode_tuple(info, pgdts_sent_desc(rel, info),
-										  newtuple, false);
-
-	record.kind_case = PGDTS__RECORD__KIND_INSERT;
-	record.insert = &insert;
-	pgdts_pack_record(out, &record, rel);
-}
-
-/*
- * An INSERT of a row given as deformed values (a row filter's UPDATE that
- * brings a row into the filter, with unchanged TOASTed values taken from the
- * old row).
- */
-void
-pgdts_write_insert_values(StringInfo out, Relation rel,
-						  PgdtsRelationInfo *info, Datum *values,
-						  bool *isnull)
-{
-	Pgdts__Record record = PGDTS__RECORD__INIT;
-	Pgdts__Insert insert = PGDTS__INSERT__INIT;
-
-	insert.relation_oid = RelationGetRelid(rel);
-	insert.new_tuple = pgdts_encode_values(info, values, isnull, false);
-
-	record.kind_case = PGDTS__RECORD__KIND_INSERT;
-	record.insert = &insert;
-	pgdts_pack_record(out, &record, rel);
-}
-
-void
-pgdts_write_update(StringInfo out, Relation rel, PgdtsRelationInfo *info,
-				   HeapTuple oldtuple, HeapTuple newtuple)
-{
-	Pgdts__Record record = PGDTS__RECORD__INIT;
-	Pgdts__Update update = PGDTS__UPDATE__INIT;
-	TupleDesc	desc = pgdts_sent_desc(rel, info);
-
-	update.relation_oid = RelationGetRelid(rel);
-	update.old_image = pgdts_encode_old_image(info, desc, oldtuple,
-											  &update.old_tuple);
-	update.new_tuple = pgdts_encode_tuple(info, desc, newtuple, false);
-
-	record.kind_case = PGDTS__RECORD__KIND_UPDATE;
-	record.update = &update;
-	pgdts_pack_record(out, &record, rel);
-}
-
-void
-pgdts_write_delete(StringInfo out, Relation rel, PgdtsRelationInfo *info,
-				   HeapTuple oldtuple)
-{
-	Pgdts__Record record = PGDTS__RECORD__INIT;
-	Pgdts__Delete delete = PGDTS__DELETE__INIT;
-
-	delete.relation_oid = RelationGetRelid(rel);
-	delete.old_image = pgdts_encode_old_image(info,
-											  pgdts_sent_desc(rel, info),
-											  oldtuple, &delete.old_tuple);
-
-	record.kind_case = PGDTS__RECORD__KIND_DELETE;
-	record.delete_ = &delete;
 	pgdts_pack_record(out, &record, rel);
 }
 

@@ -5,7 +5,7 @@
  *
  * The output plugin callbacks (pgdts.c) decide what to send; the functions
  * declared here decide how: they turn transactions, relations and tuples
- * into Record messages of proto/pgdts.proto and pack them into the output
+ * into Record messages of proto/pgdts.proto written into the output
  * buffer.  Everything they allocate lives in the caller's current memory
  * context, which the caller resets after each change.
  *
@@ -53,6 +53,7 @@ typedef enum PgdtsValueKind
 	PGDTS_VALUE_BYTEA,			/* binary_value, raw bytes */
 	PGDTS_VALUE_TEXTLIKE,		/* text_value: the varlena's bytes, which is
 								 * exactly what textout/bpcharout would say */
+	PGDTS_VALUE_UUID,			/* text_value, written as uuid_out writes it */
 	PGDTS_VALUE_OUTPUT			/* text_value from the type output function */
 } PgdtsValueKind;
 
@@ -88,9 +89,14 @@ typedef struct PgdtsDdlColumns
 	int			resolved_relations;
 } PgdtsDdlColumns;
 
+/* A column value ready to be written (encode.c). */
+typedef struct PgdtsWireValue PgdtsWireValue;
+
 /*
  * What encoding a relation's tuples needs, computed once per relation
- * definition so that the per-change path does no catalog lookups.
+ * definition so that the per-change path does no catalog lookups, and the
+ * scratch space that encoding a change of the relation uses, so that it
+ * allocates nothing per change.
  */
 typedef struct PgdtsRelationInfo
 {
@@ -102,6 +108,11 @@ typedef struct PgdtsRelationInfo
 	int			nkeys;			/* how many of them are key columns */
 	PgdtsColumn *columns;
 	PgdtsDdlColumns ddl;		/* valid for dts_ddl_command only */
+	int			maxatts;		/* room in datums and isnull */
+	Datum	   *datums;			/* a row deformed */
+	bool	   *isnull;
+	PgdtsWireValue *wire;		/* 2 * ncolumns: an old row's, then a new
+								 * row's values */
 } PgdtsRelationInfo;
 
 extern void pgdts_relation_info_build(Relation rel, TupleDesc desc,
@@ -109,6 +120,7 @@ extern void pgdts_relation_info_build(Relation rel, TupleDesc desc,
 									  PgdtsRelationInfo *info);
 
 extern TupleDesc pgdts_sent_desc(Relation rel, PgdtsRelationInfo *info);
+extern void pgdts_check_wire_fields(void);
 
 extern void pgdts_write_begin(StringInfo out, ReorderBufferTXN *txn);
 extern void pgdts_write_commit(StringInfo out, ReorderBufferTXN *txn,

@@ -244,6 +244,8 @@ pgdts_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 											  sizeof(PgdtsData));
 	MemoryContext oldcxt;
 
+	pgdts_check_wire_fields();
+
 	data->context = AllocSetContextCreate(ctx->context,
 										  "pgdts change context",
 										  ALLOCSET_DEFAULT_SIZES);
