@@ -44,6 +44,22 @@ class TableSql {
   std::string range_rows(const std::string& condition) const;
   // The rows of exactly these keys (key values as text, then row text).
   std::string rows_of_keys(const std::vector<Key>& keys) const;
+  // key IN (the keys, cast from text arrays)
+  std::string keys_condition(const std::vector<Key>& keys) const;
+  // key values as text, then the md5 of the row text: a range's rows
+  // compared key by key without carrying whole rows across.
+  std::string range_row_hashes(const std::string& condition) const;
+
+  // Resync (resync/differential.h) rewrites the destination's differing
+  // rows from the source's snapshot. Source only: the rows meeting the
+  // condition, as the destination should hold them, every column but the
+  // generated ones (computed there).
+  std::string copy_out(const std::string& condition) const;
+  // Destination only: the COPY that takes copy_out's rows.
+  std::string copy_in() const;
+  // Destination only: removes the rows meeting the condition; returns
+  // how many.
+  std::string delete_where(const std::string& condition) const;
 
   // --repair: the table itself locked against writers until the end of the
   // transaction (SHARE: readers go on).
@@ -67,8 +83,10 @@ class TableSql {
  private:
   std::string key_tuple() const;
   std::string key_values(const Key& key) const;
-  // key IN (the keys, cast from text arrays)
-  std::string keys_condition(const std::vector<Key>& keys) const;
+  std::string key_texts() const;
+  // Quoted, this side's names, generated columns left out.
+  std::vector<std::string> written_columns() const;
+  std::string table_name() const;
   // "a"::text, "b"::text, ...
   std::string value_texts(const std::string& prefix) const;
   std::string bucket_of(std::int64_t buckets) const;

@@ -1,0 +1,281 @@
+// The differential copy of a resync (see differential.h).
+#include "resync/differential.h"
+
+#include <chrono>
+#include <set>
+
+#include "error.h"
+#include "logging/log.h"
+#include "pg/connection.h"
+#include "pg/copy.h"
+#include "pg/literals.h"
+#include "pg/transaction.h"
+#include "store/table_sync.h"
+#include "verify/parallel.h"
+#include "verify/ranges.h"
+#include "verify/recheck.h"
+#include "verify/row_diff.h"
+#include "verify/sql.h"
+#include "verify/tables.h"
+#include "verify/verify.h"
+
+namespace pgdts::resync {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using verify::Key;
+using verify::TablePair;
+using verify::TableSql;
+
+// The source side: one REPEATABLE READ transaction on the exported
+// snapshot for the whole run, so that every range is read as of the new
+// slot's consistent point.
+pg::Connection open_source(const Config& cfg) {
+  pg::Connection src = verify::open_comparable(cfg.source, "source", cfg.application_name);
+  src.exec(pg::kBeginSnapshot);
+  try {
+    src.exec("SET TRANSACTION SNAPSHOT " + src.literal(cfg.snapshot));
+  } catch (const pg::SqlError& e) {
+    throw Error("source: could not import snapshot " + cfg.snapshot + " (" + e.what() +
+                "); the connection that exported it must stay open until the resync has started");
+  }
+  return src;
+}
+
+// The destination side, in replica mode as full sync's workers are: the
+// rows rewritten fire no trigger and no foreign key action (the referencing
+// tables are resynced on their own).
+pg::Connection open_destination(const Config& cfg) {
+  pg::Connection dst = verify::open_comparable(cfg.target, "destination", cfg.application_name);
+  try {
+    dst.exec("SET session_replication_role = replica");
+  } catch (const pg::SqlError& e) {
+    log::Event("replica_role_unavailable")
+        .field("side", "destination")
+        .field("reason", e.what())
+        .field("effect", "triggers and foreign keys fire while the resync rewrites rows")
+        .warn();
+  }
+  return dst;
+}
+
+class TableResync {
+ public:
+  TableResync(pg::Connection& source, pg::Connection& dest, const TablePair& pair, const Config& cfg,
+              const std::atomic<bool>& stop)
+      : source_(source),
+        dest_(dest),
+        pair_(pair),
+        cfg_(cfg),
+        stop_(stop),
+        src_sql_(pair, verify::Side::source, verify::quoting_of(source)),
+        dst_sql_(pair, verify::Side::target, verify::quoting_of(dest)) {
+    out_.source = pair.source;
+    out_.dest = pair.target;
+  }
+
+  // False when stopped before the table was done.
+  bool run() {
+    auto started = Clock::now();
+    bool done = pair_.keyed() ? keyed() : whole();
+    out_.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    return done;
+  }
+  const TableOutcome& outcome() const { return out_; }
+
+ private:
+  // Ranges as verify cuts them: (-inf, b1], (b1, b2], ..., (bn, +inf).
+  bool keyed() {
+    std::vector<Key> bounds = boundaries();
+    // Changes spread over the table make most ranges differ: after a
+    // differing range the next is compared key by key at once, which finds
+    // an equal range equal as well, for one read of it instead of two.
+    bool previous_differed = false;
+    for (std::size_t i = 0; i <= bounds.size(); ++i) {
+      if (stop_.load()) return false;
+      std::optional<Key> lower, upper;
+      if (i > 0) lower = bounds[i - 1];
+      if (i < bounds.size()) upper = bounds[i];
+      previous_differed = resync_range(lower, upper, previous_differed);
+    }
+    return true;
+  }
+
+  std::vector<Key> boundaries() {
+    pg::Result r = source_.exec(src_sql_.boundaries(cfg_.range_rows));
+    std::vector<Key> out;
+    for (int row = 0; row < r.rows(); ++row) {
+      Key k;
+      for (std::size_t i = 0; i < pair_.key.size(); ++i) k.emplace_back(r.value(row, static_cast<int>(i)));
+      out.push_back(std::move(k));
+    }
+    return out;
+  }
+
+  // One range in one destination transaction; true when it differed.
+  bool resync_range(const std::optional<Key>& lower, const std::optional<Key>& upper, bool skip_hash) {
+    std::string src_cond = src_sql_.range_condition(lower, upper);
+    std::string dst_cond = dst_sql_.range_condition(lower, upper);
+    ++out_.ranges;
+    pg::Transaction txn(dest_);
+    if (!skip_hash) {
+      auto [s, t] = verify::on_both(
+          [&] { return verify::range_hash_of(source_.exec(src_sql_.range_hash(src_cond)), 0, 0); },
+          [&] { return verify::range_hash_of(dest_.exec(dst_sql_.range_hash(dst_cond)), 0, 0); });
+      if (s == t) return false;
+    }
+    std::size_t n = pair_.key.size();
+    auto [srows, trows] = verify::on_both(
+        [&] { return verify::keyed_rows(source_.exec(src_sql_.range_row_hashes(src_cond)), n); },
+        [&] { return verify::keyed_rows(dest_.exec(dst_sql_.range_row_hashes(dst_cond)), n); });
+    std::vector<Key> keys = verify::differing_keys(srows, trows);
+    if (keys.empty()) return false;
+    rewrite(src_sql_.keys_condition(keys), dst_sql_.keys_condition(keys));
+    txn.commit();
+    ++out_.ranges_recopied;
+    return true;
+  }
+
+  // A table without a key: its rows as a multiset, in buckets of row texts.
+  bool whole() {
+    out_.whole = true;
+    std::int64_t rows = pg::to_int64(source_.exec(src_sql_.count()).value(0, 0));
+    std::int64_t buckets = std::max<std::int64_t>(1, (rows + cfg_.range_rows - 1) / cfg_.range_rows);
+    out_.ranges = buckets;
+    pg::Transaction txn(dest_);
+    auto [s, t] = verify::on_both(
+        [&] { return verify::bucket_hashes_of(source_.exec(src_sql_.bucket_hashes(buckets))); },
+        [&] { return verify::bucket_hashes_of(dest_.exec(dst_sql_.bucket_hashes(buckets))); });
+    if (s == t) return true;
+    if (stop_.load()) return false;
+    rewrite("true", "true");
+    txn.commit();
+    out_.ranges_recopied = 1;
+    return true;
+  }
+
+  // In the caller's destination transaction: the destination's rows meeting
+  // dst_cond go, the source's rows meeting src_cond come.
+  void rewrite(const std::string& src_cond, const std::string& dst_cond) {
+    out_.rows_deleted += pg::to_int64(dest_.exec(dst_sql_.delete_where(dst_cond)).value(0, 0));
+    pg::CopyIn in(dest_, dst_sql_.copy_in());
+    pg::CopyOut out(source_, src_sql_.copy_out(src_cond));
+    std::string_view row;
+    while (out.next(row)) in.put(row);
+    out_.rows_copied += in.finish();
+  }
+
+  pg::Connection& source_;
+  pg::Connection& dest_;
+  const TablePair& pair_;
+  const Config& cfg_;
+  const std::atomic<bool>& stop_;
+  TableSql src_sql_, dst_sql_;
+  TableOutcome out_;
+};
+
+std::string seconds_text(double seconds) {
+  std::string s = std::to_string(seconds);
+  return s.substr(0, s.find('.') + 3);
+}
+
+log::Event& table_fields(log::Event& event, const TableOutcome& t) {
+  return event.field("table", model::display_name(t.source))
+      .field("dest_table", model::display_name(t.dest))
+      .field("method", t.skipped ? "already_resynced" : t.whole ? "whole_table" : "key_ranges")
+      .field("ranges", t.ranges)
+      .field("ranges_recopied", t.ranges_recopied)
+      .field("rows_copied", t.rows_copied)
+      .field("rows_deleted", t.rows_deleted)
+      .field("seconds", seconds_text(t.seconds));
+}
+
+// A table without a key has no range to repair: it is compared as a whole
+// and, when it differs, copied whole. Said once per table, as a reason.
+void log_keyless(const TablePair& pair) {
+  if (pair.keyed()) return;
+  log::Event("resync_table_whole")
+      .field("table", model::display_name(pair.source))
+      .field("reason", "no primary key or unique index on NOT NULL columns: compared as a multiset "
+                       "and copied whole when it differs")
+      .info();
+}
+
+// In one transaction: the table is being resynced (pgdts status), nothing
+// of it counted yet.
+void mark_started(pg::Connection& dest, const Config& cfg, const TablePair& pair) {
+  pg::Transaction txn(dest);
+  store::plan_table_copy(dest, cfg.task, pair.source, pair.target, pair.rows_estimate, 0, 1);
+  store::mark_copying(dest, cfg.task, pair.source);
+  txn.commit();
+}
+
+// Every range is committed: the table is copied as of the snapshot, and
+// the stream skips its changes before it.
+void mark_done(pg::Connection& dest, const Config& cfg, const TableOutcome& t) {
+  pg::Transaction txn(dest);
+  store::record_chunk(dest, cfg.task, t.source, t.rows_copied, 0, cfg.snapshot_lsn);
+  txn.commit();
+}
+
+}  // namespace
+
+std::optional<std::vector<TableOutcome>> resync_tables(const Config& cfg,
+                                                       const schema::SourceSchema& schema,
+                                                       const std::atomic<bool>& stop) {
+  pg::Connection source = open_source(cfg);
+  pg::Connection dest = open_destination(cfg);
+  std::vector<TablePair> pairs = verify::plan_tables(source, dest, schema, cfg.names);
+  verify::apply_rules(pairs, schema, cfg.filters, cfg.transforms);
+
+  std::set<model::TableName> copied;
+  for (const store::TableSyncRow& row : store::load_table_sync(dest, cfg.task))
+    if (row.state == "copied") copied.insert(row.source);
+  log::Event("resync_comparing")
+      .field("task", cfg.task)
+      .field("tables", static_cast<std::int64_t>(pairs.size()))
+      .field("tables_done", static_cast<std::int64_t>(copied.size()))
+      .field("snapshot_lsn", pg::format_lsn(cfg.snapshot_lsn))
+      .info();
+
+  std::vector<TableOutcome> out;
+  for (const TablePair& pair : pairs) {
+    if (copied.count(pair.source)) {
+      TableOutcome skipped{pair.source, pair.target, true};
+      out.push_back(skipped);
+      continue;
+    }
+    log_keyless(pair);
+    mark_started(dest, cfg, pair);
+    TableResync table(source, dest, pair, cfg, stop);
+    if (!table.run()) return std::nullopt;
+    mark_done(dest, cfg, table.outcome());
+    log::Event event("resync_table");
+    table_fields(event.field("task", cfg.task), table.outcome()).info();
+    out.push_back(table.outcome());
+  }
+  return out;
+}
+
+void log_summary(const std::string& task, const std::vector<TableOutcome>& tables, double seconds) {
+  std::int64_t ranges = 0, recopied = 0, rows = 0, deleted = 0;
+  for (const TableOutcome& t : tables) {
+    log::Event event("resync_summary");
+    table_fields(event.field("task", task), t).info();
+    ranges += t.ranges;
+    recopied += t.ranges_recopied;
+    rows += t.rows_copied;
+    deleted += t.rows_deleted;
+  }
+  log::Event("resync_finished")
+      .field("task", task)
+      .field("tables", static_cast<std::int64_t>(tables.size()))
+      .field("ranges", ranges)
+      .field("ranges_recopied", recopied)
+      .field("rows_copied", rows)
+      .field("rows_deleted", deleted)
+      .field("seconds", seconds_text(seconds))
+      .info();
+}
+
+}  // namespace pgdts::resync
