@@ -95,8 +95,11 @@ TEST(VerifySql, ResyncCopiesWhatTheDestinationShouldHoldButNotGeneratedColumns) 
             "WITH gone AS (DELETE FROM ONLY \"store\".\"purchases\" WHERE false RETURNING 1) "
             "SELECT count(*) FROM gone");
   EXPECT_EQ(dst.range_row_hashes("true"),
-            "SELECT \"id\"::text, \"line\"::text, md5(ROW(\"id\", \"line\", \"mail\", \"total\")::text) "
-            "FROM ONLY \"store\".\"purchases\" WHERE true");
+            "SELECT \"id\"::text, \"line\"::text, pg_catalog.hashtextextended(ROW(\"id\", \"line\", "
+            "\"mail\", \"total\")::text, 0) FROM ONLY \"store\".\"purchases\" WHERE true");
+  EXPECT_EQ(dst.range_hash_sum("true"),
+            "SELECT count(*), sum(pg_catalog.hashtextextended(ROW(\"id\", \"line\", \"mail\", \"total\")::text, "
+            "0)) FROM ONLY \"store\".\"purchases\" WHERE true");
 }
 
 TEST(VerifySql, KeylessBucketsHashTheRowText) {

@@ -35,11 +35,11 @@ struct FirstPass {
   std::int64_t ranges = 0, differing_ranges = 0;  // key ranges or buckets
 };
 
-// A range's (or bucket's) row count and md5, as range_hash and
-// bucket_hashes return them.
+// A range's (or bucket's) row count and hash, as range_hash,
+// range_hash_sum and bucket_hashes return them (null: no rows).
 struct RangeHash {
   std::int64_t rows = 0;
-  std::optional<std::string> md5;
+  std::optional<std::string> hash;
   bool operator==(const RangeHash&) const = default;
 };
 RangeHash range_hash_of(const pg::Result& r, int row, int first_col);

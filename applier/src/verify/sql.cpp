@@ -74,13 +74,19 @@ std::string TableSql::key_values(const Key& key) const {
   return values.size() == 1 ? values[0] : "(" + joined(values) + ")";
 }
 
-std::string TableSql::boundaries(std::int64_t step) const {
+std::string TableSql::boundaries(std::int64_t step) const { return every_nth_key(relation(), step); }
+
+std::string TableSql::sampled_boundaries(double percent, std::int64_t step) const {
+  return every_nth_key("ONLY " + table_name() + " TABLESAMPLE SYSTEM (" + std::to_string(percent) + ")", step);
+}
+
+std::string TableSql::every_nth_key(const std::string& from, std::int64_t step) const {
   std::vector<std::string> texts;
   for (std::size_t i = 0; i < keys_.size(); ++i) texts.push_back("k.k" + std::to_string(i) + "::text");
   std::vector<std::string> aliased;
   for (std::size_t i = 0; i < keys_.size(); ++i) aliased.push_back(keys_[i] + " AS k" + std::to_string(i));
   return "SELECT " + joined(texts) + " FROM (SELECT " + joined(aliased) + ", row_number() OVER (ORDER BY " +
-         key_columns() + ") AS n FROM " + relation() + ") k WHERE k.n % " + std::to_string(step) +
+         key_columns() + ") AS n FROM " + from + ") k WHERE k.n % " + std::to_string(step) +
          " = 0 ORDER BY k.n";
 }
 
@@ -107,8 +113,14 @@ std::string TableSql::range_rows(const std::string& condition) const {
   return "SELECT " + key_texts() + ", " + row_text() + " FROM " + relation() + " WHERE " + condition;
 }
 
+std::string TableSql::row_hash() const { return "pg_catalog.hashtextextended(" + row_text() + ", 0)"; }
+
+std::string TableSql::range_hash_sum(const std::string& condition) const {
+  return "SELECT count(*), sum(" + row_hash() + ") FROM " + relation() + " WHERE " + condition;
+}
+
 std::string TableSql::range_row_hashes(const std::string& condition) const {
-  return "SELECT " + key_texts() + ", md5(" + row_text() + ") FROM " + relation() + " WHERE " + condition;
+  return "SELECT " + key_texts() + ", " + row_hash() + " FROM " + relation() + " WHERE " + condition;
 }
 
 std::vector<std::string> TableSql::written_columns() const {
