@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include "error.h"
@@ -108,74 +109,45 @@ std::vector<Key> differing_keys_by_hash(const pg::Result& source, const pg::Resu
   return out;
 }
 
-class TableResync {
+// One worker's pair of sessions: the source in the snapshot, the
+// destination in replica mode.
+struct Sessions {
+  pg::Connection source, dest;
+};
+
+// One table's statements on one worker's sessions.
+class TableSides {
  public:
-  TableResync(pg::Connection& source, pg::Connection& dest, const TablePair& pair, const Config& cfg,
-              const std::atomic<bool>& stop)
-      : source_(source),
-        dest_(dest),
+  TableSides(Sessions& sessions, const TablePair& pair)
+      : source_(sessions.source),
+        dest_(sessions.dest),
         pair_(pair),
-        cfg_(cfg),
-        stop_(stop),
-        src_sql_(pair, verify::Side::source, verify::quoting_of(source)),
-        dst_sql_(pair, verify::Side::target, verify::quoting_of(dest)) {
-    out_.source = pair.source;
-    out_.dest = pair.target;
-  }
-
-  // False when stopped before the table was done.
-  bool run() {
-    auto started = Clock::now();
-    bool done = pair_.keyed() ? keyed() : whole();
-    out_.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    return done;
-  }
-  const TableOutcome& outcome() const { return out_; }
-
- private:
-  // Ranges as verify cuts them: (-inf, b1], (b1, b2], ..., (bn, +inf).
-  bool keyed() {
-    std::vector<Key> bounds = boundaries();
-    // Changes spread over the table make most ranges differ: after a
-    // differing range the next is compared key by key at once, which finds
-    // an equal range equal as well, for one read of it instead of two.
-    bool previous_differed = false;
-    for (std::size_t i = 0; i <= bounds.size(); ++i) {
-      if (stop_.load()) return false;
-      std::optional<Key> lower, upper;
-      if (i > 0) lower = bounds[i - 1];
-      if (i < bounds.size()) upper = bounds[i];
-      previous_differed = resync_range(lower, upper, previous_differed);
-    }
-    return true;
-  }
+        src_sql_(pair, verify::Side::source, verify::quoting_of(sessions.source)),
+        dst_sql_(pair, verify::Side::target, verify::quoting_of(sessions.dest)) {}
 
   // Numbering every row in key order costs a second per 3,000,000 rows; a
   // big table's boundaries come from a sample of its pages instead. Ranges
   // need not hold equal numbers of rows, only cover the key space (the
   // first and last are open), and the sample's keys are raw column values
   // even under a column expression: still keys of the right type.
-  std::vector<Key> boundaries() {
+  std::vector<Key> boundaries(std::int64_t range_rows) {
     constexpr std::int64_t kSampledPerRange = 200;
-    bool big = pair_.rows_estimate > 50 * cfg_.range_rows;
-    double percent = std::min(100.0, 100.0 * kSampledPerRange / static_cast<double>(cfg_.range_rows));
-    auto step = std::max<std::int64_t>(1, std::llround(static_cast<double>(cfg_.range_rows) * percent / 100));
+    bool big = pair_.rows_estimate > 50 * range_rows;
+    double percent = std::min(100.0, 100.0 * kSampledPerRange / static_cast<double>(range_rows));
+    auto step = std::max<std::int64_t>(1, std::llround(static_cast<double>(range_rows) * percent / 100));
     pg::Result r = source_.exec(big ? src_sql_.sampled_boundaries(percent, step)
-                                    : src_sql_.boundaries(cfg_.range_rows));
+                                    : src_sql_.boundaries(range_rows));
     std::vector<Key> out;
-    for (int row = 0; row < r.rows(); ++row) {
-      Key k;
-      for (std::size_t i = 0; i < pair_.key.size(); ++i) k.emplace_back(r.value(row, static_cast<int>(i)));
-      out.push_back(std::move(k));
-    }
+    for (int row = 0; row < r.rows(); ++row) out.push_back(key_at(r, row, pair_.key.size()));
     return out;
   }
 
   // One range in one destination transaction; true when it differed.
-  bool resync_range(const std::optional<Key>& lower, const std::optional<Key>& upper, bool skip_hash) {
+  bool resync_range(const std::optional<Key>& lower, const std::optional<Key>& upper, bool skip_hash,
+                    TableOutcome& out) {
     std::string src_cond = src_sql_.range_condition(lower, upper);
     std::string dst_cond = dst_sql_.range_condition(lower, upper);
-    ++out_.ranges;
+    ++out.ranges;
     pg::Transaction txn(dest_);
     if (!skip_hash) {
       auto [s, t] = verify::on_both(
@@ -187,49 +159,94 @@ class TableResync {
                                           [&] { return dest_.exec(dst_sql_.range_row_hashes(dst_cond)); });
     std::vector<Key> keys = differing_keys_by_hash(srows, trows, pair_.key.size());
     if (keys.empty()) return false;
-    rewrite(src_sql_.keys_condition(keys), dst_sql_.keys_condition(keys));
+    rewrite(src_sql_.keys_condition(keys), dst_sql_.keys_condition(keys), out);
     txn.commit();
-    ++out_.ranges_recopied;
+    ++out.ranges_recopied;
     return true;
   }
 
-  // A table without a key: its rows as a multiset, in buckets of row texts.
-  bool whole() {
-    out_.whole = true;
+  // A table without a key: its rows as a multiset, in buckets of row texts;
+  // copied whole in one transaction when they differ. False when stopped.
+  bool resync_whole(std::int64_t range_rows, const std::atomic<bool>& stop, TableOutcome& out) {
+    out.whole = true;
     std::int64_t rows = pg::to_int64(source_.exec(src_sql_.count()).value(0, 0));
-    std::int64_t buckets = std::max<std::int64_t>(1, (rows + cfg_.range_rows - 1) / cfg_.range_rows);
-    out_.ranges = buckets;
+    std::int64_t buckets = std::max<std::int64_t>(1, (rows + range_rows - 1) / range_rows);
+    out.ranges = buckets;
     pg::Transaction txn(dest_);
     auto [s, t] = verify::on_both(
         [&] { return verify::bucket_hashes_of(source_.exec(src_sql_.bucket_hashes(buckets))); },
         [&] { return verify::bucket_hashes_of(dest_.exec(dst_sql_.bucket_hashes(buckets))); });
     if (s == t) return true;
-    if (stop_.load()) return false;
-    rewrite("true", "true");
+    if (stop.load()) return false;
+    rewrite("true", "true", out);
     txn.commit();
-    out_.ranges_recopied = 1;
+    out.ranges_recopied = 1;
     return true;
   }
 
+ private:
   // In the caller's destination transaction: the destination's rows meeting
   // dst_cond go, the source's rows meeting src_cond come.
-  void rewrite(const std::string& src_cond, const std::string& dst_cond) {
-    out_.rows_deleted += pg::to_int64(dest_.exec(dst_sql_.delete_where(dst_cond)).value(0, 0));
+  void rewrite(const std::string& src_cond, const std::string& dst_cond, TableOutcome& out) {
+    out.rows_deleted += pg::to_int64(dest_.exec(dst_sql_.delete_where(dst_cond)).value(0, 0));
     pg::CopyIn in(dest_, dst_sql_.copy_in());
-    pg::CopyOut out(source_, src_sql_.copy_out(src_cond));
+    pg::CopyOut rows(source_, src_sql_.copy_out(src_cond));
     std::string_view row;
-    while (out.next(row)) in.put(row);
-    out_.rows_copied += in.finish();
+    while (rows.next(row)) in.put(row);
+    out.rows_copied += in.finish();
   }
 
   pg::Connection& source_;
   pg::Connection& dest_;
   const TablePair& pair_;
-  const Config& cfg_;
-  const std::atomic<bool>& stop_;
   TableSql src_sql_, dst_sql_;
-  TableOutcome out_;
 };
+
+void add_counts(TableOutcome& total, const TableOutcome& part) {
+  total.ranges += part.ranges;
+  total.ranges_recopied += part.ranges_recopied;
+  total.rows_copied += part.rows_copied;
+  total.rows_deleted += part.rows_deleted;
+}
+
+// The ranges of a keyed table, as verify cuts them ((-inf, b1], (b1, b2],
+// ..., (bn, +inf)), shared out to the workers: while one writes its range,
+// another's is being hashed on both servers. False when stopped.
+bool resync_keyed(std::vector<Sessions>& workers, const TablePair& pair, const Config& cfg,
+                  const std::atomic<bool>& stop, TableOutcome& out) {
+  std::vector<Key> bounds = TableSides(workers.front(), pair).boundaries(cfg.range_rows);
+  std::size_t ranges = bounds.size() + 1;
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> halt{false};
+  std::vector<TableOutcome> parts(workers.size());
+  std::vector<std::exception_ptr> errors(workers.size());
+  auto work = [&](std::size_t w) {
+    try {
+      TableSides sides(workers[w], pair);
+      // Changes spread over the table make most ranges differ: after a
+      // differing range the next is compared key by key at once, which
+      // finds an equal range equal as well, for one read of it instead of two.
+      bool previous_differed = false;
+      for (std::size_t i = next++; i < ranges && !halt.load() && !stop.load(); i = next++) {
+        std::optional<Key> lower, upper;
+        if (i > 0) lower = bounds[i - 1];
+        if (i < bounds.size()) upper = bounds[i];
+        previous_differed = sides.resync_range(lower, upper, previous_differed, parts[w]);
+      }
+    } catch (...) {
+      errors[w] = std::current_exception();
+      halt.store(true);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t w = 1; w < workers.size(); ++w) threads.emplace_back(work, w);
+  work(0);
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  for (const auto& part : parts) add_counts(out, part);
+  return !stop.load();
+}
 
 std::string seconds_text(double seconds) {
   std::string s = std::to_string(seconds);
@@ -280,9 +297,10 @@ void mark_done(pg::Connection& dest, const Config& cfg, const TableOutcome& t) {
 std::optional<std::vector<TableOutcome>> resync_tables(const Config& cfg,
                                                        const schema::SourceSchema& schema,
                                                        const std::atomic<bool>& stop) {
-  pg::Connection source = open_source(cfg);
-  pg::Connection dest = open_destination(cfg);
-  std::vector<TablePair> pairs = verify::plan_tables(source, dest, schema, cfg.names);
+  std::vector<Sessions> workers;
+  for (int w = 0; w < std::max(1, cfg.jobs); ++w) workers.push_back({open_source(cfg), open_destination(cfg)});
+  pg::Connection& dest = workers.front().dest;
+  std::vector<TablePair> pairs = verify::plan_tables(workers.front().source, dest, schema, cfg.names);
   verify::apply_rules(pairs, schema, cfg.filters, cfg.transforms);
 
   std::set<model::TableName> copied;
@@ -292,24 +310,29 @@ std::optional<std::vector<TableOutcome>> resync_tables(const Config& cfg,
       .field("task", cfg.task)
       .field("tables", static_cast<std::int64_t>(pairs.size()))
       .field("tables_done", static_cast<std::int64_t>(copied.size()))
+      .field("jobs", static_cast<std::int64_t>(workers.size()))
       .field("snapshot_lsn", pg::format_lsn(cfg.snapshot_lsn))
       .info();
 
   std::vector<TableOutcome> out;
   for (const TablePair& pair : pairs) {
+    TableOutcome table{pair.source, pair.target};
     if (copied.count(pair.source)) {
-      TableOutcome skipped{pair.source, pair.target, true};
-      out.push_back(skipped);
+      table.skipped = true;
+      out.push_back(table);
       continue;
     }
     log_keyless(pair);
     mark_started(dest, cfg, pair);
-    TableResync table(source, dest, pair, cfg, stop);
-    if (!table.run()) return std::nullopt;
-    mark_done(dest, cfg, table.outcome());
+    auto started = Clock::now();
+    bool done = pair.keyed() ? resync_keyed(workers, pair, cfg, stop, table)
+                             : TableSides(workers.front(), pair).resync_whole(cfg.range_rows, stop, table);
+    if (!done) return std::nullopt;
+    table.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    mark_done(dest, cfg, table);
     log::Event event("resync_table");
-    table_fields(event.field("task", cfg.task), table.outcome()).info();
-    out.push_back(table.outcome());
+    table_fields(event.field("task", cfg.task), table).info();
+    out.push_back(table);
   }
   return out;
 }

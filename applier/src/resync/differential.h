@@ -38,6 +38,7 @@ struct Config {
   std::string snapshot;  // exported by a connection the caller keeps open
   pg::Lsn snapshot_lsn = 0;
   std::int64_t range_rows = 20000;
+  int jobs = 2;  // workers, each with a session on either side, sharing a table's ranges
   model::NameMap names;
   std::vector<model::RowFilter> filters;
   std::vector<model::ColumnTransform> transforms;

@@ -234,6 +234,7 @@ bool resync_differences(const Options& o, const pg::ReplicationStream::ExportedS
   cfg.application_name = application_name(o);
   cfg.snapshot = snap.snapshot;
   cfg.snapshot_lsn = snap.consistent_point;
+  cfg.jobs = o.jobs;
   cfg.names = o.names;
   cfg.filters = o.filters;
   cfg.transforms = o.transforms;
