@@ -84,10 +84,10 @@ Key key_at(const pg::Result& r, int row, std::size_t key_size) {
 }
 
 // The keys of two range_row_hashes results whose hashes differ or that one
-// side lacks. A hash table over the destination's rows instead of verify's
-// ordered maps (verify::differing_keys): a range differs on most of its
-// keys only when it is new, and the common case, every range differing on
-// a few keys, then costs no allocation per row.
+// side lacks. A hash table of key text to row number in the result, instead
+// of verify's ordered maps of whole copies (verify::differing_keys): after
+// changes spread over the whole table every range is compared key by key,
+// and a short key then costs no allocation.
 std::vector<Key> differing_keys_by_hash(const pg::Result& source, const pg::Result& dest,
                                         std::size_t key_size) {
   int hash_column = static_cast<int>(key_size);

@@ -205,10 +205,11 @@ pg::ReplicationStream::ExportedSnapshot take_snapshot(pg::ReplicationStream& rep
   return snap;
 }
 
-fullsync::FullSyncConfig full_sync_config(const Options& o,
-                                          const pg::ReplicationStream::ExportedSnapshot& snap,
-                                          fullsync::Throttle& throttle, bool recopy) {
-  fullsync::FullSyncConfig cfg;
+// What full sync and a resync's comparison are both told: the two sides,
+// the task, the snapshot they read the source under, and how many workers.
+template <class Config>
+Config snapshot_reader_config(const Options& o, const pg::ReplicationStream::ExportedSnapshot& snap) {
+  Config cfg;
   cfg.source = o.source;
   cfg.target = o.target;
   cfg.task = o.task;
@@ -216,6 +217,13 @@ fullsync::FullSyncConfig full_sync_config(const Options& o,
   cfg.snapshot = snap.snapshot;
   cfg.snapshot_lsn = snap.consistent_point;
   cfg.jobs = o.jobs;
+  return cfg;
+}
+
+fullsync::FullSyncConfig full_sync_config(const Options& o,
+                                          const pg::ReplicationStream::ExportedSnapshot& snap,
+                                          fullsync::Throttle& throttle, bool recopy) {
+  auto cfg = snapshot_reader_config<fullsync::FullSyncConfig>(o, snap);
   cfg.throttle = &throttle;
   cfg.keep_existing_rows = o.conflict_ignore;
   cfg.empty_first = recopy;
@@ -227,14 +235,7 @@ fullsync::FullSyncConfig full_sync_config(const Options& o,
 // when stopped.
 bool resync_differences(const Options& o, const pg::ReplicationStream::ExportedSnapshot& snap,
                         const schema::SourceSchema& schema, const std::atomic<bool>& stop) {
-  resync::Config cfg;
-  cfg.source = o.source;
-  cfg.target = o.target;
-  cfg.task = o.task;
-  cfg.application_name = application_name(o);
-  cfg.snapshot = snap.snapshot;
-  cfg.snapshot_lsn = snap.consistent_point;
-  cfg.jobs = o.jobs;
+  auto cfg = snapshot_reader_config<resync::Config>(o, snap);
   cfg.names = o.names;
   cfg.filters = o.filters;
   cfg.transforms = o.transforms;
