@@ -143,8 +143,8 @@ po::options_description recovery_options() {
        "slot, compare every table of the task with its snapshot by key ranges and copy "
        "again only the rows that differ, then stream on (docs/task-state.md)")
       ("copy-all", po::bool_switch(),
-       "with --resync: empty every table and copy it whole instead of comparing (slower; "
-       "for a destination whose rows are not worth reading)");
+       "with --resync: empty every table and copy it whole instead of comparing (every row "
+       "written again; for a destination most of whose rows differ anyway)");
   return d;
 }
 
