@@ -97,6 +97,10 @@ TEST(VerifySql, ResyncCopiesWhatTheDestinationShouldHoldButNotGeneratedColumns) 
   EXPECT_EQ(dst.range_row_hashes("true"),
             "SELECT \"id\"::text, \"line\"::text, pg_catalog.hashtextextended(ROW(\"id\", \"line\", "
             "\"mail\", \"total\")::text, 0) FROM ONLY \"store\".\"purchases\" WHERE true");
+  EXPECT_EQ(src.sampled_boundaries(1, 200),
+            "SELECT k.k0::text, k.k1::text FROM (SELECT \"id\" AS k0, \"line\" AS k1, row_number() OVER "
+            "(ORDER BY \"id\", \"line\") AS n FROM ONLY \"shop\".\"orders\" TABLESAMPLE SYSTEM (1.000000)) k "
+            "WHERE k.n % 200 = 0 ORDER BY k.n");
   EXPECT_EQ(dst.range_hash_sum("true"),
             "SELECT count(*), sum(pg_catalog.hashtextextended(ROW(\"id\", \"line\", \"mail\", \"total\")::text, "
             "0)) FROM ONLY \"store\".\"purchases\" WHERE true");
