@@ -82,6 +82,30 @@ TEST(VerifySql, RowsOfKeysUnnestOneTextArrayPerKeyColumn) {
             "unnest('{\"1\",\"3\"}'::text[], '{\"2\",\"4\"}'::text[]) AS u(c0, c1))");
 }
 
+TEST(VerifySql, ResyncCopiesWhatTheDestinationShouldHoldButNotGeneratedColumns) {
+  TablePair t = orders();
+  t.columns.push_back({"total", "total", true});
+  t.source_filter = "(line > 1)";
+  TableSql src(t, Side::source, fake_quoting()), dst(t, Side::target, fake_quoting());
+  EXPECT_EQ(src.copy_out("true"),
+            "COPY (SELECT \"id\", \"line\", \"email\" FROM (SELECT * FROM ONLY \"shop\".\"orders\" "
+            "WHERE (line > 1)) AS pgdts_filtered WHERE true) TO STDOUT");
+  EXPECT_EQ(dst.copy_in(), "COPY \"store\".\"purchases\" (\"id\", \"line\", \"mail\") FROM STDIN");
+  EXPECT_EQ(dst.delete_where("false"),
+            "WITH gone AS (DELETE FROM ONLY \"store\".\"purchases\" WHERE false RETURNING 1) "
+            "SELECT count(*) FROM gone");
+  EXPECT_EQ(dst.range_row_hashes("true"),
+            "SELECT \"id\"::text, \"line\"::text, pg_catalog.hashtextextended(ROW(\"id\", \"line\", "
+            "\"mail\", \"total\")::text, 0) FROM ONLY \"store\".\"purchases\" WHERE true");
+  EXPECT_EQ(src.sampled_boundaries(1, 200),
+            "SELECT k.k0::text, k.k1::text FROM (SELECT \"id\" AS k0, \"line\" AS k1, row_number() OVER "
+            "(ORDER BY \"id\", \"line\") AS n FROM ONLY \"shop\".\"orders\" TABLESAMPLE SYSTEM (1.000000)) k "
+            "WHERE k.n % 200 = 0 ORDER BY k.n");
+  EXPECT_EQ(dst.range_hash_sum("true"),
+            "SELECT count(*), sum(pg_catalog.hashtextextended(ROW(\"id\", \"line\", \"mail\", \"total\")::text, "
+            "0)) FROM ONLY \"store\".\"purchases\" WHERE true");
+}
+
 TEST(VerifySql, KeylessBucketsHashTheRowText) {
   TablePair t = orders();
   t.key.clear();

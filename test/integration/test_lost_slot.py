@@ -4,9 +4,12 @@ replaced by a slot of another plugin under the same name, while rows are
 being written, sync stops (exit 1, one line saying what happened and how to
 recover, the reason in `pgdts status`), and so does every later plain sync:
 never a fresh slot that would skip the rows committed meanwhile.
-`pgdts sync --resync` recovers: a new slot, every table emptied and copied
-again from its snapshot, then the stream from that slot; every row is equal
-at the end. --resync refuses (exit 2) when there is nothing to recover."""
+`pgdts sync --resync` recovers: a new slot, every table compared with its
+snapshot by key ranges and only the differing rows copied again (a table
+without a key whole, when it differs), then the stream from that slot; every
+row is equal at the end, rows that did not differ are not rewritten, and a
+resync killed with -9 is finished by a plain sync. --resync refuses (exit 2)
+when there is nothing to recover."""
 
 import json
 import threading
@@ -132,7 +135,8 @@ def test_lost_slot_stops_sync_until_resync_recopies_every_row(source, dest, pgdt
     else:
         assert slot is None, f"a fresh slot was created: {slot}"
 
-    # The recovery: every table copied again from a new slot, then streamed.
+    # The recovery: every table compared with a new slot, what differs copied
+    # again, then streamed.
     resync = pgdts.sync(source, dest, "it", ["--resync"], phases=PHASES)
     resync.wait_phase("incremental", timeout=120)
     time.sleep(1)
@@ -140,8 +144,9 @@ def test_lost_slot_stops_sync_until_resync_recopies_every_row(source, dest, pgdt
     wait_caught_up(source, dest, resync, timeout=120)
     assert_tables_equal(source, dest, TABLES)
     pgdts.assert_verified_equal(source, dest, "it")
-    assert "resync_started" in resync.logs() and "table_emptied_for_recopy" in resync.logs(), \
+    assert "resync_started" in resync.logs() and resync.events("resync_finished"), \
         resync.log_tail()
+    assert "table_emptied_for_recopy" not in resync.logs(), resync.log_tail()
     resync.stop()
 
     # Healthy again: a plain sync resumes, and --resync refuses (exit 2).
@@ -179,8 +184,118 @@ def test_slot_dropped_while_stopped_is_not_replaced_by_a_fresh_one(source, dest,
     assert r.returncode == 1, f"{tail(r.stdout)}\n{tail(r.stderr)}"
     assert len(error_lines(r.stderr)) == 1 and "--resync" in r.stderr, r.stderr
     assert slot_row(source, "dts_sync_it") is None
-    resync = pgdts.sync(source, dest, "it", ["--resync"], phases=PHASES)
+    # The old way, kept as an option: every table emptied and copied whole.
+    resync = pgdts.sync(source, dest, "it", ["--resync", "--copy-all"], phases=PHASES)
     resync.wait_phase("incremental", timeout=120)
     wait_caught_up(source, dest, resync)
     assert_tables_equal(source, dest, TABLES)
+    assert len(resync.events("table_emptied_for_recopy")) == len(TABLES), resync.log_tail()
+    assert not resync.events("resync_table"), resync.log_tail()
     resync.stop()
+
+
+# Several tables in ranges of RANGE_ROWS keys: a and b keyed (b left alone on
+# the source), p partitioned, h without a key.
+RANGE_ROWS = 100
+GAP_DDL = ("CREATE TABLE a (id int PRIMARY KEY, v text);"
+           "CREATE TABLE b (id int PRIMARY KEY, v text);"
+           "CREATE TABLE h (id int, v text);"
+           "CREATE TABLE p (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);"
+           "CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (1) TO (501);"
+           "CREATE TABLE p2 PARTITION OF p FOR VALUES FROM (501) TO (1001);"
+           "INSERT INTO a SELECT i, 'r' || i FROM generate_series(1, 1000) i;"
+           "INSERT INTO b SELECT i, 'r' || i FROM generate_series(1, 1000) i;"
+           "INSERT INTO p SELECT i, 'r' || i FROM generate_series(1, 1000) i;"
+           "INSERT INTO h SELECT i, 'r' || i FROM generate_series(1, 200) i")
+GAP_TABLES = ["a", "b", "h", "p1", "p2"]
+RESYNC_ENV = {"PGDTS_TEST_RESYNC_RANGE_ROWS": str(RANGE_ROWS)}
+
+
+def xmins(cluster, table: str) -> dict[int, str]:
+    return dict(cluster.sql(f"SELECT id, xmin::text FROM {table}"))
+
+
+def rewritten(before: dict[int, str], after: dict[int, str]) -> set[int]:
+    """Keys whose row is new, gone or written again (another xmin)."""
+    return {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+
+
+def summary(app, table: str) -> dict[str, str]:
+    lines = [ln for ln in app.events("resync_summary") if f" table=public.{table} " in ln + " "]
+    assert len(lines) == 1, app.log_tail()
+    return dict(f.split("=", 1) for f in lines[0].split() if "=" in f)
+
+
+def synced_then_slot_lost(source, dest, pgdts, ddl):
+    source.sql(ddl)
+    app = pgdts.sync(source, dest, "it", phases=PHASES)
+    app.wait_phase("incremental")
+    wait_caught_up(source, dest, app)
+    app.stop()
+    lose_slot(source, app.slot)
+
+
+def test_resync_rewrites_only_the_rows_that_differ(source, dest, pgdts):
+    synced_then_slot_lost(source, dest, pgdts, GAP_DDL)
+    # While the slot is lost the source goes on (b untouched, p only in
+    # p1) and someone writes on the destination too.
+    source.sql("UPDATE a SET v = 'gap' WHERE id BETWEEN 10 AND 20; DELETE FROM a WHERE id = 500;"
+               "INSERT INTO a VALUES (2000, 'new'); UPDATE p SET v = 'gap' WHERE id IN (3, 250);"
+               "DELETE FROM p WHERE id = 400; INSERT INTO h VALUES (201, 'gap');"
+               "DELETE FROM h WHERE id = 7")
+    dest.sql("UPDATE a SET v = 'dest' WHERE id = 900; DELETE FROM b WHERE id = 700;"
+             "INSERT INTO h VALUES (999, 'dest only')")
+    before = {t: xmins(dest, t) for t in ("a", "b", "p1", "p2")}
+
+    resync = pgdts.sync(source, dest, "it", ["--resync"], phases=PHASES, env=RESYNC_ENV)
+    resync.wait_phase("incremental", timeout=120)
+    source.sql("UPDATE a SET v = 'after' WHERE id = 1")  # streamed from the new slot
+    wait_caught_up(source, dest, resync)
+    resync.stop()
+    assert_tables_equal(source, dest, GAP_TABLES + ["p"])
+
+    after = {t: xmins(dest, t) for t in ("a", "b", "p1", "p2")}
+    assert rewritten(before["a"], after["a"]) == set(range(10, 21)) | {1, 500, 900, 2000}
+    assert rewritten(before["b"], after["b"]) == {700}
+    assert rewritten(before["p1"], after["p1"]) == {3, 250, 400}
+    assert rewritten(before["p2"], after["p2"]) == set()
+
+    # The summary says the same, per table: ranges compared and recopied.
+    a, b, p2, h = (summary(resync, t) for t in ("a", "b", "p2", "h"))
+    assert int(a["ranges"]) == 1000 // RANGE_ROWS + 1, a
+    assert (a["ranges_recopied"], a["rows_copied"], a["rows_deleted"]) == ("4", "13", "13"), a
+    assert (b["ranges_recopied"], b["rows_copied"], b["rows_deleted"]) == ("1", "1", "0"), b
+    assert (p2["ranges_recopied"], p2["rows_copied"]) == ("0", "0"), p2
+    assert (h["method"], h["ranges_recopied"], h["rows_copied"]) == ("whole_table", "1", "200"), h
+    assert resync.events("resync_finished"), resync.log_tail()
+
+
+def test_resync_killed_half_way_is_finished_by_a_plain_sync(source, dest, pgdts):
+    rows = 40000
+    synced_then_slot_lost(source, dest, pgdts,
+                          "CREATE TABLE a (id int PRIMARY KEY, v text);"
+                          f"INSERT INTO a SELECT i, 'r' || i FROM generate_series(1, {rows}) i")
+    # Every range differs: a row in ten changed.
+    source.sql("UPDATE a SET v = 'gap' WHERE id % 10 = 0")
+    env = {"PGDTS_TEST_RESYNC_RANGE_ROWS": "50"}
+    resync = pgdts.sync(source, dest, "it", ["--resync"], phases=PHASES, env=env)
+    deadline = time.monotonic() + 120
+    while dest.one("SELECT count(*) FROM a WHERE v = 'gap'") < 50:
+        assert resync.alive() and time.monotonic() < deadline, resync.log_tail()
+        time.sleep(0.05)
+    resync.kill9()
+    repaired = dest.one("SELECT count(*) FROM a WHERE v = 'gap'")
+    assert repaired < rows // 10, "the resync was done before it could be killed"
+    # Each range of 50 keys is either as it was or repaired, never half.
+    halves = dest.sql("SELECT (id - 1) / 50, count(*) FILTER (WHERE v = 'gap') FROM a "
+                      "WHERE id % 10 = 0 GROUP BY 1 HAVING count(*) FILTER (WHERE v = 'gap') "
+                      "NOT IN (0, 5)")
+    assert halves == [], halves
+    assert dest.one("SELECT phase FROM pgdts.task WHERE task = 'it'") == "full"
+
+    source.sql("UPDATE a SET v = 'later' WHERE id = 3")  # after the first snapshot
+    again = pgdts.sync(source, dest, "it", phases=PHASES, env=env)
+    again.wait_phase("incremental", timeout=120)
+    wait_caught_up(source, dest, again)
+    assert_tables_equal(source, dest, ["a"])
+    again.stop()

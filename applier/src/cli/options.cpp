@@ -140,8 +140,11 @@ po::options_description recovery_options() {
   d.add_options()
       ("resync", po::bool_switch(),
        "the task's slot was lost (dropped, or replaced by another plugin's): create a new "
-       "slot and copy every table of the task again from its snapshot, then stream on "
-       "(docs/task-state.md)");
+       "slot, compare every table of the task with its snapshot by key ranges and copy "
+       "again only the rows that differ, then stream on (docs/task-state.md)")
+      ("copy-all", po::bool_switch(),
+       "with --resync: empty every table and copy it whole instead of comparing (every row "
+       "written again; for a destination most of whose rows differ anyway)");
   return d;
 }
 
@@ -484,6 +487,8 @@ void validate_sync(const po::variables_map& vm, Options& o) {
   validate_incremental(vm, o);
   o.resync = vm.count("resync") && vm["resync"].as<bool>();
   o.forward_origins = vm.count("forward-origins") && vm["forward-origins"].as<bool>();
+  o.resync_copy_all = vm.count("copy-all") && vm["copy-all"].as<bool>();
+  if (o.resync_copy_all && !o.resync) throw UsageError("--copy-all goes with --resync");
   if (o.resync && (!o.has_phase("full") || !o.has_phase("incremental")))
     throw UsageError("--resync copies the tables again and streams on: its --phases must "
                      "include full and incremental");

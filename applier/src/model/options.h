@@ -58,6 +58,9 @@ struct Options {
   // --resync: the task's slot was lost; copy every table again from a new
   // slot (refused while the slot is healthy).
   bool resync = false;
+  // --copy-all (with --resync): every table emptied and copied whole, as
+  // before resyncs compared; without it a resync writes only what differs.
+  bool resync_copy_all = false;
   // --forward-origins: changes the source got by replication are sent too.
   bool forward_origins = false;
   // Throttle options given on the command line: a config file read again

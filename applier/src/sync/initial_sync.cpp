@@ -1,6 +1,8 @@
 #include "sync/initial_sync.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <tuple>
@@ -12,6 +14,7 @@
 #include "pg/connection.h"
 #include "pg/replication_stream.h"
 #include "pg/transaction.h"
+#include "resync/differential.h"
 #include "schema/objects.h"
 #include "schema/schema_sync.h"
 #include "task/deferred_fks.h"
@@ -202,10 +205,11 @@ pg::ReplicationStream::ExportedSnapshot take_snapshot(pg::ReplicationStream& rep
   return snap;
 }
 
-fullsync::FullSyncConfig full_sync_config(const Options& o,
-                                          const pg::ReplicationStream::ExportedSnapshot& snap,
-                                          fullsync::Throttle& throttle, bool recopy) {
-  fullsync::FullSyncConfig cfg;
+// What full sync and a resync's comparison are both told: the two sides,
+// the task, the snapshot they read the source under, and how many workers.
+template <class Config>
+Config snapshot_reader_config(const Options& o, const pg::ReplicationStream::ExportedSnapshot& snap) {
+  Config cfg;
   cfg.source = o.source;
   cfg.target = o.target;
   cfg.task = o.task;
@@ -213,10 +217,36 @@ fullsync::FullSyncConfig full_sync_config(const Options& o,
   cfg.snapshot = snap.snapshot;
   cfg.snapshot_lsn = snap.consistent_point;
   cfg.jobs = o.jobs;
+  return cfg;
+}
+
+fullsync::FullSyncConfig full_sync_config(const Options& o,
+                                          const pg::ReplicationStream::ExportedSnapshot& snap,
+                                          fullsync::Throttle& throttle, bool recopy) {
+  auto cfg = snapshot_reader_config<fullsync::FullSyncConfig>(o, snap);
   cfg.throttle = &throttle;
   cfg.keep_existing_rows = o.conflict_ignore;
   cfg.empty_first = recopy;
   return cfg;
+}
+
+// A resync's copy (resync/differential.h): every table compared with the
+// destination under the snapshot, only what differs written again. False
+// when stopped.
+bool resync_differences(const Options& o, const pg::ReplicationStream::ExportedSnapshot& snap,
+                        const schema::SourceSchema& schema, const std::atomic<bool>& stop) {
+  auto cfg = snapshot_reader_config<resync::Config>(o, snap);
+  cfg.names = o.names;
+  cfg.filters = o.filters;
+  cfg.transforms = o.transforms;
+  // Tests cut small tables into several ranges with this.
+  if (const char* rows = std::getenv("PGDTS_TEST_RESYNC_RANGE_ROWS")) cfg.range_rows = std::max(1, std::atoi(rows));
+  auto started = std::chrono::steady_clock::now();
+  std::optional<std::vector<resync::TableOutcome>> done = resync::resync_tables(cfg, schema, stop);
+  if (!done) return false;
+  resync::log_summary(o.task, *done,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return true;
 }
 
 std::set<model::TableName> table_names(const schema::SourceSchema& schema) {
@@ -425,7 +455,12 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
   if (recopy) require_destination_tables(dest, schema, o);
   prepared();
 
-  if (o.has_phase("full")) {
+  if (recopy && !o.resync_copy_all) {
+    if (!resync_differences(o, snap, schema, stop)) {
+      result.stopped = true;
+      return result;
+    }
+  } else if (o.has_phase("full")) {
     bool columns_renamed = !o.has_phase("schema") || recopy;
     fullsync::FullSyncConfig copy = full_sync_config(o, snap, throttle, recopy);
     copy.observer = observer;

@@ -39,7 +39,10 @@ void start_resync(const Options& o, pg::Connection& dest, const store::TaskPhase
       .field("task", o.task)
       .field("slot", name)
       .field("previous_phase", where.phase)
-      .field("effect", "every table of the task is emptied and copied again from a new slot")
+      .field("effect", o.resync_copy_all
+                           ? "every table of the task is emptied and copied again from a new slot"
+                           : "every table of the task is compared with a new slot's snapshot and "
+                             "what differs is copied again")
       .warn();
 }
 

@@ -1,9 +1,11 @@
 // pgdts sync --resync: the recovery of a task whose slot was lost
 // (task/task_slot.h). The task goes back to phase full with no slot and no
-// origin position, every table marked to be emptied and copied again; the
-// sync that follows creates a new slot with an exported snapshot, copies
-// every table from it (full sync's own machinery) and streams on from that
-// slot. A run killed half-way is resumed by a plain pgdts sync.
+// origin position, every table marked to be resynced; the sync that
+// follows creates a new slot with an exported snapshot, compares every
+// table with it and copies again what differs (resync/differential.h; with
+// --copy-all, empties and copies every table with full sync's machinery),
+// and streams on from that slot. A run killed half-way is resumed by a
+// plain pgdts sync (which compares).
 #pragma once
 
 #include <optional>

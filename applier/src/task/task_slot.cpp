@@ -19,7 +19,7 @@ std::string slot_lost_message(const std::string& task, SlotProblem problem,
                               const std::optional<pg::SlotInfo>& slot) {
   std::string name = store::slot_name(task);
   std::string resync = "run pgdts sync --resync --task " + task +
-                       " to copy every table of the task again from a new slot";
+                       " to compare every table of the task with a new slot and copy again what differs";
   std::string drop = "drop it on the source if it is not in use elsewhere (SELECT "
                      "pg_drop_replication_slot('" + name + "')), then " + resync;
   switch (problem) {

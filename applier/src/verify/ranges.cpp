@@ -13,15 +13,8 @@
 #include "verify/sql.h"
 
 namespace pgdts::verify {
-namespace {
 
-struct Hash {
-  std::int64_t rows = 0;
-  std::optional<std::string> md5;
-  bool operator==(const Hash&) const = default;
-};
-
-Hash hash_of(const pg::Result& r, int row, int first_col) {
+RangeHash range_hash_of(const pg::Result& r, int row, int first_col) {
   return {pg::to_int64(r.value(row, first_col)), r.optional(row, first_col + 1)};
 }
 
@@ -34,6 +27,14 @@ KeyedRows keyed_rows(const pg::Result& r, std::size_t key_size) {
   }
   return out;
 }
+
+std::map<std::int64_t, RangeHash> bucket_hashes_of(const pg::Result& r) {
+  std::map<std::int64_t, RangeHash> out;
+  for (int row = 0; row < r.rows(); ++row) out[pg::to_int64(r.value(row, 0))] = range_hash_of(r, row, 1);
+  return out;
+}
+
+namespace {
 
 RowMultiset multiset(const pg::Result& r) {
   RowMultiset out;
@@ -71,8 +72,8 @@ class Pass {
                               [&] { return buckets_of(target_, dst_sql_, buckets); });
     try {
       for (std::int64_t b = 0; b < buckets; ++b) {
-        Hash s = src.count(b) ? src.at(b) : Hash{};
-        Hash t = dst.count(b) ? dst.at(b) : Hash{};
+        RangeHash s = src.count(b) ? src.at(b) : RangeHash{};
+        RangeHash t = dst.count(b) ? dst.at(b) : RangeHash{};
         out_.source_rows += s.rows;
         out_.target_rows += t.rows;
         ++out_.ranges;
@@ -91,12 +92,9 @@ class Pass {
   }
 
  private:
-  std::map<std::int64_t, Hash> buckets_of(pg::Connection& conn, const TableSql& sql, std::int64_t buckets) {
+  std::map<std::int64_t, RangeHash> buckets_of(pg::Connection& conn, const TableSql& sql, std::int64_t buckets) {
     conn.exec(pg::kBeginSnapshot);
-    auto r = conn.exec(sql.bucket_hashes(buckets));
-    std::map<std::int64_t, Hash> out;
-    for (int row = 0; row < r.rows(); ++row) out[pg::to_int64(r.value(row, 0))] = hash_of(r, row, 1);
-    return out;
+    return bucket_hashes_of(conn.exec(sql.bucket_hashes(buckets)));
   }
 
   void end() {
@@ -128,11 +126,11 @@ class Pass {
       auto [s, t] = on_both(
           [&] {
             source_.exec(pg::kBeginSnapshot);
-            return hash_of(source_.exec(src_sql_.range_hash(src_cond)), 0, 0);
+            return range_hash_of(source_.exec(src_sql_.range_hash(src_cond)), 0, 0);
           },
           [&] {
             target_.exec(pg::kBeginSnapshot);
-            return hash_of(target_.exec(dst_sql_.range_hash(dst_cond)), 0, 0);
+            return range_hash_of(target_.exec(dst_sql_.range_hash(dst_cond)), 0, 0);
           });
       out_.source_rows += s.rows;
       out_.target_rows += t.rows;

@@ -5,11 +5,17 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
 
 #include "verify/model.h"
 
+#include "verify/row_diff.h"
+
 namespace pgdts::pg {
 class Connection;
+class Result;
 }
 
 namespace pgdts::verify {
@@ -28,6 +34,19 @@ struct FirstPass {
   std::int64_t beyond_limit = 0;  // further differences, not kept
   std::int64_t ranges = 0, differing_ranges = 0;  // key ranges or buckets
 };
+
+// A range's (or bucket's) row count and hash, as range_hash,
+// range_hash_sum and bucket_hashes return them (null: no rows).
+struct RangeHash {
+  std::int64_t rows = 0;
+  std::optional<std::string> hash;
+  bool operator==(const RangeHash&) const = default;
+};
+RangeHash range_hash_of(const pg::Result& r, int row, int first_col);
+// Key values, then one text per row (range_rows, range_row_hashes).
+KeyedRows keyed_rows(const pg::Result& r, std::size_t key_size);
+// Bucket -> hash (bucket_hashes).
+std::map<std::int64_t, RangeHash> bucket_hashes_of(const pg::Result& r);
 
 // Each range is read in a REPEATABLE READ READ ONLY transaction per side, so
 // that its hash and its rows come from one snapshot; the two sides run in

@@ -37,9 +37,13 @@ TableSql::TableSql(const TablePair& table, Side side, Quoting quoting)
   for (auto i : table_.key) keys_.push_back(columns_[i]);
 }
 
-std::string TableSql::relation() const {
+std::string TableSql::table_name() const {
   const model::TableName& n = side_ == Side::source ? table_.source : table_.target;
-  std::string only = "ONLY " + q_.identifier(n.schema) + "." + q_.identifier(n.name);
+  return q_.identifier(n.schema) + "." + q_.identifier(n.name);
+}
+
+std::string TableSql::relation() const {
+  std::string only = "ONLY " + table_name();
   bool transformed = false;
   for (const auto& e : table_.source_expressions) transformed = transformed || !e.empty();
   if (side_ == Side::target || (table_.source_filter.empty() && !transformed)) return only;
@@ -70,13 +74,19 @@ std::string TableSql::key_values(const Key& key) const {
   return values.size() == 1 ? values[0] : "(" + joined(values) + ")";
 }
 
-std::string TableSql::boundaries(std::int64_t step) const {
+std::string TableSql::boundaries(std::int64_t step) const { return every_nth_key(relation(), step); }
+
+std::string TableSql::sampled_boundaries(double percent, std::int64_t step) const {
+  return every_nth_key("ONLY " + table_name() + " TABLESAMPLE SYSTEM (" + std::to_string(percent) + ")", step);
+}
+
+std::string TableSql::every_nth_key(const std::string& from, std::int64_t step) const {
   std::vector<std::string> texts;
   for (std::size_t i = 0; i < keys_.size(); ++i) texts.push_back("k.k" + std::to_string(i) + "::text");
   std::vector<std::string> aliased;
   for (std::size_t i = 0; i < keys_.size(); ++i) aliased.push_back(keys_[i] + " AS k" + std::to_string(i));
   return "SELECT " + joined(texts) + " FROM (SELECT " + joined(aliased) + ", row_number() OVER (ORDER BY " +
-         key_columns() + ") AS n FROM " + relation() + ") k WHERE k.n % " + std::to_string(step) +
+         key_columns() + ") AS n FROM " + from + ") k WHERE k.n % " + std::to_string(step) +
          " = 0 ORDER BY k.n";
 }
 
@@ -93,10 +103,45 @@ std::string TableSql::range_hash(const std::string& condition) const {
          ")) FROM " + relation() + " WHERE " + condition;
 }
 
-std::string TableSql::range_rows(const std::string& condition) const {
+std::string TableSql::key_texts() const {
   std::vector<std::string> texts;
   for (const auto& k : keys_) texts.push_back(k + "::text");
-  return "SELECT " + joined(texts) + ", " + row_text() + " FROM " + relation() + " WHERE " + condition;
+  return joined(texts);
+}
+
+std::string TableSql::range_rows(const std::string& condition) const {
+  return "SELECT " + key_texts() + ", " + row_text() + " FROM " + relation() + " WHERE " + condition;
+}
+
+std::string TableSql::row_hash() const { return "pg_catalog.hashtextextended(" + row_text() + ", 0)"; }
+
+std::string TableSql::range_hash_sum(const std::string& condition) const {
+  return "SELECT count(*), sum(" + row_hash() + ") FROM " + relation() + " WHERE " + condition;
+}
+
+std::string TableSql::range_row_hashes(const std::string& condition) const {
+  return "SELECT " + key_texts() + ", " + row_hash() + " FROM " + relation() + " WHERE " + condition;
+}
+
+std::vector<std::string> TableSql::written_columns() const {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < columns_.size(); ++i)
+    if (!table_.columns[i].generated) out.push_back(columns_[i]);
+  return out;
+}
+
+std::string TableSql::copy_out(const std::string& condition) const {
+  return "COPY (SELECT " + joined(written_columns()) + " FROM " + relation() + " WHERE " + condition +
+         ") TO STDOUT";
+}
+
+std::string TableSql::copy_in() const {
+  return "COPY " + table_name() + " (" + joined(written_columns()) + ") FROM STDIN";
+}
+
+std::string TableSql::delete_where(const std::string& condition) const {
+  return "WITH gone AS (DELETE FROM ONLY " + table_name() + " WHERE " + condition +
+         " RETURNING 1) SELECT count(*) FROM gone";
 }
 
 std::string TableSql::keys_condition(const std::vector<Key>& keys) const {
@@ -117,10 +162,7 @@ std::string TableSql::rows_of_keys(const std::vector<Key>& keys) const {
   return range_rows(keys_condition(keys));
 }
 
-std::string TableSql::lock() const {
-  const model::TableName& n = side_ == Side::source ? table_.source : table_.target;
-  return "LOCK TABLE ONLY " + q_.identifier(n.schema) + "." + q_.identifier(n.name) + " IN SHARE MODE";
-}
+std::string TableSql::lock() const { return "LOCK TABLE ONLY " + table_name() + " IN SHARE MODE"; }
 
 std::string TableSql::value_texts(const std::string& prefix) const {
   std::vector<std::string> texts;
@@ -129,9 +171,7 @@ std::string TableSql::value_texts(const std::string& prefix) const {
 }
 
 std::string TableSql::values_of_keys(const std::vector<Key>& keys) const {
-  std::vector<std::string> texts;
-  for (const auto& k : keys_) texts.push_back(k + "::text");
-  return "SELECT " + joined(texts) + ", " + value_texts("") + " FROM " + relation() + " WHERE " +
+  return "SELECT " + key_texts() + ", " + value_texts("") + " FROM " + relation() + " WHERE " +
          keys_condition(keys);
 }
 

@@ -36,6 +36,10 @@ class TableSql {
 
   // Source only: every step-th key in key order, as text (range boundaries).
   std::string boundaries(std::int64_t step) const;
+  // The same among the keys of a sample of percent of the table's pages
+  // (TABLESAMPLE SYSTEM): boundaries of ranges of about step * 100 /
+  // percent rows, for the price of sorting the sample.
+  std::string sampled_boundaries(double percent, std::int64_t step) const;
   // Keys above lower (exclusive) and up to upper (inclusive); nullopt: open.
   std::string range_condition(const std::optional<Key>& lower, const std::optional<Key>& upper) const;
   // count and md5 over the md5 of each row text, in key order.
@@ -44,6 +48,26 @@ class TableSql {
   std::string range_rows(const std::string& condition) const;
   // The rows of exactly these keys (key values as text, then row text).
   std::string rows_of_keys(const std::vector<Key>& keys) const;
+  // key IN (the keys, cast from text arrays)
+  std::string keys_condition(const std::vector<Key>& keys) const;
+  // Resync's cheaper hashes (hashtextextended: a third of md5's cost, and
+  // no sort): count and the sum of the 64-bit hashes of the row texts
+  // (keys are unique, so the order does not matter)...
+  std::string range_hash_sum(const std::string& condition) const;
+  // ... and key values as text, then the 64-bit hash of the row text: a
+  // range's rows compared key by key without carrying whole rows across.
+  std::string range_row_hashes(const std::string& condition) const;
+
+  // Resync (resync/differential.h) rewrites the destination's differing
+  // rows from the source's snapshot. Source only: the rows meeting the
+  // condition, as the destination should hold them, every column but the
+  // generated ones (computed there).
+  std::string copy_out(const std::string& condition) const;
+  // Destination only: the COPY that takes copy_out's rows.
+  std::string copy_in() const;
+  // Destination only: removes the rows meeting the condition; returns
+  // how many.
+  std::string delete_where(const std::string& condition) const;
 
   // --repair: the table itself locked against writers until the end of the
   // transaction (SHARE: readers go on).
@@ -67,8 +91,12 @@ class TableSql {
  private:
   std::string key_tuple() const;
   std::string key_values(const Key& key) const;
-  // key IN (the keys, cast from text arrays)
-  std::string keys_condition(const std::vector<Key>& keys) const;
+  std::string key_texts() const;
+  std::string every_nth_key(const std::string& from, std::int64_t step) const;
+  std::string row_hash() const;
+  // Quoted, this side's names, generated columns left out.
+  std::vector<std::string> written_columns() const;
+  std::string table_name() const;
   // "a"::text, "b"::text, ...
   std::string value_texts(const std::string& prefix) const;
   std::string bucket_of(std::int64_t buckets) const;

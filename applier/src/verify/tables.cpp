@@ -132,4 +132,21 @@ std::vector<TablePair> plan_tables(pg::Connection& source, pg::Connection& targe
   return out;
 }
 
+void apply_rules(std::vector<TablePair>& pairs, const schema::SourceSchema& schema,
+                 const std::vector<model::RowFilter>& filters,
+                 const std::vector<model::ColumnTransform>& transforms) {
+  for (auto& p : pairs) {
+    const schema::Table* table = schema.find(p.source);
+    std::vector<model::TableName> names =
+        table ? schema::rule_names(schema, *table) : std::vector<model::TableName>{p.source};
+    if (const model::RowFilter* f = model::nearest_filter(filters, names))
+      p.source_filter = model::where_condition(*f);
+    p.source_expressions.clear();
+    for (const auto& c : p.columns) {
+      const model::ColumnTransform* x = model::nearest_transform(transforms, names, c.source);
+      p.source_expressions.push_back(x ? model::select_expression(*x) : "");
+    }
+  }
+}
+
 }  // namespace pgdts::verify

@@ -3,6 +3,8 @@
 
 #include <vector>
 
+#include "model/row_filter.h"
+#include "model/transform.h"
 #include "schema/schema_sync.h"
 #include "verify/model.h"
 
@@ -21,6 +23,12 @@ namespace pgdts::verify {
 // so that type names print schema-qualified.
 std::vector<TablePair> plan_tables(pg::Connection& source, pg::Connection& target,
                                    const schema::SourceSchema& schema, const model::NameMap& names);
+
+// What the destination should hold of each pair: the row filter and the
+// column expressions of the nearest rules (a partition follows its root's).
+void apply_rules(std::vector<TablePair>& pairs, const schema::SourceSchema& schema,
+                 const std::vector<model::RowFilter>& filters,
+                 const std::vector<model::ColumnTransform>& transforms);
 
 // The source table whose column mapping applies to a table: its partition
 // root within the task (partitions are renamed through their parent).

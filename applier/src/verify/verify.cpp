@@ -14,10 +14,7 @@ namespace pgdts::verify {
 namespace {
 
 pg::Connection open(const pg::ConnInfo& info, const char* side) {
-  // search_path = pg_catalog: type names print schema-qualified; every
-  // statement names its tables in full.
-  return pg::Connection::open(info, {side, false, "pgdts_verify",
-                                     std::string(kComparableSettings) + " -c search_path=pg_catalog"});
+  return open_comparable(info, side, "pgdts_verify");
 }
 
 // The catalog model of one side, read in one snapshot.
@@ -60,6 +57,14 @@ TableResult compare_rows(pg::Connection& source, pg::Connection& target, const T
 
 }  // namespace
 
+pg::Connection open_comparable(const pg::ConnInfo& info, const char* side,
+                               const std::string& application_name) {
+  // search_path = pg_catalog: type names print schema-qualified; every
+  // statement names its tables in full.
+  return pg::Connection::open(info, {side, false, application_name,
+                                     std::string(kComparableSettings) + " -c search_path=pg_catalog"});
+}
+
 VerifyResult run_verify(const VerifyInput& in) {
   VerifyResult result;
   result.task = in.task;
@@ -73,17 +78,7 @@ VerifyResult run_verify(const VerifyInput& in) {
   result.sequences = compare_sequences(source, target, schema, in.names);
 
   std::vector<TablePair> pairs = plan_tables(source, target, schema, in.names);
-  for (auto& p : pairs) {
-    const schema::Table* table = schema.find(p.source);
-    std::vector<model::TableName> names =
-        table ? schema::rule_names(schema, *table) : std::vector<model::TableName>{p.source};
-    if (const model::RowFilter* f = model::nearest_filter(in.filters, names))
-      p.source_filter = model::where_condition(*f);
-    for (const auto& c : p.columns) {
-      const model::ColumnTransform* x = model::nearest_transform(in.transforms, names, c.source);
-      p.source_expressions.push_back(x ? model::select_expression(*x) : "");
-    }
-  }
+  apply_rules(pairs, schema, in.filters, in.transforms);
   std::vector<Suspects> suspects(pairs.size());
   for (std::size_t i = 0; i < pairs.size(); ++i)
     result.tables.push_back(compare_rows(source, target, pairs[i], in.pass, suspects[i]));

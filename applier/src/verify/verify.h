@@ -16,6 +16,7 @@
 
 #include "model/row_filter.h"
 #include "model/transform.h"
+#include "pg/connection.h"
 #include "pg/conninfo.h"
 #include "model/selection.h"
 #include "verify/model.h"
@@ -38,6 +39,11 @@ struct VerifyInput {
   // the source through the sync's stream (verify/repair.h), or listed.
   RepairMode repair = RepairMode::none;
 };
+
+// A connection on which values print the same on both sides
+// (kComparableSettings) and type names schema-qualified.
+pg::Connection open_comparable(const pg::ConnInfo& info, const char* side,
+                               const std::string& application_name);
 
 // Throws pg::ConnectionError, pg::SqlError, Error: a failure to compare at
 // all (a table that cannot be read is reported in its TableResult instead).
