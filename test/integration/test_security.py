@@ -219,6 +219,42 @@ def test_full_sync_writes_rows_with_the_owners_rights(source, dest, pgdts, test_
     assert_tables_equal(source, dest, ["app.t"])
 
 
+def test_resync_writes_rows_with_the_owners_rights(source, dest, pgdts, test_dir):
+    """A resync after a lost slot compares tables and writes what differs;
+    a table whose writes run alice's code is not written with pgdts' rights
+    but emptied and copied again by full sync, through her run_as."""
+    marker = str(test_dir / "pwned")
+    _roles(source, dest)
+    for c in (source, dest):
+        with _as_alice(c) as a:
+            a.execute(PROBE.format(marker=marker))
+            a.execute("CREATE TABLE app.t (id int PRIMARY KEY, v int CHECK (app.probe(v)))")
+            a.execute("CREATE TABLE app.plain (id int PRIMARY KEY, v int)")
+    with _as_alice(source) as a:
+        a.execute("INSERT INTO app.t SELECT g, g FROM generate_series(1, 50) g")
+        a.execute("INSERT INTO app.plain SELECT g, g FROM generate_series(1, 50) g")
+    args = ["--schemas", "app"]
+    app = pgdts.sync(source, dest, phases="full,incremental", extra_args=args)
+    app.wait_phase("incremental", timeout=120)
+    wait_caught_up(source, dest, app, timeout=60)
+    app.stop()
+    source.sql("SELECT pg_drop_replication_slot(%s)", [app.slot])
+    with _as_alice(source) as a:   # changes the lost slot will never send
+        a.execute("UPDATE app.t SET v = v + 100 WHERE id <= 5")
+        a.execute("UPDATE app.plain SET v = v + 100 WHERE id <= 5")
+    dest.sql("TRUNCATE app.probe_log")
+    resync = pgdts.sync(source, dest, phases="full,incremental", extra_args=args + ["--resync"])
+    resync.wait_phase("incremental", timeout=120)
+    wait_caught_up(source, dest, resync, timeout=60)
+    _assert_never_superuser(dest, marker, resync)
+    logs = resync.logs()
+    assert "resync_table_as_owner" in logs and "table_runs_code" in logs, resync.log_tail()
+    # app.plain runs nobody's code: compared, and only its 5 rows rewritten
+    plain = [ln for ln in resync.events("resync_summary") if "table=app.plain " in ln + " "]
+    assert plain and "rows_copied=5 " in plain[0] + " ", resync.log_tail()
+    assert_tables_equal(source, dest, ["app.t", "app.plain"])
+
+
 def _wait_log(app, needle, timeout=60):
     deadline = time.monotonic() + timeout
     while needle not in app.logs():

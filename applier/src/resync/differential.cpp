@@ -14,6 +14,7 @@
 #include "pg/copy.h"
 #include "pg/literals.h"
 #include "pg/transaction.h"
+#include "rights/table_rights.h"
 #include "store/table_sync.h"
 #include "verify/parallel.h"
 #include "verify/ranges.h"
@@ -256,12 +257,35 @@ std::string seconds_text(double seconds) {
 log::Event& table_fields(log::Event& event, const TableOutcome& t) {
   return event.field("table", model::display_name(t.source))
       .field("dest_table", model::display_name(t.dest))
-      .field("method", t.skipped ? "already_resynced" : t.whole ? "whole_table" : "key_ranges")
+      .field("method", t.skipped              ? "already_resynced"
+                       : t.left_to_full_sync ? "full_copy_as_owner"
+                       : t.whole             ? "whole_table"
+                                             : "key_ranges")
       .field("ranges", t.ranges)
       .field("ranges_recopied", t.ranges_recopied)
       .field("rows_copied", t.rows_copied)
       .field("rows_deleted", t.rows_deleted)
       .field("seconds", seconds_text(t.seconds));
+}
+
+// Whether writing the table's rows would run code its non-superuser owner
+// (or a source role) could have written: such rows must not be written with
+// pgdts' own rights (differential.h). Ordinary triggers count as if they
+// fire, as in full sync: replica mode is asked for, not known to be in force.
+bool runs_owners_code(pg::Connection& dest, const TablePair& pair) {
+  std::vector<std::string> written;
+  for (const verify::ColumnPair& c : pair.columns)
+    if (!c.generated) written.push_back(c.target);
+  rights::TableRights r =
+      rights::read_table_rights(dest, pair.target.schema, pair.target.name, written, false);
+  if (!r.runs_code() || r.owner_superuser) return false;
+  log::Event("resync_table_as_owner")
+      .field("table", model::display_name(pair.source))
+      .field("owner", r.owner)
+      .field("code", r.code)
+      .field("effect", "not compared: emptied and copied by full sync, through pgdts.run_as_<owner>")
+      .info();
+  return true;
 }
 
 // A table without a key has no range to repair: it is compared as a whole
@@ -319,6 +343,11 @@ std::optional<std::vector<TableOutcome>> resync_tables(const Config& cfg,
     TableOutcome table{pair.source, pair.target};
     if (copied.count(pair.source)) {
       table.skipped = true;
+      out.push_back(table);
+      continue;
+    }
+    if (runs_owners_code(dest, pair)) {
+      table.left_to_full_sync = true;
       out.push_back(table);
       continue;
     }

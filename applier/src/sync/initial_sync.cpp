@@ -232,9 +232,11 @@ fullsync::FullSyncConfig full_sync_config(const Options& o,
 
 // A resync's copy (resync/differential.h): every table compared with the
 // destination under the snapshot, only what differs written again. False
-// when stopped.
+// when stopped; left_to_full_sync: some table must still be copied by full
+// sync (its rows are written as its owner).
 bool resync_differences(const Options& o, const pg::ReplicationStream::ExportedSnapshot& snap,
-                        const schema::SourceSchema& schema, const std::atomic<bool>& stop) {
+                        const schema::SourceSchema& schema, const std::atomic<bool>& stop,
+                        bool& left_to_full_sync) {
   auto cfg = snapshot_reader_config<resync::Config>(o, snap);
   cfg.names = o.names;
   cfg.filters = o.filters;
@@ -244,6 +246,8 @@ bool resync_differences(const Options& o, const pg::ReplicationStream::ExportedS
   auto started = std::chrono::steady_clock::now();
   std::optional<std::vector<resync::TableOutcome>> done = resync::resync_tables(cfg, schema, stop);
   if (!done) return false;
+  left_to_full_sync = std::any_of(done->begin(), done->end(),
+                                  [](const resync::TableOutcome& t) { return t.left_to_full_sync; });
   resync::log_summary(o.task, *done,
                       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return true;
@@ -455,12 +459,15 @@ InitialSyncResult run_initial_sync(const Options& o, const std::atomic<bool>& st
   if (recopy) require_destination_tables(dest, schema, o);
   prepared();
 
+  // Full sync skips what the comparison recorded as copied.
+  bool full_sync = o.has_phase("full");
   if (recopy && !o.resync_copy_all) {
-    if (!resync_differences(o, snap, schema, stop)) {
+    if (!resync_differences(o, snap, schema, stop, full_sync)) {
       result.stopped = true;
       return result;
     }
-  } else if (o.has_phase("full")) {
+  }
+  if (full_sync) {
     bool columns_renamed = !o.has_phase("schema") || recopy;
     fullsync::FullSyncConfig copy = full_sync_config(o, snap, throttle, recopy);
     copy.observer = observer;
