@@ -219,26 +219,37 @@ def test_full_sync_writes_rows_with_the_owners_rights(source, dest, pgdts, test_
     assert_tables_equal(source, dest, ["app.t"])
 
 
+def _alices_tables_synced_then_slot_dropped(source, dest, pgdts, args, ddl, rows, check=None):
+    """alice's ddl on both sides and her rows on the source, synced; then
+    the task's slot is dropped. check(app) runs while the sync still runs."""
+    _roles(source, dest)
+    for c in (source, dest):
+        with _as_alice(c) as a:
+            a.execute(ddl)
+    with _as_alice(source) as a:
+        a.execute(rows)
+    app = pgdts.sync(source, dest, phases="full,incremental", extra_args=args)
+    app.wait_phase("incremental", timeout=120)
+    wait_caught_up(source, dest, app, timeout=60)
+    if check:
+        check(app)
+    app.stop()
+    source.sql("SELECT pg_drop_replication_slot(%s)", [app.slot])
+
+
 def test_resync_writes_rows_with_the_owners_rights(source, dest, pgdts, test_dir):
     """A resync after a lost slot compares tables and writes what differs;
     a table whose writes run alice's code is not written with pgdts' rights
     but emptied and copied again by full sync, through her run_as."""
     marker = str(test_dir / "pwned")
-    _roles(source, dest)
-    for c in (source, dest):
-        with _as_alice(c) as a:
-            a.execute(PROBE.format(marker=marker))
-            a.execute("CREATE TABLE app.t (id int PRIMARY KEY, v int CHECK (app.probe(v)))")
-            a.execute("CREATE TABLE app.plain (id int PRIMARY KEY, v int)")
-    with _as_alice(source) as a:
-        a.execute("INSERT INTO app.t SELECT g, g FROM generate_series(1, 50) g")
-        a.execute("INSERT INTO app.plain SELECT g, g FROM generate_series(1, 50) g")
     args = ["--schemas", "app"]
-    app = pgdts.sync(source, dest, phases="full,incremental", extra_args=args)
-    app.wait_phase("incremental", timeout=120)
-    wait_caught_up(source, dest, app, timeout=60)
-    app.stop()
-    source.sql("SELECT pg_drop_replication_slot(%s)", [app.slot])
+    _alices_tables_synced_then_slot_dropped(
+        source, dest, pgdts, args,
+        PROBE.format(marker=marker) + ";"
+        "CREATE TABLE app.t (id int PRIMARY KEY, v int CHECK (app.probe(v)));"
+        "CREATE TABLE app.plain (id int PRIMARY KEY, v int)",
+        "INSERT INTO app.t SELECT g, g FROM generate_series(1, 50) g;"
+        "INSERT INTO app.plain SELECT g, g FROM generate_series(1, 50) g")
     with _as_alice(source) as a:   # changes the lost slot will never send
         a.execute("UPDATE app.t SET v = v + 100 WHERE id <= 5")
         a.execute("UPDATE app.plain SET v = v + 100 WHERE id <= 5")
@@ -253,6 +264,44 @@ def test_resync_writes_rows_with_the_owners_rights(source, dest, pgdts, test_dir
     plain = [ln for ln in resync.events("resync_summary") if "table=app.plain " in ln + " "]
     assert plain and "rows_copied=5 " in plain[0] + " ", resync.log_tail()
     assert_tables_equal(source, dest, ["app.t", "app.plain"])
+
+
+KEY_DOMAIN = """
+CREATE FUNCTION app.key_ok(v int) RETURNS boolean LANGUAGE plpgsql AS $f$
+BEGIN
+  BEGIN EXECUTE 'COPY (SELECT 1) TO PROGRAM ''touch {marker}''';
+  EXCEPTION WHEN OTHERS THEN NULL; END;
+  RETURN true;
+END $f$;
+CREATE DOMAIN app.k AS int CHECK (app.key_ok(VALUE));
+CREATE TABLE app.d (id app.k PRIMARY KEY, v text)
+"""
+
+
+def test_verify_and_resync_never_run_a_key_domains_code(source, dest, pgdts, test_dir):
+    """Key values travel into verify's and resync's range conditions as
+    text, cast to the key's type: cast to alice's domain, they would run its
+    CHECK function as pgdts (a superuser, in a read-only transaction that
+    COPY ... TO PROGRAM still runs in). They are cast to the base type."""
+    marker = str(test_dir / "pwned")
+    args = ["--schemas", "app"]
+
+    def verify_while_synced(app):
+        assert not os.path.exists(marker), "the domain's code ran as a superuser during the sync"
+        dest.sql("UPDATE app.d SET v = 'changed' WHERE id IN (5, 2500)")
+        # the differing keys travel back as values, to fetch their rows
+        status, doc = pgdts.verify(source, dest, "it", *args)
+        assert status == 1, doc
+        assert not os.path.exists(marker), "verify ran the domain's code as a superuser"
+
+    _alices_tables_synced_then_slot_dropped(
+        source, dest, pgdts, args, KEY_DOMAIN.format(marker=marker),
+        "INSERT INTO app.d SELECT g, 'x' FROM generate_series(1, 3000) g", verify_while_synced)
+    resync = pgdts.sync(source, dest, phases="full,incremental", extra_args=args + ["--resync"],
+                        env={"PGDTS_TEST_RESYNC_RANGE_ROWS": "100"})
+    resync.wait_phase("incremental", timeout=120)
+    assert not os.path.exists(marker), "resync ran the domain's code as a superuser"
+    assert_tables_equal(source, dest, ["app.d"])
 
 
 def _wait_log(app, needle, timeout=60):

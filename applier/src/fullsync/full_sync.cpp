@@ -52,6 +52,37 @@ std::string qualified(const pg::Connection& conn, const model::TableName& t) {
   return conn.identifier(t.schema) + "." + conn.identifier(t.name);
 }
 
+// The stage holds every column as text, so that copying into it runs
+// nothing but text's input: typed like the table, it would run the input of
+// a domain (its CHECK constraints: functions a table owner wrote), of an
+// array or composite over one, with pgdts' rights. The INSERT from the
+// stage casts each column to its type by qualified, quoted name: without a
+// typmod (an explicit cast to varchar(2) or bit would cut values short),
+// the column's typmod then applies as in an assignment, as COPY applies it.
+// Run by the owner's run_as when the table runs code.
+std::string staged_values(pg::Connection& conn, const model::TableName& table,
+                          const std::vector<std::string>& columns) {
+  std::string names = pg::text_array(columns);
+  pg::Result r = conn.exec(
+      "SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(t.typname) "
+      "FROM pg_catalog.unnest($3::pg_catalog.text[]) WITH ORDINALITY AS c(name, i) "
+      "JOIN pg_catalog.pg_attribute a ON a.attname = c.name AND a.attrelid = "
+      "  (SELECT k.oid FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace kn "
+      "   ON kn.oid = k.relnamespace WHERE kn.nspname = $1 AND k.relname = $2) "
+      "JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+      "JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "
+      "ORDER BY c.i",
+      {table.schema.c_str(), table.name.c_str(), names.c_str()});
+  if (r.rows() != static_cast<int>(columns.size()))
+    throw Error("destination table " + model::display_name(table) +
+                " lacks some of the columns full sync copies into it");
+  std::string out;
+  for (int i = 0; i < r.rows(); ++i)
+    out += (i ? ", " : "") + conn.identifier(columns[static_cast<std::size_t>(i)]) +
+           "::" + std::string(r.value(i, 0));
+  return out;
+}
+
 std::string column_list(const pg::Connection& conn, const std::vector<std::string>& columns) {
   std::string out;
   for (const auto& c : columns) {
@@ -69,6 +100,10 @@ struct TableWork {
   // and its owner is not a superuser: rows are staged, then inserted
   // through the owner's run_as function (rights/run_as.h).
   std::optional<rights::RoleFacts> owner;
+  // When rows are staged (owner, or --conflict ignore): the staged text
+  // columns cast to the destination's types, as the INSERT from the stage
+  // selects them (staged_values).
+  std::string staged_values;
 };
 
 class Run {
@@ -283,6 +318,8 @@ void Run::prepare(pg::Connection& ctl) {
     t.progress = &board_.add(model::display_name(job.source), job.rows_estimate,
                              job.bytes_estimate, t.chunks_total);
     if (!superuser_owned.count(job.dest)) learn_rights(ctl, t);
+    if (t.owner || cfg_.keep_existing_rows)
+      t.staged_values = staged_values(ctl, job.dest, job.dest_columns);
 
     auto it = known.find(job.source);
     bool partly = it != known.end() && it->second.chunks_done > 0;
@@ -329,7 +366,7 @@ void Run::learn_rights(pg::Connection& ctl, TableWork& t) {
 std::int64_t Run::insert_as_owner(pg::Connection& dest, const TableWork& t, const std::string& table,
                                   const std::string& columns) {
   const rights::RoleFacts& owner = *t.owner;
-  std::string sql = "INSERT INTO " + table + " (" + columns + ") SELECT " + columns +
+  std::string sql = "INSERT INTO " + table + " (" + columns + ") SELECT " + t.staged_values +
                     " FROM pg_temp." + kTempTable;
   if (cfg_.keep_existing_rows) sql += " ON CONFLICT DO NOTHING";
   dest.exec(std::string("GRANT SELECT ON pg_temp.") + kTempTable + " TO " +
@@ -442,8 +479,11 @@ bool Run::copy_chunk_unnamed(pg::Connection& src, pg::Connection& dest, const Ch
   pg::Transaction txn(dest);
   std::string into = dest_table;
   if (cfg_.keep_existing_rows || t.owner) {
-    dest.exec(std::string("CREATE TEMP TABLE ") + kTempTable + " ON COMMIT DROP AS SELECT " +
-              dest_columns + " FROM ONLY " + dest_table + " WITH NO DATA");
+    std::string text_columns;
+    for (const std::string& c : job.dest_columns)
+      text_columns += (text_columns.empty() ? "" : ", ") + dest.identifier(c) + " pg_catalog.text";
+    dest.exec(std::string("CREATE TEMP TABLE ") + kTempTable + " (" + text_columns +
+              ") ON COMMIT DROP");
     into = kTempTable;
   }
   std::int64_t rows = 0, bytes = 0;
@@ -493,7 +533,7 @@ bool Run::copy_chunk_unnamed(pg::Connection& src, pg::Connection& dest, const Ch
     inserted = insert_as_owner(dest, t, dest_table, dest_columns);
   } else if (cfg_.keep_existing_rows) {
     pg::Result r = dest.exec("WITH ins AS (INSERT INTO " + dest_table + " (" + dest_columns +
-                             ") SELECT " + dest_columns + " FROM " + kTempTable +
+                             ") SELECT " + t.staged_values + " FROM pg_temp." + kTempTable +
                              " ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM ins");
     inserted = std::stoll(std::string(r.value(0, 0)));
   }

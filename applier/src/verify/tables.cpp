@@ -22,6 +22,20 @@ std::vector<std::string> split_joined(std::string_view s) {
   return out;
 }
 
+// The type, by name, that key values are cast to in range and key
+// conditions: a domain's base type (through domains over domains), never
+// the domain. A cast to a domain runs its CHECK constraints, functions
+// that a table owner wrote, here with pgdts' rights; the base type's
+// comparison is the domain's.
+constexpr const char* kKeyTypeOfA =
+    "(WITH RECURSIVE up(typ, mod, kind, base, basemod) AS ("
+    "  SELECT t.oid, a.atttypmod, t.typtype, t.typbasetype, t.typtypmod "
+    "  FROM pg_catalog.pg_type t WHERE t.oid = a.atttypid "
+    "  UNION ALL "
+    "  SELECT t.oid, up.basemod, t.typtype, t.typbasetype, t.typtypmod "
+    "  FROM up JOIN pg_catalog.pg_type t ON t.oid = up.base WHERE up.kind = 'd') "
+    "SELECT pg_catalog.format_type(typ, mod) FROM up WHERE kind <> 'd')";
+
 struct SourceKey {
   std::vector<std::string> columns, types;
 };
@@ -34,7 +48,7 @@ std::map<std::uint32_t, SourceKey> source_keys(pg::Connection& source,
       "SELECT DISTINCT ON (x.indrelid) x.indrelid, "
       "  array_to_string(ARRAY(SELECT a.attname FROM generate_series(0, x.indnkeyatts - 1) k "
       "    JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[k] ORDER BY k), chr(1)), "
-      "  array_to_string(ARRAY(SELECT format_type(a.atttypid, a.atttypmod) "
+      "  array_to_string(ARRAY(SELECT " + std::string(kKeyTypeOfA) +
       "    FROM generate_series(0, x.indnkeyatts - 1) k "
       "    JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[k] ORDER BY k), chr(1)) "
       "FROM pg_index x "
@@ -53,12 +67,12 @@ std::map<std::uint32_t, SourceKey> source_keys(pg::Connection& source,
   return out;
 }
 
-// The destination table's columns (name -> format_type); nullopt when there
-// is no such table.
+// The destination table's columns (name -> the type key values are cast
+// to, kKeyTypeOfA); nullopt when there is no such table.
 std::optional<std::map<std::string, std::string>> target_columns(pg::Connection& target,
                                                                  const model::TableName& name) {
   auto res = target.exec(
-      "SELECT a.attname, format_type(a.atttypid, a.atttypmod) "
+      "SELECT a.attname, CASE WHEN a.attname IS NOT NULL THEN " + std::string(kKeyTypeOfA) + " END "
       "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
       "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
       "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')",

@@ -38,6 +38,21 @@ BEGIN
   END LOOP;
 END $$;
 
+-- The slot's records, batched and not: how many, and how many are the
+-- same record at the same LSN in the same place.
+CREATE FUNCTION batched_as_plain(OUT records bigint, OUT identical bigint)
+LANGUAGE sql AS $$
+WITH plain AS (
+  SELECT row_number() OVER () AS n, lsn, data
+  FROM pg_logical_slot_peek_binary_changes('regression_slot', NULL, NULL)),
+batched AS (
+  SELECT row_number() OVER () AS n, f.lsn, f.record AS data
+  FROM pg_logical_slot_peek_binary_changes('regression_slot', NULL, NULL, 'batch', 'on') AS m,
+       LATERAL batch_frames(m.data) AS f)
+SELECT count(*), count(*) FILTER (WHERE p.lsn = q.lsn AND p.data = q.data)
+FROM plain p FULL JOIN batched q USING (n)
+$$;
+
 CREATE TABLE b (id int PRIMARY KEY, t text);
 INSERT INTO b VALUES (1, 'one'), (2, 'two'), (3, 'three');
 UPDATE b SET t = 'deux' WHERE id = 2;
@@ -52,16 +67,7 @@ SELECT count(*) AS unbatched FROM pg_logical_slot_peek_binary_changes('regressio
 SELECT count(*) AS batches FROM pg_logical_slot_peek_binary_changes('regression_slot', NULL, NULL, 'batch', 'on');
 
 -- the same records at the same LSNs, in the same order
-WITH plain AS (
-  SELECT row_number() OVER () AS n, lsn, data
-  FROM pg_logical_slot_peek_binary_changes('regression_slot', NULL, NULL)),
-batched AS (
-  SELECT row_number() OVER () AS n, f.lsn, f.record AS data
-  FROM pg_logical_slot_peek_binary_changes('regression_slot', NULL, NULL, 'batch', 'on') AS m,
-       LATERAL batch_frames(m.data) AS f)
-SELECT count(*) AS records,
-       count(*) FILTER (WHERE p.lsn = q.lsn AND p.data = q.data) AS identical
-FROM plain p FULL JOIN batched q USING (n);
+SELECT * FROM batched_as_plain();
 
 -- what a batch holds, readable
 SELECT pgdts.record_json(f.record, true)
@@ -76,16 +82,7 @@ INSERT INTO b SELECT g, repeat('x', 200) FROM generate_series(10, 1009) AS g;
 SELECT count(*) > 1 AS several,
        bool_and(length(m.data) < 64 * 1024 + 400) AS bounded
 FROM pg_logical_slot_peek_binary_changes('regression_slot', NULL, NULL, 'batch', 'on') AS m;
-WITH plain AS (
-  SELECT row_number() OVER () AS n, lsn, data
-  FROM pg_logical_slot_peek_binary_changes('regression_slot', NULL, NULL)),
-batched AS (
-  SELECT row_number() OVER () AS n, f.lsn, f.record AS data
-  FROM pg_logical_slot_peek_binary_changes('regression_slot', NULL, NULL, 'batch', 'on') AS m,
-       LATERAL batch_frames(m.data) AS f)
-SELECT count(*) AS records,
-       count(*) FILTER (WHERE p.lsn = q.lsn AND p.data = q.data) AS identical
-FROM plain p FULL JOIN batched q USING (n);
+SELECT * FROM batched_as_plain();
 
 -- the option is a boolean, given once
 SELECT count(*) FROM pg_logical_slot_peek_binary_changes('regression_slot', NULL, NULL, 'batch', 'off');
@@ -94,4 +91,5 @@ SELECT count(*) FROM pg_logical_slot_peek_binary_changes('regression_slot', NULL
 
 SELECT pg_drop_replication_slot('regression_slot');
 DROP TABLE b;
+DROP FUNCTION batched_as_plain();
 DROP FUNCTION batch_frames(bytea);
